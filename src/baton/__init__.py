@@ -1,0 +1,51 @@
+"""baton: define flows in Python or YAML and run them durably, fast.
+
+    from baton import flow, task, run_flow
+
+The names in `__all__` are the public API; everything else may change. They are imported
+on first use, so that `baton --help` and other light commands start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from baton.errors import BatonError, DefinitionError, InputError, ParamError, Skip
+    from baton.execution.local import RunResult, TaskRunResult, run_flow
+    from baton.model.decorators import Flow, Task, flow, task
+    from baton.model.trigger_rules import TriggerRule
+    from baton.settings import Settings
+
+_WHERE = {
+    "BatonError": "baton.errors",
+    "DefinitionError": "baton.errors",
+    "InputError": "baton.errors",
+    "ParamError": "baton.errors",
+    "Skip": "baton.errors",
+    "RunResult": "baton.execution.local",
+    "TaskRunResult": "baton.execution.local",
+    "run_flow": "baton.execution.local",
+    "Flow": "baton.model.decorators",
+    "Task": "baton.model.decorators",
+    "flow": "baton.model.decorators",
+    "task": "baton.model.decorators",
+    "TriggerRule": "baton.model.trigger_rules",
+    "Settings": "baton.settings",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'baton' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,224 @@
+"""What the CLI prints: live progress, run summaries, DAGs, logs.
+
+Rich is used only on a terminal; piped output is plain text (and JSON with --json), which
+also keeps non-interactive runs from paying for importing it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import click
+
+from baton.execution.local import RunResult, iso
+from baton.model.spec import FlowSpec
+from baton.settings import Settings
+from baton.store.store import Row, Store
+
+REFRESH = 0.1  # seconds between progress updates
+
+
+@contextmanager
+def progress(settings: Settings, run_id: str, *, enabled: bool) -> Iterator[None]:
+    """A live line of task counts and elapsed time while the run goes on (terminals only)."""
+    if not enabled or not sys.stdout.isatty():
+        yield
+        return
+    from rich.live import Live
+
+    stop = threading.Event()
+    started = time.monotonic()
+    store = Store(settings.database_url)
+
+    def render() -> str:
+        counts: dict[str, int] = {}
+        for r in store.read().task_runs(run_id):
+            counts[r["state"]] = counts.get(r["state"], 0) + 1
+        total = sum(counts.values())
+        done = sum(counts.get(s, 0) for s in ("succeeded", "skipped"))
+        bad = sum(counts.get(s, 0) for s in ("failed", "upstream_failed", "cancelled"))
+        return (
+            f"[bold]{run_id}[/]  {done + bad}/{total} done  "
+            f"[cyan]{counts.get('running', 0)} running[/]  "
+            f"[yellow]{counts.get('retry_wait', 0)} retrying[/]  "
+            f"[red]{bad} failed[/]  {time.monotonic() - started:.1f}s"
+        )
+
+    with Live(render(), refresh_per_second=10, transient=True) as live:
+
+        def loop() -> None:
+            while not stop.wait(REFRESH):
+                live.update(render())
+
+        t = threading.Thread(target=loop, daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join()
+            store.close()
+
+
+STATE_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "upstream_failed": "red",
+    "cancelled": "magenta",
+    "cancelling": "magenta",
+    "skipped": "dim",
+    "running": "cyan",
+    "retry_wait": "yellow",
+    "queued": "blue",
+}
+
+
+def finished(result: RunResult, *, as_json: bool) -> None:
+    """The run's summary: JSON, a rich table on a terminal, plain columns otherwise."""
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    rows = [
+        [
+            t.key if t.map_index is None else f"{t.key}[{t.map_index}]",
+            t.state,
+            str(t.attempts),
+            _duration(t.started_at, t.ended_at),
+            (t.error or "").splitlines()[0][:80] if t.error else "",
+        ]
+        for t in result.tasks.values()
+    ]
+    header = ["task", "state", "attempts", "duration", "error"]
+    title = (
+        f"run {result.id} of {result.flow}: {result.state} "
+        f"({_duration(result.started_at, result.ended_at)})"
+    )
+    _table(title, header, rows, state_col=1)
+
+
+def run_list(rows: Sequence[Row], *, as_json: bool) -> None:
+    data = [
+        {
+            "id": r["id"],
+            "flow": r["flow_name"],
+            "state": r["state"],
+            "trigger": r["trigger"],
+            "params": json.loads(r["params"]),
+            "created_at": iso(r["created_at"]),
+            "started_at": iso(r["started_at"]),
+            "ended_at": iso(r["ended_at"]),
+            "parent_run_id": r["parent_run_id"],
+        }
+        for r in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    table = [
+        [
+            d["id"],
+            d["flow"],
+            d["state"],
+            d["trigger"],
+            (d["created_at"] or "")[:19].replace("T", " "),
+            _duration(d["started_at"], d["ended_at"]),
+        ]
+        for d in data
+    ]
+    _table(f"{len(data)} runs", ["run", "flow", "state", "trigger", "created (UTC)", "duration"], table, state_col=2)
+
+
+def flow_dag(spec: FlowSpec, *, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(spec.model_dump(mode="json"), indent=2))
+        return
+    click.echo(f"flow {spec.name}: {len(spec.tasks)} tasks")
+    if spec.params:
+        click.echo(
+            "params: "
+            + ", ".join(f"{n} ({p.type}{'' if p.required else f' = {p.default!r}'})" for n, p in spec.params.items())
+        )
+    for t in spec.tasks:
+        after = f" <- {', '.join(t.depends_on)}" if t.depends_on else ""
+        extras = []
+        if t.trigger_rule != "all_success":
+            extras.append(t.trigger_rule.value)
+        if t.map_over:
+            extras.append(f"mapped over {t.map_over}")
+        if t.retry.retries:
+            extras.append(f"retries {t.retry.retries}")
+        if t.timeout:
+            extras.append(f"timeout {t.timeout:g}s")
+        tail = f"  [{', '.join(extras)}]" if extras else ""
+        click.echo(f"  {t.key} ({t.type}){after}{tail}")
+
+
+def logs(store: Store, settings: Settings, run_id: str, task: str | None, attempt: int | None) -> None:
+    from baton.errors import NotFoundError
+
+    read = store.read()
+    rows = read.task_runs(run_id)
+    names = {r["task_key"] if r["map_index"] < 0 else f"{r['task_key']}.{r['map_index']}": r for r in rows}
+    if task is not None:
+        chosen = [n for n, r in names.items() if n == task or r["task_key"] == task]
+        if not chosen:
+            raise NotFoundError(f"run {run_id} has no task '{task}'; its tasks: {', '.join(names)}")
+    else:
+        chosen = list(names)
+    printed = False
+    for name in chosen:
+        row = names[name]
+        numbers = [attempt] if attempt else list(range(1, row["attempts"] + 1))
+        if attempt and attempt > row["attempts"]:
+            raise NotFoundError(f"task '{name}' of run {run_id} has {row['attempts']} attempt(s), not {attempt}")
+        for n in numbers:
+            path = os.path.join(settings.logs_dir, run_id, name, f"{n}.log")
+            click.echo(f"=== {name} attempt {n} ===")
+            if os.path.exists(path):
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+                click.echo(text, nl=not text.endswith("\n"))
+            printed = True
+    if not printed:
+        click.echo("no attempts yet")
+
+
+def _duration(start: str | None, end: str | None) -> str:
+    if not start:
+        return ""
+    s = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    e = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else None
+    if e is None:
+        return "…"
+    seconds = (e - s).total_seconds()
+    return f"{seconds:.2f}s" if seconds < 60 else f"{int(seconds // 60)}m{seconds % 60:04.1f}s"
+
+
+def _table(title: str, header: list[str], rows: list[list[str]], *, state_col: int) -> None:
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left")
+        for h in header:
+            table.add_column(h)
+        for r in rows:
+            style = STATE_STYLE.get(r[state_col], "")
+            cells: list[Any] = list(r)
+            cells[state_col] = f"[{style}]{r[state_col]}[/]" if style else r[state_col]
+            table.add_row(*cells)
+        Console().print(table)
+        return
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    click.echo(title)
+    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())

@@ -1,0 +1,118 @@
+"""Pure decisions: given an event and the states it needs, what should change.
+
+No IO here: the service (`engine.service`) loads what these functions need, calls them, and
+applies their answers through the store in one transaction.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from baton.model.graph import Graph
+from baton.model.retry import retry_delay, should_retry
+from baton.model.spec import PARAM_KEY, REF_KEY, TaskSpec
+from baton.model.states import AttemptState, ErrorKind, RunState, TaskState
+from baton.model.trigger_rules import UpstreamCounts
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a worker reports when an attempt ends."""
+
+    attempt_id: str
+    task_run_id: int
+    run_id: str
+    task_key: str
+    attempt: int
+    state: AttemptState
+    ended_at: float
+    result: str | None = None  # JSON text, for JSON-serialisable results
+    result_ref: str | None = None  # where a pickled result lives
+    result_len: int | None = None  # len() of a list result, for mapping
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+    error_types: tuple[str, ...] = ()
+    traceback: str | None = None
+    follow: tuple[str, ...] | None = None  # a branch task's chosen downstream keys
+
+
+def next_task_state(
+    task: TaskSpec, outcome: Outcome, *, cancelling: bool, rng: random.Random
+) -> tuple[TaskState, float | None]:
+    """The TaskRun's state after an attempt ended, and when a retry may start."""
+    match outcome.state:
+        case AttemptState.SUCCEEDED:
+            return TaskState.SUCCEEDED, None
+        case AttemptState.SKIPPED:
+            return TaskState.SKIPPED, None
+        case AttemptState.CANCELLED:
+            return TaskState.CANCELLED, None
+    kind = outcome.error_kind or ErrorKind.USER
+    if cancelling:
+        return TaskState.CANCELLED, None
+    if should_retry(
+        task.retry, attempts=outcome.attempt, error_kind=kind, error_types=outcome.error_types
+    ):
+        return TaskState.RETRY_WAIT, outcome.ended_at + retry_delay(
+            task.retry, outcome.attempt, rng
+        )
+    return TaskState.FAILED, None
+
+
+def upstream_deltas(state: TaskState) -> tuple[int, int, int, int]:
+    """How a finished upstream counts for its downstream: (success, failed, upstream_failed, skipped)."""
+    match state:
+        case TaskState.SUCCEEDED:
+            return 1, 0, 0, 0
+        case TaskState.SKIPPED:
+            return 0, 0, 0, 1
+        case TaskState.UPSTREAM_FAILED:
+            return 0, 0, 1, 0
+    return 0, 1, 0, 0  # failed, and cancelled counts as failed
+
+
+def counts_of(row: Mapping[str, Any]) -> UpstreamCounts:
+    return UpstreamCounts(
+        total=row["up_total"],
+        success=row["up_success"],
+        failed=row["up_failed"],
+        upstream_failed=row["up_upstream_failed"],
+        skipped=row["up_skipped"],
+    )
+
+
+def branch_skips(graph: Graph, key: str, follow: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Downstream keys a branch did not choose, and chosen keys that are not downstream."""
+    chosen = set(follow)
+    downstream = graph.downstream[key]
+    return [d for d in downstream if d not in chosen], sorted(chosen - set(downstream))
+
+
+def run_final_state(cancelling: bool, leaf_states: Iterable[str]) -> RunState:
+    """Airflow's rule: a run fails when a leaf task failed; trigger rules absorb the rest."""
+    if cancelling:
+        return RunState.CANCELLED
+    bad = {TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED}
+    return RunState.FAILED if any(s in bad for s in leaf_states) else RunState.SUCCEEDED
+
+
+def map_length(
+    task: TaskSpec, params: Mapping[str, Any], source_lengths: Mapping[str, int | None]
+) -> int | None:
+    """How many TaskRuns a mapped task expands to; None if its items are not a list."""
+    if task.map_over is not None:
+        return source_lengths.get(task.map_over)
+    items = task.config.get("map_items")
+    if isinstance(items, dict) and PARAM_KEY in items:
+        value = params.get(items[PARAM_KEY])
+        return len(value) if isinstance(value, list) else None
+    if isinstance(items, dict) and REF_KEY in items:
+        return source_lengths.get(items[REF_KEY])
+    return len(items) if isinstance(items, list) else None
+
+
+def is_mapped(task: TaskSpec) -> bool:
+    return task.map_over is not None or "map_items" in task.config

@@ -1,0 +1,586 @@
+"""The engine service: applies the planner's decisions through the store, one transaction each.
+
+Readiness is completion-driven: when an attempt ends, the same transaction counts it into
+its downstream tasks' upstream counters, evaluates their trigger rules, queues or skips them,
+and finishes the run when nothing is left. No loop re-scans the DAG.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from baton.engine import planner
+from baton.engine.planner import Outcome
+from baton.errors import InputError
+from baton.model.graph import Graph, validate
+from baton.model.spec import FlowSpec, TaskSpec
+from baton.model.states import (
+    RUN_TERMINAL,
+    TASK_TERMINAL,
+    AttemptState,
+    ErrorKind,
+    RunState,
+    TaskState,
+)
+from baton.model.trigger_rules import Decision, evaluate
+from baton.store.store import Claimed, Row, Store, TaskMove, Tx
+
+UNMAPPED = -1
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _attempt_ids() -> Iterator[str]:
+    while True:
+        yield uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    version_id: str
+    spec: FlowSpec
+    graph: Graph
+    tasks: dict[str, TaskSpec]
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._versions: dict[str, Compiled] = {}
+        self._run_versions: dict[str, str] = {}
+        self._run_params: dict[str, dict[str, Any]] = {}
+        self._attempt_ids = _attempt_ids()
+
+    # -- definitions ---------------------------------------------------------------------
+
+    def compiled(self, version_id: str, tx: Tx | None = None) -> Compiled:
+        c = self._versions.get(version_id)
+        if c is None:
+            spec = (tx or self.store.read()).load_version(version_id)
+            c = self._compile(version_id, spec)
+        return c
+
+    def _compile(self, version_id: str, spec: FlowSpec) -> Compiled:
+        graph = validate(spec, {t.type for t in spec.tasks})
+        c = Compiled(version_id, spec, graph, {t.key: t for t in spec.tasks})
+        self._versions[version_id] = c
+        return c
+
+    def register(self, spec: FlowSpec) -> str:
+        with self.store.transaction() as tx:
+            version = tx.save_version(spec, self.clock())
+        self._compile(version, spec)
+        return version
+
+    def run_info(self, run_id: str, tx: Tx | None = None) -> tuple[Compiled, dict[str, Any]]:
+        """The compiled flow version and params of a run (cached: both never change)."""
+        if run_id not in self._run_versions:
+            row = (tx or self.store.read()).run(run_id)
+            self._run_versions[run_id] = row["version_id"]
+            self._run_params[run_id] = json.loads(row["params"])
+        return self.compiled(self._run_versions[run_id], tx), self._run_params[run_id]
+
+    # -- creating runs -------------------------------------------------------------------
+
+    def create_run(
+        self,
+        version_id: str,
+        params: Mapping[str, Any],
+        *,
+        trigger: str = "manual",
+        parent_run_id: str | None = None,
+        reuse: Mapping[str, Sequence[Row]] | None = None,
+    ) -> str:
+        """Insert a Run and all its TaskRuns; tasks with nothing to wait for are queued.
+
+        `reuse` maps task keys to TaskRun rows of an earlier run whose outcome this run keeps
+        (a repair): they are copied as they were, and count for their downstream tasks.
+        """
+        reuse = reuse or {}
+        now = self.clock()
+        run_id = new_id()
+        with self.store.transaction() as tx:
+            c = self.compiled(version_id, tx)
+            rows: list[dict[str, Any]] = []
+            for key in c.graph.order:
+                t = c.tasks[key]
+                if key in reuse:
+                    rows += [_reused_row(run_id, r, parent_run_id) for r in reuse[key]]
+                    continue
+                counts = [0, 0, 0, 0]
+                total = 0
+                for up in c.graph.upstream[key]:
+                    for r in reuse.get(up, ()):
+                        for i, d in enumerate(planner.upstream_deltas(TaskState(r["state"]))):
+                            counts[i] += d
+                    total += max(len(reuse.get(up, ())), 1)
+                rows.append(
+                    {
+                        "run_id": run_id,
+                        "task_key": key,
+                        "map_index": UNMAPPED,
+                        "state": TaskState.PENDING.value,
+                        "queue": t.queue,
+                        "pool": t.pool,
+                        "priority": t.priority,
+                        "up_total": total,
+                        "up_counts": counts,
+                        "ready_at": None,
+                        "result": None,
+                        "result_ref": None,
+                        "result_len": None,
+                        "reused_from": None,
+                        "started_at": None,
+                        "ended_at": None,
+                        "attempts": 0,
+                    }
+                )
+            unfinished = sum(1 for r in rows if r["state"] not in TASK_TERMINAL)
+            tx.insert_run(
+                {
+                    "id": run_id,
+                    "flow_name": c.spec.name,
+                    "version_id": version_id,
+                    "state": RunState.QUEUED.value,
+                    "params": json.dumps(dict(params)),
+                    "trigger": trigger,
+                    "logical_date": None,
+                    "parent_run_id": parent_run_id,
+                    "unfinished": unfinished,
+                    "created_at": now,
+                }
+            )
+            tx.insert_task_runs(rows, now)
+            self._run_versions[run_id] = version_id
+            self._run_params[run_id] = dict(params)
+            # Count reused upstream outcomes first, then decide every pending task once.
+            pending = [r for r in rows if r["state"] == TaskState.PENDING.value]
+            for r in pending:
+                if any(r["up_counts"]):
+                    tx.bump_upstream(run_id, r["task_key"], *r["up_counts"])
+            for r in pending:
+                row = tx.bump_upstream(run_id, r["task_key"], 0, 0, 0, 0)
+                if row is not None:
+                    self._decide(tx, run_id, c, row, now)
+            if unfinished == 0:
+                self._finish_run(tx, run_id, c, now)
+        return run_id
+
+    # -- claiming ------------------------------------------------------------------------
+
+    def claim(
+        self,
+        *,
+        worker_id: str,
+        queues: Sequence[str],
+        limit: int,
+        run_ids: Sequence[str] | None = None,
+        lease: float,
+        outcomes: Sequence[Outcome] = (),
+    ) -> list[Claimed]:
+        """Record finished attempts, then claim up to `limit` ready task runs: one transaction."""
+        now = self.clock()
+        with self.store.transaction() as tx:
+            if outcomes:
+                self._complete(tx, outcomes, now)
+            if limit <= 0:
+                return []
+            claimed = tx.claim(
+                worker_id=worker_id,
+                queues=queues,
+                limit=limit,
+                run_ids=run_ids,
+                now=now,
+                lease_until=now + lease,
+                new_id=self._attempt_ids,
+            )
+            for run_id in {c.run_id for c in claimed}:
+                tx.move_run(run_id, RunState.RUNNING, {"started_at": now}, now)
+        return claimed
+
+    def complete(self, outcomes: Sequence[Outcome]) -> None:
+        with self.store.transaction() as tx:
+            self._complete(tx, outcomes, self.clock())
+
+    def _complete(self, tx: Tx, outcomes: Sequence[Outcome], now: float) -> None:
+        run_states = {r: tx.run(r)["state"] for r in {o.run_id for o in outcomes}}
+        for o in outcomes:
+            c, _ = self.run_info(o.run_id, tx)
+            fields: dict[str, Any] = {"ended_at": o.ended_at}
+            if o.state is not AttemptState.SUCCEEDED:
+                fields |= {
+                    "error": o.error,
+                    "error_kind": o.error_kind.value if o.error_kind else None,
+                    "traceback": o.traceback,
+                }
+            if not tx.end_attempt(o.attempt_id, o.state.value, fields):
+                continue  # a late completion from an attempt already failed as lost
+            task = c.tasks[o.task_key]
+            cancelling = run_states[o.run_id] == RunState.CANCELLING
+            to, ready_at = planner.next_task_state(task, o, cancelling=cancelling, rng=self.rng)
+            move_fields: dict[str, Any] = {"ended_at": o.ended_at if to in TASK_TERMINAL else None}
+            if to is TaskState.SUCCEEDED:
+                move_fields |= {
+                    "result": o.result,
+                    "result_ref": o.result_ref,
+                    "result_len": o.result_len,
+                    "error": None,
+                    "error_kind": None,
+                }
+            else:
+                move_fields |= {
+                    "error": o.error,
+                    "error_kind": o.error_kind.value if o.error_kind else None,
+                }
+            if to is TaskState.RETRY_WAIT:
+                move_fields["ready_at"] = ready_at
+            self._move(
+                tx,
+                c,
+                TaskMove(o.task_run_id, o.run_id, TaskState.RUNNING, to, move_fields),
+                now,
+                follow=o.follow,
+            )
+            if to is TaskState.RETRY_WAIT and ready_at is not None and ready_at <= now:
+                self._move(
+                    tx,
+                    c,
+                    TaskMove(
+                        o.task_run_id,
+                        o.run_id,
+                        TaskState.RETRY_WAIT,
+                        TaskState.QUEUED,
+                        {"ready_at": now},
+                    ),
+                    now,
+                )
+
+    # -- state changes and their consequences --------------------------------------------
+
+    def _move(
+        self,
+        tx: Tx,
+        c: Compiled,
+        move: TaskMove,
+        now: float,
+        follow: tuple[str, ...] | None = None,
+    ) -> None:
+        """Apply one TaskRun move and everything it makes happen downstream."""
+        finished = tx.move_tasks([move], now)
+        if move.to not in TASK_TERMINAL:
+            return
+        row = tx.task_run(move.id)
+        key = row["task_key"]
+        branch_skipped: set[str] = set()
+        if follow is not None and move.to is TaskState.SUCCEEDED:
+            branch_skipped = set(planner.branch_skips(c.graph, key, follow)[0])
+            for d in c.graph.downstream[key]:
+                if d in branch_skipped:
+                    target = _pending_row(tx, move.run_id, d)
+                    if target is not None:
+                        self._move(
+                            tx,
+                            c,
+                            TaskMove(
+                                target["id"],
+                                move.run_id,
+                                TaskState.PENDING,
+                                TaskState.SKIPPED,
+                                {"ended_at": now},
+                                note=f"branch '{key}' did not follow it",
+                            ),
+                            now,
+                        )
+        deltas = planner.upstream_deltas(move.to)
+        for d in c.graph.downstream[key]:
+            if d in branch_skipped:
+                continue
+            down = tx.bump_upstream(move.run_id, d, *deltas)
+            if down is not None:
+                self._decide(tx, move.run_id, c, down, now)
+        for run_id, n in finished.items():
+            if tx.finish_tasks(run_id, n) == 0:
+                self._finish_run(tx, run_id, c, now)
+
+    def _decide(self, tx: Tx, run_id: str, c: Compiled, row: Row, now: float) -> None:
+        """Evaluate a pending task's trigger rule and act on it."""
+        key = row["task_key"]
+        task = c.tasks[key]
+        decision = evaluate(task.trigger_rule, planner.counts_of(row))
+        if decision is Decision.WAIT:
+            return
+        if decision is Decision.SKIP:
+            self._move(
+                tx,
+                c,
+                TaskMove(
+                    row["id"], run_id, TaskState.PENDING, TaskState.SKIPPED, {"ended_at": now}
+                ),
+                now,
+            )
+        elif decision is Decision.UPSTREAM_FAILED:
+            self._move(
+                tx,
+                c,
+                TaskMove(
+                    row["id"],
+                    run_id,
+                    TaskState.PENDING,
+                    TaskState.UPSTREAM_FAILED,
+                    {"ended_at": now, "error_kind": ErrorKind.UPSTREAM.value},
+                ),
+                now,
+            )
+        elif planner.is_mapped(task):
+            self._expand(tx, run_id, c, task, row, now)
+        else:
+            self._move(
+                tx,
+                c,
+                TaskMove(row["id"], run_id, TaskState.PENDING, TaskState.QUEUED, {"ready_at": now}),
+                now,
+            )
+
+    def _expand(
+        self, tx: Tx, run_id: str, c: Compiled, task: TaskSpec, row: Row, now: float
+    ) -> None:
+        """Turn a ready mapped task into one TaskRun per item (the placeholder becomes item 0)."""
+        _, params = self.run_info(run_id, tx)
+        lengths: dict[str, int | None] = {}
+        if task.map_over is not None:
+            src = tx.task_runs(run_id, [task.map_over])
+            if len(src) == 1 and src[0]["map_index"] == UNMAPPED:
+                lengths[task.map_over] = (
+                    src[0]["result_len"] if src[0]["state"] == TaskState.SUCCEEDED else None
+                )
+            else:
+                lengths[task.map_over] = len(src)
+        n = planner.map_length(task, params, lengths)
+        if n is None:
+            self._move(
+                tx,
+                c,
+                TaskMove(
+                    row["id"],
+                    run_id,
+                    TaskState.PENDING,
+                    TaskState.FAILED,
+                    {
+                        "ended_at": now,
+                        "error": f"cannot map over {task.map_over or 'its items'}: not a list",
+                        "error_kind": ErrorKind.USER.value,
+                    },
+                ),
+                now,
+            )
+            return
+        if n == 0:
+            self._move(
+                tx,
+                c,
+                TaskMove(
+                    row["id"],
+                    run_id,
+                    TaskState.PENDING,
+                    TaskState.SKIPPED,
+                    {"ended_at": now},
+                    note="mapped over no items",
+                ),
+                now,
+            )
+            return
+        if n > 1:
+            # Downstream tasks now wait for n instances instead of one.
+            tx.add_upstream_total(run_id, c.graph.downstream[task.key], n - 1)
+            tx.add_unfinished(run_id, n - 1)
+            tx.insert_task_runs(
+                [
+                    {
+                        "run_id": run_id,
+                        "task_key": task.key,
+                        "map_index": i,
+                        "state": TaskState.QUEUED.value,
+                        "queue": task.queue,
+                        "pool": task.pool,
+                        "priority": task.priority,
+                        "up_total": row["up_total"],
+                        "ready_at": now,
+                        "result": None,
+                        "result_ref": None,
+                        "result_len": None,
+                        "reused_from": None,
+                        "started_at": None,
+                        "ended_at": None,
+                        "attempts": 0,
+                    }
+                    for i in range(1, n)
+                ],
+                now,
+            )
+        self._move(
+            tx,
+            c,
+            TaskMove(
+                row["id"],
+                run_id,
+                TaskState.PENDING,
+                TaskState.QUEUED,
+                {"ready_at": now, "map_index": 0},
+            ),
+            now,
+        )
+
+    def _finish_run(self, tx: Tx, run_id: str, c: Compiled, now: float) -> None:
+        run = tx.run(run_id)
+        if run["state"] in RUN_TERMINAL:
+            return
+        leaves = tx.task_runs(run_id, c.graph.leaves)
+        final = planner.run_final_state(
+            run["state"] == RunState.CANCELLING, (r["state"] for r in leaves)
+        )
+        tx.move_run(run_id, final, {"ended_at": now, "started_at": run["started_at"] or now}, now)
+
+    # -- timers --------------------------------------------------------------------------
+
+    def promote_retries(self, run_ids: Sequence[str] | None = None) -> float | None:
+        """Queue task runs whose retry time has come; returns the next retry time, if any."""
+        now = self.clock()
+        with self.store.transaction() as tx:
+            for r in tx.due_retries(now, run_ids):
+                c, _ = self.run_info(r["run_id"], tx)
+                self._move(
+                    tx,
+                    c,
+                    TaskMove(
+                        r["id"],
+                        r["run_id"],
+                        TaskState.RETRY_WAIT,
+                        TaskState.QUEUED,
+                        {"ready_at": now},
+                    ),
+                    now,
+                )
+            return tx.next_retry_at()
+
+    def fail_lost(self, attempts: Iterable[Row], reason: str) -> int:
+        """Fail attempts whose worker is gone (error_kind lost); they retry per policy."""
+        now = self.clock()
+        outcomes = [
+            Outcome(
+                attempt_id=a["id"],
+                task_run_id=a["task_run_id"],
+                run_id=a["run_id"],
+                task_key=self.store.read().task_run(a["task_run_id"])["task_key"],
+                attempt=a["number"],
+                state=AttemptState.FAILED,
+                ended_at=now,
+                error=reason,
+                error_kind=ErrorKind.LOST,
+            )
+            for a in attempts
+        ]
+        if outcomes:
+            self.complete(outcomes)
+        return len(outcomes)
+
+    # -- cancel and repair ---------------------------------------------------------------
+
+    def cancel(self, run_id: str) -> bool:
+        """Cancel a run: what has not started ends cancelled; running attempts are stopped by
+        their worker, which sees the run `cancelling`. False if the run had already ended."""
+        now = self.clock()
+        with self.store.transaction() as tx:
+            run = tx.run(run_id)
+            if run["state"] in RUN_TERMINAL:
+                return False
+            c, _ = self.run_info(run_id, tx)
+            tx.move_run(run_id, RunState.CANCELLING, None, now)
+            for r in tx.unfinished_task_runs(run_id):
+                if r["state"] != TaskState.RUNNING:
+                    self._move(
+                        tx,
+                        c,
+                        TaskMove(
+                            r["id"],
+                            run_id,
+                            TaskState(r["state"]),
+                            TaskState.CANCELLED,
+                            {"ended_at": now, "error_kind": ErrorKind.CANCELLED.value},
+                        ),
+                        now,
+                    )
+            if tx.run(run_id)["unfinished"] == 0:
+                self._finish_run(tx, run_id, c, now)
+        return True
+
+    def repair(self, run_id: str) -> str:
+        """A new run of the same version and params that re-runs only what did not succeed
+        (failed, upstream_failed and cancelled tasks and everything downstream of them)."""
+        read = self.store.read()
+        run = read.run(run_id)
+        if run["state"] not in RUN_TERMINAL:
+            raise InputError(
+                f"run {run_id} is {run['state']}: only a finished run can be repaired "
+                "(wait for it, cancel it, or `baton runs resume` it)"
+            )
+        c, params = self.run_info(run_id)
+        rows = read.task_runs(run_id)
+        bad = {TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED}
+        rerun = {r["task_key"] for r in rows if r["state"] in bad}
+        if not rerun:
+            raise InputError(f"run {run_id} has nothing to repair: no task failed or was cancelled")
+        for key in c.graph.order:  # upstream first, so descendants are found in one pass
+            if any(u in rerun for u in c.graph.upstream[key]):
+                rerun.add(key)
+        reuse: dict[str, list[Row]] = {}
+        for r in rows:
+            if r["task_key"] not in rerun:
+                reuse.setdefault(r["task_key"], []).append(r)
+        return self.create_run(
+            c.version_id, params, trigger="repair", parent_run_id=run_id, reuse=reuse
+        )
+
+
+def _pending_row(tx: Tx, run_id: str, key: str) -> Row | None:
+    for r in tx.task_runs(run_id, [key]):
+        if r["state"] == TaskState.PENDING:
+            return r
+    return None
+
+
+def _reused_row(run_id: str, r: Row, parent_run_id: str | None) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "task_key": r["task_key"],
+        "map_index": r["map_index"],
+        "state": r["state"],
+        "queue": r["queue"],
+        "pool": r["pool"],
+        "priority": r["priority"],
+        "up_total": r["up_total"],
+        "ready_at": None,
+        "result": r["result"],
+        "result_ref": r["result_ref"],
+        "result_len": r["result_len"],
+        "reused_from": parent_run_id,
+        "started_at": r["started_at"],
+        "ended_at": r["ended_at"],
+        "attempts": 0,
+        "note": f"reused from run {parent_run_id}",
+    }

@@ -1,0 +1,93 @@
+"""The one exception tree of baton. Every message says what is wrong and what to do.
+
+    BatonError
+    ├── DefinitionError        a flow definition is invalid (file, flow, task named)
+    ├── InputError             a user's input is invalid (CLI argument, param, payload)
+    │   └── ParamError         an unknown, missing or ill-typed flow param
+    ├── NotFoundError          a flow, run, task or attempt that does not exist
+    ├── TransitionError        a forbidden or stale state transition (lost a race)
+    └── StoreError             the store cannot be used as it is (e.g. old schema)
+
+Control signals derive from BaseException, so a user's `except Exception` cannot swallow them:
+
+    Skip                       raised by a task to end itself skipped
+    TaskInterrupt              injected into a running task
+    ├── TaskTimeout            it ran past its timeout
+    └── TaskCancelled          its run was cancelled
+"""
+
+from __future__ import annotations
+
+
+class BatonError(Exception):
+    """Base of every error baton raises on purpose."""
+
+
+class DefinitionError(BatonError):
+    """A flow definition is invalid; the message names the file, flow and task."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        flow: str | None = None,
+        task: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.file, self.flow, self.task, self.line = file, flow, task, line
+        where = []
+        if file:
+            where.append(f"{file}:{line}" if line else file)
+        if flow:
+            where.append(f"flow '{flow}'")
+        if task:
+            where.append(f"task '{task}'")
+        self.message = message
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+    def located(self, *, file: str | None = None, flow: str | None = None) -> DefinitionError:
+        """The same error with the file and flow filled in where they were unknown."""
+        return DefinitionError(
+            self.message,
+            file=self.file or file,
+            flow=self.flow or flow,
+            task=self.task,
+            line=self.line,
+        )
+
+
+class InputError(BatonError):
+    """A user's input is invalid; nothing was changed."""
+
+
+class ParamError(InputError):
+    """A flow param is unknown, missing or of the wrong type."""
+
+
+class NotFoundError(BatonError):
+    """The named object does not exist; check the id or name."""
+
+
+class TransitionError(BatonError):
+    """A state change was refused: it is not allowed, or another process changed it first."""
+
+
+class StoreError(BatonError):
+    """The store cannot be used as it is; the message says how to fix it."""
+
+
+class Skip(BaseException):
+    """Raise inside a task to end it `skipped`; downstream tasks follow their trigger rules."""
+
+
+class TaskInterrupt(BaseException):
+    """Injected into a running task to stop it. Do not catch it."""
+
+
+class TaskTimeout(TaskInterrupt):
+    """The task ran past its timeout."""
+
+
+class TaskCancelled(TaskInterrupt):
+    """The task's run was cancelled."""

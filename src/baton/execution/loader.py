@@ -1,0 +1,162 @@
+"""Loading flow definitions from files, and the functions their tasks name.
+
+This is where user code is imported: only the CLI's `run`/`flows` commands and workers load
+flows; the engine and the store deal in FlowSpecs and ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from baton import tasks
+from baton.errors import DefinitionError, InputError
+from baton.model import yaml_spec
+from baton.model.decorators import Flow, Task
+from baton.model.graph import validate
+from baton.model.spec import FlowSpec, SourceRef
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class LoadedFlow:
+    """A validated FlowSpec and how to find the functions its tasks name."""
+
+    spec: FlowSpec
+    functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+    def load_function(self, reference: str) -> Callable[..., Any]:
+        fn = self.functions.get(reference)
+        if fn is None:
+            fn = import_function(reference)
+            self.functions[reference] = fn
+        return fn
+
+
+def load_file(path: str) -> list[LoadedFlow]:
+    """Every flow defined in a Python or YAML file, validated."""
+    if not os.path.isfile(path):
+        raise InputError(f"no such file: {path}")
+    path = os.path.abspath(path)
+    with open(path, "rb") as f:
+        source = SourceRef(path=path, code_hash=hashlib.sha256(f.read()).hexdigest()[:16])
+    _add_to_path(os.path.dirname(path))
+    if path.endswith(YAML_SUFFIXES):
+        with open(path, encoding="utf-8") as f:
+            spec = yaml_spec.load_yaml_flow(f.read(), file=path)
+        loaded = [LoadedFlow(spec.model_copy(update={"source": source}))]
+    elif path.endswith(".py"):
+        loaded = [
+            LoadedFlow(
+                f.spec.model_copy(update={"source": source}),
+                {t.reference: t.fn for t in f.tasks.values()},
+            )
+            for f in _flows_in_module(path)
+        ]
+    else:
+        raise InputError(f"{path}: a flow file ends in .py, .yaml or .yml")
+    for lf in loaded:
+        check(lf, file=path)
+    return loaded
+
+
+def from_flow(flow: Flow) -> LoadedFlow:
+    """A flow object defined in this process (no file to load)."""
+    lf = LoadedFlow(flow.spec, {t.reference: t.fn for t in flow.tasks.values()})
+    check(lf)
+    return lf
+
+
+def pick(flows: list[LoadedFlow], name: str | None, *, file: str) -> LoadedFlow:
+    names = [f.spec.name for f in flows]
+    if not flows:
+        raise DefinitionError("defines no flow (decorate a function with @flow)", file=file)
+    if name is None:
+        if len(flows) > 1:
+            raise InputError(f"{file} defines several flows ({', '.join(names)}): pick one with --flow")
+        return flows[0]
+    for f in flows:
+        if f.spec.name == name:
+            return f
+    raise InputError(f"{file} has no flow '{name}'; it defines: {', '.join(names)}")
+
+
+def check(lf: LoadedFlow, *, file: str | None = None) -> None:
+    """Validate the graph, every task's type fields, and that every python function exists."""
+    spec = lf.spec
+    try:
+        validate(spec, tasks.TYPES)
+        for t in spec.tasks:
+            cfg = tasks.config_of(t)
+            if isinstance(cfg, tasks.python.PythonConfig):
+                try:
+                    lf.load_function(cfg.function)
+                except DefinitionError as exc:
+                    raise DefinitionError(exc.message, task=t.key) from None
+    except DefinitionError as exc:
+        raise exc.located(file=file, flow=spec.name) from None
+
+
+def for_run(spec: FlowSpec) -> LoadedFlow:
+    """The flow of a stored run, its code found again where it was defined."""
+    if spec.source is not None:
+        _add_to_path(os.path.dirname(spec.source.path))
+        if spec.source.path.endswith(".py") and os.path.isfile(spec.source.path):
+            for f in _flows_in_module(spec.source.path):
+                if f.name == spec.name:
+                    return LoadedFlow(spec, {t.reference: t.fn for t in f.tasks.values()})
+    return LoadedFlow(spec)
+
+
+def import_function(reference: str) -> Callable[..., Any]:
+    module_name, _, qualname = reference.partition(":")
+    try:
+        obj: Any = sys.modules.get(module_name) or importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DefinitionError(f"cannot import module '{module_name}' for '{reference}': {exc}") from None
+    for part in qualname.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise DefinitionError(
+                f"function '{reference}' not found: '{module_name}' has no '{qualname}'"
+            ) from None
+    fn = obj.fn if isinstance(obj, Task) else obj
+    if not callable(fn):
+        raise DefinitionError(f"'{reference}' is not a function")
+    return fn  # type: ignore[no-any-return]
+
+
+def _flows_in_module(path: str) -> Iterable[Flow]:
+    name = os.path.splitext(os.path.basename(path))[0]
+    module = sys.modules.get(name)
+    if module is None or os.path.abspath(getattr(module, "__file__", "") or "") != path:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except DefinitionError as exc:
+            del sys.modules[name]
+            raise exc.located(file=path) from None
+        except Exception as exc:
+            del sys.modules[name]
+            raise DefinitionError(f"importing it failed: {type(exc).__name__}: {exc}", file=path) from exc
+    seen: dict[str, Flow] = {}
+    for value in vars(module).values():
+        if isinstance(value, Flow):
+            seen.setdefault(value.name, value)
+    return seen.values()
+
+
+def _add_to_path(directory: str) -> None:
+    if directory not in sys.path:
+        sys.path.insert(0, directory)

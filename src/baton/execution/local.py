@@ -1,0 +1,237 @@
+"""Running flows to the end in this process: `baton run`, `run_flow`, resume and repair."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import types
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from baton.engine.service import Engine
+from baton.errors import InputError
+from baton.execution import loader, results
+from baton.execution.loader import LoadedFlow
+from baton.execution.worker import Worker
+from baton.model.decorators import Flow
+from baton.model.params import coerce_params
+from baton.model.states import RUN_TERMINAL
+from baton.settings import Settings
+from baton.store.store import Row, Store
+
+DEFAULT_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class TaskRunResult:
+    key: str
+    map_index: int | None
+    state: str
+    attempts: int
+    started_at: str | None
+    ended_at: str | None
+    error: str | None
+    error_kind: str | None
+    _row: Mapping[str, Any]
+
+    @property
+    def result(self) -> Any:
+        """The task's return value (loaded on first use)."""
+        return results.decode(self._row) if self.state == "succeeded" else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "map_index": self.map_index,
+            "state": self.state,
+            "attempts": self.attempts,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A run as it is now: its state, each task run's state and, on demand, results.
+
+    `tasks` is keyed by task key; a mapped task's runs are keyed `key[0]`, `key[1]`, ...
+    """
+
+    id: str
+    flow: str
+    state: str
+    params: dict[str, Any]
+    trigger: str
+    parent_run_id: str | None
+    created_at: str | None
+    started_at: str | None
+    ended_at: str | None
+    tasks: dict[str, TaskRunResult]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "succeeded"
+
+    def result(self, key: str) -> Any:
+        """A task's result; for a mapped task, the list of its results in order."""
+        if key in self.tasks:
+            return self.tasks[key].result
+        mapped = [t for t in self.tasks.values() if t.key == key]
+        if not mapped:
+            raise KeyError(key)
+        return [t.result for t in sorted(mapped, key=lambda t: t.map_index or 0)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "flow": self.flow,
+            "state": self.state,
+            "params": self.params,
+            "trigger": self.trigger,
+            "parent_run_id": self.parent_run_id,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "tasks": [t.to_json() for t in self.tasks.values()],
+        }
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def load_result(store: Store, run_id: str) -> RunResult:
+    read = store.read()
+    run = read.run(run_id)
+    tasks: dict[str, TaskRunResult] = {}
+    for r in read.task_runs(run_id):
+        mapped = r["map_index"] >= 0
+        name = f"{r['task_key']}[{r['map_index']}]" if mapped else r["task_key"]
+        tasks[name] = task_result(r)
+    return RunResult(
+        id=run["id"],
+        flow=run["flow_name"],
+        state=run["state"],
+        params=json.loads(run["params"]),
+        trigger=run["trigger"],
+        parent_run_id=run["parent_run_id"],
+        created_at=iso(run["created_at"]),
+        started_at=iso(run["started_at"]),
+        ended_at=iso(run["ended_at"]),
+        tasks=tasks,
+    )
+
+
+def task_result(r: Row) -> TaskRunResult:
+    return TaskRunResult(
+        key=r["task_key"],
+        map_index=r["map_index"] if r["map_index"] >= 0 else None,
+        state=r["state"],
+        attempts=r["attempts"],
+        started_at=iso(r["started_at"]),
+        ended_at=iso(r["ended_at"]),
+        error=r["error"],
+        error_kind=r["error_kind"],
+        _row=r,
+    )
+
+
+def start_run(engine: Engine, flow: LoadedFlow, params: Mapping[str, Any]) -> str:
+    values = coerce_params(flow.spec.params, params, flow=flow.spec.name)
+    version = engine.register(flow.spec)
+    return engine.create_run(version, values)
+
+
+def execute(
+    engine: Engine,
+    settings: Settings,
+    run_id: str,
+    flow: LoadedFlow | None = None,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> RunResult:
+    """Work on one run in this process until it ends; Ctrl-C or SIGTERM cancels it."""
+    compiled, _ = engine.run_info(run_id)
+    chosen = flow or loader.for_run(compiled.spec)
+    worker = Worker(
+        engine,
+        settings,
+        lambda _: chosen,
+        concurrency=concurrency,
+        queues=sorted({t.queue for t in compiled.spec.tasks}),
+        run_ids=[run_id],
+    )
+    with _cancel_on_signal(worker.request_cancel):
+        worker.run()
+    return load_result(engine.store, run_id)
+
+
+def resume(engine: Engine, settings: Settings, run_id: str, *, concurrency: int = DEFAULT_CONCURRENCY) -> RunResult:
+    run = engine.store.read().run(run_id)
+    if run["state"] in RUN_TERMINAL:
+        raise InputError(
+            f"run {run_id} already ended {run['state']}: nothing to resume "
+            "(`baton runs repair` re-runs what failed)"
+        )
+    return execute(engine, settings, run_id, concurrency=concurrency)
+
+
+def run_flow(
+    flow: Flow | str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    flow_name: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    settings: Settings | None = None,
+) -> RunResult:
+    """Run a flow (a `@flow` object or a file path) to the end in this process.
+
+    Args:
+        flow: the flow, or the path of a .py or .yaml file defining it.
+        params: the flow's params; missing ones take their defaults.
+        flow_name: which flow of the file, when it defines several.
+        concurrency: how many tasks may run at once.
+        settings: where state is kept; by default from BATON_HOME / BATON_DATABASE_URL.
+
+    Returns:
+        The finished run: `.state`, `.tasks[key].state`, `.result(key)`.
+    """
+    settings = settings or Settings.from_env()
+    if isinstance(flow, Flow):
+        loaded = loader.from_flow(flow)
+    else:
+        loaded = loader.pick(loader.load_file(flow), flow_name, file=flow)
+    store = Store(settings.database_url)
+    try:
+        engine = Engine(store)
+        run_id = start_run(engine, loaded, params or {})
+        return execute(engine, settings, run_id, loaded, concurrency=concurrency)
+    finally:
+        store.close()
+
+
+@contextmanager
+def _cancel_on_signal(cancel: Callable[[], object]) -> Iterator[None]:
+    """The first Ctrl-C or SIGTERM cancels the run (tasks stopped, state recorded)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: types.FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops hard
+        cancel()
+
+    old_int = signal.signal(signal.SIGINT, handler)
+    old_term = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)

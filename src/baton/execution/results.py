@@ -1,0 +1,35 @@
+"""Task results: JSON inline in the store when they can be, else pickled to a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections.abc import Mapping
+from typing import Any
+
+
+def encode(value: Any, results_dir: str, attempt_id: str) -> tuple[str | None, str | None, int | None]:
+    """(JSON text, pickle path, len of a list result) for a task's return value."""
+    length = len(value) if isinstance(value, list | tuple) else None
+    try:
+        return json.dumps(value, allow_nan=False), None, length
+    except (TypeError, ValueError):
+        pass
+    os.makedirs(results_dir, exist_ok=True)
+    path = os.path.join(results_dir, f"{attempt_id}.pkl")
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)  # a result file is complete or absent
+    return None, path, length
+
+
+def decode(row: Mapping[str, Any]) -> Any:
+    """The value of a TaskRun row's result (None when it has none)."""
+    if row["result_ref"]:
+        with open(row["result_ref"], "rb") as f:
+            return pickle.load(f)
+    if row["result"] is not None:
+        return json.loads(row["result"])
+    return None

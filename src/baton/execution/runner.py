@@ -1,0 +1,136 @@
+"""The user-code boundary: run one attempt, capture its output, classify how it ended.
+
+User errors (error_kind user), timeouts, cancels and skips become an Outcome; only a bug in
+baton itself is reported as `internal`. Nothing a task does escapes into the worker loop.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from baton import tasks
+from baton.engine.planner import Outcome
+from baton.errors import Skip, TaskCancelled, TaskInterrupt, TaskTimeout
+from baton.execution import logs, results
+from baton.model.context import TaskContext
+from baton.model.spec import TaskSpec
+from baton.model.states import AttemptState, ErrorKind
+from baton.store.store import Claimed
+from baton.tasks.base import TaskFailed
+
+
+@dataclass
+class Job:
+    """One claimed attempt, ready to run."""
+
+    claimed: Claimed
+    task: TaskSpec
+    ctx: TaskContext
+    results_dir: str
+    deadline: float | None
+    thread_id: int | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def run_attempt(job: Job) -> Outcome:
+    ctx = job.ctx
+    with job.lock:
+        job.thread_id = threading.get_ident()
+    ctx.on_interrupt(lambda kind: _raise_in_thread(job, kind))
+    try:
+        with logs.capture(ctx.log_file):
+            return _run(job)
+    finally:
+        with job.lock:
+            job.thread_id = None  # from here on, no interrupt may land in this thread
+        ctx.close()
+
+
+def _run(job: Job) -> Outcome:
+    ctx = job.ctx
+    try:
+        task_type = tasks.TYPES[job.task.type]
+        value = task_type.execute(ctx, tasks.config_of(job.task))
+        if ctx.interrupted is not None:
+            raise ctx.interrupted()
+        follow = _follow(job, value)
+        result, ref, length = results.encode(value, job.results_dir, ctx.attempt_id)
+        return outcome(job, AttemptState.SUCCEEDED, result=result, result_ref=ref, result_len=length, follow=follow)
+    except Skip as exc:
+        print(f"skipped: {exc}" if str(exc) else "skipped")
+        return outcome(job, AttemptState.SKIPPED, error=str(exc) or None)
+    except TaskTimeout:
+        return timed_out(job)
+    except TaskCancelled:
+        return cancelled(job)
+    except TaskFailed as exc:
+        print(f"error: {exc}")
+        if exc.traceback:
+            print(exc.traceback)
+        return outcome(
+            job, AttemptState.FAILED, error=str(exc), error_kind=ErrorKind.USER,
+            error_types=exc.error_types, traceback=exc.traceback,
+        )
+    except Exception as exc:
+        tb = traceback.format_exc()
+        print(tb, end="")
+        return outcome(
+            job, AttemptState.FAILED, error=f"{type(exc).__name__}: {exc}", error_kind=ErrorKind.USER,
+            error_types=tuple(f"{t.__module__}.{t.__qualname__}" for t in type(exc).__mro__),
+            traceback=tb,
+        )
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt raised by the task itself
+        if isinstance(exc, TaskInterrupt):
+            raise
+        return outcome(job, AttemptState.FAILED, error=f"{type(exc).__name__}: {exc}", error_kind=ErrorKind.USER)
+
+
+def outcome(job: Job, state: AttemptState, **fields: Any) -> Outcome:
+    c = job.claimed
+    return Outcome(
+        attempt_id=c.attempt_id, task_run_id=c.task_run_id, run_id=c.run_id,
+        task_key=c.task_key, attempt=c.attempt, state=state, ended_at=time.time(), **fields,
+    )
+
+
+def timed_out(job: Job) -> Outcome:
+    return outcome(
+        job, AttemptState.FAILED, error=f"timed out after {job.task.timeout:g}s", error_kind=ErrorKind.TIMEOUT
+    )
+
+
+def cancelled(job: Job) -> Outcome:
+    return outcome(job, AttemptState.CANCELLED, error="cancelled", error_kind=ErrorKind.CANCELLED)
+
+
+def _follow(job: Job, value: Any) -> tuple[str, ...] | None:
+    if not job.task.config.get("branch"):
+        return None
+    if value is None:
+        return ()
+    keys = (value,) if isinstance(value, str) else tuple(value)
+    if not all(isinstance(k, str) for k in keys):
+        raise TaskFailed(f"a branch task returns downstream task keys, not {value!r}")
+    return keys
+
+
+def _raise_in_thread(job: Job, kind: type[TaskInterrupt]) -> None:
+    """Raise `kind` inside the thread running the task, at its next bytecode.
+
+    A thread blocked in C (a long sleep, a socket read) only sees it when the call returns,
+    so the worker does not wait for it: it records the attempt as ended right away.
+    """
+    with job.lock:
+        if job.thread_id is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(job.thread_id), ctypes.py_object(kind)
+            )
+
+
+Runner = Callable[[Job], Outcome]

@@ -1,0 +1,291 @@
+"""The worker loop: claim ready task runs, run them, report how they ended.
+
+One loop thread owns the store connection. Attempts run in a thread pool and hand their
+Outcome back through a queue; the loop records a batch of outcomes and claims the next
+ready tasks in the same transaction, so a successor starts as soon as its upstream ends
+(no poll interval between them). Timers (retries, timeouts, cancel requests, leases) are
+the only periodic work.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from baton.engine.planner import Outcome
+from baton.engine.service import Engine
+from baton.errors import TaskCancelled, TaskTimeout
+from baton.execution import logs, results, runner
+from baton.execution.loader import LoadedFlow
+from baton.model.context import NO_ITEM, TaskContext
+from baton.model.spec import PARAM_KEY
+from baton.model.states import RUN_TERMINAL, RunState
+from baton.settings import Settings
+from baton.store.store import Claimed, Row, Store
+
+TIMER_INTERVAL = 0.2  # seconds between checks for retries due, cancels and leases
+INTERRUPT_GRACE = 5.0  # how long a stopped task with child processes has to report
+
+
+@dataclass
+class _Stopping:
+    job: runner.Job
+    outcome: Outcome
+    report_by: float
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        flows: Callable[[str], LoadedFlow],
+        *,
+        concurrency: int = 16,
+        queues: Sequence[str] = ("default",),
+        run_ids: Sequence[str] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.flows = flows
+        self.concurrency = max(1, concurrency)
+        self.queues = list(queues)
+        self.run_ids = list(run_ids) if run_ids is not None else None
+        self.id = uuid.uuid4().hex[:16]
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+        self._cancel_requested = False
+        self._active: dict[str, runner.Job] = {}
+        self._stopping: dict[str, _Stopping] = {}
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.concurrency + 32, thread_name_prefix="baton-task"
+        )
+
+    def request_cancel(self) -> None:
+        """Cancel this worker's runs; safe to call from a signal handler."""
+        self._cancel_requested = True
+        self._outcomes.put(None)  # wakes the loop
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Work until `stop` is set or, for a worker scoped to runs, all of them ended."""
+        logs.install()
+        store = self.engine.store
+        now = time.time()
+        with store.transaction() as tx:
+            tx.register_worker(
+                {
+                    "id": self.id,
+                    "name": self.name,
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "queues": self.queues,
+                    "concurrency": self.concurrency,
+                    "started_at": now,
+                }
+            )
+        next_timers = 0.0
+        next_heartbeat = now + self.settings.heartbeat_seconds
+        done: list[Outcome] = []
+        try:
+            while True:
+                self._drain(done)
+                if self._cancel_requested and self.run_ids is not None:
+                    self._cancel_requested = False
+                    for run_id in self.run_ids:
+                        self.engine.cancel(run_id)
+                    next_timers = 0.0
+                free = self.concurrency - len(self._active)
+                claimed = self.engine.claim(
+                    worker_id=self.id,
+                    queues=self.queues,
+                    limit=free,
+                    run_ids=self.run_ids,
+                    lease=self.settings.lease_seconds,
+                    outcomes=done,
+                )
+                done = []
+                for c in claimed:
+                    self._dispatch(c)
+                mono = time.monotonic()
+                if mono >= next_timers:
+                    next_retry = self._timers()
+                    next_timers = mono + TIMER_INTERVAL
+                    if next_retry is not None:
+                        next_timers = min(next_timers, mono + max(next_retry - time.time(), 0))
+                if time.time() >= next_heartbeat:
+                    with store.transaction() as tx:
+                        now = time.time()
+                        tx.renew_leases(self.id, now, now + self.settings.lease_seconds)
+                    next_heartbeat = time.time() + self.settings.heartbeat_seconds
+                wait_until = min([next_timers, *self._deadlines()])
+                if stop is not None and stop.is_set():
+                    break
+                if not self._active and not claimed and self.run_ids is not None and self._all_done():
+                    break
+                if claimed and len(self._active) < self.concurrency:
+                    continue  # more may be ready
+                try:
+                    o = self._outcomes.get(timeout=max(wait_until - time.monotonic(), 0))
+                except queue.Empty:
+                    continue
+                if o is not None:
+                    done.append(o)
+        finally:
+            with store.transaction() as tx:
+                tx.stop_worker(self.id, time.time())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _drain(self, into: list[Outcome]) -> None:
+        while True:
+            try:
+                o = self._outcomes.get_nowait()
+            except queue.Empty:
+                break
+            if o is not None:
+                into.append(o)
+        kept = []
+        for o in into:
+            if self._active.pop(o.attempt_id, None) is not None:
+                kept.append(o)
+            elif self._stopping.pop(o.attempt_id, None) is not None:
+                kept.append(o)
+        into[:] = kept
+
+    def _all_done(self) -> bool:
+        assert self.run_ids is not None
+        read = self.engine.store.read()
+        return all(read.run(r)["state"] in RUN_TERMINAL for r in self.run_ids)
+
+    def _deadlines(self) -> list[float]:
+        return [j.deadline for j in self._active.values() if j.deadline is not None] + [
+            s.report_by for s in self._stopping.values()
+        ]
+
+    # -- timers --------------------------------------------------------------------------
+
+    def _timers(self) -> float | None:
+        """Timeouts, cancel requests, lost attempts and due retries; the next retry time."""
+        mono = time.monotonic()
+        for job in list(self._active.values()):
+            if job.deadline is not None and mono >= job.deadline:
+                self._interrupt(job, TaskTimeout, runner.timed_out(job))
+        if self._active:
+            cancelling = set(
+                self.engine.store.read().active_runs(
+                    {j.claimed.run_id for j in self._active.values()}, RunState.CANCELLING
+                )
+            )
+            for job in list(self._active.values()):
+                if job.claimed.run_id in cancelling:
+                    self._interrupt(job, TaskCancelled, runner.cancelled(job))
+        for attempt_id, s in list(self._stopping.items()):
+            if mono >= s.report_by:
+                # The task did not stop in time (a thread blocked in C): record it as ended;
+                # whatever it reports later is refused.
+                del self._stopping[attempt_id]
+                self._outcomes.put(s.outcome)
+        self.engine.fail_lost(lost_attempts(self.engine.store, self.run_ids, self.id), "its worker stopped (process died)")
+        return self.engine.promote_retries(self.run_ids)
+
+    def _interrupt(self, job: runner.Job, kind: type[Any], outcome: Outcome) -> None:
+        del self._active[job.claimed.attempt_id]
+        grace = INTERRUPT_GRACE if job.ctx.children else 0.0
+        self._stopping[job.claimed.attempt_id] = _Stopping(job, outcome, time.monotonic() + grace)
+        job.ctx.interrupt(kind)
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    def _dispatch(self, c: Claimed) -> None:
+        compiled, params = self.engine.run_info(c.run_id)
+        task = compiled.tasks[c.task_key]
+        flow = self.flows(c.run_id)
+        upstream = self._upstream_results(c.run_id, compiled.graph.upstream[c.task_key])
+        item: Any = NO_ITEM
+        if c.map_index >= 0:
+            if task.map_over is not None:
+                item = upstream[task.map_over][c.map_index]
+            else:
+                items = task.config.get("map_items")
+                if isinstance(items, dict) and PARAM_KEY in items:
+                    items = params[items[PARAM_KEY]]
+                item = items[c.map_index] if isinstance(items, list) else None
+        name = c.task_key if c.map_index < 0 else f"{c.task_key}.{c.map_index}"
+        source = compiled.spec.source
+        ctx = TaskContext(
+            run_id=c.run_id,
+            flow=compiled.spec.name,
+            task_key=c.task_key,
+            map_index=None if c.map_index < 0 else c.map_index,
+            attempt=c.attempt,
+            attempt_id=c.attempt_id,
+            params=params,
+            upstream=upstream,
+            item=item,
+            log_path=log_path(self.settings, c.run_id, name, c.attempt),
+            flow_dir=os.path.dirname(source.path) if source else os.getcwd(),
+            work_dir=self.settings.work_dir,
+            load_function=flow.load_function,
+        )
+        deadline = time.monotonic() + task.timeout if task.timeout else None
+        job = runner.Job(c, task, ctx, self.settings.results_dir, deadline)
+        self._active[c.attempt_id] = job
+        self._pool.submit(self._run_job, job)
+
+    def _run_job(self, job: runner.Job) -> None:
+        self._outcomes.put(runner.run_attempt(job))
+
+    def _upstream_results(self, run_id: str, keys: Sequence[str]) -> dict[str, Any]:
+        if not keys:
+            return {}
+        values: dict[str, Any] = {}
+        for row in self.engine.store.read().results(run_id, keys):
+            value = results.decode(row) if row["state"] == "succeeded" else None
+            if row["map_index"] < 0:
+                values[row["task_key"]] = value
+            else:
+                values.setdefault(row["task_key"], []).append(value)
+        return values
+
+
+def lost_attempts(store: Store, run_ids: Sequence[str] | None, own_id: str | None) -> list[Row]:
+    """Running attempts whose worker is gone: its lease expired, it stopped, or it was a
+    process on this host that no longer exists."""
+    host, now = socket.gethostname(), time.time()
+    return [
+        a
+        for a in store.read().running_attempts(run_ids)
+        if a["worker_id"] != own_id
+        and (
+            a["lease_expires_at"] < now
+            or a["stopped_at"] is not None
+            or (a["host"] == host and not _alive(a["pid"]))
+        )
+    ]
+
+
+def log_path(settings: Settings, run_id: str, name: str, attempt: int) -> str:
+    return os.path.join(settings.logs_dir, run_id, name, f"{attempt}.log")
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+

@@ -1,0 +1,88 @@
+"""TaskContext: everything a task type is handed to run one attempt."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from baton.errors import TaskInterrupt
+
+NO_ITEM: Any = object()  # the `item` of a task that is not mapped
+
+
+@dataclass
+class TaskContext:
+    """One attempt of one TaskRun, as its task type sees it.
+
+    `upstream` holds the results of upstream tasks by key (a list, in order, for a mapped
+    upstream); `item` is this TaskRun's element when the task is mapped.
+    """
+
+    run_id: str
+    flow: str
+    task_key: str
+    map_index: int | None
+    attempt: int
+    attempt_id: str
+    params: Mapping[str, Any]
+    upstream: Mapping[str, Any]
+    item: Any
+    log_path: str
+    flow_dir: str
+    work_dir: str
+    load_function: Callable[[str], Callable[..., Any]]
+    _interrupt: type[TaskInterrupt] | None = None
+    _interrupted: threading.Event = field(default_factory=threading.Event)
+    _on_interrupt: list[Callable[[type[TaskInterrupt]], None]] = field(default_factory=list)
+    _log_file: IO[bytes] | None = None
+    children: int = 0  # child processes running now; an interrupt kills them
+
+    @property
+    def interrupted(self) -> type[TaskInterrupt] | None:
+        """The interrupt (timeout or cancel) sent to this attempt, if any."""
+        return self._interrupt
+
+    def wait_interrupt(self, timeout: float) -> bool:
+        return self._interrupted.wait(timeout)
+
+    def interrupt(self, kind: type[TaskInterrupt]) -> None:
+        """Stop the attempt: called by the worker on timeout or cancel."""
+        if self._interrupt is not None:
+            return
+        self._interrupt = kind
+        self._interrupted.set()
+        for hook in list(self._on_interrupt):
+            hook(kind)
+
+    def on_interrupt(self, hook: Callable[[type[TaskInterrupt]], None]) -> Callable[[], None]:
+        """Run `hook` if the attempt is interrupted; returns a function that unregisters it."""
+        self._on_interrupt.append(hook)
+        if self._interrupt is not None:
+            hook(self._interrupt)
+        return lambda: self._on_interrupt.remove(hook) if hook in self._on_interrupt else None
+
+    def log_file(self) -> IO[bytes]:
+        """The attempt's log as a binary file, for a child process to write to directly."""
+        if self._log_file is None:
+            os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+            self._log_file = open(self.log_path, "ab", buffering=0)  # noqa: SIM115
+        return self._log_file
+
+    def close(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def env(self) -> dict[str, str]:
+        """Environment variables describing the attempt, for child processes."""
+        return {
+            "BATON_RUN_ID": self.run_id,
+            "BATON_FLOW": self.flow,
+            "BATON_TASK_KEY": self.task_key,
+            "BATON_MAP_INDEX": "" if self.map_index is None else str(self.map_index),
+            "BATON_ATTEMPT": str(self.attempt),
+            "BATON_ATTEMPT_ID": self.attempt_id,
+        }

@@ -1,0 +1,323 @@
+"""`@task` and `@flow`: Python functions compiled to a FlowSpec by tracing.
+
+A flow function is called once, when it is decorated, with a `ParamRef` for each of its
+arguments. Inside it, calling a task returns a `TaskRef` instead of running anything, so the
+whole DAG is known before any task runs. Outside a flow, a task is a plain function call,
+which keeps tasks easy to unit-test.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, ParamSpec, TypeVar, cast, overload
+
+from baton.errors import DefinitionError
+from baton.model import params as params_mod
+from baton.model.graph import validate
+from baton.model.spec import FlowSpec, RetryPolicy, TaskSpec, param_ref, ref
+from baton.model.spec import ParamSpec as FlowParam
+from baton.model.trigger_rules import TriggerRule
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Isolation = Literal["thread", "process"]
+PYTHON_TASK_TYPES = frozenset({"python"})
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRef:
+    """What calling a task inside a flow returns: a stand-in for its future result."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParamRef:
+    """A flow argument while the flow is traced: a stand-in for the run's param value."""
+
+    name: str
+
+
+@dataclass
+class _Tracer:
+    flow: str
+    tasks: dict[str, TaskSpec] = field(default_factory=dict)
+    objects: dict[str, Task[Any, Any]] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+
+    def add(
+        self,
+        t: Task[Any, Any],
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        map_items: Any = None,
+        mapped: bool = False,
+    ) -> TaskRef:
+        n = self.calls.get(t.name, 0)
+        self.calls[t.name] = n + 1
+        key = t.name if n == 0 else f"{t.name}__{n}"
+        wait_for = kwargs.pop("wait_for", ()) if "wait_for" not in t.parameters else ()
+        deps: list[str] = []
+        config: dict[str, Any] = {"function": t.reference}
+        encoded_args = [self._encode(a, key, deps) for a in args]
+        encoded_kwargs = {k: self._encode(v, key, deps) for k, v in kwargs.items()}
+        if encoded_args:
+            config["args"] = encoded_args
+        if encoded_kwargs:
+            config["kwargs"] = encoded_kwargs
+        map_over = None
+        if mapped:
+            if isinstance(map_items, TaskRef):
+                map_over = map_items.key
+                deps.append(map_items.key)
+            else:
+                config["map_items"] = self._encode(map_items, key, deps)
+        for w in wait_for if isinstance(wait_for, list | tuple) else (wait_for,):
+            if not isinstance(w, TaskRef):
+                raise DefinitionError(
+                    "wait_for takes task results (what calling a task returns)",
+                    flow=self.flow,
+                    task=key,
+                )
+            deps.append(w.key)
+        if t.isolation != "thread":
+            config["isolation"] = t.isolation
+        if t.branch:
+            config["branch"] = True
+        self.tasks[key] = TaskSpec(
+            key=key,
+            type="python",
+            config=config,
+            depends_on=tuple(dict.fromkeys(deps)),
+            map_over=map_over,
+            **t.spec_fields,
+        )
+        self.objects[key] = t
+        return TaskRef(key)
+
+    def _encode(self, value: Any, key: str, deps: list[str]) -> Any:
+        if isinstance(value, TaskRef):
+            deps.append(value.key)
+            return ref(value.key)
+        if isinstance(value, ParamRef):
+            return param_ref(value.name)
+        if isinstance(value, list | tuple):
+            return [self._encode(v, key, deps) for v in value]
+        if isinstance(value, dict):
+            return {str(k): self._encode(v, key, deps) for k, v in value.items()}
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise DefinitionError(
+                f"argument {value!r} is not JSON-serialisable; pass it as a flow param or "
+                "build it inside the task",
+                flow=self.flow,
+                task=key,
+            ) from None
+        return value
+
+
+_tracing: contextvars.ContextVar[_Tracer | None] = contextvars.ContextVar(
+    "baton_tracing", default=None
+)
+
+
+class Task(Generic[P, R]):
+    """A Python function that runs as one node of a flow."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        retry_backoff: float | bool = 1.0,
+        max_retry_delay: float | None = None,
+        retry_jitter: float = 0.0,
+        retry_on: Iterable[type[BaseException] | str] = (),
+        timeout: float | None = None,
+        trigger_rule: TriggerRule | str = TriggerRule.ALL_SUCCESS,
+        queue: str = "default",
+        pool: str | None = None,
+        priority: int = 0,
+        inputs: Iterable[str] = (),
+        outputs: Iterable[str] = (),
+        isolation: Isolation = "thread",
+        branch: bool = False,
+    ) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.reference = f"{fn.__module__}:{fn.__qualname__}"
+        self.parameters = frozenset(inspect.signature(fn).parameters)
+        if isolation not in ("thread", "process"):
+            raise DefinitionError(
+                f"isolation must be 'thread' or 'process', not {isolation!r}", task=self.name
+            )
+        self.isolation = isolation
+        self.branch = branch
+        backoff = 2.0 if retry_backoff is True else 1.0 if retry_backoff is False else retry_backoff
+        try:
+            self.spec_fields: dict[str, Any] = {
+                "retry": RetryPolicy(
+                    retries=retries,
+                    delay=retry_delay,
+                    backoff=backoff,
+                    max_delay=max_retry_delay,
+                    jitter=retry_jitter,
+                    retry_on=tuple(
+                        r if isinstance(r, str) else f"{r.__module__}.{r.__qualname__}"
+                        for r in retry_on
+                    ),
+                ),
+                "timeout": timeout,
+                "trigger_rule": TriggerRule(trigger_rule),
+                "queue": queue,
+                "pool": pool,
+                "priority": priority,
+                "inputs": tuple(inputs),
+                "outputs": tuple(outputs),
+            }
+            TaskSpec(key=self.name, type="python", **self.spec_fields)
+        except ValueError as exc:
+            raise DefinitionError(f"invalid task options: {exc}", task=self.name) from None
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        tracer = _tracing.get()
+        if tracer is None:
+            return self.fn(*args, **kwargs)
+        return cast(R, tracer.add(self, args, dict(kwargs)))
+
+    def map(self, items: Any, *args: Any, **kwargs: Any) -> list[R]:
+        """One run of this task per item (passed as the first argument), decided at run time."""
+        tracer = _tracing.get()
+        if tracer is None:
+            return [self.fn(item, *args, **kwargs) for item in items]  # type: ignore[call-arg]
+        return cast(list[R], tracer.add(self, args, dict(kwargs), map_items=items, mapped=True))
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name}>"
+
+
+class Flow:
+    """A traced flow: its FlowSpec and the Task objects behind its keys."""
+
+    def __init__(self, fn: Callable[..., Any], spec: FlowSpec, tasks: dict[str, Task[Any, Any]]):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.spec = spec
+        self.tasks = tasks
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        return f"<Flow {self.name}: {len(self.spec.tasks)} tasks>"
+
+
+@overload
+def task(fn: Callable[P, R], /) -> Task[P, R]: ...
+@overload
+def task(
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    retry_backoff: float | bool = 1.0,
+    max_retry_delay: float | None = None,
+    retry_jitter: float = 0.0,
+    retry_on: Iterable[type[BaseException] | str] = (),
+    timeout: float | None = None,
+    trigger_rule: TriggerRule | str = TriggerRule.ALL_SUCCESS,
+    queue: str = "default",
+    pool: str | None = None,
+    priority: int = 0,
+    inputs: Iterable[str] = (),
+    outputs: Iterable[str] = (),
+    isolation: Isolation = "thread",
+    branch: bool = False,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
+    """Make a function a task: `@task` or `@task(retries=3, retry_delay=1, timeout=60)`.
+
+    Options: name, retries, retry_delay (s), retry_backoff (multiplier, True = 2),
+    max_retry_delay, retry_jitter (fraction), retry_on (exception types), timeout (s),
+    trigger_rule, queue, pool, priority, inputs, outputs (asset names), isolation
+    ("thread" or "process"), branch (the task returns the downstream key or keys to follow).
+    """
+    if fn is not None:
+        return Task(fn)
+    return lambda f: Task(f, **options)
+
+
+@overload
+def flow(fn: Callable[..., Any], /) -> Flow: ...
+@overload
+def flow(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    max_active_runs: int | None = None,
+    schedule: str | None = None,
+) -> Callable[[Callable[..., Any]], Flow]: ...
+def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Make a function a flow; its arguments (typed, with defaults) are the flow's params."""
+    if fn is not None:
+        return _trace(fn)
+    return lambda f: _trace(f, **options)
+
+
+def _trace(
+    fn: Callable[..., Any],
+    name: str | None = None,
+    description: str | None = None,
+    max_active_runs: int | None = None,
+    schedule: str | None = None,
+) -> Flow:
+    flow_name = name or fn.__name__
+    sig = inspect.signature(fn)
+    flow_params: dict[str, FlowParam] = {}
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise DefinitionError(
+                f"flow params must be named arguments, not *{p.name}", flow=flow_name
+            )
+        has_default = p.default is not inspect.Parameter.empty
+        flow_params[p.name] = FlowParam(
+            type=params_mod.param_type_of(p.annotation),
+            default=p.default if has_default else None,
+            required=not has_default,
+        )
+    tracer = _Tracer(flow_name)
+    token = _tracing.set(tracer)
+    try:
+        fn(**{n: ParamRef(n) for n in flow_params})
+    except DefinitionError as exc:
+        raise exc.located(flow=flow_name) from None
+    except Exception as exc:
+        raise DefinitionError(
+            f"tracing the flow function failed ({type(exc).__name__}: {exc}). A flow function "
+            "only wires tasks together: calling a task returns a reference, not its result, "
+            "so compute with results inside tasks",
+            flow=flow_name,
+        ) from exc
+    finally:
+        _tracing.reset(token)
+    spec = FlowSpec(
+        name=flow_name,
+        description=description or inspect.getdoc(fn),
+        params=flow_params,
+        tasks=tuple(tracer.tasks.values()),
+        max_active_runs=max_active_runs,
+        schedule=schedule,
+    )
+    validate(spec, PYTHON_TASK_TYPES)
+    return Flow(fn, spec, tracer.objects)

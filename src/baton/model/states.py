@@ -1,0 +1,117 @@
+"""Every state a Run or TaskRun can be in, and every transition allowed between them.
+
+This table is the only place that says which transitions are legal. The store's one write
+path (`StateStore.transition...`) checks it and does a compare-and-set on the allowed
+source states, so a stale or forbidden transition raises instead of silently winning.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TaskState(StrEnum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRY_WAIT = "retry_wait"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UPSTREAM_FAILED = "upstream_failed"
+    CANCELLED = "cancelled"
+
+
+class RunState(StrEnum):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+
+
+class AttemptState(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class ErrorKind(StrEnum):
+    """Why an attempt failed: the user's code, or the infrastructure around it."""
+
+    USER = "user"
+    TIMEOUT = "timeout"
+    LOST = "lost"
+    UPSTREAM = "upstream"
+    CANCELLED = "cancelled"
+    INTERNAL = "internal"
+
+
+TASK_TERMINAL = frozenset(
+    {
+        TaskState.SUCCEEDED,
+        TaskState.FAILED,
+        TaskState.SKIPPED,
+        TaskState.UPSTREAM_FAILED,
+        TaskState.CANCELLED,
+    }
+)
+RUN_TERMINAL = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED})
+ATTEMPT_TERMINAL = frozenset(AttemptState) - {AttemptState.RUNNING}
+
+_T = TaskState
+TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
+    _T.PENDING: frozenset({_T.QUEUED, _T.SKIPPED, _T.UPSTREAM_FAILED, _T.CANCELLED, _T.FAILED}),
+    _T.QUEUED: frozenset({_T.RUNNING, _T.SKIPPED, _T.CANCELLED, _T.FAILED}),
+    _T.RUNNING: frozenset(
+        {
+            _T.SUCCEEDED,
+            _T.FAILED,
+            _T.SKIPPED,
+            _T.RETRY_WAIT,
+            _T.WAITING,
+            _T.CANCELLED,
+        }
+    ),
+    _T.RETRY_WAIT: frozenset({_T.QUEUED, _T.CANCELLED}),
+    _T.WAITING: frozenset({_T.QUEUED, _T.SUCCEEDED, _T.FAILED, _T.CANCELLED}),
+    _T.SUCCEEDED: frozenset(),
+    _T.FAILED: frozenset(),
+    _T.SKIPPED: frozenset(),
+    _T.UPSTREAM_FAILED: frozenset(),
+    _T.CANCELLED: frozenset(),
+}
+
+_R = RunState
+RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
+    _R.SCHEDULED: frozenset({_R.QUEUED, _R.RUNNING, _R.CANCELLING, _R.CANCELLED}),
+    _R.QUEUED: frozenset({_R.RUNNING, _R.CANCELLING, _R.CANCELLED}),
+    _R.RUNNING: frozenset({_R.SUCCEEDED, _R.FAILED, _R.CANCELLING, _R.CANCELLED}),
+    _R.CANCELLING: frozenset({_R.CANCELLED}),
+    _R.SUCCEEDED: frozenset(),
+    _R.FAILED: frozenset(),
+    _R.CANCELLED: frozenset(),
+}
+
+
+def task_sources(target: TaskState) -> frozenset[TaskState]:
+    """The states a TaskRun may move to `target` from."""
+    return _TASK_SOURCES[target]
+
+
+def run_sources(target: RunState) -> frozenset[RunState]:
+    """The states a Run may move to `target` from."""
+    return _RUN_SOURCES[target]
+
+
+_TASK_SOURCES = {
+    t: frozenset(s for s, targets in TASK_TRANSITIONS.items() if t in targets) for t in TaskState
+}
+_RUN_SOURCES = {
+    t: frozenset(s for s, targets in RUN_TRANSITIONS.items() if t in targets) for t in RunState
+}

@@ -1,0 +1,492 @@
+"""StateStore: the only code that reads and writes baton's durable state.
+
+Every state change goes through `Tx.move_tasks` or `Tx.move_run`: each checks the transition
+table (`model.states`), does a compare-and-set on the expected source state, and appends to
+`state_events` in the same transaction. Nothing else writes a `state` column.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from baton.errors import InputError, NotFoundError, StoreError, TransitionError
+from baton.model.spec import FlowSpec
+from baton.model.states import (
+    TASK_TERMINAL,
+    RunState,
+    TaskState,
+    run_sources,
+    task_sources,
+)
+
+Row = Mapping[str, Any]
+
+SCHEMA_VERSION = 1  # keep equal to store.schema.SCHEMA_VERSION (checked by a test)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMove:
+    """One TaskRun state change: from the state it must be in, to its new state."""
+
+    id: int
+    run_id: str
+    frm: TaskState
+    to: TaskState
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A TaskRun a worker has just claimed, with its new attempt."""
+
+    task_run_id: int
+    run_id: str
+    task_key: str
+    map_index: int
+    attempt_id: str
+    attempt: int
+
+
+def sqlite_path(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme != "sqlite":
+        raise StoreError(
+            f"unsupported database URL '{url}': the embedded store takes sqlite:///PATH "
+            "(PostgreSQL support comes with cluster mode)"
+        )
+    # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them
+    path = url[len("sqlite:///") :]
+    if not path:
+        raise StoreError(f"database URL '{url}' names no file: use sqlite:///PATH")
+    return path
+
+
+class Store:
+    """A connection to the state database. Use it from one thread at a time."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        path = sqlite_path(url)
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        self._conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL keeps every commit across a process crash (WAL); only an OS crash may lose
+        # the last commits, which the lease/resume path already recovers from.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._ensure_schema()
+
+    def _ensure_schema(self) -> None:
+        try:
+            row = self._conn.execute("SELECT version FROM baton_schema").fetchone()
+        except sqlite3.OperationalError:
+            row = None
+            tables = self._conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type='table'"
+            ).fetchone()[0]
+            if tables:
+                raise StoreError(
+                    f"{self.url} is not a baton database (no baton_schema table)"
+                ) from None
+            from baton.store import schema  # only a new database pays for SQLAlchemy
+
+            schema.create(self.url)
+            return
+        if row is None or row[0] != SCHEMA_VERSION:
+            raise StoreError(
+                f"the database {self.url} has schema version {row[0] if row else None}, this "
+                f"baton needs {SCHEMA_VERSION}: run `baton db upgrade`"
+            )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """A write transaction; it commits on success and rolls back on any error."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield Tx(self._conn)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def read(self) -> Tx:
+        """Reads outside a transaction (each statement sees the latest commit)."""
+        return Tx(self._conn)
+
+
+class Tx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    def _one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Row | None:
+        row: Row | None = self._c.execute(sql, params).fetchone()
+        return row
+
+    def _all(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
+        return list(self._c.execute(sql, params).fetchall())
+
+    # -- flows ---------------------------------------------------------------------------
+
+    def save_version(self, spec: FlowSpec, now: float) -> str:
+        version = spec.content_hash()
+        self._c.execute(
+            "INSERT INTO flow_versions (id, flow_name, spec, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO NOTHING",
+            (version, spec.name, spec.to_json(), now),
+        )
+        self._c.execute(
+            "INSERT INTO flows (name, latest_version, paused, created_at, updated_at) "
+            "VALUES (?, ?, 0, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            "latest_version = excluded.latest_version, updated_at = excluded.updated_at "
+            "WHERE flows.latest_version != excluded.latest_version",
+            (spec.name, version, now, now),
+        )
+        return version
+
+    def load_version(self, version_id: str) -> FlowSpec:
+        row = self._one("SELECT spec FROM flow_versions WHERE id = ?", (version_id,))
+        if row is None:
+            raise NotFoundError(f"flow version '{version_id}' is not in the store")
+        return FlowSpec.model_validate_json(row["spec"])
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def insert_run(self, run: Mapping[str, Any]) -> None:
+        self._c.execute(
+            "INSERT INTO runs (id, flow_name, version_id, state, params, trigger, "
+            "logical_date, parent_run_id, unfinished, created_at) VALUES (:id, :flow_name, "
+            ":version_id, :state, :params, :trigger, :logical_date, :parent_run_id, "
+            ":unfinished, :created_at)",
+            run,
+        )
+        self._events([(run["id"], None, None, run["state"], run["created_at"], None)])
+
+    def run(self, run_id: str) -> Row:
+        row = self._one("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if row is None:
+            raise NotFoundError(f"no run '{run_id}'; `baton runs list` shows the runs")
+        return row
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """The run whose id is or starts with `prefix`."""
+        rows = self._all(
+            "SELECT id FROM runs WHERE id >= ? AND id < ? LIMIT 2", (prefix, prefix + "\uffff")
+        )
+        if not rows:
+            raise NotFoundError(f"no run '{prefix}'; `baton runs list` shows the runs")
+        if len(rows) > 1:
+            raise InputError(f"run id '{prefix}' is ambiguous: give more characters")
+        return str(rows[0]["id"])
+
+    def runs(
+        self, *, flow: str | None = None, state: str | None = None, limit: int = 50
+    ) -> list[Row]:
+        where, params = [], []
+        if flow:
+            where.append("flow_name = ?")
+            params.append(flow)
+        if state:
+            where.append("state = ?")
+            params.append(state)
+        sql = "SELECT * FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return self._all(sql + " ORDER BY created_at DESC LIMIT ?", (*params, limit))
+
+    def move_run(
+        self, run_id: str, to: RunState, fields: Mapping[str, Any] | None = None, now: float = 0.0
+    ) -> bool:
+        """Move a run to `to` from any state allowed to reach it; False if it was not."""
+        sources = run_sources(to)
+        row = self._one("SELECT state FROM runs WHERE id = ?", (run_id,))
+        if row is None:
+            raise NotFoundError(f"no run '{run_id}'")
+        if row["state"] not in sources:
+            return False
+        sets = ", ".join(f"{k} = :{k}" for k in fields or {})
+        cur = self._c.execute(
+            f"UPDATE runs SET state = :to{', ' + sets if sets else ''} "
+            "WHERE id = :id AND state = :frm",
+            {**(fields or {}), "to": to.value, "id": run_id, "frm": row["state"]},
+        )
+        if cur.rowcount != 1:
+            raise TransitionError(f"run {run_id} changed state concurrently")
+        self._events([(run_id, None, row["state"], to.value, now or time.time(), None)])
+        return True
+
+    def finish_tasks(self, run_id: str, count: int) -> int:
+        """Record `count` more terminal task runs of a run; returns how many are unfinished."""
+        row = self._one(
+            "UPDATE runs SET unfinished = unfinished - ? WHERE id = ? RETURNING unfinished",
+            (count, run_id),
+        )
+        assert row is not None
+        return int(row["unfinished"])
+
+    def add_unfinished(self, run_id: str, count: int) -> None:
+        self._c.execute("UPDATE runs SET unfinished = unfinished + ? WHERE id = ?", (count, run_id))
+
+    def active_runs(self, run_ids: Iterable[str], state: RunState) -> list[str]:
+        ids = list(run_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._all(
+            f"SELECT id FROM runs WHERE state = ? AND id IN ({marks})", (state.value, *ids)
+        )
+        return [r["id"] for r in rows]
+
+    # -- task runs -----------------------------------------------------------------------
+
+    def insert_task_runs(self, rows: Sequence[Mapping[str, Any]], now: float) -> dict[str, int]:
+        """Insert task runs of one run; returns their ids by task key (unmapped rows)."""
+        self._c.executemany(
+            "INSERT INTO task_runs (run_id, task_key, map_index, state, queue, pool, priority, "
+            "up_total, ready_at, result, result_ref, result_len, reused_from, started_at, "
+            "ended_at, attempts) VALUES (:run_id, :task_key, :map_index, :state, :queue, :pool, "
+            ":priority, :up_total, :ready_at, :result, :result_ref, :result_len, :reused_from, "
+            ":started_at, :ended_at, :attempts)",
+            rows,
+        )
+        run_id = rows[0]["run_id"]
+        keys = {(r["task_key"], r["map_index"]) for r in rows}
+        ids = {
+            (r["task_key"], r["map_index"]): r["id"]
+            for r in self._all(
+                "SELECT id, task_key, map_index FROM task_runs WHERE run_id = ?", (run_id,)
+            )
+            if (r["task_key"], r["map_index"]) in keys
+        }
+        self._events(
+            [
+                (run_id, ids[r["task_key"], r["map_index"]], None, r["state"], now, r.get("note"))
+                for r in rows
+            ]
+        )
+        return {k: v for (k, _), v in ids.items()}
+
+    def task_runs(self, run_id: str, keys: Iterable[str] | None = None) -> list[Row]:
+        if keys is None:
+            return self._all("SELECT * FROM task_runs WHERE run_id = ? ORDER BY id", (run_id,))
+        ks = list(keys)
+        if not ks:
+            return []
+        marks = ",".join("?" * len(ks))
+        return self._all(
+            f"SELECT * FROM task_runs WHERE run_id = ? AND task_key IN ({marks}) "
+            "ORDER BY task_key, map_index",
+            (run_id, *ks),
+        )
+
+    def task_run(self, task_run_id: int) -> Row:
+        row = self._one("SELECT * FROM task_runs WHERE id = ?", (task_run_id,))
+        if row is None:
+            raise NotFoundError(f"no task run {task_run_id}")
+        return row
+
+    def move_tasks(self, moves: Sequence[TaskMove], now: float) -> dict[str, int]:
+        """Apply state changes (compare-and-set each); returns new terminal counts per run."""
+        groups: dict[tuple[Any, ...], list[TaskMove]] = {}
+        for m in moves:
+            if m.frm not in task_sources(m.to):
+                raise TransitionError(f"task run {m.id}: {m.frm} -> {m.to} is not allowed")
+            groups.setdefault((m.frm, m.to, tuple(sorted(m.fields))), []).append(m)
+        for (frm, to, names), group in groups.items():
+            sets = "".join(f", {n} = :{n}" for n in names)
+            cur = self._c.executemany(
+                f"UPDATE task_runs SET state = :to{sets} WHERE id = :id AND state = :frm",
+                [{**m.fields, "to": to.value, "frm": frm.value, "id": m.id} for m in group],
+            )
+            if cur.rowcount != len(group):
+                raise TransitionError(
+                    f"{len(group) - cur.rowcount} task run(s) were not in state {frm} "
+                    f"for {frm} -> {to}: another process changed them first"
+                )
+        self._events([(m.run_id, m.id, m.frm.value, m.to.value, now, m.note) for m in moves])
+        finished: dict[str, int] = {}
+        for m in moves:
+            if m.to in TASK_TERMINAL:
+                finished[m.run_id] = finished.get(m.run_id, 0) + 1
+        return finished
+
+    def bump_upstream(
+        self, run_id: str, key: str, success: int, failed: int, upstream_failed: int, skipped: int
+    ) -> Row | None:
+        """Count finished upstreams of a pending task; None if it is no longer pending."""
+        return self._one(
+            "UPDATE task_runs SET up_success = up_success + ?, up_failed = up_failed + ?, "
+            "up_upstream_failed = up_upstream_failed + ?, up_skipped = up_skipped + ? "
+            "WHERE run_id = ? AND task_key = ? AND state = 'pending' "
+            "RETURNING id, task_key, map_index, state, up_total, up_success, up_failed, "
+            "up_upstream_failed, up_skipped",
+            (success, failed, upstream_failed, skipped, run_id, key),
+        )
+
+    def add_upstream_total(self, run_id: str, keys: Iterable[str], extra: int) -> None:
+        self._c.executemany(
+            "UPDATE task_runs SET up_total = up_total + ? WHERE run_id = ? AND task_key = ? "
+            "AND state = 'pending'",
+            [(extra, run_id, k) for k in keys],
+        )
+
+    def pending_of_state(self, run_id: str, key: str) -> Row | None:
+        return self._one(
+            "SELECT * FROM task_runs WHERE run_id = ? AND task_key = ? AND map_index = -1",
+            (run_id, key),
+        )
+
+    def unfinished_task_runs(self, run_id: str) -> list[Row]:
+        marks = ",".join("?" * len(TASK_TERMINAL))
+        return self._all(
+            f"SELECT * FROM task_runs WHERE run_id = ? AND state NOT IN ({marks})",
+            (run_id, *TASK_TERMINAL),
+        )
+
+    def results(self, run_id: str, keys: Iterable[str]) -> list[Row]:
+        ks = list(keys)
+        marks = ",".join("?" * len(ks))
+        return self._all(
+            "SELECT task_key, map_index, state, result, result_ref FROM task_runs "
+            f"WHERE run_id = ? AND task_key IN ({marks}) ORDER BY task_key, map_index",
+            (run_id, *ks),
+        )
+
+    def next_retry_at(self) -> float | None:
+        row = self._one("SELECT min(ready_at) AS t FROM task_runs WHERE state = 'retry_wait'")
+        return None if row is None or row["t"] is None else float(row["t"])
+
+    def due_retries(self, now: float, run_ids: Sequence[str] | None) -> list[Row]:
+        sql = "SELECT id, run_id FROM task_runs WHERE state = 'retry_wait' AND ready_at <= ?"
+        params: list[Any] = [now]
+        if run_ids is not None:
+            sql += f" AND run_id IN ({','.join('?' * len(run_ids))})"
+            params += run_ids
+        return self._all(sql, params)
+
+    # -- claiming and attempts -----------------------------------------------------------
+
+    def claim(
+        self,
+        *,
+        worker_id: str,
+        queues: Sequence[str],
+        limit: int,
+        run_ids: Sequence[str] | None,
+        now: float,
+        lease_until: float,
+        new_id: Iterator[str],
+    ) -> list[Claimed]:
+        """Move up to `limit` queued task runs to running, each with a new attempt."""
+        sql = (
+            "SELECT id, run_id, task_key, map_index, attempts, started_at FROM task_runs "
+            f"WHERE state = 'queued' AND queue IN ({','.join('?' * len(queues))})"
+        )
+        params: list[Any] = list(queues)
+        if run_ids is not None:
+            sql += f" AND run_id IN ({','.join('?' * len(run_ids))})"
+            params += run_ids
+        rows = self._all(sql + " ORDER BY priority DESC, ready_at, id LIMIT ?", (*params, limit))
+        if not rows:
+            return []
+        claimed = [
+            Claimed(
+                r["id"], r["run_id"], r["task_key"], r["map_index"], next(new_id), r["attempts"] + 1
+            )
+            for r in rows
+        ]
+        self.move_tasks(
+            [
+                TaskMove(
+                    c.task_run_id,
+                    c.run_id,
+                    TaskState.QUEUED,
+                    TaskState.RUNNING,
+                    {
+                        "attempts": c.attempt,
+                        "started_at": r["started_at"] or now,
+                    },
+                )
+                for c, r in zip(claimed, rows, strict=True)
+            ],
+            now,
+        )
+        self._c.executemany(
+            "INSERT INTO attempts (id, task_run_id, run_id, number, worker_id, state, started_at, "
+            "lease_expires_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+            [
+                (c.attempt_id, c.task_run_id, c.run_id, c.attempt, worker_id, now, lease_until)
+                for c in claimed
+            ],
+        )
+        return claimed
+
+    def end_attempt(self, attempt_id: str, state: str, fields: Mapping[str, Any]) -> bool:
+        """Close a running attempt; False if it was already closed (a late completion)."""
+        sets = "".join(f", {n} = :{n}" for n in fields)
+        cur = self._c.execute(
+            f"UPDATE attempts SET state = :state{sets} WHERE id = :id AND state = 'running'",
+            {**fields, "state": state, "id": attempt_id},
+        )
+        return cur.rowcount == 1
+
+    def attempts(self, run_id: str) -> list[Row]:
+        return self._all(
+            "SELECT * FROM attempts WHERE run_id = ? ORDER BY task_run_id, number", (run_id,)
+        )
+
+    def running_attempts(self, run_ids: Sequence[str] | None = None) -> list[Row]:
+        sql = (
+            "SELECT a.*, w.host, w.pid, w.heartbeat_at, w.stopped_at FROM attempts a "
+            "LEFT JOIN workers w ON w.id = a.worker_id WHERE a.state = 'running'"
+        )
+        if run_ids is None:
+            return self._all(sql)
+        return self._all(sql + f" AND a.run_id IN ({','.join('?' * len(run_ids))})", run_ids)
+
+    def renew_leases(self, worker_id: str, now: float, lease_until: float) -> None:
+        self._c.execute(
+            "UPDATE attempts SET lease_expires_at = ? WHERE worker_id = ? AND state = 'running'",
+            (lease_until, worker_id),
+        )
+        self._c.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, worker_id))
+
+    # -- workers -------------------------------------------------------------------------
+
+    def register_worker(self, worker: Mapping[str, Any]) -> None:
+        self._c.execute(
+            "INSERT INTO workers (id, name, host, pid, queues, concurrency, started_at, "
+            "heartbeat_at) VALUES (:id, :name, :host, :pid, :queues, :concurrency, :started_at, "
+            ":started_at)",
+            {**worker, "queues": json.dumps(list(worker["queues"]))},
+        )
+
+    def stop_worker(self, worker_id: str, now: float) -> None:
+        self._c.execute("UPDATE workers SET stopped_at = ? WHERE id = ?", (now, worker_id))
+
+    # -- history -------------------------------------------------------------------------
+
+    def events(self, run_id: str) -> list[Row]:
+        return self._all("SELECT * FROM state_events WHERE run_id = ? ORDER BY id", (run_id,))
+
+    def _events(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._c.executemany(
+            "INSERT INTO state_events (run_id, task_run_id, from_state, to_state, at, note) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )

@@ -1,0 +1,38 @@
+"""What every task type module provides: a config model and an execute function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from baton.model.context import TaskContext
+
+
+class TaskConfig(BaseModel):
+    """Base of the type-specific fields of a task (the `config` of its TaskSpec)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TaskFailed(Exception):
+    """A task type's own failure (a non-zero exit code, an error in a child process).
+
+    `error_types` are the qualified class names of the original error, for `retry_on`.
+    """
+
+    def __init__(
+        self, message: str, *, error_types: tuple[str, ...] = (), traceback: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.error_types = error_types
+        self.traceback = traceback
+
+
+@dataclass(frozen=True, slots=True)
+class TaskType:
+    name: str
+    config: type[TaskConfig]
+    execute: Callable[[TaskContext, Any], Any]

@@ -1,0 +1,101 @@
+"""Running a child process for a task: its own process group, output to the attempt's log,
+and a timeout or cancel kills the whole group so no orphan survives."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+
+from baton.errors import TaskInterrupt
+from baton.model.context import TaskContext
+
+KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
+
+
+def run(
+    ctx: TaskContext,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> int:
+    """Run `argv` to its end, output to the log; returns its exit code or raises the
+    interrupt (TaskTimeout, TaskCancelled) it was stopped by."""
+    code, _ = _run(ctx, argv, env, cwd, capture=False)
+    return code
+
+
+def run_capturing(
+    ctx: TaskContext,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> tuple[int, str | None]:
+    """Like `run`, and also returns the last non-empty line the process printed."""
+    return _run(ctx, argv, env, cwd, capture=True)
+
+
+def _run(
+    ctx: TaskContext,
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    cwd: str | None,
+    *,
+    capture: bool,
+) -> tuple[int, str | None]:
+    log = ctx.log_file()
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if capture else log,
+        stderr=log,
+        cwd=cwd,
+        env={**os.environ, **ctx.env(), **(env or {})},
+        start_new_session=True,  # its own process group, which we can kill as a whole
+    )
+    last: list[bytes] = []
+    reader = None
+    if capture:
+        reader = threading.Thread(target=_copy, args=(proc, log, last), daemon=True)
+        reader.start()
+    killer = threading.Timer(KILL_GRACE, _signal_group, (proc.pid, signal.SIGKILL))
+
+    def stop(_: type[TaskInterrupt]) -> None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        killer.start()
+
+    unregister = ctx.on_interrupt(stop)
+    ctx.children += 1
+    try:
+        code = proc.wait()
+    finally:
+        ctx.children -= 1
+        unregister()
+        killer.cancel()
+        # Whatever the command left running in its group goes with it.
+        _signal_group(proc.pid, signal.SIGKILL)
+    if reader is not None:
+        reader.join(timeout=KILL_GRACE)
+    if ctx.interrupted is not None:
+        raise ctx.interrupted(f"stopped: {ctx.interrupted.__name__}")
+    return code, last[0].decode(errors="replace").strip() if last else None
+
+
+def _copy(proc: subprocess.Popen[bytes], log: object, last: list[bytes]) -> None:
+    assert proc.stdout is not None
+    write = log.write  # type: ignore[attr-defined]
+    for line in proc.stdout:
+        write(line)
+        if line.strip():
+            last[:] = [line]
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

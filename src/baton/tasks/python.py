@@ -1,0 +1,109 @@
+"""`python` tasks: call a function, in a worker thread or (isolation: process) a subprocess.
+
+Arguments come from the FlowSpec: decorated flows record them explicitly (`args`, `kwargs`,
+with references to upstream results and params); YAML tasks without `args` bind the
+function's parameters by name to upstream task keys and flow params.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import pickle
+import sys
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import Field
+
+from baton.model.context import NO_ITEM, TaskContext
+from baton.model.spec import PARAM_KEY, REF_KEY
+from baton.tasks import process
+from baton.tasks.base import TaskConfig, TaskFailed, TaskType
+
+
+class PythonConfig(TaskConfig):
+    function: str = Field(pattern=r"^[\w.]+:[\w.<>]+$", description="module:function")
+    args: list[Any] | None = None
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    map_items: Any = None
+    isolation: Literal["thread", "process"] = "thread"
+    branch: bool = False
+
+
+def execute(ctx: TaskContext, cfg: PythonConfig) -> Any:
+    fn = ctx.load_function(cfg.function)
+    args, kwargs = bind(fn, cfg, ctx)
+    if cfg.isolation == "process":
+        return _in_subprocess(ctx, cfg.function, args, kwargs)
+    result = fn(*args, **kwargs)
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    return result
+
+
+def bind(fn: Callable[..., Any], cfg: PythonConfig, ctx: TaskContext) -> tuple[list[Any], dict[str, Any]]:
+    """The call's arguments: resolved references, the mapped item first, by-name binding."""
+    args = [resolve(a, ctx) for a in cfg.args or ()]
+    kwargs = {k: resolve(v, ctx) for k, v in cfg.kwargs.items()}
+    if ctx.item is not NO_ITEM:
+        args.insert(0, ctx.item)
+    if cfg.args is not None:
+        return args, kwargs
+    params = list(inspect.signature(fn).parameters.values())[len(args) :]
+    for p in params:
+        if p.name in kwargs or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.name in ctx.upstream:
+            kwargs[p.name] = ctx.upstream[p.name]
+        elif p.name in ctx.params:
+            kwargs[p.name] = ctx.params[p.name]
+        elif p.default is inspect.Parameter.empty:
+            raise TaskFailed(
+                f"parameter '{p.name}' of {fn.__qualname__} matches no upstream task and no "
+                f"flow param (upstream: {', '.join(ctx.upstream) or 'none'}; params: "
+                f"{', '.join(ctx.params) or 'none'})"
+            )
+    return args, kwargs
+
+
+def resolve(value: Any, ctx: TaskContext) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and REF_KEY in value:
+            return ctx.upstream.get(value[REF_KEY])
+        if len(value) == 1 and PARAM_KEY in value:
+            return ctx.params.get(value[PARAM_KEY])
+        return {k: resolve(v, ctx) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, ctx) for v in value]
+    return value
+
+
+def _in_subprocess(ctx: TaskContext, function: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    os.makedirs(ctx.work_dir, exist_ok=True)
+    base = os.path.join(ctx.work_dir, ctx.attempt_id)
+    with open(base + ".in", "wb") as f:
+        pickle.dump((function, sys.path, args, kwargs), f)
+    try:
+        code = process.run(ctx, [sys.executable, "-m", "baton.tasks.child", base + ".in", base + ".out"])
+        try:
+            with open(base + ".out", "rb") as f:
+                status, payload = pickle.load(f)
+        except FileNotFoundError:
+            raise TaskFailed(f"the task's process exited with code {code} before reporting") from None
+    finally:
+        for suffix in (".in", ".out"):
+            if os.path.exists(base + suffix):
+                os.remove(base + suffix)
+    if status == "ok":
+        return payload
+    if status == "skip":
+        from baton.errors import Skip
+
+        raise Skip(payload)
+    message, error_types, tb = payload
+    raise TaskFailed(message, error_types=error_types, traceback=tb)
+
+
+TYPE = TaskType("python", PythonConfig, execute)
