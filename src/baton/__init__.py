@@ -35,7 +35,22 @@ _WHERE = {
     "Settings": "baton.settings",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "BatonError",
+    "DefinitionError",
+    "Flow",
+    "InputError",
+    "ParamError",
+    "RunResult",
+    "Settings",
+    "Skip",
+    "Task",
+    "TaskRunResult",
+    "TriggerRule",
+    "flow",
+    "run_flow",
+    "task",
+]
 
 
 def __getattr__(name: str) -> Any:

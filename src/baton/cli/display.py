@@ -133,18 +133,26 @@ def run_list(rows: Sequence[Row], *, as_json: bool) -> None:
         ]
         for d in data
     ]
-    _table(f"{len(data)} runs", ["run", "flow", "state", "trigger", "created (UTC)", "duration"], table, state_col=2)
+    _table(
+        f"{len(data)} runs",
+        ["run", "flow", "state", "trigger", "created (UTC)", "duration"],
+        table,
+        state_col=2,
+    )
 
 
 def flow_dag(spec: FlowSpec, *, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(spec.model_dump(mode="json"), indent=2))
+        click.echo(json.dumps(spec.to_builtins(), indent=2))
         return
     click.echo(f"flow {spec.name}: {len(spec.tasks)} tasks")
     if spec.params:
         click.echo(
             "params: "
-            + ", ".join(f"{n} ({p.type}{'' if p.required else f' = {p.default!r}'})" for n, p in spec.params.items())
+            + ", ".join(
+                f"{n} ({p.type}{'' if p.required else f' = {p.default!r}'})"
+                for n, p in spec.params.items()
+            )
         )
     for t in spec.tasks:
         after = f" <- {', '.join(t.depends_on)}" if t.depends_on else ""
@@ -161,12 +169,17 @@ def flow_dag(spec: FlowSpec, *, as_json: bool) -> None:
         click.echo(f"  {t.key} ({t.type}){after}{tail}")
 
 
-def logs(store: Store, settings: Settings, run_id: str, task: str | None, attempt: int | None) -> None:
+def logs(
+    store: Store, settings: Settings, run_id: str, task: str | None, attempt: int | None
+) -> None:
     from baton.errors import NotFoundError
 
     read = store.read()
     rows = read.task_runs(run_id)
-    names = {r["task_key"] if r["map_index"] < 0 else f"{r['task_key']}.{r['map_index']}": r for r in rows}
+    names = {
+        r["task_key"] if r["map_index"] < 0 else f"{r['task_key']}.{r['map_index']}": r
+        for r in rows
+    }
     if task is not None:
         chosen = [n for n, r in names.items() if n == task or r["task_key"] == task]
         if not chosen:
@@ -178,7 +191,9 @@ def logs(store: Store, settings: Settings, run_id: str, task: str | None, attemp
         row = names[name]
         numbers = [attempt] if attempt else list(range(1, row["attempts"] + 1))
         if attempt and attempt > row["attempts"]:
-            raise NotFoundError(f"task '{name}' of run {run_id} has {row['attempts']} attempt(s), not {attempt}")
+            raise NotFoundError(
+                f"task '{name}' of run {run_id} has {row['attempts']} attempt(s), not {attempt}"
+            )
         for n in numbers:
             path = os.path.join(settings.logs_dir, run_id, name, f"{n}.log")
             click.echo(f"=== {name} attempt {n} ===")
@@ -217,7 +232,9 @@ def _table(title: str, header: list[str], rows: list[list[str]], *, state_col: i
             table.add_row(*cells)
         Console().print(table)
         return
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
     click.echo(title)
     click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for r in rows:

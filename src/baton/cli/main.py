@@ -48,11 +48,18 @@ def cli() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--flow", "flow_name", help="Which flow of the file, when it defines several.")
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A flow param.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
-              help="How many tasks may run at once.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="How many tasks may run at once.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON.")
 @handle_errors
-def run(path: str, flow_name: str | None, params: tuple[str, ...], concurrency: int, as_json: bool) -> None:
+def run(
+    path: str, flow_name: str | None, params: tuple[str, ...], concurrency: int, as_json: bool
+) -> None:
     """Run a flow to the end in this process, with live progress."""
     from baton.cli import display
     from baton.engine.service import Engine
@@ -99,7 +106,12 @@ def runs() -> None:
 
 @runs.command("list")
 @click.option("--flow", "flow_name", help="Only runs of this flow.")
-@click.option("--state", type=click.Choice(["scheduled", "queued", "running", "succeeded", "failed", "cancelling", "cancelled"]))
+@click.option(
+    "--state",
+    type=click.Choice(
+        ["scheduled", "queued", "running", "succeeded", "failed", "cancelling", "cancelled"]
+    ),
+)
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors

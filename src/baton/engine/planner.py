@@ -63,7 +63,7 @@ def next_task_state(
 
 
 def upstream_deltas(state: TaskState) -> tuple[int, int, int, int]:
-    """How a finished upstream counts for its downstream: (success, failed, upstream_failed, skipped)."""
+    """How a finished upstream counts downstream: (success, failed, upstream_failed, skipped)."""
     match state:
         case TaskState.SUCCEEDED:
             return 1, 0, 0, 0

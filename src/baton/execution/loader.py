@@ -17,7 +17,6 @@ from typing import Any
 
 from baton import tasks
 from baton.errors import DefinitionError, InputError
-from baton.model import yaml_spec
 from baton.model.decorators import Flow, Task
 from baton.model.graph import validate
 from baton.model.spec import FlowSpec, SourceRef
@@ -46,16 +45,18 @@ def load_file(path: str) -> list[LoadedFlow]:
         raise InputError(f"no such file: {path}")
     path = os.path.abspath(path)
     with open(path, "rb") as f:
-        source = SourceRef(path=path, code_hash=hashlib.sha256(f.read()).hexdigest()[:16])
+        content = f.read()
+    source = SourceRef(path=path, code_hash=hashlib.sha256(content).hexdigest()[:16])
     _add_to_path(os.path.dirname(path))
     if path.endswith(YAML_SUFFIXES):
-        with open(path, encoding="utf-8") as f:
-            spec = yaml_spec.load_yaml_flow(f.read(), file=path)
-        loaded = [LoadedFlow(spec.model_copy(update={"source": source}))]
+        from baton.model import yaml_spec  # only YAML flows pay for importing PyYAML
+
+        spec = yaml_spec.load_yaml_flow(content.decode("utf-8", "replace"), file=path)
+        loaded = [LoadedFlow(spec.with_source(source))]
     elif path.endswith(".py"):
         loaded = [
             LoadedFlow(
-                f.spec.model_copy(update={"source": source}),
+                f.spec.with_source(source),
                 {t.reference: t.fn for t in f.tasks.values()},
             )
             for f in _flows_in_module(path)
@@ -80,7 +81,9 @@ def pick(flows: list[LoadedFlow], name: str | None, *, file: str) -> LoadedFlow:
         raise DefinitionError("defines no flow (decorate a function with @flow)", file=file)
     if name is None:
         if len(flows) > 1:
-            raise InputError(f"{file} defines several flows ({', '.join(names)}): pick one with --flow")
+            raise InputError(
+                f"{file} defines several flows ({', '.join(names)}): pick one with --flow"
+            )
         return flows[0]
     for f in flows:
         if f.spec.name == name:
@@ -120,7 +123,9 @@ def import_function(reference: str) -> Callable[..., Any]:
     try:
         obj: Any = sys.modules.get(module_name) or importlib.import_module(module_name)
     except ImportError as exc:
-        raise DefinitionError(f"cannot import module '{module_name}' for '{reference}': {exc}") from None
+        raise DefinitionError(
+            f"cannot import module '{module_name}' for '{reference}': {exc}"
+        ) from None
     for part in qualname.split("."):
         try:
             obj = getattr(obj, part)
@@ -131,7 +136,7 @@ def import_function(reference: str) -> Callable[..., Any]:
     fn = obj.fn if isinstance(obj, Task) else obj
     if not callable(fn):
         raise DefinitionError(f"'{reference}' is not a function")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def _flows_in_module(path: str) -> Iterable[Flow]:
@@ -149,7 +154,9 @@ def _flows_in_module(path: str) -> Iterable[Flow]:
             raise exc.located(file=path) from None
         except Exception as exc:
             del sys.modules[name]
-            raise DefinitionError(f"importing it failed: {type(exc).__name__}: {exc}", file=path) from exc
+            raise DefinitionError(
+                f"importing it failed: {type(exc).__name__}: {exc}", file=path
+            ) from exc
     seen: dict[str, Flow] = {}
     for value in vars(module).values():
         if isinstance(value, Flow):

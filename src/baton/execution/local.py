@@ -173,7 +173,9 @@ def execute(
     return load_result(engine.store, run_id)
 
 
-def resume(engine: Engine, settings: Settings, run_id: str, *, concurrency: int = DEFAULT_CONCURRENCY) -> RunResult:
+def resume(
+    engine: Engine, settings: Settings, run_id: str, *, concurrency: int = DEFAULT_CONCURRENCY
+) -> RunResult:
     run = engine.store.read().run(run_id)
     if run["state"] in RUN_TERMINAL:
         raise InputError(

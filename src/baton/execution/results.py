@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def encode(value: Any, results_dir: str, attempt_id: str) -> tuple[str | None, str | None, int | None]:
+def encode(
+    value: Any, results_dir: str, attempt_id: str
+) -> tuple[str | None, str | None, int | None]:
     """(JSON text, pickle path, len of a list result) for a task's return value."""
     length = len(value) if isinstance(value, list | tuple) else None
     try:

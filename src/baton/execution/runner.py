@@ -61,7 +61,14 @@ def _run(job: Job) -> Outcome:
             raise ctx.interrupted()
         follow = _follow(job, value)
         result, ref, length = results.encode(value, job.results_dir, ctx.attempt_id)
-        return outcome(job, AttemptState.SUCCEEDED, result=result, result_ref=ref, result_len=length, follow=follow)
+        return outcome(
+            job,
+            AttemptState.SUCCEEDED,
+            result=result,
+            result_ref=ref,
+            result_len=length,
+            follow=follow,
+        )
     except Skip as exc:
         print(f"skipped: {exc}" if str(exc) else "skipped")
         return outcome(job, AttemptState.SKIPPED, error=str(exc) or None)
@@ -74,34 +81,55 @@ def _run(job: Job) -> Outcome:
         if exc.traceback:
             print(exc.traceback)
         return outcome(
-            job, AttemptState.FAILED, error=str(exc), error_kind=ErrorKind.USER,
-            error_types=exc.error_types, traceback=exc.traceback,
+            job,
+            AttemptState.FAILED,
+            error=str(exc),
+            error_kind=ErrorKind.USER,
+            error_types=exc.error_types,
+            traceback=exc.traceback,
         )
     except Exception as exc:
         tb = traceback.format_exc()
         print(tb, end="")
         return outcome(
-            job, AttemptState.FAILED, error=f"{type(exc).__name__}: {exc}", error_kind=ErrorKind.USER,
+            job,
+            AttemptState.FAILED,
+            error=f"{type(exc).__name__}: {exc}",
+            error_kind=ErrorKind.USER,
             error_types=tuple(f"{t.__module__}.{t.__qualname__}" for t in type(exc).__mro__),
             traceback=tb,
         )
     except BaseException as exc:  # SystemExit, KeyboardInterrupt raised by the task itself
         if isinstance(exc, TaskInterrupt):
             raise
-        return outcome(job, AttemptState.FAILED, error=f"{type(exc).__name__}: {exc}", error_kind=ErrorKind.USER)
+        return outcome(
+            job,
+            AttemptState.FAILED,
+            error=f"{type(exc).__name__}: {exc}",
+            error_kind=ErrorKind.USER,
+        )
 
 
 def outcome(job: Job, state: AttemptState, **fields: Any) -> Outcome:
     c = job.claimed
     return Outcome(
-        attempt_id=c.attempt_id, task_run_id=c.task_run_id, run_id=c.run_id,
-        task_key=c.task_key, attempt=c.attempt, state=state, ended_at=time.time(), **fields,
+        attempt_id=c.attempt_id,
+        task_run_id=c.task_run_id,
+        run_id=c.run_id,
+        task_key=c.task_key,
+        attempt=c.attempt,
+        state=state,
+        ended_at=time.time(),
+        **fields,
     )
 
 
 def timed_out(job: Job) -> Outcome:
     return outcome(
-        job, AttemptState.FAILED, error=f"timed out after {job.task.timeout:g}s", error_kind=ErrorKind.TIMEOUT
+        job,
+        AttemptState.FAILED,
+        error=f"timed out after {job.task.timeout:g}s",
+        error_kind=ErrorKind.TIMEOUT,
     )
 
 

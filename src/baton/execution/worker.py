@@ -131,7 +131,12 @@ class Worker:
                 wait_until = min([next_timers, *self._deadlines()])
                 if stop is not None and stop.is_set():
                     break
-                if not self._active and not claimed and self.run_ids is not None and self._all_done():
+                if (
+                    not self._active
+                    and not claimed
+                    and self.run_ids is not None
+                    and self._all_done()
+                ):
                     break
                 if claimed and len(self._active) < self.concurrency:
                     continue  # more may be ready
@@ -154,13 +159,14 @@ class Worker:
                 break
             if o is not None:
                 into.append(o)
-        kept = []
-        for o in into:
-            if self._active.pop(o.attempt_id, None) is not None:
-                kept.append(o)
-            elif self._stopping.pop(o.attempt_id, None) is not None:
-                kept.append(o)
-        into[:] = kept
+        # An outcome counts once: a stopped attempt may still report after the loop
+        # recorded its timeout or cancel for it.
+        into[:] = [
+            o
+            for o in into
+            if self._active.pop(o.attempt_id, None) is not None
+            or self._stopping.pop(o.attempt_id, None) is not None
+        ]
 
     def _all_done(self) -> bool:
         assert self.run_ids is not None
@@ -195,7 +201,10 @@ class Worker:
                 # whatever it reports later is refused.
                 del self._stopping[attempt_id]
                 self._outcomes.put(s.outcome)
-        self.engine.fail_lost(lost_attempts(self.engine.store, self.run_ids, self.id), "its worker stopped (process died)")
+        self.engine.fail_lost(
+            lost_attempts(self.engine.store, self.run_ids, self.id),
+            "its worker stopped (process died)",
+        )
         return self.engine.promote_retries(self.run_ids)
 
     def _interrupt(self, job: runner.Job, kind: type[Any], outcome: Outcome) -> None:
@@ -288,4 +297,3 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-

@@ -19,7 +19,7 @@ from typing import Any, Generic, Literal, ParamSpec, TypeVar, cast, overload
 from baton.errors import DefinitionError
 from baton.model import params as params_mod
 from baton.model.graph import validate
-from baton.model.spec import FlowSpec, RetryPolicy, TaskSpec, param_ref, ref
+from baton.model.spec import FlowSpec, TaskSpec, param_ref, ref, validated
 from baton.model.spec import ParamSpec as FlowParam
 from baton.model.trigger_rules import TriggerRule
 
@@ -164,30 +164,35 @@ class Task(Generic[P, R]):
         self.isolation = isolation
         self.branch = branch
         backoff = 2.0 if retry_backoff is True else 1.0 if retry_backoff is False else retry_backoff
+        options = {
+            "key": self.name,
+            "type": "python",
+            "retry": {
+                "retries": retries,
+                "delay": retry_delay,
+                "backoff": backoff,
+                "max_delay": max_retry_delay,
+                "jitter": retry_jitter,
+                "retry_on": [
+                    r if isinstance(r, str) else f"{r.__module__}.{r.__qualname__}"
+                    for r in retry_on
+                ],
+            },
+            "timeout": timeout,
+            "trigger_rule": str(trigger_rule),
+            "queue": queue,
+            "pool": pool,
+            "priority": priority,
+            "inputs": list(inputs),
+            "outputs": list(outputs),
+        }
         try:
-            self.spec_fields: dict[str, Any] = {
-                "retry": RetryPolicy(
-                    retries=retries,
-                    delay=retry_delay,
-                    backoff=backoff,
-                    max_delay=max_retry_delay,
-                    jitter=retry_jitter,
-                    retry_on=tuple(
-                        r if isinstance(r, str) else f"{r.__module__}.{r.__qualname__}"
-                        for r in retry_on
-                    ),
-                ),
-                "timeout": timeout,
-                "trigger_rule": TriggerRule(trigger_rule),
-                "queue": queue,
-                "pool": pool,
-                "priority": priority,
-                "inputs": tuple(inputs),
-                "outputs": tuple(outputs),
-            }
-            TaskSpec(key=self.name, type="python", **self.spec_fields)
+            checked = validated(TaskSpec, options)
         except ValueError as exc:
             raise DefinitionError(f"invalid task options: {exc}", task=self.name) from None
+        self.spec_fields: dict[str, Any] = {
+            f: getattr(checked, f) for f in options if f not in ("key", "type")
+        }
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         tracer = _tracing.get()
@@ -199,7 +204,7 @@ class Task(Generic[P, R]):
         """One run of this task per item (passed as the first argument), decided at run time."""
         tracer = _tracing.get()
         if tracer is None:
-            return [self.fn(item, *args, **kwargs) for item in items]  # type: ignore[call-arg]
+            return [self.fn(item, *args, **kwargs) for item in items]
         return cast(list[R], tracer.add(self, args, dict(kwargs), map_items=items, mapped=True))
 
     def __repr__(self) -> str:
@@ -210,7 +215,7 @@ class Flow:
     """A traced flow: its FlowSpec and the Task objects behind its keys."""
 
     def __init__(self, fn: Callable[..., Any], spec: FlowSpec, tasks: dict[str, Task[Any, Any]]):
-        functools.update_wrapper(self, fn)
+        self.__doc__ = fn.__doc__
         self.fn = fn
         self.spec = spec
         self.tasks = tasks

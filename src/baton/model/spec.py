@@ -2,15 +2,20 @@
 
 Python decorators and YAML files both produce a FlowSpec; the store keeps it as a FlowVersion
 keyed by its content hash; the engine and workers read only this, never user objects.
+
+The spec types are msgspec Structs rather than pydantic models: the same typed, validated,
+JSON-round-tripping values, but importing and building them costs ~15 ms instead of ~160 ms,
+which matters when a whole one-task `baton run` has a 300 ms budget. Structs are not
+validated by their constructor: untrusted input goes through `validated()` (or
+`FlowSpec.from_json`), which checks every field and names the bad one.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
 
 from baton.model.trigger_rules import TriggerRule
 
@@ -22,19 +27,25 @@ REF_KEY = "__baton_ref__"
 PARAM_KEY = "__baton_param__"
 DEFAULT_QUEUE = "default"
 
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+class Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Base of every spec value: immutable, strict about unknown fields.
+
+    Subclasses repeat `frozen=True` so type checkers see them frozen too.
+    """
 
 
-class ParamSpec(_Frozen):
+class ParamSpec(Spec, frozen=True):
     type: ParamType = "any"
     default: Any = None
     required: bool = False
     description: str | None = None
 
 
-class RetryPolicy(_Frozen):
+class RetryPolicy(Spec, frozen=True):
     """How a failed attempt is retried.
 
     The n-th retry waits `delay * backoff ** (n - 1)` seconds, capped at `max_delay`, then
@@ -42,22 +53,22 @@ class RetryPolicy(_Frozen):
     of those type names (simple or dotted); empty means any error.
     """
 
-    retries: int = Field(default=0, ge=0)
-    delay: float = Field(default=0.0, ge=0)
-    backoff: float = Field(default=1.0, ge=1.0)
-    max_delay: float | None = Field(default=None, ge=0)
-    jitter: float = Field(default=0.0, ge=0, le=1)
+    retries: Annotated[int, msgspec.Meta(ge=0)] = 0
+    delay: NonNegative = 0.0
+    backoff: Annotated[float, msgspec.Meta(ge=1)] = 1.0
+    max_delay: NonNegative | None = None
+    jitter: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
     retry_on: tuple[str, ...] = ()
 
 
-class TaskSpec(_Frozen):
+class TaskSpec(Spec, frozen=True):
     key: str
     type: str
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = {}
     depends_on: tuple[str, ...] = ()
     trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
     retry: RetryPolicy = RetryPolicy()
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: Positive | None = None
     queue: str = DEFAULT_QUEUE
     pool: str | None = None
     priority: int = 0
@@ -66,19 +77,19 @@ class TaskSpec(_Frozen):
     map_over: str | None = None
 
 
-class SourceRef(_Frozen):
+class SourceRef(Spec, frozen=True):
     """Where the flow was defined, so workers can import its code."""
 
     path: str
     code_hash: str
 
 
-class FlowSpec(_Frozen):
+class FlowSpec(Spec, frozen=True):
     name: str
     description: str | None = None
-    params: dict[str, ParamSpec] = Field(default_factory=dict)
+    params: dict[str, ParamSpec] = {}
     tasks: tuple[TaskSpec, ...] = ()
-    max_active_runs: int | None = Field(default=None, ge=1)
+    max_active_runs: Annotated[int, msgspec.Meta(ge=1)] | None = None
     schedule: str | None = None
     triggers: tuple[dict[str, Any], ...] = ()
     notifications: tuple[dict[str, Any], ...] = ()
@@ -91,10 +102,32 @@ class FlowSpec(_Frozen):
         raise KeyError(key)
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return msgspec.json.encode(self, order="sorted").decode()
+
+    def to_builtins(self) -> dict[str, Any]:
+        data: dict[str, Any] = msgspec.to_builtins(self, order="sorted")
+        return data
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> FlowSpec:
+        return msgspec.json.decode(text, type=cls)
 
     def content_hash(self) -> str:
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    def with_source(self, source: SourceRef) -> FlowSpec:
+        return msgspec.structs.replace(self, source=source)
+
+
+S = TypeVar("S")
+
+
+def validated(cls: type[S], fields: dict[str, Any]) -> S:
+    """Build a spec value from untrusted fields; ValueError names the bad field."""
+    try:
+        return msgspec.convert(fields, type=cls)
+    except msgspec.ValidationError as exc:
+        raise ValueError(str(exc).replace("$.", "").replace(" - at `$`", "")) from None
 
 
 def ref(key: str) -> dict[str, str]:

@@ -14,12 +14,19 @@ import re
 from collections.abc import Iterator
 from typing import Any, NoReturn, TypeVar, get_args
 
-import pydantic
 import yaml
 
 from baton.errors import DefinitionError
 from baton.model import params
-from baton.model.spec import DEFAULT_QUEUE, FlowSpec, ParamSpec, ParamType, RetryPolicy, TaskSpec
+from baton.model.spec import (
+    DEFAULT_QUEUE,
+    FlowSpec,
+    ParamSpec,
+    ParamType,
+    RetryPolicy,
+    TaskSpec,
+    validated,
+)
 from baton.model.trigger_rules import TriggerRule
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -58,7 +65,7 @@ _TASK_KEYS = frozenset(
 _YAML = "tag:yaml.org,2002:"
 _PARAM_TYPES: tuple[str, ...] = get_args(ParamType)
 _TRIGGER_RULES = tuple(rule.value for rule in TriggerRule)
-_Model = TypeVar("_Model", bound=pydantic.BaseModel)
+_Model = TypeVar("_Model")
 
 
 def load_yaml_flow(text: str, *, file: str) -> FlowSpec:
@@ -452,13 +459,11 @@ class _Parser:
         line: int | None,
         task: str | None = None,
     ) -> _Model:
-        # Every field was checked above; this is a safety net so no raw pydantic error escapes.
+        # Every field was checked above; this is a safety net so no raw validation error escapes.
         try:
-            return model.model_validate(fields)
-        except pydantic.ValidationError as e:
-            error = e.errors()[0]
-            where = ".".join(str(part) for part in error["loc"])
-            self.fail(f"invalid '{where}': {error['msg']}", line=line, task=task)
+            return validated(model, fields)
+        except ValueError as e:
+            self.fail(f"invalid field: {e}", line=line, task=task)
 
 
 class _Fields:

@@ -163,7 +163,7 @@ class Tx:
         row = self._one("SELECT spec FROM flow_versions WHERE id = ?", (version_id,))
         if row is None:
             raise NotFoundError(f"flow version '{version_id}' is not in the store")
-        return FlowSpec.model_validate_json(row["spec"])
+        return FlowSpec.from_json(row["spec"])
 
     # -- runs ----------------------------------------------------------------------------
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
 from baton.errors import DefinitionError
-from baton.model.spec import TaskSpec
+from baton.model.spec import TaskSpec, validated
 from baton.tasks import python, shell
 from baton.tasks.base import TaskConfig, TaskType
 
@@ -21,12 +19,8 @@ def config_of(task: TaskSpec) -> TaskConfig:
             task=task.key,
         )
     try:
-        return task_type.config.model_validate(task.config)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
-            for e in exc.errors()
-        )
+        return validated(task_type.config, task.config)
+    except ValueError as exc:
         raise DefinitionError(
-            f"invalid fields for a {task.type} task: {problems}", task=task.key
+            f"invalid fields for a {task.type} task: {exc}", task=task.key
         ) from None

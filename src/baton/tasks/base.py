@@ -6,15 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from baton.model.context import TaskContext
+from baton.model.spec import Spec
 
 
-class TaskConfig(BaseModel):
+class TaskConfig(Spec, frozen=True):
     """Base of the type-specific fields of a task (the `config` of its TaskSpec)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class TaskFailed(Exception):

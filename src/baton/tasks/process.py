@@ -3,6 +3,7 @@ and a timeout or cancel kills the whole group so no orphan survives."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -95,7 +96,5 @@ def _copy(proc: subprocess.Popen[bytes], log: object, last: list[bytes]) -> None
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -7,15 +7,14 @@ function's parameters by name to upstream task keys and flow params.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import pickle
 import sys
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+import msgspec
 
 from baton.model.context import NO_ITEM, TaskContext
 from baton.model.spec import PARAM_KEY, REF_KEY
@@ -23,10 +22,10 @@ from baton.tasks import process
 from baton.tasks.base import TaskConfig, TaskFailed, TaskType
 
 
-class PythonConfig(TaskConfig):
-    function: str = Field(pattern=r"^[\w.]+:[\w.<>]+$", description="module:function")
+class PythonConfig(TaskConfig, frozen=True):
+    function: Annotated[str, msgspec.Meta(pattern=r"^[\w.]+:[\w.<>]+$")]  # module:function
     args: list[Any] | None = None
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+    kwargs: dict[str, Any] = {}
     map_items: Any = None
     isolation: Literal["thread", "process"] = "thread"
     branch: bool = False
@@ -39,11 +38,15 @@ def execute(ctx: TaskContext, cfg: PythonConfig) -> Any:
         return _in_subprocess(ctx, cfg.function, args, kwargs)
     result = fn(*args, **kwargs)
     if inspect.iscoroutine(result):
+        import asyncio  # only async tasks pay for importing it
+
         result = asyncio.run(result)
     return result
 
 
-def bind(fn: Callable[..., Any], cfg: PythonConfig, ctx: TaskContext) -> tuple[list[Any], dict[str, Any]]:
+def bind(
+    fn: Callable[..., Any], cfg: PythonConfig, ctx: TaskContext
+) -> tuple[list[Any], dict[str, Any]]:
     """The call's arguments: resolved references, the mapped item first, by-name binding."""
     args = [resolve(a, ctx) for a in cfg.args or ()]
     kwargs = {k: resolve(v, ctx) for k, v in cfg.kwargs.items()}
@@ -86,12 +89,16 @@ def _in_subprocess(ctx: TaskContext, function: str, args: list[Any], kwargs: dic
     with open(base + ".in", "wb") as f:
         pickle.dump((function, sys.path, args, kwargs), f)
     try:
-        code = process.run(ctx, [sys.executable, "-m", "baton.tasks.child", base + ".in", base + ".out"])
+        code = process.run(
+            ctx, [sys.executable, "-m", "baton.tasks.child", base + ".in", base + ".out"]
+        )
         try:
             with open(base + ".out", "rb") as f:
                 status, payload = pickle.load(f)
         except FileNotFoundError:
-            raise TaskFailed(f"the task's process exited with code {code} before reporting") from None
+            raise TaskFailed(
+                f"the task's process exited with code {code} before reporting"
+            ) from None
     finally:
         for suffix in (".in", ".out"):
             if os.path.exists(base + suffix):

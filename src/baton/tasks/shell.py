@@ -7,9 +7,9 @@ any other non-zero code fails it. The last line the command prints is the task's
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+import msgspec
 
 from baton.errors import Skip
 from baton.model.context import NO_ITEM, TaskContext
@@ -17,9 +17,9 @@ from baton.tasks import process
 from baton.tasks.base import TaskConfig, TaskFailed, TaskType
 
 
-class ShellConfig(TaskConfig):
-    command: str = Field(min_length=1)
-    env: dict[str, str] = Field(default_factory=dict)
+class ShellConfig(TaskConfig, frozen=True):
+    command: Annotated[str, msgspec.Meta(min_length=1)]
+    env: dict[str, str] = {}
     cwd: str | None = None
     skip_exit_code: int | None = 99
 

@@ -1,0 +1,171 @@
+"""Integration tests: the real `baton` command, as subprocesses, one temp directory each.
+
+Every test runs in its own working directory with `BATON_HOME=<tmp>/.baton` (and no
+`BATON_DATABASE_URL`), so tests share nothing and can run in parallel (pytest-xdist).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BATON = shutil.which("baton") or str(Path(sys.executable).parent / "baton")
+TIMEOUT = 30  # seconds: an upper bound for any one command, never reached when all is well
+
+
+class Baton:
+    """Runs `baton` in one test's working directory and environment."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+        self.env["BATON_HOME"] = str(cwd / ".baton")
+        self.env["PYTHONUNBUFFERED"] = "1"
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def __call__(
+        self, *args: str, check: int | None = 0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `baton ARGS` to the end; `check` is the exit code expected (None: any)."""
+        proc = subprocess.run(
+            [BATON, *args],
+            cwd=self.cwd,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+        if check is not None:
+            assert proc.returncode == check, (
+                f"baton {' '.join(args)} exited {proc.returncode}, expected {check}\n"
+                f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+            )
+        return proc
+
+    def json(self, *args: str, check: int | None = 0) -> Any:
+        """Run a command with `--json` and parse what it printed."""
+        proc = self(*args, "--json", check=check)
+        try:
+            return json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            pytest.fail(f"not JSON: {proc.stdout!r}\n--- stderr\n{proc.stderr}")
+
+    def run(self, path: str, *args: str, check: int | None = 0) -> Any:
+        """`baton run PATH ARGS --json`: the finished run as a dict."""
+        return self.json("run", path, *args, check=check)
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start `baton ARGS` in the background (killed at the end of the test if alive)."""
+        proc = subprocess.Popen(
+            [BATON, *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=TIMEOUT)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def baton(workdir: Path) -> Iterator[Baton]:
+    b = Baton(workdir)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+@pytest.fixture
+def write(workdir: Path) -> Callable[[str, str], str]:
+    """Write a (dedented) file into the working directory; returns its name."""
+
+    def _write(name: str, text: str) -> str:
+        path = workdir / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+        return name
+
+    return _write
+
+
+def tasks_of(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A run's task runs (from `--json`) by name: the key, `key[i]` for a mapped one."""
+    out: dict[str, dict[str, Any]] = {}
+    for t in run["tasks"]:
+        name = t["key"] if t["map_index"] is None else f"{t['key']}[{t['map_index']}]"
+        assert name not in out, f"task run {name} listed twice"
+        out[name] = t
+    return out
+
+
+def states_of(run: dict[str, Any]) -> dict[str, str]:
+    return {name: t["state"] for name, t in tasks_of(run).items()}
+
+
+def wait_until(condition: Callable[[], Any], *, timeout: float = 10.0, what: str = "it") -> Any:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process exists; a zombie (killed, not yet reaped) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+class Helpers:
+    """The helpers above, as a fixture (test modules do not import conftest)."""
+
+    tasks = staticmethod(tasks_of)
+    states = staticmethod(states_of)
+    wait_until = staticmethod(wait_until)
+    lines = staticmethod(lines)
+    pid_alive = staticmethod(pid_alive)
+
+
+@pytest.fixture
+def h() -> type[Helpers]:
+    return Helpers
