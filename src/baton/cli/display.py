@@ -52,7 +52,13 @@ def progress(settings: Settings, run_id: str, *, enabled: bool) -> Iterator[None
             f"[red]{bad} failed[/]  {time.monotonic() - started:.1f}s"
         )
 
-    with Live(render(), refresh_per_second=10, transient=True) as live:
+    with Live(
+        render(),
+        refresh_per_second=10,
+        transient=True,
+        redirect_stdout=False,  # task output is captured per attempt, not shown here
+        redirect_stderr=False,
+    ) as live:
 
         def loop() -> None:
             while not stop.wait(REFRESH):

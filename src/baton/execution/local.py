@@ -110,8 +110,14 @@ def iso(ts: float | None) -> str | None:
 def load_result(store: Store, run_id: str) -> RunResult:
     read = store.read()
     run = read.run(run_id)
+    rows = read.task_runs(run_id)
+    first: dict[str, int] = {}
+    for i, r in enumerate(rows):
+        first.setdefault(r["task_key"], i)
+    # Task runs in creation order, a mapped task's runs together and in order.
+    rows.sort(key=lambda r: (first[r["task_key"]], r["map_index"]))
     tasks: dict[str, TaskRunResult] = {}
-    for r in read.task_runs(run_id):
+    for r in rows:
         mapped = r["map_index"] >= 0
         name = f"{r['task_key']}[{r['map_index']}]" if mapped else r["task_key"]
         tasks[name] = task_result(r)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -80,10 +81,10 @@ def _topological_order(
     flow: str, upstream: dict[str, tuple[str, ...]], downstream: dict[str, list[str]]
 ) -> tuple[str, ...]:
     remaining = {k: len(v) for k, v in upstream.items()}
-    ready = [k for k, n in remaining.items() if n == 0]
+    ready = deque(k for k, n in remaining.items() if n == 0)  # FIFO keeps definition order
     order: list[str] = []
     while ready:
-        key = ready.pop()
+        key = ready.popleft()
         order.append(key)
         for d in downstream[key]:
             remaining[d] -= 1
