@@ -7,6 +7,7 @@ and finishes the run when nothing is left. No loop re-scans the DAG.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -28,10 +29,13 @@ from baton.model.states import (
     RunState,
     TaskState,
 )
-from baton.model.trigger_rules import Decision, evaluate
+from baton.model.trigger_rules import Decision, UpstreamCounts, evaluate
 from baton.store.store import Claimed, Row, Store, TaskMove, Tx
 
 UNMAPPED = -1
+
+# A TaskRun move, the task's key, and for a branch task the downstream keys it chose.
+_Step = tuple[TaskMove, str, tuple[str, ...] | None]
 
 
 def new_id() -> str:
@@ -130,18 +134,21 @@ class Engine:
                         for i, d in enumerate(planner.upstream_deltas(TaskState(r["state"]))):
                             counts[i] += d
                     total += max(len(reuse.get(up, ())), 1)
+                # A task with nothing to wait for is inserted queued: no second write.
+                ready = evaluate(t.trigger_rule, UpstreamCounts(total, *counts)) is Decision.RUN
+                queued = ready and not planner.is_mapped(t)
                 rows.append(
                     {
                         "run_id": run_id,
                         "task_key": key,
                         "map_index": UNMAPPED,
-                        "state": TaskState.PENDING.value,
+                        "state": (TaskState.QUEUED if queued else TaskState.PENDING).value,
                         "queue": t.queue,
                         "pool": t.pool,
                         "priority": t.priority,
                         "up_total": total,
                         "up_counts": counts,
-                        "ready_at": None,
+                        "ready_at": now if queued else None,
                         "result": None,
                         "result_ref": None,
                         "result_len": None,
@@ -219,104 +226,106 @@ class Engine:
             self._complete(tx, outcomes, self.clock())
 
     def _complete(self, tx: Tx, outcomes: Sequence[Outcome], now: float) -> None:
-        run_states = {r: tx.run(r)["state"] for r in {o.run_id for o in outcomes}}
+        accepted = tx.end_attempts(
+            [
+                (
+                    o.attempt_id,
+                    o.state.value,
+                    o.ended_at,
+                    o.error,
+                    o.error_kind.value if o.error_kind else None,
+                    o.traceback,
+                )
+                for o in outcomes
+            ]
+        )
+        by_run: dict[str, list[Outcome]] = {}
         for o in outcomes:
-            c, _ = self.run_info(o.run_id, tx)
-            fields: dict[str, Any] = {"ended_at": o.ended_at}
-            if o.state is not AttemptState.SUCCEEDED:
-                fields |= {
-                    "error": o.error,
-                    "error_kind": o.error_kind.value if o.error_kind else None,
-                    "traceback": o.traceback,
-                }
-            if not tx.end_attempt(o.attempt_id, o.state.value, fields):
-                continue  # a late completion from an attempt already failed as lost
-            task = c.tasks[o.task_key]
-            cancelling = run_states[o.run_id] == RunState.CANCELLING
-            to, ready_at = planner.next_task_state(task, o, cancelling=cancelling, rng=self.rng)
-            move_fields: dict[str, Any] = {"ended_at": o.ended_at if to in TASK_TERMINAL else None}
-            if to is TaskState.SUCCEEDED:
-                move_fields |= {
-                    "result": o.result,
-                    "result_ref": o.result_ref,
-                    "result_len": o.result_len,
-                    "error": None,
-                    "error_kind": None,
-                }
-            else:
-                move_fields |= {
-                    "error": o.error,
-                    "error_kind": o.error_kind.value if o.error_kind else None,
-                }
-            if to is TaskState.RETRY_WAIT:
-                move_fields["ready_at"] = ready_at
-            self._move(
-                tx,
-                c,
-                TaskMove(o.task_run_id, o.run_id, TaskState.RUNNING, to, move_fields),
-                now,
-                follow=o.follow,
-            )
-            if to is TaskState.RETRY_WAIT and ready_at is not None and ready_at <= now:
-                self._move(
-                    tx,
-                    c,
-                    TaskMove(
+            if o.attempt_id in accepted:  # else: a late report from an attempt already ended
+                by_run.setdefault(o.run_id, []).append(o)
+        for run_id, batch in by_run.items():
+            c, _ = self.run_info(run_id, tx)
+            cancelling = tx.run(run_id)["state"] == RunState.CANCELLING
+            steps: list[_Step] = []
+            requeue: list[_Step] = []
+            for reported in batch:
+                o = _check_branch(c, reported)
+                task = c.tasks[o.task_key]
+                to, ready_at = planner.next_task_state(task, o, cancelling=cancelling, rng=self.rng)
+                fields: dict[str, Any] = {"ended_at": o.ended_at if to in TASK_TERMINAL else None}
+                if to is TaskState.SUCCEEDED:
+                    fields |= {
+                        "result": o.result,
+                        "result_ref": o.result_ref,
+                        "result_len": o.result_len,
+                        "error": None,
+                        "error_kind": None,
+                    }
+                else:
+                    fields |= {
+                        "error": o.error,
+                        "error_kind": o.error_kind.value if o.error_kind else None,
+                    }
+                if to is TaskState.RETRY_WAIT:
+                    fields["ready_at"] = ready_at
+                move = TaskMove(o.task_run_id, run_id, TaskState.RUNNING, to, fields)
+                steps.append((move, o.task_key, o.follow))
+                if to is TaskState.RETRY_WAIT and ready_at is not None and ready_at <= now:
+                    back = TaskMove(
                         o.task_run_id,
-                        o.run_id,
+                        run_id,
                         TaskState.RETRY_WAIT,
                         TaskState.QUEUED,
                         {"ready_at": now},
-                    ),
-                    now,
-                )
+                    )
+                    requeue.append((back, o.task_key, None))
+            self._apply(tx, c, run_id, steps, now)
+            if requeue:
+                self._apply(tx, c, run_id, requeue, now)
 
     # -- state changes and their consequences --------------------------------------------
 
-    def _move(
-        self,
-        tx: Tx,
-        c: Compiled,
-        move: TaskMove,
-        now: float,
-        follow: tuple[str, ...] | None = None,
-    ) -> None:
-        """Apply one TaskRun move and everything it makes happen downstream."""
-        finished = tx.move_tasks([move], now)
-        if move.to not in TASK_TERMINAL:
-            return
-        row = tx.task_run(move.id)
-        key = row["task_key"]
-        branch_skipped: set[str] = set()
-        if follow is not None and move.to is TaskState.SUCCEEDED:
-            branch_skipped = set(planner.branch_skips(c.graph, key, follow)[0])
-            for d in c.graph.downstream[key]:
-                if d in branch_skipped:
-                    target = _pending_row(tx, move.run_id, d)
-                    if target is not None:
-                        self._move(
-                            tx,
-                            c,
-                            TaskMove(
-                                target["id"],
-                                move.run_id,
-                                TaskState.PENDING,
-                                TaskState.SKIPPED,
-                                {"ended_at": now},
-                                note=f"branch '{key}' did not follow it",
-                            ),
-                            now,
-                        )
-        deltas = planner.upstream_deltas(move.to)
-        for d in c.graph.downstream[key]:
-            if d in branch_skipped:
+    def _move(self, tx: Tx, c: Compiled, move: TaskMove, key: str, now: float) -> None:
+        self._apply(tx, c, move.run_id, [(move, key, None)], now)
+
+    def _apply(self, tx: Tx, c: Compiled, run_id: str, steps: Sequence[_Step], now: float) -> None:
+        """Apply TaskRun moves of one run, and everything they make happen downstream.
+
+        Upstream outcomes are summed per downstream task first, so a batch of completions
+        updates and evaluates each downstream task once.
+        """
+        finished = tx.move_tasks([m for m, _, _ in steps], now).get(run_id, 0)
+        bumps: dict[str, list[int]] = {}
+        for move, key, follow in steps:
+            if move.to not in TASK_TERMINAL:
                 continue
-            down = tx.bump_upstream(move.run_id, d, *deltas)
+            not_followed: list[str] = []
+            if follow is not None and move.to is TaskState.SUCCEEDED:
+                not_followed = planner.branch_skips(c.graph, key, follow)[0]
+                for d in not_followed:
+                    target = _pending_row(tx, run_id, d)
+                    if target is not None:
+                        skip = TaskMove(
+                            target["id"],
+                            run_id,
+                            TaskState.PENDING,
+                            TaskState.SKIPPED,
+                            {"ended_at": now},
+                            note=f"branch '{key}' did not follow it",
+                        )
+                        self._move(tx, c, skip, d, now)
+            deltas = planner.upstream_deltas(move.to)
+            for d in c.graph.downstream[key]:
+                if d not in not_followed:
+                    total = bumps.setdefault(d, [0, 0, 0, 0])
+                    for i, n in enumerate(deltas):
+                        total[i] += n
+        for d, (success, failed, upstream_failed, skipped) in bumps.items():
+            down = tx.bump_upstream(run_id, d, success, failed, upstream_failed, skipped)
             if down is not None:
-                self._decide(tx, move.run_id, c, down, now)
-        for run_id, n in finished.items():
-            if tx.finish_tasks(run_id, n) == 0:
-                self._finish_run(tx, run_id, c, now)
+                self._decide(tx, run_id, c, down, now)
+        if finished and tx.finish_tasks(run_id, finished) == 0:
+            self._finish_run(tx, run_id, c, now)
 
     def _decide(self, tx: Tx, run_id: str, c: Compiled, row: Row, now: float) -> None:
         """Evaluate a pending task's trigger rule and act on it."""
@@ -332,6 +341,7 @@ class Engine:
                 TaskMove(
                     row["id"], run_id, TaskState.PENDING, TaskState.SKIPPED, {"ended_at": now}
                 ),
+                key,
                 now,
             )
         elif decision is Decision.UPSTREAM_FAILED:
@@ -345,6 +355,7 @@ class Engine:
                     TaskState.UPSTREAM_FAILED,
                     {"ended_at": now, "error_kind": ErrorKind.UPSTREAM.value},
                 ),
+                key,
                 now,
             )
         elif planner.is_mapped(task):
@@ -354,6 +365,7 @@ class Engine:
                 tx,
                 c,
                 TaskMove(row["id"], run_id, TaskState.PENDING, TaskState.QUEUED, {"ready_at": now}),
+                key,
                 now,
             )
 
@@ -387,6 +399,7 @@ class Engine:
                         "error_kind": ErrorKind.USER.value,
                     },
                 ),
+                task.key,
                 now,
             )
             return
@@ -402,6 +415,7 @@ class Engine:
                     {"ended_at": now},
                     note="mapped over no items",
                 ),
+                task.key,
                 now,
             )
             return
@@ -443,6 +457,7 @@ class Engine:
                 TaskState.QUEUED,
                 {"ready_at": now, "map_index": 0},
             ),
+            task.key,
             now,
         )
 
@@ -474,6 +489,7 @@ class Engine:
                         TaskState.QUEUED,
                         {"ready_at": now},
                     ),
+                    r["task_key"],
                     now,
                 )
             return tx.next_retry_at()
@@ -523,6 +539,7 @@ class Engine:
                             TaskState.CANCELLED,
                             {"ended_at": now, "error_kind": ErrorKind.CANCELLED.value},
                         ),
+                        r["task_key"],
                         now,
                     )
             if tx.run(run_id)["unfinished"] == 0:
@@ -555,6 +572,25 @@ class Engine:
         return self.create_run(
             c.version_id, params, trigger="repair", parent_run_id=run_id, reuse=reuse
         )
+
+
+def _check_branch(c: Compiled, o: Outcome) -> Outcome:
+    """A branch that chose keys which are not its downstream tasks fails, as in Airflow."""
+    if o.follow is None:
+        return o
+    unknown = planner.branch_skips(c.graph, o.task_key, o.follow)[1]
+    if not unknown:
+        return o
+    return dataclasses.replace(
+        o,
+        state=AttemptState.FAILED,
+        follow=None,
+        error=(
+            f"branch returned {', '.join(unknown)}, which is not a downstream task of "
+            f"'{o.task_key}' (downstream: {', '.join(c.graph.downstream[o.task_key]) or 'none'})"
+        ),
+        error_kind=ErrorKind.USER,
+    )
 
 
 def _pending_row(tx: Tx, run_id: str, key: str) -> Row | None:

@@ -100,7 +100,15 @@ task_runs = Table(
     Column("error_kind", String(20)),
     Column("reused_from", String(32)),
     UniqueConstraint("run_id", "task_key", "map_index", name="uq_task_runs_key"),
-    Index("ix_task_runs_claim", "state", "queue", "priority", "ready_at"),
+)
+# Matches the claim query's ORDER BY, so claiming never sorts the whole queue.
+Index(
+    "ix_task_runs_claim",
+    task_runs.c.state,
+    task_runs.c.queue,
+    task_runs.c.priority.desc(),
+    task_runs.c.ready_at,
+    task_runs.c.id,
 )
 
 attempts = Table(

@@ -372,7 +372,10 @@ class Tx:
         return None if row is None or row["t"] is None else float(row["t"])
 
     def due_retries(self, now: float, run_ids: Sequence[str] | None) -> list[Row]:
-        sql = "SELECT id, run_id FROM task_runs WHERE state = 'retry_wait' AND ready_at <= ?"
+        sql = (
+            "SELECT id, run_id, task_key FROM task_runs "
+            "WHERE state = 'retry_wait' AND ready_at <= ?"
+        )
         params: list[Any] = [now]
         if run_ids is not None:
             sql += f" AND run_id IN ({','.join('?' * len(run_ids))})"
@@ -436,14 +439,27 @@ class Tx:
         )
         return claimed
 
-    def end_attempt(self, attempt_id: str, state: str, fields: Mapping[str, Any]) -> bool:
-        """Close a running attempt; False if it was already closed (a late completion)."""
-        sets = "".join(f", {n} = :{n}" for n in fields)
-        cur = self._c.execute(
-            f"UPDATE attempts SET state = :state{sets} WHERE id = :id AND state = 'running'",
-            {**fields, "state": state, "id": attempt_id},
+    def end_attempts(self, ends: Sequence[tuple[Any, ...]]) -> set[str]:
+        """Close running attempts: (id, state, ended_at, error, error_kind, traceback) each.
+
+        Returns the ids that were still running; a report for any other attempt is late
+        (it was already failed as lost, or timed out) and is refused.
+        """
+        ids = [e[0] for e in ends]
+        running = {
+            r["id"]
+            for r in self._all(
+                f"SELECT id FROM attempts WHERE state = 'running' AND id IN "
+                f"({','.join('?' * len(ids))})",
+                ids,
+            )
+        }
+        self._c.executemany(
+            "UPDATE attempts SET state = ?, ended_at = ?, error = ?, error_kind = ?, "
+            "traceback = ? WHERE id = ? AND state = 'running'",
+            [(*e[1:], e[0]) for e in ends if e[0] in running],
         )
-        return cur.rowcount == 1
+        return running
 
     def attempts(self, run_id: str) -> list[Row]:
         return self._all(
