@@ -527,21 +527,22 @@ class Engine:
                 return False
             c, _ = self.run_info(run_id, tx)
             tx.move_run(run_id, RunState.CANCELLING, None, now)
-            for r in tx.unfinished_task_runs(run_id):
-                if r["state"] != TaskState.RUNNING:
-                    self._move(
-                        tx,
-                        c,
-                        TaskMove(
-                            r["id"],
-                            run_id,
-                            TaskState(r["state"]),
-                            TaskState.CANCELLED,
-                            {"ended_at": now, "error_kind": ErrorKind.CANCELLED.value},
-                        ),
-                        r["task_key"],
-                        now,
-                    )
+            # Everything not running ends at once; nothing downstream needs deciding, since
+            # it is all cancelled too. Running attempts report when their worker stops them.
+            moves = [
+                TaskMove(
+                    r["id"],
+                    run_id,
+                    TaskState(r["state"]),
+                    TaskState.CANCELLED,
+                    {"ended_at": now, "error_kind": ErrorKind.CANCELLED.value},
+                )
+                for r in tx.unfinished_task_runs(run_id)
+                if r["state"] != TaskState.RUNNING
+            ]
+            if moves:
+                tx.move_tasks(moves, now)
+                tx.finish_tasks(run_id, len(moves))
             if tx.run(run_id)["unfinished"] == 0:
                 self._finish_run(tx, run_id, c, now)
         return True
