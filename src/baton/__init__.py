@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from baton.errors import BatonError, DefinitionError, InputError, ParamError, Skip
-    from baton.execution.local import RunResult, TaskRunResult, run_flow
+    from baton.execution.local import RunResult, TaskRunResult, get_run, run_flow
     from baton.model.decorators import Flow, Task, flow, task
     from baton.model.trigger_rules import TriggerRule
     from baton.settings import Settings
@@ -27,6 +27,7 @@ _WHERE = {
     "RunResult": "baton.execution.local",
     "TaskRunResult": "baton.execution.local",
     "run_flow": "baton.execution.local",
+    "get_run": "baton.execution.local",
     "Flow": "baton.model.decorators",
     "Task": "baton.model.decorators",
     "flow": "baton.model.decorators",
@@ -48,6 +49,7 @@ __all__ = [
     "TaskRunResult",
     "TriggerRule",
     "flow",
+    "get_run",
     "run_flow",
     "task",
 ]

@@ -11,6 +11,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
 import pytest
 
 from baton.store.store import Store, sqlite_path

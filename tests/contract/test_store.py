@@ -81,7 +81,9 @@ def ids() -> Iterator[str]:
     return (uuid.uuid4().hex for _ in itertools.count())
 
 
-def claim(store: Store, queues: list[str], limit: int = 10, run_ids: list[str] | None = None) -> list[str]:
+def claim(
+    store: Store, queues: list[str], limit: int = 10, run_ids: list[str] | None = None
+) -> list[str]:
     with store.transaction() as tx:
         claimed = tx.claim(
             worker_id="w1",
@@ -198,7 +200,11 @@ def test_move_run_checks_the_table_and_records_the_event(store: Store) -> None:
     run = store.read().run("r1")
     assert (run["state"], run["started_at"], run["ended_at"]) == ("succeeded", 5.0, 7.0)
     events = [(e["from_state"], e["to_state"], e["at"]) for e in store.read().events("r1")]
-    assert events == [(None, "queued", 1000.0), ("queued", "running", 5.0), ("running", "succeeded", 7.0)]
+    assert events == [
+        (None, "queued", 1000.0),
+        ("queued", "running", 5.0),
+        ("running", "succeeded", 7.0),
+    ]
     with store.transaction() as tx, pytest.raises(NotFoundError):
         tx.move_run("nope", RunState.RUNNING)
 
@@ -210,7 +216,9 @@ def test_insert_task_runs_records_their_first_state(store: Store) -> None:
     ids_ = add_run(store, "r1", tasks={"a": {}, "b": {"state": "pending", "up_total": 1}})
     rows = {r["task_key"]: r for r in store.read().task_runs("r1")}
     assert ids_ == {"a": rows["a"]["id"], "b": rows["b"]["id"]}
-    assert [(e["task_run_id"], e["from_state"], e["to_state"]) for e in store.read().events("r1")] == [
+    assert [
+        (e["task_run_id"], e["from_state"], e["to_state"]) for e in store.read().events("r1")
+    ] == [
         (None, None, "queued"),
         (ids_["a"], None, "queued"),
         (ids_["b"], None, "pending"),

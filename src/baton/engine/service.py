@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,13 +38,14 @@ UNMAPPED = -1
 _Step = tuple[TaskMove, str, tuple[str, ...] | None]
 
 
-def new_id() -> str:
-    return uuid.uuid4().hex[:16]
+def new_id(size: int = 8) -> str:
+    """A random hex id (os.urandom: the uuid module costs start-up time for nothing)."""
+    return os.urandom(size).hex()
 
 
 def _attempt_ids() -> Iterator[str]:
     while True:
-        yield uuid.uuid4().hex
+        yield new_id(16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,22 +477,15 @@ class Engine:
     def promote_retries(self, run_ids: Sequence[str] | None = None) -> float | None:
         """Queue task runs whose retry time has come; returns the next retry time, if any."""
         now = self.clock()
+        if not self.store.read().due_retries(now, run_ids):  # the usual case: no write
+            return self.store.read().next_retry_at()
         with self.store.transaction() as tx:
             for r in tx.due_retries(now, run_ids):
                 c, _ = self.run_info(r["run_id"], tx)
-                self._move(
-                    tx,
-                    c,
-                    TaskMove(
-                        r["id"],
-                        r["run_id"],
-                        TaskState.RETRY_WAIT,
-                        TaskState.QUEUED,
-                        {"ready_at": now},
-                    ),
-                    r["task_key"],
-                    now,
+                back = TaskMove(
+                    r["id"], r["run_id"], TaskState.RETRY_WAIT, TaskState.QUEUED, {"ready_at": now}
                 )
+                self._move(tx, c, back, r["task_key"], now)
             return tx.next_retry_at()
 
     def fail_lost(self, attempts: Iterable[Row], reason: str) -> int:

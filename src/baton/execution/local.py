@@ -149,6 +149,15 @@ def task_result(r: Row) -> TaskRunResult:
     )
 
 
+def get_run(run_id: str, *, settings: Settings | None = None) -> RunResult:
+    """A run from the store, by id or unique id prefix: its state, task runs and results."""
+    store = Store((settings or Settings.from_env()).database_url)
+    try:
+        return load_result(store, store.read().resolve_run_id(run_id))
+    finally:
+        store.close()
+
+
 def start_run(engine: Engine, flow: LoadedFlow, params: Mapping[str, Any]) -> str:
     values = coerce_params(flow.spec.params, params, flow=flow.spec.name)
     version = engine.register(flow.spec)

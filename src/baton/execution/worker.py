@@ -14,14 +14,13 @@ import queue
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from baton.engine.planner import Outcome
-from baton.engine.service import Engine
+from baton.engine.service import Engine, new_id
 from baton.errors import TaskCancelled, TaskTimeout
 from baton.execution import logs, results, runner
 from baton.execution.loader import LoadedFlow
@@ -60,7 +59,7 @@ class Worker:
         self.concurrency = max(1, concurrency)
         self.queues = list(queues)
         self.run_ids = list(run_ids) if run_ids is not None else None
-        self.id = uuid.uuid4().hex[:16]
+        self.id = new_id()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
         self._cancel_requested = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -124,7 +125,7 @@ def assert_history_matches(store: Store, run_id: str) -> None:
     assert set(history) == set(current)
     for row_id, chain in history.items():
         assert chain[0]["from_state"] is None
-        for before, after in zip(chain, chain[1:], strict=False):
+        for before, after in itertools.pairwise(chain):
             assert after["from_state"] == before["to_state"], (row_id, chain)
         assert chain[-1]["to_state"] == current[row_id]
 
@@ -308,9 +309,7 @@ def test_a_branch_skips_what_it_did_not_follow(engine: Engine, store: Store) -> 
 
 
 def test_a_mapped_task_expands_to_one_task_run_per_item(engine: Engine, store: Store) -> None:
-    run_id = start(
-        engine, py("src"), py("each", "src", map_over="src"), py("total", "each")
-    )
+    run_id = start(engine, py("src"), py("each", "src", map_over="src"), py("total", "each"))
     src = claim_one(engine, "src")
     engine.complete([outcome(engine, src, result="[1, 2, 3]", result_len=3)])
     assert states(store, run_id) == {
@@ -363,9 +362,7 @@ def test_a_duplicate_completion_is_refused(engine: Engine, store: Store) -> None
     assert len(events(store, run_id)) == before
 
 
-def test_a_stale_transition_raises_and_rolls_back_everything(
-    engine: Engine, store: Store
-) -> None:
+def test_a_stale_transition_raises_and_rolls_back_everything(engine: Engine, store: Store) -> None:
     run_id = start(engine, py("a"), py("b", "a"))
     a = claim_one(engine, "a")
     # Another process ended the task run first (its attempt is still open).
@@ -383,9 +380,7 @@ def test_a_stale_transition_raises_and_rolls_back_everything(
 # -- retries -----------------------------------------------------------------------------
 
 
-def test_a_failed_attempt_waits_then_is_retried(
-    engine: Engine, store: Store, clock: Clock
-) -> None:
+def test_a_failed_attempt_waits_then_is_retried(engine: Engine, store: Store, clock: Clock) -> None:
     run_id = start(engine, py("a", retry=RetryPolicy(retries=1, delay=10)), py("b", "a"))
     a = claim_one(engine, "a")
     clock.now = 1002.0

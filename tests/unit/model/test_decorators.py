@@ -299,7 +299,9 @@ def test_numeric_backoff_is_kept() -> None:
         ({"retry_jitter": 2}, "jitter"),
     ],
 )
-def test_invalid_task_options_are_definition_errors(options: dict[str, object], fragment: str) -> None:
+def test_invalid_task_options_are_definition_errors(
+    options: dict[str, object], fragment: str
+) -> None:
     def work() -> None:
         pass
 

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import baton
+
+EXPECTED = [
+    "BatonError",
+    "DefinitionError",
+    "Flow",
+    "InputError",
+    "ParamError",
+    "RunResult",
+    "Settings",
+    "Skip",
+    "Task",
+    "TaskRunResult",
+    "TriggerRule",
+    "flow",
+    "run_flow",
+    "task",
+]
+
+
+def test_all_is_the_promised_surface() -> None:
+    assert baton.__all__ == EXPECTED
+    assert sorted(dir(baton)) == EXPECTED
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_every_public_name_resolves(name: str) -> None:
+    value = getattr(baton, name)
+    assert value is not None
+    assert getattr(value, "__name__", name) == name
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        baton.no_such_thing  # noqa: B018
+
+
+def test_public_errors_form_one_tree() -> None:
+    assert issubclass(baton.DefinitionError, baton.BatonError)
+    assert issubclass(baton.ParamError, baton.InputError)
+    assert issubclass(baton.InputError, baton.BatonError)
+    assert not issubclass(baton.Skip, Exception)  # a control signal, not an error
+
+
+def test_the_cli_module_imports_light() -> None:
+    code = (
+        "import sys, baton.cli.main; "
+        "print(sorted(m for m in ('pydantic', 'sqlalchemy') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
