@@ -193,10 +193,15 @@ def test_move_run_checks_the_table_and_records_the_event(store: Store) -> None:
     add_run(store, "r1", tasks={})
     with store.transaction() as tx:
         assert tx.move_run("r1", RunState.RUNNING, {"started_at": 5.0}, 5.0) is True
-        # running -> running is not a transition: refused, nothing written
-        assert tx.move_run("r1", RunState.RUNNING, {"started_at": 6.0}, 6.0) is False
+        # only_from: a run no longer queued is left alone, nothing written
+        queued = (RunState.QUEUED,)
+        assert (
+            tx.move_run("r1", RunState.RUNNING, {"started_at": 6.0}, 6.0, only_from=queued) is False
+        )
         assert tx.move_run("r1", RunState.SUCCEEDED, {"ended_at": 7.0}, 7.0) is True
-        assert tx.move_run("r1", RunState.CANCELLING, None, 8.0) is False
+    with pytest.raises(TransitionError), store.transaction() as tx:
+        # a forbidden transition raises (and its transaction rolls back)
+        tx.move_run("r1", RunState.CANCELLING, None, 8.0)
     run = store.read().run("r1")
     assert (run["state"], run["started_at"], run["ended_at"]) == ("succeeded", 5.0, 7.0)
     events = [(e["from_state"], e["to_state"], e["at"]) for e in store.read().events("r1")]

@@ -177,3 +177,74 @@ def test_resume_a_finished_run_is_bad_input(baton, write):
     assert rid in proc.stderr
     assert "succeeded" in proc.stderr
     assert baton.json("runs", "show", rid)["state"] == "succeeded"
+
+
+PY_LONG = """
+import os, time
+from baton import flow, task
+
+@task
+def spin() -> None:
+    open("spin.started", "w").close()
+    n = 0
+    while True:  # pure Python: a thread can be stopped between bytecodes
+        n = (n + 1) % 1000
+
+@task(isolation="process")
+def sleeper() -> None:
+    with open("pids", "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    time.sleep(30)
+
+@task
+def after(a, b) -> None:
+    open("after_ran", "w").close()
+
+@flow
+def py_long():
+    after(spin(), sleeper())
+"""
+
+
+def test_cancel_stops_python_tasks(baton, write, h, workdir: Path):
+    path = write("py_long.py", PY_LONG)
+    proc = baton.start("run", path, "--json")
+    h.wait_until(
+        lambda: ((workdir / "spin.started").exists() and h.lines(workdir / "pids"))
+        or proc.poll() is not None,
+        what="both tasks to start",
+    )
+    assert proc.poll() is None, proc.communicate()
+    rid = baton.json("runs", "list")[0]["id"]
+    h.wait_until(
+        lambda: {"spin": "running", "sleeper": "running"}.items()
+        <= h.states(baton.json("runs", "show", rid)).items(),
+        what="both tasks to be running",
+    )
+    baton("runs", "cancel", rid)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 1, (out, err)
+    run = baton.json("runs", "show", rid)
+    assert run["state"] == "cancelled"
+    assert h.states(run) == {"spin": "cancelled", "sleeper": "cancelled", "after": "cancelled"}
+    pid = int(h.lines(workdir / "pids")[0])
+    h.wait_until(lambda: not h.pid_alive(pid), timeout=3, what="the isolated task to be killed")
+    assert not (workdir / "after_ran").exists()
+
+
+def test_cancel_a_run_whose_process_was_killed(baton, write, h, workdir: Path):
+    path = write("crashy.py", CRASHY)
+    proc = baton.start("run", path)
+    h.wait_until(
+        lambda: (workdir / "slow.marker").exists() or proc.poll() is not None,
+        what="slow to start",
+    )
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    rid = baton.json("runs", "list")[0]["id"]
+    baton("runs", "cancel", rid)
+    run = baton.json("runs", "show", rid)
+    assert run["state"] == "cancelled"
+    assert h.states(run) == {"fast": "succeeded", "slow": "cancelled", "after": "cancelled"}
+    assert not (workdir / "after.txt").exists()

@@ -263,3 +263,78 @@ def test_flows_show_reports_bad_definition(baton, write):
     )
     message = bad(baton, "flows", "show", path)
     assert "cycle" in message.lower()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("- just\n- a list\n", None),
+        ("name: empty\n", "tasks"),
+        ("name: nokey\ntasks:\n  - {type: shell, command: 'true'}\n", "key"),
+        ("name: nocmd\ntasks:\n  - {key: lonely, type: shell}\n", "lonely"),
+        (
+            "name: rule\ntasks:\n  - {key: r, type: shell, command: 'true', trigger_rule: sometimes}\n",
+            "sometimes",
+        ),
+        ("name: neg\ntasks:\n  - {key: n, type: shell, command: 'true', retries: -1}\n", "retries"),
+        (
+            "name: mo\ntasks:\n  - {key: m, type: shell, command: 'true', map_over: ghost}\n",
+            "ghost",
+        ),
+        ("name: tab\ntasks:\n\t- {key: t, type: shell, command: 'true'}\n", None),
+    ],
+    ids=["list", "no-tasks", "no-key", "no-command", "bad-rule", "neg-retries", "map-over", "tab"],
+)
+def test_other_bad_yaml(baton, write, text, expected):
+    path = write("bad.yaml", text)
+    message = bad(baton, "run", path)
+    assert "bad.yaml" in message
+    if expected:
+        assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("@task(trigger_rule='sometimes')\ndef t():\n    pass\n", "sometimes"),
+        (
+            "@task\ndef t():\n    return 1\n\n@flow\ndef f():\n    x = t() + 1\n",
+            "'f'",
+        ),
+        (
+            "@task\ndef t(x):\n    return 1\n\n@flow\ndef f():\n    t(object())\n",
+            "JSON",
+        ),
+        ("@task(isolation='fork')\ndef t():\n    pass\n", "fork"),
+    ],
+    ids=["bad-rule", "compute-on-ref", "non-json-arg", "bad-isolation"],
+)
+def test_bad_python_definitions(baton, write, body, expected):
+    path = write("badpy.py", "from baton import flow, task\n\n" + body)
+    message = bad(baton, "run", path)
+    assert "badpy.py" in message
+    assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [("n", "n"), ("=3", None), ("flag=maybe", "maybe"), ("items=[1,", "items")],
+)
+def test_bad_param_syntax(baton, write, param, expected):
+    path = write(
+        "p.py",
+        """
+        from baton import flow, task
+
+        @task
+        def t(n, flag, items):
+            return n
+
+        @flow
+        def p(n: int = 1, flag: bool = False, items: list = []):
+            t(n, flag, items)
+        """,
+    )
+    message = bad(baton, "run", path, "-p", param)
+    if expected:
+        assert expected in message

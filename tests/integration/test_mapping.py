@@ -189,3 +189,74 @@ def test_yaml_map_over_empty_list_is_skipped(baton, write, workdir: Path):
         runs = mapped_runs(run, key)
         assert runs and {t["state"] for t in runs} == {"skipped"}, (key, runs)
     assert not (workdir / "sink.json").exists()
+
+
+def test_mapped_items_retry_independently(baton, write, workdir: Path):
+    path = write(
+        "retry_map.py",
+        """
+        import os
+        from baton import flow, task
+
+        @task
+        def items() -> list:
+            return ["a", "b", "c"]
+
+        @task(retries=1, retry_delay=0)
+        def fragile(x: str) -> str:
+            with open(f"ran_{x}", "a") as f:
+                f.write("x\\n")
+            if x == "b" and not os.path.exists("b.marker"):
+                open("b.marker", "w").close()
+                raise RuntimeError("b fails once")
+            return x * 2
+
+        @task
+        def collect(values) -> None:
+            with open("collected.txt", "w") as f:
+                f.write(",".join(values))
+
+        @flow
+        def retry_map():
+            collect(fragile.map(items()))
+        """,
+    )
+    run = baton.run(path)
+    fragile = mapped_runs(run, "fragile")
+    assert [t["attempts"] for t in fragile] == [1, 2, 1]
+    assert [t["state"] for t in fragile] == ["succeeded"] * 3
+    assert (workdir / "collected.txt").read_text() == "aa,bb,cc"
+    assert [len((workdir / f"ran_{x}").read_text().split()) for x in "abc"] == [1, 2, 1]
+
+
+def test_map_over_a_mapped_result(baton, write, workdir: Path):
+    path = write(
+        "chain_map.py",
+        """
+        from baton import flow, task
+
+        @task
+        def numbers() -> list:
+            return [1, 2, 3]
+
+        @task
+        def square(x: int) -> int:
+            return x * x
+
+        @task
+        def plus_one(x: int) -> int:
+            return x + 1
+
+        @task
+        def collect(values) -> None:
+            with open("chained.txt", "w") as f:
+                f.write(repr(values))
+
+        @flow
+        def chain_map():
+            collect(plus_one.map(square.map(numbers())))
+        """,
+    )
+    run = baton.run(path)
+    assert [t["map_index"] for t in mapped_runs(run, "plus_one")] == [0, 1, 2]
+    assert (workdir / "chained.txt").read_text() == "[2, 5, 10]"

@@ -368,3 +368,69 @@ def test_non_json_results_are_pickled(baton, write, workdir: Path):
     assert (workdir / "check.txt").read_text() == r"[1, 2, 3] 4,5 b'\x00\xffraw'"
     assert list((workdir / ".baton").rglob("*.pkl")), "no pickle result stored under BATON_HOME"
 
+
+
+def test_retry_delay_and_exponential_backoff(baton, write, h, workdir: Path):
+    path = write(
+        "backoff.py",
+        """
+        import time
+        from baton import flow, task
+
+        @task(retries=2, retry_delay=0.3, retry_backoff=2)
+        def flaky() -> None:
+            with open("times.txt", "a") as f:
+                f.write(f"{time.time()}\\n")
+            raise RuntimeError("always")
+
+        @flow
+        def backoff():
+            flaky()
+        """,
+    )
+    run = baton.run(path, check=1)
+    assert h.tasks(run)["flaky"]["attempts"] == 3
+    t1, t2, t3 = (float(x) for x in h.lines(workdir / "times.txt"))
+    assert 0.3 <= t2 - t1 < 2.0, t2 - t1
+    assert 0.6 <= t3 - t2 < 2.5, t3 - t2
+
+
+CONCURRENT = """
+import threading, time
+from baton import flow, task
+
+lock = threading.Lock()
+active = 0
+peak = 0
+
+def hold() -> None:
+    global active, peak
+    with lock:
+        active += 1
+        peak = max(peak, active)
+    time.sleep(0.1)
+    with lock:
+        active -= 1
+
+@task
+def work() -> int:
+    hold()
+    return 0
+
+@task
+def report(values) -> None:
+    with open("peak.txt", "w") as f:
+        f.write(str(peak))
+
+@flow
+def capped():
+    report([work(), work(), work(), work(), work(), work()])
+"""
+
+
+def test_concurrency_caps_parallel_tasks(baton, write, workdir: Path):
+    path = write("capped.py", CONCURRENT)
+    assert baton.run(path, "--concurrency", "1")["state"] == "succeeded"
+    assert (workdir / "peak.txt").read_text() == "1"
+    assert baton.run(path, "--concurrency", "3")["state"] == "succeeded"
+    assert (workdir / "peak.txt").read_text() == "3"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 FLOWS = """
@@ -88,9 +89,9 @@ def test_history_lives_in_baton_home(baton, write, workdir: Path):
     # Another BATON_HOME is another store: it has no runs.
     other = baton("runs", "list", "--json", env={"BATON_HOME": str(workdir / "elsewhere")})
     assert other.stdout.strip() == "[]"
-    # The same home, from another working directory, sees the run.
-    (workdir / "sub").mkdir()
-    assert [r["id"] for r in baton.json("runs", "list")] == [rid]
+    # BATON_HOME defaults to .baton in the working directory: the same store.
+    default = baton("runs", "list", "--json", env={"BATON_HOME": ""})
+    assert [r["id"] for r in json.loads(default.stdout)] == [rid]
 
 
 def test_runs_list_bad_state_is_rejected(baton):
@@ -110,10 +111,29 @@ def test_flows_show_prints_the_dag(baton, write):
     assert rows["cleanup"].split("<-")[1].split()[0] == "load"
     assert "all_done" in rows["cleanup"]
     assert "fail" in out  # the param
-    several = baton("flows", "show", path, check=None)
-    # The file defines two flows: either both are shown or one must be picked.
-    if several.returncode == 0:
-        assert "etl" in several.stdout and "other" in several.stdout
-    else:
-        assert several.returncode == 2
-        assert "--flow" in several.stderr and "Traceback" not in several.stderr
+
+
+def test_flows_show_prints_every_flow_of_a_file(baton, write):
+    path = write("etl.py", FLOWS)
+    # README: "`baton flows show FILE`: print the flows a file defines: params and tasks".
+    several = baton("flows", "show", path).stdout
+    assert "flow etl" in several and "flow other" in several
+
+
+def test_run_without_json_prints_a_summary(baton, write):
+    write(
+        "summary.yaml",
+        """
+name: summary
+tasks:
+  - {key: good, type: shell, command: "true"}
+  - {key: broken, type: shell, command: "exit 5"}
+""",
+    )
+    proc = baton("run", "summary.yaml", check=1)
+    rid = baton.json("runs", "list")[0]["id"]
+    assert rid in proc.stdout
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
+    assert "succeeded" in rows["good"]
+    assert "failed" in rows["broken"]
+    assert "Traceback" not in proc.stdout + proc.stderr

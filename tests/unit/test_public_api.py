@@ -20,6 +20,7 @@ EXPECTED = [
     "TaskRunResult",
     "TriggerRule",
     "flow",
+    "get_run",
     "run_flow",
     "task",
 ]
@@ -27,6 +28,7 @@ EXPECTED = [
 
 def test_all_is_the_promised_surface() -> None:
     assert baton.__all__ == EXPECTED
+    assert baton.__all__ == sorted(baton.__all__)
     assert sorted(dir(baton)) == EXPECTED
 
 

@@ -219,14 +219,23 @@ class Engine:
                 new_id=self._attempt_ids,
             )
             for run_id in {c.run_id for c in claimed}:
-                tx.move_run(run_id, RunState.RUNNING, {"started_at": now}, now)
+                tx.move_run(
+                    run_id,
+                    RunState.RUNNING,
+                    {"started_at": now},
+                    now,
+                    only_from=(RunState.SCHEDULED, RunState.QUEUED),
+                )
         return claimed
 
     def complete(self, outcomes: Sequence[Outcome]) -> None:
         with self.store.transaction() as tx:
             self._complete(tx, outcomes, self.clock())
 
-    def _complete(self, tx: Tx, outcomes: Sequence[Outcome], now: float) -> None:
+    def _complete(self, tx: Tx, reported: Sequence[Outcome], now: float) -> None:
+        outcomes: dict[str, Outcome] = {}
+        for o in reported:  # a report sent twice counts once
+            outcomes.setdefault(o.attempt_id, _check_branch(self.run_info(o.run_id, tx)[0], o))
         accepted = tx.end_attempts(
             [
                 (
@@ -237,11 +246,11 @@ class Engine:
                     o.error_kind.value if o.error_kind else None,
                     o.traceback,
                 )
-                for o in outcomes
+                for o in outcomes.values()
             ]
         )
         by_run: dict[str, list[Outcome]] = {}
-        for o in outcomes:
+        for o in outcomes.values():
             if o.attempt_id in accepted:  # else: a late report from an attempt already ended
                 by_run.setdefault(o.run_id, []).append(o)
         for run_id, batch in by_run.items():
@@ -249,8 +258,7 @@ class Engine:
             cancelling = tx.run(run_id)["state"] == RunState.CANCELLING
             steps: list[_Step] = []
             requeue: list[_Step] = []
-            for reported in batch:
-                o = _check_branch(c, reported)
+            for o in batch:
                 task = c.tasks[o.task_key]
                 to, ready_at = planner.next_task_state(task, o, cancelling=cancelling, rng=self.rng)
                 fields: dict[str, Any] = {"ended_at": o.ended_at if to in TASK_TERMINAL else None}

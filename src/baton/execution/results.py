@@ -15,7 +15,11 @@ def encode(
     """(JSON text, pickle path, len of a list result) for a task's return value."""
     length = len(value) if isinstance(value, list | tuple) else None
     try:
-        return json.dumps(value, allow_nan=False), None, length
+        text = json.dumps(value, allow_nan=False)
+        # JSON would turn tuples into lists and int keys into strings: keep it inline only
+        # when it reads back equal, so downstream tasks get exactly what was returned.
+        if value is None or json.loads(text) == value:
+            return text, None, length
     except (TypeError, ValueError):
         pass
     os.makedirs(results_dir, exist_ok=True)

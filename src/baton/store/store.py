@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,15 +210,23 @@ class Tx:
         return self._all(sql + " ORDER BY created_at DESC LIMIT ?", (*params, limit))
 
     def move_run(
-        self, run_id: str, to: RunState, fields: Mapping[str, Any] | None = None, now: float = 0.0
+        self,
+        run_id: str,
+        to: RunState,
+        fields: Mapping[str, Any] | None = None,
+        now: float = 0.0,
+        *,
+        only_from: Collection[RunState] | None = None,
     ) -> bool:
-        """Move a run to `to` from any state allowed to reach it; False if it was not."""
-        sources = run_sources(to)
+        """Move a run to `to`. With `only_from`, a run in another state is left as it is
+        (returns False); otherwise a transition the table forbids raises TransitionError."""
         row = self._one("SELECT state FROM runs WHERE id = ?", (run_id,))
         if row is None:
             raise NotFoundError(f"no run '{run_id}'")
-        if row["state"] not in sources:
+        if only_from is not None and row["state"] not in only_from:
             return False
+        if row["state"] not in run_sources(to):
+            raise TransitionError(f"run {run_id}: {row['state']} -> {to} is not allowed")
         sets = ", ".join(f"{k} = :{k}" for k in fields or {})
         cur = self._c.execute(
             f"UPDATE runs SET state = :to{', ' + sets if sets else ''} "
@@ -256,6 +264,8 @@ class Tx:
 
     def insert_task_runs(self, rows: Sequence[Mapping[str, Any]], now: float) -> dict[str, int]:
         """Insert task runs of one run; returns their ids by task key (unmapped rows)."""
+        if not rows:
+            return {}
         self._c.executemany(
             "INSERT INTO task_runs (run_id, task_key, map_index, state, queue, pool, priority, "
             "up_total, ready_at, result, result_ref, result_len, reused_from, started_at, "

@@ -188,8 +188,10 @@ def test_claim_serves_only_its_queues(engine: Engine, store: Store) -> None:
 def test_claim_with_zero_limit_only_records_outcomes(engine: Engine, store: Store) -> None:
     run_id = start(engine, py("a"), py("b", "a"))
     a = claim_one(engine, "a")
-    assert engine.claim(worker_id="w1", queues=["default"], limit=0, lease=30,
-                        outcomes=[outcome(engine, a)]) == []  # fmt: skip
+    claimed = engine.claim(
+        worker_id="w1", queues=["default"], limit=0, lease=30, outcomes=[outcome(engine, a)]
+    )
+    assert claimed == []
     assert states(store, run_id) == {"a": "succeeded", "b": "queued"}
 
 
@@ -308,6 +310,23 @@ def test_a_branch_skips_what_it_did_not_follow(engine: Engine, store: Store) -> 
     assert_history_matches(store, run_id)
 
 
+def test_a_branch_following_an_unknown_task_fails(engine: Engine, store: Store) -> None:
+    run_id = start(engine, py("choose"), py("left", "choose"), py("right", "choose"))
+    c = claim_one(engine, "choose")
+    engine.complete([outcome(engine, c, follow=("left", "middle"))])
+    assert states(store, run_id) == {
+        "choose": "failed",
+        "left": "upstream_failed",
+        "right": "upstream_failed",
+    }
+    error = rows(store, run_id)["choose"]["error"]
+    assert "middle" in error
+    assert "left, right" in error
+    assert run_state(store, run_id) == "failed"
+    (attempt,) = store.read().attempts(run_id)
+    assert attempt["state"] == "failed"  # the attempt agrees with its task run
+
+
 def test_a_mapped_task_expands_to_one_task_run_per_item(engine: Engine, store: Store) -> None:
     run_id = start(engine, py("src"), py("each", "src", map_over="src"), py("total", "each"))
     src = claim_one(engine, "src")
@@ -360,6 +379,14 @@ def test_a_duplicate_completion_is_refused(engine: Engine, store: Store) -> None
     engine.complete([outcome(engine, a, AttemptState.FAILED)])
     assert states(store, run_id) == {"a": "succeeded", "b": "queued"}
     assert len(events(store, run_id)) == before
+
+
+def test_a_duplicate_report_in_one_batch_counts_once(engine: Engine, store: Store) -> None:
+    run_id = start(engine, py("a"), py("b"))
+    a, b = claim(engine)
+    engine.complete([outcome(engine, a), outcome(engine, a), outcome(engine, b)])
+    assert states(store, run_id) == {"a": "succeeded", "b": "succeeded"}
+    assert run_state(store, run_id) == "succeeded"
 
 
 def test_a_stale_transition_raises_and_rolls_back_everything(engine: Engine, store: Store) -> None:
@@ -507,6 +534,26 @@ def test_repair_reruns_only_what_did_not_succeed(engine: Engine, store: Store) -
 
     engine.complete([outcome(engine, claim_one(engine, "b"))])
     engine.complete([outcome(engine, claim_one(engine, "c"))])
+    assert run_state(store, new) == "succeeded"
+    assert_history_matches(store, new)
+
+
+def test_repair_a_mapped_task(engine: Engine, store: Store) -> None:
+    old = start(engine, py("src"), py("each", "src", map_over="src"), py("total", "each"))
+    engine.complete([outcome(engine, claim_one(engine, "src"), result="[1, 2]", result_len=2)])
+    first, second = claim(engine)
+    engine.complete([outcome(engine, first), outcome(engine, second, AttemptState.FAILED)])
+    assert run_state(store, old) == "failed"
+    new = engine.repair(old)
+    assert states(store, new) == {
+        "src": "succeeded",
+        "each[0]": "queued",
+        "each[1]": "queued",
+        "total": "pending",
+    }
+    for c in claim(engine):
+        engine.complete([outcome(engine, c)])
+    engine.complete([outcome(engine, claim_one(engine, "total"))])
     assert run_state(store, new) == "succeeded"
     assert_history_matches(store, new)
 
