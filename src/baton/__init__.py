@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from baton.model.decorators import Flow, Task, flow, task
     from baton.model.trigger_rules import TriggerRule
     from baton.settings import Settings
+    from baton.tasks.shell import shell_task
 
 _WHERE = {
     "BatonError": "baton.errors",
@@ -34,6 +35,7 @@ _WHERE = {
     "task": "baton.model.decorators",
     "TriggerRule": "baton.model.trigger_rules",
     "Settings": "baton.settings",
+    "shell_task": "baton.tasks.shell",
 }
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "flow",
     "get_run",
     "run_flow",
+    "shell_task",
     "task",
 ]
 

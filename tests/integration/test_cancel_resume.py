@@ -210,15 +210,19 @@ def test_cancel_stops_python_tasks(baton, write, h, workdir: Path):
     path = write("py_long.py", PY_LONG)
     proc = baton.start("run", path, "--json")
     h.wait_until(
-        lambda: ((workdir / "spin.started").exists() and h.lines(workdir / "pids"))
-        or proc.poll() is not None,
+        lambda: (
+            ((workdir / "spin.started").exists() and h.lines(workdir / "pids"))
+            or proc.poll() is not None
+        ),
         what="both tasks to start",
     )
     assert proc.poll() is None, proc.communicate()
     rid = baton.json("runs", "list")[0]["id"]
     h.wait_until(
-        lambda: {"spin": "running", "sleeper": "running"}.items()
-        <= h.states(baton.json("runs", "show", rid)).items(),
+        lambda: (
+            {"spin": "running", "sleeper": "running"}.items()
+            <= h.states(baton.json("runs", "show", rid)).items()
+        ),
         what="both tasks to be running",
     )
     baton("runs", "cancel", rid)

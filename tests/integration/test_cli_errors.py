@@ -273,7 +273,8 @@ def test_flows_show_reports_bad_definition(baton, write):
         ("name: nokey\ntasks:\n  - {type: shell, command: 'true'}\n", "key"),
         ("name: nocmd\ntasks:\n  - {key: lonely, type: shell}\n", "lonely"),
         (
-            "name: rule\ntasks:\n  - {key: r, type: shell, command: 'true', trigger_rule: sometimes}\n",
+            "name: rule\ntasks:\n"
+            "  - {key: r, type: shell, command: 'true', trigger_rule: sometimes}\n",
             "sometimes",
         ),
         ("name: neg\ntasks:\n  - {key: n, type: shell, command: 'true', retries: -1}\n", "retries"),

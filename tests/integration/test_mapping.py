@@ -32,9 +32,7 @@ def mapped(n: int = 4):
 
 
 def mapped_runs(run: dict, key: str) -> list[dict]:
-    return sorted(
-        (t for t in run["tasks"] if t["key"] == key), key=lambda t: t["map_index"] or -1
-    )
+    return sorted((t for t in run["tasks"] if t["key"] == key), key=lambda t: t["map_index"] or -1)
 
 
 def test_python_map_over_an_upstream_result(baton, write, workdir: Path):

@@ -70,9 +70,7 @@ def test_flows_show_prints_the_dag(baton, write):
     path = write("yflow.yaml", FLOW)
     out = baton("flows", "show", path).stdout
     assert "yflow" in out
-    by_task = {
-        line.split()[0]: line for line in out.splitlines()[1:] if line.startswith("  ")
-    }
+    by_task = {line.split()[0]: line for line in out.splitlines()[1:] if line.startswith("  ")}
     assert set(by_task) == {"numbers", "scaled", "report"}
     assert "<-" not in by_task["numbers"]
     assert by_task["scaled"].split("<-")[1].split("[")[0].strip() == "numbers"

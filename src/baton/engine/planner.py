@@ -37,6 +37,7 @@ class Outcome:
     error_types: tuple[str, ...] = ()
     traceback: str | None = None
     follow: tuple[str, ...] | None = None  # a branch task's chosen downstream keys
+    retryable: bool = True  # False: fail now whatever the retry policy (e.g. HTTP 4xx)
 
 
 def next_task_state(
@@ -53,7 +54,7 @@ def next_task_state(
     kind = outcome.error_kind or ErrorKind.USER
     if cancelling:
         return TaskState.CANCELLED, None
-    if should_retry(
+    if outcome.retryable and should_retry(
         task.retry, attempts=outcome.attempt, error_kind=kind, error_types=outcome.error_types
     ):
         return TaskState.RETRY_WAIT, outcome.ended_at + retry_delay(

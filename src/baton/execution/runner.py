@@ -55,8 +55,8 @@ def run_attempt(job: Job) -> Outcome:
 def _run(job: Job) -> Outcome:
     ctx = job.ctx
     try:
-        task_type = tasks.TYPES[job.task.type]
-        value = task_type.execute(ctx, tasks.config_of(job.task))
+        task_type = tasks.task_type(job.task.type)
+        value = task_type.execute(ctx, tasks.config_of(job.task, ctx))
         if ctx.interrupted is not None:
             raise ctx.interrupted()
         follow = _follow(job, value)
@@ -87,6 +87,7 @@ def _run(job: Job) -> Outcome:
             error_kind=ErrorKind.USER,
             error_types=exc.error_types,
             traceback=exc.traceback,
+            retryable=exc.retryable,
         )
     except Exception as exc:
         tb = traceback.format_exc()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from baton.errors import TaskInterrupt
+from baton.model.spec import PARAM_KEY, REF_KEY
 
 NO_ITEM: Any = object()  # the `item` of a task that is not mapped
 
@@ -75,6 +76,18 @@ class TaskContext:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+
+    def resolve(self, value: Any) -> Any:
+        """`value` with task results and params put in place of their references."""
+        if isinstance(value, dict):
+            if len(value) == 1 and REF_KEY in value:
+                return self.upstream.get(value[REF_KEY])
+            if len(value) == 1 and PARAM_KEY in value:
+                return self.params.get(value[PARAM_KEY])
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
 
     def env(self) -> dict[str, str]:
         """Environment variables describing the attempt, for child processes."""

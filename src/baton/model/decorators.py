@@ -27,7 +27,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 Isolation = Literal["thread", "process"]
-PYTHON_TASK_TYPES = frozenset({"python"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +64,8 @@ class _Tracer:
         wait_for = kwargs.pop("wait_for", ()) if "wait_for" not in t.parameters else ()
         deps: list[str] = []
         config: dict[str, Any] = {"function": t.reference}
-        encoded_args = [self._encode(a, key, deps) for a in args]
-        encoded_kwargs = {k: self._encode(v, key, deps) for k, v in kwargs.items()}
+        encoded_args = [self.encode(a, key, deps) for a in args]
+        encoded_kwargs = {k: self.encode(v, key, deps) for k, v in kwargs.items()}
         if encoded_args:
             config["args"] = encoded_args
         if encoded_kwargs:
@@ -77,7 +76,7 @@ class _Tracer:
                 map_over = map_items.key
                 deps.append(map_items.key)
             else:
-                config["map_items"] = self._encode(map_items, key, deps)
+                config["map_items"] = self.encode(map_items, key, deps)
         for w in wait_for if isinstance(wait_for, list | tuple) else (wait_for,):
             if not isinstance(w, TaskRef):
                 raise DefinitionError(
@@ -101,16 +100,16 @@ class _Tracer:
         self.objects[key] = t
         return TaskRef(key)
 
-    def _encode(self, value: Any, key: str, deps: list[str]) -> Any:
+    def encode(self, value: Any, key: str, deps: list[str]) -> Any:
         if isinstance(value, TaskRef):
             deps.append(value.key)
             return ref(value.key)
         if isinstance(value, ParamRef):
             return param_ref(value.name)
         if isinstance(value, list | tuple):
-            return [self._encode(v, key, deps) for v in value]
+            return [self.encode(v, key, deps) for v in value]
         if isinstance(value, dict):
-            return {str(k): self._encode(v, key, deps) for k, v in value.items()}
+            return {str(k): self.encode(v, key, deps) for k, v in value.items()}
         try:
             json.dumps(value)
         except (TypeError, ValueError):
@@ -163,36 +162,22 @@ class Task(Generic[P, R]):
             )
         self.isolation = isolation
         self.branch = branch
-        backoff = 2.0 if retry_backoff is True else 1.0 if retry_backoff is False else retry_backoff
-        options = {
-            "key": self.name,
-            "type": "python",
-            "retry": {
-                "retries": retries,
-                "delay": retry_delay,
-                "backoff": backoff,
-                "max_delay": max_retry_delay,
-                "jitter": retry_jitter,
-                "retry_on": [
-                    r if isinstance(r, str) else f"{r.__module__}.{r.__qualname__}"
-                    for r in retry_on
-                ],
-            },
-            "timeout": timeout,
-            "trigger_rule": str(trigger_rule),
-            "queue": queue,
-            "pool": pool,
-            "priority": priority,
-            "inputs": list(inputs),
-            "outputs": list(outputs),
-        }
-        try:
-            checked = validated(TaskSpec, options)
-        except ValueError as exc:
-            raise DefinitionError(f"invalid task options: {exc}", task=self.name) from None
-        self.spec_fields: dict[str, Any] = {
-            f: getattr(checked, f) for f in options if f not in ("key", "type")
-        }
+        self.spec_fields = spec_fields(
+            self.name,
+            retries=retries,
+            retry_delay=retry_delay,
+            retry_backoff=retry_backoff,
+            max_retry_delay=max_retry_delay,
+            retry_jitter=retry_jitter,
+            retry_on=retry_on,
+            timeout=timeout,
+            trigger_rule=trigger_rule,
+            queue=queue,
+            pool=pool,
+            priority=priority,
+            inputs=inputs,
+            outputs=outputs,
+        )
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         tracer = _tracing.get()
@@ -209,6 +194,94 @@ class Task(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
+
+
+def spec_fields(
+    key: str,
+    *,
+    retries: int = 0,
+    retry_delay: float = 0.0,
+    retry_backoff: float | bool = 1.0,
+    max_retry_delay: float | None = None,
+    retry_jitter: float = 0.0,
+    retry_on: Iterable[type[BaseException] | str] = (),
+    timeout: float | None = None,
+    trigger_rule: TriggerRule | str = TriggerRule.ALL_SUCCESS,
+    queue: str = "default",
+    pool: str | None = None,
+    priority: int = 0,
+    inputs: Iterable[str] = (),
+    outputs: Iterable[str] = (),
+) -> dict[str, Any]:
+    """The common TaskSpec fields from the options every task type takes, checked."""
+    backoff = 2.0 if retry_backoff is True else 1.0 if retry_backoff is False else retry_backoff
+    options = {
+        "key": key,
+        "type": "python",
+        "retry": {
+            "retries": retries,
+            "delay": retry_delay,
+            "backoff": backoff,
+            "max_delay": max_retry_delay,
+            "jitter": retry_jitter,
+            "retry_on": [
+                r if isinstance(r, str) else f"{r.__module__}.{r.__qualname__}" for r in retry_on
+            ],
+        },
+        "timeout": timeout,
+        "trigger_rule": str(trigger_rule),
+        "queue": queue,
+        "pool": pool,
+        "priority": priority,
+        "inputs": list(inputs),
+        "outputs": list(outputs),
+    }
+    try:
+        checked = validated(TaskSpec, options)
+    except ValueError as exc:
+        raise DefinitionError(f"invalid task options: {exc}", task=key) from None
+    return {f: getattr(checked, f) for f in options if f not in ("key", "type")}
+
+
+def typed_task(
+    type_name: str,
+    key: str,
+    config: dict[str, Any],
+    *,
+    wait_for: Iterable[TaskRef] | TaskRef = (),
+    **options: Any,
+) -> TaskRef:
+    """Add a task of another type than python (shell, sql, http...) to the flow being traced.
+
+    Its config may hold task results (`TaskRef`) and flow params (`ParamRef`) anywhere:
+    they are encoded, and the tasks they come from become upstream tasks. Task types offer
+    this as a constructor, e.g. `shell_task("echo hi", key="hello")`.
+    """
+    tracer = _tracing.get()
+    if tracer is None:
+        raise DefinitionError(
+            f"{type_name} task '{key}' can only be created inside a @flow function", task=key
+        )
+    if key in tracer.tasks:
+        raise DefinitionError(f"duplicate task key '{key}'", flow=tracer.flow, task=key)
+    deps: list[str] = []
+    encoded = {k: tracer.encode(v, key, deps) for k, v in config.items() if v is not None}
+    for w in wait_for if isinstance(wait_for, list | tuple) else (wait_for,):
+        if not isinstance(w, TaskRef):
+            raise DefinitionError(
+                "wait_for takes task results (what calling a task returns)",
+                flow=tracer.flow,
+                task=key,
+            )
+        deps.append(w.key)
+    tracer.tasks[key] = TaskSpec(
+        key=key,
+        type=type_name,
+        config=encoded,
+        depends_on=tuple(dict.fromkeys(deps)),
+        **spec_fields(key, **options),
+    )
+    return TaskRef(key)
 
 
 class Flow:
@@ -324,5 +397,5 @@ def _trace(
         max_active_runs=max_active_runs,
         schedule=schedule,
     )
-    validate(spec, PYTHON_TASK_TYPES)
+    validate(spec, {t.type for t in spec.tasks})  # types are checked where they are known
     return Flow(fn, spec, tracer.objects)

@@ -138,6 +138,17 @@ def param_ref(name: str) -> dict[str, str]:
     return {PARAM_KEY: name}
 
 
+def has_refs(value: Any) -> bool:
+    """Whether encoded config holds task results or params, known only at run time."""
+    if isinstance(value, dict):
+        if len(value) == 1 and (REF_KEY in value or PARAM_KEY in value):
+            return True
+        return any(has_refs(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(has_refs(v) for v in value)
+    return False
+
+
 def referenced_keys(value: Any) -> list[str]:
     """Task keys referenced anywhere inside encoded arguments, in order of appearance."""
     found: list[str] = []

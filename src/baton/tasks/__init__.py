@@ -1,25 +1,55 @@
-"""Task types: one module each, registered here by name (a plain dict, not a metaclass)."""
+"""Task types: one module each, registered here by name (a plain dict, not a metaclass).
+
+A type's module is imported the first time a task of that type is checked or run, so a flow
+of python tasks never pays for importing what SQL or HTTP tasks need.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from baton.errors import DefinitionError
+from baton.model.context import TaskContext
 from baton.model.spec import TaskSpec, validated
-from baton.tasks import python, shell
 from baton.tasks.base import TaskConfig, TaskType
 
-TYPES: dict[str, TaskType] = {t.name: t for t in (python.TYPE, shell.TYPE)}
+# type name -> the module under baton.tasks that defines its TYPE
+MODULES: dict[str, str] = {
+    "python": "python",
+    "shell": "shell",
+}
+
+_loaded: dict[str, TaskType] = {}
 
 
-def config_of(task: TaskSpec) -> TaskConfig:
-    """The task's type-specific fields, validated; a DefinitionError names the bad field."""
-    task_type = TYPES.get(task.type)
-    if task_type is None:
-        raise DefinitionError(
-            f"unknown task type '{task.type}'; known types: {', '.join(sorted(TYPES))}",
-            task=task.key,
-        )
+def task_type(name: str, *, task: str | None = None) -> TaskType:
+    """The task type called `name`; DefinitionError if there is none."""
+    found = _loaded.get(name)
+    if found is None:
+        module = MODULES.get(name)
+        if module is None:
+            raise DefinitionError(
+                f"unknown task type '{name}'; known types: {', '.join(sorted(MODULES))}",
+                task=task,
+            )
+        found = importlib.import_module(f"baton.tasks.{module}").TYPE
+        assert isinstance(found, TaskType)
+        _loaded[name] = found
+    return found
+
+
+def config_of(task: TaskSpec, ctx: TaskContext | None = None) -> TaskConfig:
+    """The task's type-specific fields, validated; a DefinitionError names the bad field.
+
+    With a context, task results and params referenced in the config are put in first (a
+    python task resolves its own arguments, so its config is taken as it is).
+    """
+    kind = task_type(task.type, task=task.key)
+    config = task.config
+    if ctx is not None and task.type != "python":
+        config = ctx.resolve(config)
     try:
-        return validated(task_type.config, task.config)
+        return validated(kind.config, config)
     except ValueError as exc:
         raise DefinitionError(
             f"invalid fields for a {task.type} task: {exc}", task=task.key

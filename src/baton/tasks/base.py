@@ -17,15 +17,22 @@ class TaskConfig(Spec, frozen=True):
 class TaskFailed(Exception):
     """A task type's own failure (a non-zero exit code, an error in a child process).
 
-    `error_types` are the qualified class names of the original error, for `retry_on`.
+    `error_types` are the qualified class names of the original error, for `retry_on`;
+    `retryable=False` fails the task at once whatever its retry policy (e.g. HTTP 4xx).
     """
 
     def __init__(
-        self, message: str, *, error_types: tuple[str, ...] = (), traceback: str | None = None
+        self,
+        message: str,
+        *,
+        error_types: tuple[str, ...] = (),
+        traceback: str | None = None,
+        retryable: bool = True,
     ) -> None:
         super().__init__(message)
         self.error_types = error_types
         self.traceback = traceback
+        self.retryable = retryable
 
 
 @dataclass(frozen=True, slots=True)

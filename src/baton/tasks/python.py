@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from baton.model.context import NO_ITEM, TaskContext
-from baton.model.spec import PARAM_KEY, REF_KEY
 from baton.tasks import process
 from baton.tasks.base import TaskConfig, TaskFailed, TaskType
 
@@ -48,8 +47,8 @@ def bind(
     fn: Callable[..., Any], cfg: PythonConfig, ctx: TaskContext
 ) -> tuple[list[Any], dict[str, Any]]:
     """The call's arguments: resolved references, the mapped item first, by-name binding."""
-    args = [resolve(a, ctx) for a in cfg.args or ()]
-    kwargs = {k: resolve(v, ctx) for k, v in cfg.kwargs.items()}
+    args = [ctx.resolve(a) for a in cfg.args or ()]
+    kwargs = {k: ctx.resolve(v) for k, v in cfg.kwargs.items()}
     if ctx.item is not NO_ITEM:
         args.insert(0, ctx.item)
     if cfg.args is not None:
@@ -69,18 +68,6 @@ def bind(
                 f"{', '.join(ctx.params) or 'none'})"
             )
     return args, kwargs
-
-
-def resolve(value: Any, ctx: TaskContext) -> Any:
-    if isinstance(value, dict):
-        if len(value) == 1 and REF_KEY in value:
-            return ctx.upstream.get(value[REF_KEY])
-        if len(value) == 1 and PARAM_KEY in value:
-            return ctx.params.get(value[PARAM_KEY])
-        return {k: resolve(v, ctx) for k, v in value.items()}
-    if isinstance(value, list):
-        return [resolve(v, ctx) for v in value]
-    return value
 
 
 def _in_subprocess(ctx: TaskContext, function: str, args: list[Any], kwargs: dict[str, Any]) -> Any:

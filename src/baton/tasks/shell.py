@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import msgspec
 
 from baton.errors import Skip
+from baton.model import decorators
 from baton.model.context import NO_ITEM, TaskContext
 from baton.tasks import process
 from baton.tasks.base import TaskConfig, TaskFailed, TaskType
@@ -54,6 +55,25 @@ def execute(ctx: TaskContext, cfg: ShellConfig) -> Any:
     if code != 0:
         raise TaskFailed(f"the command exited with code {code}")
     return last_line
+
+
+def shell_task(
+    command: str,
+    *,
+    key: str,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    skip_exit_code: int | None = 99,
+    wait_for: Any = (),
+    **options: Any,
+) -> Any:
+    """A shell task inside a `@flow`: `shell_task("wc -l data.csv", key="count")`.
+
+    `command` is a Jinja2 template (`params`, `upstream`, `item`...); `wait_for` takes the
+    results of tasks to run after; other options as for `@task` (retries, timeout, ...).
+    """
+    config = {"command": command, "env": env, "cwd": cwd, "skip_exit_code": skip_exit_code}
+    return decorators.typed_task("shell", key, config, wait_for=wait_for, **options)
 
 
 TYPE = TaskType("shell", ShellConfig, execute)
