@@ -22,6 +22,7 @@ EXPECTED = [
     "flow",
     "get_run",
     "run_flow",
+    "shell_task",
     "task",
 ]
 
@@ -54,7 +55,7 @@ def test_public_errors_form_one_tree() -> None:
 def test_the_cli_module_imports_light() -> None:
     code = (
         "import sys, baton.cli.main; "
-        "print(sorted(m for m in ('pydantic', 'sqlalchemy') if m in sys.modules))"
+        "print(sorted(m for m in ('pydantic', 'sqlalchemy', 'msgspec', 'sqlite3') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
