@@ -147,10 +147,18 @@ def run_list(rows: Sequence[Row], *, as_json: bool) -> None:
     )
 
 
-def flow_dag(spec: FlowSpec, *, as_json: bool) -> None:
+def flow_dags(specs: Sequence[FlowSpec], *, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(spec.to_builtins(), indent=2))
+        data = [s.to_builtins() for s in specs]
+        click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
         return
+    for i, spec in enumerate(specs):
+        if i:
+            click.echo()
+        _flow_dag(spec)
+
+
+def _flow_dag(spec: FlowSpec) -> None:
     click.echo(f"flow {spec.name}: {len(spec.tasks)} tasks")
     if spec.params:
         click.echo(

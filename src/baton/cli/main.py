@@ -91,12 +91,13 @@ def flows() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the FlowSpec as JSON.")
 @handle_errors
 def flows_show(path: str, flow_name: str | None, as_json: bool) -> None:
-    """Print a flow's DAG: its tasks, their types and upstream tasks."""
+    """Print the DAG of each flow in a file: its tasks, their types and upstream tasks."""
     from baton.cli import display
     from baton.execution import loader
 
-    flow = loader.pick(loader.load_file(path), flow_name, file=path)
-    display.flow_dag(flow.spec, as_json=as_json)
+    found = loader.load_file(path)
+    chosen = [loader.pick(found, flow_name, file=path)] if flow_name else found
+    display.flow_dags([f.spec for f in chosen], as_json=as_json)
 
 
 @cli.group()

@@ -17,6 +17,11 @@ from baton.tasks.base import TaskConfig, TaskType
 MODULES: dict[str, str] = {
     "python": "python",
     "shell": "shell",
+    "script": "script",
+    "jar": "jar",
+    "sql": "sql",
+    "http": "http",
+    "notebook": "notebook",
 }
 
 _loaded: dict[str, TaskType] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import logging
 import pickle
 import sys
 import traceback
@@ -32,6 +33,10 @@ def main(argv: list[str]) -> int:
     with open(src, "rb") as f:
         reference, path, args, kwargs = pickle.load(f)
     sys.path[:] = path
+    # As in a worker thread: the task's INFO logs reach its log (stderr goes there).
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     outcome: tuple[str, Any]
     try:
         result = load(reference)(*args, **kwargs)
