@@ -315,10 +315,10 @@ def test_retry_times(store: Store) -> None:
     add_run(store, "r1", tasks={"a": {"state": "retry_wait", "ready_at": 50.0}, "b": {}})
     add_run(store, "r2", tasks={"a": {"state": "retry_wait", "ready_at": 20.0}})
     read = store.read()
-    assert read.next_retry_at() == 20.0
-    assert read.due_retries(10.0, None) == []
-    assert sorted(r["run_id"] for r in read.due_retries(60.0, None)) == ["r1", "r2"]
-    assert [r["run_id"] for r in read.due_retries(60.0, ["r1"])] == ["r1"]
+    assert read.next_wakeup_at() == 20.0
+    assert read.due_wakeups(10.0, None) == []
+    assert sorted(r["run_id"] for r in read.due_wakeups(60.0, None)) == ["r1", "r2"]
+    assert [r["run_id"] for r in read.due_wakeups(60.0, ["r1"])] == ["r1"]
 
 
 # -- claim -------------------------------------------------------------------------------

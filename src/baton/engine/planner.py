@@ -38,6 +38,8 @@ class Outcome:
     traceback: str | None = None
     follow: tuple[str, ...] | None = None  # a branch task's chosen downstream keys
     retryable: bool = True  # False: fail now whatever the retry policy (e.g. HTTP 4xx)
+    wake_at: float | None = None  # a waiting task runs again then (None: when woken)
+    defer_state: str | None = None  # JSON it gets back when it runs again
 
 
 def next_task_state(
@@ -51,6 +53,10 @@ def next_task_state(
             return TaskState.SKIPPED, None
         case AttemptState.CANCELLED:
             return TaskState.CANCELLED, None
+        case AttemptState.WAITING:
+            return (
+                (TaskState.CANCELLED, None) if cancelling else (TaskState.WAITING, outcome.wake_at)
+            )
     kind = outcome.error_kind or ErrorKind.USER
     if cancelling:
         return TaskState.CANCELLED, None

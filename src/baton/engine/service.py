@@ -111,11 +111,14 @@ class Engine:
         trigger: str = "manual",
         parent_run_id: str | None = None,
         reuse: Mapping[str, Sequence[Row]] | None = None,
+        parent_task_run_id: int | None = None,
+        root_run_id: str | None = None,
     ) -> str:
         """Insert a Run and all its TaskRuns; tasks with nothing to wait for are queued.
 
         `reuse` maps task keys to TaskRun rows of an earlier run whose outcome this run keeps
         (a repair): they are copied as they were, and count for their downstream tasks.
+        A sub-flow run names the `flow` task waiting for it and the run at the top.
         """
         reuse = reuse or {}
         now = self.clock()
@@ -170,6 +173,8 @@ class Engine:
                     "trigger": trigger,
                     "logical_date": None,
                     "parent_run_id": parent_run_id,
+                    "root_run_id": root_run_id,
+                    "parent_task_run_id": parent_task_run_id,
                     "unfinished": unfinished,
                     "created_at": now,
                 }
@@ -241,7 +246,7 @@ class Engine:
                 (
                     o.attempt_id,
                     o.state.value,
-                    o.ended_at,
+                    None if o.state is AttemptState.WAITING else o.ended_at,
                     o.error,
                     o.error_kind.value if o.error_kind else None,
                     o.traceback,
@@ -277,6 +282,14 @@ class Engine:
                     }
                 if to is TaskState.RETRY_WAIT:
                     fields["ready_at"] = ready_at
+                if to is TaskState.WAITING:
+                    fields |= {
+                        "ready_at": ready_at,
+                        "defer_state": o.defer_state,
+                        "resume_attempt": o.attempt_id,
+                    }
+                else:
+                    fields |= {"defer_state": None, "resume_attempt": None}
                 move = TaskMove(o.task_run_id, run_id, TaskState.RUNNING, to, fields)
                 steps.append((move, o.task_key, o.follow))
                 if to is TaskState.RETRY_WAIT and ready_at is not None and ready_at <= now:
@@ -479,22 +492,35 @@ class Engine:
             run["state"] == RunState.CANCELLING, (r["state"] for r in leaves)
         )
         tx.move_run(run_id, final, {"ended_at": now, "started_at": run["started_at"] or now}, now)
+        if run["parent_task_run_id"] is not None:  # a `flow` task waits for this run: wake it
+            parent = tx.task_run(run["parent_task_run_id"])
+            if parent["state"] == TaskState.WAITING:
+                pc, _ = self.run_info(parent["run_id"], tx)
+                wake = TaskMove(
+                    parent["id"],
+                    parent["run_id"],
+                    TaskState.WAITING,
+                    TaskState.QUEUED,
+                    {"ready_at": now},
+                    note=f"run {run_id} ended {final}",
+                )
+                self._move(tx, pc, wake, parent["task_key"], now)
 
     # -- timers --------------------------------------------------------------------------
 
-    def promote_retries(self, run_ids: Sequence[str] | None = None) -> float | None:
-        """Queue task runs whose retry time has come; returns the next retry time, if any."""
+    def wake_due(self, run_ids: Sequence[str] | None = None) -> float | None:
+        """Queue retries and waiting tasks whose time has come; returns the next such time."""
         now = self.clock()
-        if not self.store.read().due_retries(now, run_ids):  # the usual case: no write
-            return self.store.read().next_retry_at()
+        if not self.store.read().due_wakeups(now, run_ids):  # the usual case: no write
+            return self.store.read().next_wakeup_at()
         with self.store.transaction() as tx:
-            for r in tx.due_retries(now, run_ids):
+            for r in tx.due_wakeups(now, run_ids):
                 c, _ = self.run_info(r["run_id"], tx)
                 back = TaskMove(
-                    r["id"], r["run_id"], TaskState.RETRY_WAIT, TaskState.QUEUED, {"ready_at": now}
+                    r["id"], r["run_id"], TaskState(r["state"]), TaskState.QUEUED, {"ready_at": now}
                 )
                 self._move(tx, c, back, r["task_key"], now)
-            return tx.next_retry_at()
+            return tx.next_wakeup_at()
 
     def fail_lost(self, attempts: Iterable[Row], reason: str) -> int:
         """Fail attempts whose worker is gone (error_kind lost); they retry per policy."""
@@ -545,8 +571,17 @@ class Engine:
             if moves:
                 tx.move_tasks(moves, now)
                 tx.finish_tasks(run_id, len(moves))
+            waiting = [m.id for m in moves if m.frm is TaskState.WAITING]
+            tx.close_attempts(
+                [r["resume_attempt"] for r in map(tx.task_run, waiting) if r["resume_attempt"]],
+                AttemptState.CANCELLED.value,
+                now,
+            )
+            children = tx.child_runs(waiting)
             if tx.run(run_id)["unfinished"] == 0:
                 self._finish_run(tx, run_id, c, now)
+        for child in children:  # sub-flow runs of cancelled `flow` tasks go too
+            self.cancel(child)
         return True
 
     def repair(self, run_id: str) -> str:

@@ -173,15 +173,13 @@ def execute(
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> RunResult:
     """Work on one run in this process until it ends; Ctrl-C or SIGTERM cancels it."""
-    compiled, _ = engine.run_info(run_id)
-    chosen = flow or loader.for_run(compiled.spec)
     worker = Worker(
         engine,
         settings,
-        lambda _: chosen,
+        {run_id: flow} if flow else None,
         concurrency=concurrency,
-        queues=sorted({t.queue for t in compiled.spec.tasks}),
-        run_ids=[run_id],
+        queues=(),  # every queue: this process runs the whole flow
+        run_ids=engine.store.read().runs_under(run_id),
     )
     with _cancel_on_signal(worker.request_cancel):
         worker.run()

@@ -7,6 +7,7 @@ baton itself is reported as `internal`. Nothing a task does escapes into the wor
 from __future__ import annotations
 
 import ctypes
+import json
 import threading
 import time
 import traceback
@@ -22,7 +23,7 @@ from baton.model.context import TaskContext
 from baton.model.spec import TaskSpec
 from baton.model.states import AttemptState, ErrorKind
 from baton.store.store import Claimed
-from baton.tasks.base import TaskFailed
+from baton.tasks.base import Defer, TaskFailed
 
 
 @dataclass
@@ -68,6 +69,13 @@ def _run(job: Job) -> Outcome:
             result_ref=ref,
             result_len=length,
             follow=follow,
+        )
+    except Defer as exc:
+        return outcome(
+            job,
+            AttemptState.WAITING,
+            wake_at=exc.wake_at,
+            defer_state=json.dumps(exc.state),
         )
     except Skip as exc:
         print(f"skipped: {exc}" if str(exc) else "skipped")

@@ -9,12 +9,14 @@ the only periodic work.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +24,10 @@ from typing import Any
 from baton.engine.planner import Outcome
 from baton.engine.service import Engine, new_id
 from baton.errors import TaskCancelled, TaskTimeout
-from baton.execution import logs, results, runner
+from baton.execution import loader, logs, results, runner
 from baton.execution.loader import LoadedFlow
 from baton.model.context import NO_ITEM, TaskContext
+from baton.model.params import coerce_params
 from baton.model.spec import PARAM_KEY
 from baton.model.states import RUN_TERMINAL, RunState
 from baton.settings import Settings
@@ -46,7 +49,7 @@ class Worker:
         self,
         engine: Engine,
         settings: Settings,
-        flows: Callable[[str], LoadedFlow],
+        flows: Mapping[str, LoadedFlow] | None = None,
         *,
         concurrency: int = 16,
         queues: Sequence[str] = ("default",),
@@ -55,10 +58,13 @@ class Worker:
     ) -> None:
         self.engine = engine
         self.settings = settings
-        self.flows = flows
+        self._flows: dict[str, LoadedFlow] = dict(flows or {})
         self.concurrency = max(1, concurrency)
         self.queues = list(queues)
+        # A worker scoped to runs also works on the sub-flow runs they start.
+        self._roots = list(run_ids) if run_ids is not None else None
         self.run_ids = list(run_ids) if run_ids is not None else None
+        self._scope_lock = threading.Lock()
         self.id = new_id()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
@@ -99,9 +105,9 @@ class Worker:
         try:
             while True:
                 self._drain(done)
-                if self._cancel_requested and self.run_ids is not None:
+                if self._cancel_requested and self._roots is not None:
                     self._cancel_requested = False
-                    for run_id in self.run_ids:
+                    for run_id in self._roots:
                         self.engine.cancel(run_id)
                     next_timers = 0.0
                 free = self.concurrency - len(self._active)
@@ -109,7 +115,7 @@ class Worker:
                     worker_id=self.id,
                     queues=self.queues,
                     limit=free,
-                    run_ids=self.run_ids,
+                    run_ids=self._scope(),
                     lease=self.settings.lease_seconds,
                     outcomes=done,
                 )
@@ -167,10 +173,14 @@ class Worker:
             or self._stopping.pop(o.attempt_id, None) is not None
         ]
 
+    def _scope(self) -> list[str] | None:
+        with self._scope_lock:
+            return None if self.run_ids is None else list(self.run_ids)
+
     def _all_done(self) -> bool:
-        assert self.run_ids is not None
+        assert self._roots is not None
         read = self.engine.store.read()
-        return all(read.run(r)["state"] in RUN_TERMINAL for r in self.run_ids)
+        return all(read.run(r)["state"] in RUN_TERMINAL for r in self._roots)
 
     def _deadlines(self) -> list[float]:
         return [j.deadline for j in self._active.values() if j.deadline is not None] + [
@@ -201,10 +211,10 @@ class Worker:
                 del self._stopping[attempt_id]
                 self._outcomes.put(s.outcome)
         self.engine.fail_lost(
-            lost_attempts(self.engine.store, self.run_ids, self.id),
+            lost_attempts(self.engine.store, self._scope(), self.id),
             "its worker stopped (process died)",
         )
-        return self.engine.promote_retries(self.run_ids)
+        return self.engine.wake_due(self._scope())
 
     def _interrupt(self, job: runner.Job, kind: type[Any], outcome: Outcome) -> None:
         del self._active[job.claimed.attempt_id]
@@ -217,7 +227,9 @@ class Worker:
     def _dispatch(self, c: Claimed) -> None:
         compiled, params = self.engine.run_info(c.run_id)
         task = compiled.tasks[c.task_key]
-        flow = self.flows(c.run_id)
+        flow = self._flows.get(c.run_id)
+        if flow is None:
+            flow = self._flows[c.run_id] = loader.for_run(compiled.spec)
         upstream = self._upstream_results(c.run_id, compiled.graph.upstream[c.task_key])
         item: Any = NO_ITEM
         if c.map_index >= 0:
@@ -244,11 +256,71 @@ class Worker:
             flow_dir=os.path.dirname(source.path) if source else os.getcwd(),
             work_dir=self.settings.work_dir,
             load_function=flow.load_function,
+            timeout=task.timeout,
+            resume_state=json.loads(c.resume_state) if c.resume_state else None,
+            start_run=functools.partial(self._start_child, c),
+            run_status=self._run_status,
+            cancel_run=self._cancel_run,
         )
         deadline = time.monotonic() + task.timeout if task.timeout else None
         job = runner.Job(c, task, ctx, self.settings.results_dir, deadline)
         self._active[c.attempt_id] = job
         self._pool.submit(self._run_job, job)
+
+    # -- what `flow` tasks do, from their own thread (and so their own connection) -----
+
+    def _start_child(
+        self, parent: Claimed, path: str, flow_name: str | None, params: Mapping[str, Any]
+    ) -> str:
+        """Start a sub-flow run for a `flow` task; this worker works on it too."""
+        child = loader.pick(loader.load_file(path), flow_name, file=path)
+        values = coerce_params(child.spec.params, params, flow=child.spec.name)
+        store = Store(self.engine.store.url)
+        try:
+            engine = Engine(store)
+            root = store.read().run(parent.run_id)["root_run_id"] or parent.run_id
+            run_id = engine.create_run(
+                engine.register(child.spec),
+                values,
+                trigger="flow",
+                parent_task_run_id=parent.task_run_id,
+                root_run_id=root,
+            )
+        finally:
+            store.close()
+        self._flows[run_id] = child
+        with self._scope_lock:
+            if self.run_ids is not None:
+                self.run_ids.append(run_id)
+        return run_id
+
+    def _run_status(self, run_id: str) -> dict[str, Any]:
+        store = Store(self.engine.store.url)
+        try:
+            read = store.read()
+            run = read.run(run_id)
+            tasks = read.task_runs(run_id)
+        finally:
+            store.close()
+        return {
+            "id": run_id,
+            "flow": run["flow_name"],
+            "state": run["state"],
+            "tasks": {
+                r["task_key"] if r["map_index"] < 0 else f"{r['task_key']}[{r['map_index']}]": {
+                    "state": r["state"],
+                    "error": r["error"],
+                }
+                for r in tasks
+            },
+        }
+
+    def _cancel_run(self, run_id: str) -> bool:
+        store = Store(self.engine.store.url)
+        try:
+            return Engine(store).cancel(run_id)
+        finally:
+            store.close()
 
     def _run_job(self, job: runner.Job) -> None:
         self._outcomes.put(runner.run_attempt(job))

@@ -35,6 +35,11 @@ class TaskContext:
     flow_dir: str
     work_dir: str
     load_function: Callable[[str], Callable[..., Any]]
+    timeout: float | None = None  # the task's timeout, for types that wait across runs
+    resume_state: dict[str, Any] | None = None  # what this attempt left when it deferred
+    start_run: Callable[..., str] | None = None  # (flow path, flow name, params) -> run id
+    run_status: Callable[[str], Mapping[str, Any]] | None = None  # a run's id, state, tasks
+    cancel_run: Callable[[str], object] | None = None
     _interrupt: type[TaskInterrupt] | None = None
     _interrupted: threading.Event = field(default_factory=threading.Event)
     _on_interrupt: list[Callable[[type[TaskInterrupt]], None]] = field(default_factory=list)

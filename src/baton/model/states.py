@@ -35,6 +35,7 @@ class RunState(StrEnum):
 
 class AttemptState(StrEnum):
     RUNNING = "running"
+    WAITING = "waiting"  # deferred (a sensor between pokes, a flow task awaiting its run)
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -62,7 +63,7 @@ TASK_TERMINAL = frozenset(
     }
 )
 RUN_TERMINAL = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED})
-ATTEMPT_TERMINAL = frozenset(AttemptState) - {AttemptState.RUNNING}
+ATTEMPT_TERMINAL = frozenset(AttemptState) - {AttemptState.RUNNING, AttemptState.WAITING}
 
 _T = TaskState
 TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {

@@ -64,6 +64,8 @@ runs = Table(
     Column("trigger", String(20), nullable=False),
     Column("logical_date", Float),
     Column("parent_run_id", String(32)),
+    Column("root_run_id", String(32), index=True),  # the run at the top of sub-flow runs
+    Column("parent_task_run_id", Integer, index=True),  # the `flow` task waiting for this run
     Column("unfinished", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("started_at", Float),
@@ -99,6 +101,8 @@ task_runs = Table(
     Column("error", Text),
     Column("error_kind", String(20)),
     Column("reused_from", String(32)),
+    Column("defer_state", Text),  # JSON a waiting task gets back when it runs again
+    Column("resume_attempt", String(32)),  # the waiting attempt the next claim continues
     UniqueConstraint("run_id", "task_key", "map_index", name="uq_task_runs_key"),
 )
 # Matches the claim query's ORDER BY, so claiming never sorts the whole queue.

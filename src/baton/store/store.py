@@ -54,6 +54,7 @@ class Claimed:
     map_index: int
     attempt_id: str
     attempt: int
+    resume_state: str | None = None  # JSON a waiting task left for its next run
 
 
 def sqlite_path(url: str) -> str:
@@ -170,10 +171,11 @@ class Tx:
     def insert_run(self, run: Mapping[str, Any]) -> None:
         self._c.execute(
             "INSERT INTO runs (id, flow_name, version_id, state, params, trigger, "
-            "logical_date, parent_run_id, unfinished, created_at) VALUES (:id, :flow_name, "
-            ":version_id, :state, :params, :trigger, :logical_date, :parent_run_id, "
-            ":unfinished, :created_at)",
-            run,
+            "logical_date, parent_run_id, root_run_id, parent_task_run_id, unfinished, "
+            "created_at) VALUES (:id, :flow_name, :version_id, :state, :params, :trigger, "
+            ":logical_date, :parent_run_id, :root_run_id, :parent_task_run_id, :unfinished, "
+            ":created_at)",
+            {"root_run_id": None, "parent_task_run_id": None, **run},
         )
         self._events([(run["id"], None, None, run["state"], run["created_at"], None)])
 
@@ -377,14 +379,18 @@ class Tx:
             (run_id, *ks),
         )
 
-    def next_retry_at(self) -> float | None:
-        row = self._one("SELECT min(ready_at) AS t FROM task_runs WHERE state = 'retry_wait'")
+    def next_wakeup_at(self) -> float | None:
+        """When the next retry or waiting task is due."""
+        row = self._one(
+            "SELECT min(ready_at) AS t FROM task_runs WHERE state IN ('retry_wait', 'waiting')"
+        )
         return None if row is None or row["t"] is None else float(row["t"])
 
-    def due_retries(self, now: float, run_ids: Sequence[str] | None) -> list[Row]:
+    def due_wakeups(self, now: float, run_ids: Sequence[str] | None) -> list[Row]:
+        """Retries and waiting tasks whose time has come."""
         sql = (
-            "SELECT id, run_id, task_key FROM task_runs "
-            "WHERE state = 'retry_wait' AND ready_at <= ?"
+            "SELECT id, run_id, task_key, state FROM task_runs "
+            "WHERE state IN ('retry_wait', 'waiting') AND ready_at <= ?"
         )
         params: list[Any] = [now]
         if run_ids is not None:
@@ -405,12 +411,15 @@ class Tx:
         lease_until: float,
         new_id: Iterator[str],
     ) -> list[Claimed]:
-        """Move up to `limit` queued task runs to running, each with a new attempt."""
+        """Move up to `limit` queued task runs to running, each with a new attempt (or, for
+        a task that was waiting, its waiting attempt continued)."""
         sql = (
-            "SELECT id, run_id, task_key, map_index, attempts, started_at FROM task_runs "
-            f"WHERE state = 'queued' AND queue IN ({','.join('?' * len(queues))})"
+            "SELECT id, run_id, task_key, map_index, attempts, started_at, resume_attempt, "
+            "defer_state FROM task_runs WHERE state = 'queued'"
         )
         params: list[Any] = list(queues)
+        if queues:  # none: any queue (an embedded run serves all of its tasks)
+            sql += f" AND queue IN ({','.join('?' * len(queues))})"
         if run_ids is not None:
             sql += f" AND run_id IN ({','.join('?' * len(run_ids))})"
             params += run_ids
@@ -419,7 +428,13 @@ class Tx:
             return []
         claimed = [
             Claimed(
-                r["id"], r["run_id"], r["task_key"], r["map_index"], next(new_id), r["attempts"] + 1
+                r["id"],
+                r["run_id"],
+                r["task_key"],
+                r["map_index"],
+                r["resume_attempt"] or next(new_id),
+                r["attempts"] if r["resume_attempt"] else r["attempts"] + 1,
+                r["defer_state"] if r["resume_attempt"] else None,
             )
             for r in rows
         ]
@@ -430,14 +445,17 @@ class Tx:
                     c.run_id,
                     TaskState.QUEUED,
                     TaskState.RUNNING,
-                    {
-                        "attempts": c.attempt,
-                        "started_at": r["started_at"] or now,
-                    },
+                    {"attempts": c.attempt, "started_at": r["started_at"] or now},
                 )
                 for c, r in zip(claimed, rows, strict=True)
             ],
             now,
+        )
+        resumed = [c for c in claimed if c.resume_state is not None]
+        self._c.executemany(
+            "UPDATE attempts SET state = 'running', worker_id = ?, lease_expires_at = ? "
+            "WHERE id = ? AND state = 'waiting'",
+            [(worker_id, lease_until, c.attempt_id) for c in resumed],
         )
         self._c.executemany(
             "INSERT INTO attempts (id, task_run_id, run_id, number, worker_id, state, started_at, "
@@ -445,6 +463,7 @@ class Tx:
             [
                 (c.attempt_id, c.task_run_id, c.run_id, c.attempt, worker_id, now, lease_until)
                 for c in claimed
+                if c.resume_state is None
             ],
         )
         return claimed
@@ -491,6 +510,28 @@ class Tx:
             (lease_until, worker_id),
         )
         self._c.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, worker_id))
+
+    def runs_under(self, root_run_id: str) -> list[str]:
+        """A run and every sub-flow run below it."""
+        rows = self._all(
+            "SELECT id FROM runs WHERE id = ? OR root_run_id = ?", (root_run_id, root_run_id)
+        )
+        return [r["id"] for r in rows]
+
+    def child_runs(self, task_run_ids: Sequence[int]) -> list[str]:
+        if not task_run_ids:
+            return []
+        marks = ",".join("?" * len(task_run_ids))
+        rows = self._all(f"SELECT id FROM runs WHERE parent_task_run_id IN ({marks})", task_run_ids)
+        return [r["id"] for r in rows]
+
+    def close_attempts(self, attempt_ids: Sequence[str], state: str, now: float) -> None:
+        """End waiting attempts (their task run was cancelled while waiting)."""
+        self._c.executemany(
+            "UPDATE attempts SET state = ?, ended_at = ?, error_kind = ? "
+            "WHERE id = ? AND state = 'waiting'",
+            [(state, now, state, a) for a in attempt_ids],
+        )
 
     # -- workers -------------------------------------------------------------------------
 

@@ -35,6 +35,19 @@ class TaskFailed(Exception):
         self.retryable = retryable
 
 
+class Defer(Exception):
+    """Raised by a task type to wait without holding a worker slot (state `waiting`).
+
+    The attempt goes on when the task runs again: at `wake_at` (UNIX time), or earlier when
+    something wakes it (a sub-flow run ending); `state` is handed back as ctx.resume_state.
+    """
+
+    def __init__(self, *, wake_at: float | None, state: dict[str, Any]) -> None:
+        super().__init__("waiting")
+        self.wake_at = wake_at
+        self.state = state
+
+
 @dataclass(frozen=True, slots=True)
 class TaskType:
     name: str

@@ -419,11 +419,11 @@ def test_a_failed_attempt_waits_then_is_retried(engine: Engine, store: Store, cl
     assert claim(engine) == []
 
     clock.now = 1011.0
-    assert engine.promote_retries() == 1012.0
+    assert engine.wake_due() == 1012.0
     assert states(store, run_id)["a"] == "retry_wait"
 
     clock.now = 1012.0
-    assert engine.promote_retries() is None
+    assert engine.wake_due() is None
     assert states(store, run_id)["a"] == "queued"
     a2 = claim_one(engine, "a")
     assert a2.attempt == 2
@@ -442,14 +442,14 @@ def test_a_retry_without_delay_is_queued_at_once(engine: Engine, store: Store) -
     assert run_state(store, run_id) == "succeeded"
 
 
-def test_promote_retries_only_for_given_runs(engine: Engine, store: Store, clock: Clock) -> None:
+def test_wake_due_only_for_given_runs(engine: Engine, store: Store, clock: Clock) -> None:
     policy = RetryPolicy(retries=1, delay=5)
     first = start(engine, py("a", retry=policy))
     second = engine.create_run(store.read().run(first)["version_id"], {})
     for c in claim(engine):
         engine.complete([outcome(engine, c, AttemptState.FAILED)])
     clock.now = 2000.0
-    assert engine.promote_retries([first]) == 1005.0
+    assert engine.wake_due([first]) == 1005.0
     assert states(store, first) == {"a": "queued"}
     assert states(store, second) == {"a": "retry_wait"}
 

@@ -26,7 +26,7 @@ def test_every_state_has_a_row() -> None:
 def test_terminal_sets_match_the_design() -> None:
     assert {T.SUCCEEDED, T.FAILED, T.SKIPPED, T.UPSTREAM_FAILED, T.CANCELLED} == TASK_TERMINAL
     assert {R.SUCCEEDED, R.FAILED, R.CANCELLED} == RUN_TERMINAL
-    assert set(AttemptState) - {AttemptState.RUNNING} == ATTEMPT_TERMINAL
+    assert set(AttemptState) - {AttemptState.RUNNING, AttemptState.WAITING} == ATTEMPT_TERMINAL
 
 
 @pytest.mark.parametrize("state", sorted(TASK_TERMINAL))
