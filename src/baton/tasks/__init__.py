@@ -22,6 +22,8 @@ MODULES: dict[str, str] = {
     "sql": "sql",
     "http": "http",
     "notebook": "notebook",
+    "flow": "flow",
+    "sensor": "sensor",
 }
 
 _loaded: dict[str, TaskType] = {}
