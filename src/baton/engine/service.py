@@ -153,13 +153,6 @@ class Engine:
                         "up_total": total,
                         "up_counts": counts,
                         "ready_at": now if queued else None,
-                        "result": None,
-                        "result_ref": None,
-                        "result_len": None,
-                        "reused_from": None,
-                        "started_at": None,
-                        "ended_at": None,
-                        "attempts": 0,
                     }
                 )
             unfinished = sum(1 for r in rows if r["state"] not in TASK_TERMINAL)
@@ -457,13 +450,6 @@ class Engine:
                         "priority": task.priority,
                         "up_total": row["up_total"],
                         "ready_at": now,
-                        "result": None,
-                        "result_ref": None,
-                        "result_len": None,
-                        "reused_from": None,
-                        "started_at": None,
-                        "ended_at": None,
-                        "attempts": 0,
                     }
                     for i in range(1, n)
                 ],

@@ -42,7 +42,7 @@ class TaskContext:
     cancel_run: Callable[[str], object] | None = None
     _interrupt: type[TaskInterrupt] | None = None
     _interrupted: threading.Event = field(default_factory=threading.Event)
-    _on_interrupt: list[Callable[[type[TaskInterrupt]], None]] = field(default_factory=list)
+    _on_interrupt: list[Callable[[type[TaskInterrupt]], object]] = field(default_factory=list)
     _log_file: IO[bytes] | None = None
     children: int = 0  # child processes running now; an interrupt kills them
 
@@ -63,7 +63,7 @@ class TaskContext:
         for hook in list(self._on_interrupt):
             hook(kind)
 
-    def on_interrupt(self, hook: Callable[[type[TaskInterrupt]], None]) -> Callable[[], None]:
+    def on_interrupt(self, hook: Callable[[type[TaskInterrupt]], object]) -> Callable[[], None]:
         """Run `hook` if the attempt is interrupted; returns a function that unregisters it."""
         self._on_interrupt.append(hook)
         if self._interrupt is not None:

@@ -14,12 +14,12 @@ import inspect
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, ParamSpec, TypeVar, cast, overload
+from typing import Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack, cast, overload
 
 from baton.errors import DefinitionError
 from baton.model import params as params_mod
 from baton.model.graph import validate
-from baton.model.spec import FlowSpec, TaskSpec, param_ref, ref, validated
+from baton.model.spec import DEFAULT_QUEUE, FlowSpec, TaskSpec, param_ref, ref, validated
 from baton.model.spec import ParamSpec as FlowParam
 from baton.model.trigger_rules import TriggerRule
 
@@ -135,21 +135,9 @@ class Task(Generic[P, R]):
         fn: Callable[P, R],
         *,
         name: str | None = None,
-        retries: int = 0,
-        retry_delay: float = 0.0,
-        retry_backoff: float | bool = 1.0,
-        max_retry_delay: float | None = None,
-        retry_jitter: float = 0.0,
-        retry_on: Iterable[type[BaseException] | str] = (),
-        timeout: float | None = None,
-        trigger_rule: TriggerRule | str = TriggerRule.ALL_SUCCESS,
-        queue: str = "default",
-        pool: str | None = None,
-        priority: int = 0,
-        inputs: Iterable[str] = (),
-        outputs: Iterable[str] = (),
         isolation: Isolation = "thread",
         branch: bool = False,
+        **options: Unpack[TaskOptions],
     ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
@@ -162,22 +150,7 @@ class Task(Generic[P, R]):
             )
         self.isolation = isolation
         self.branch = branch
-        self.spec_fields = spec_fields(
-            self.name,
-            retries=retries,
-            retry_delay=retry_delay,
-            retry_backoff=retry_backoff,
-            max_retry_delay=max_retry_delay,
-            retry_jitter=retry_jitter,
-            retry_on=retry_on,
-            timeout=timeout,
-            trigger_rule=trigger_rule,
-            queue=queue,
-            pool=pool,
-            priority=priority,
-            inputs=inputs,
-            outputs=outputs,
-        )
+        self.spec_fields = spec_fields(self.name, **options)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         tracer = _tracing.get()
@@ -196,51 +169,57 @@ class Task(Generic[P, R]):
         return f"<Task {self.name}>"
 
 
-def spec_fields(
-    key: str,
-    *,
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    retry_backoff: float | bool = 1.0,
-    max_retry_delay: float | None = None,
-    retry_jitter: float = 0.0,
-    retry_on: Iterable[type[BaseException] | str] = (),
-    timeout: float | None = None,
-    trigger_rule: TriggerRule | str = TriggerRule.ALL_SUCCESS,
-    queue: str = "default",
-    pool: str | None = None,
-    priority: int = 0,
-    inputs: Iterable[str] = (),
-    outputs: Iterable[str] = (),
-) -> dict[str, Any]:
-    """The common TaskSpec fields from the options every task type takes, checked."""
-    backoff = 2.0 if retry_backoff is True else 1.0 if retry_backoff is False else retry_backoff
-    options = {
+class TaskOptions(TypedDict, total=False):
+    """The options every task takes, whatever its type (see `task` for their meaning)."""
+
+    retries: int
+    retry_delay: float
+    retry_backoff: float | bool
+    max_retry_delay: float | None
+    retry_jitter: float
+    retry_on: Iterable[type[BaseException] | str]
+    timeout: float | None
+    trigger_rule: TriggerRule | str
+    queue: str
+    pool: str | None
+    priority: int
+    inputs: Iterable[str]
+    outputs: Iterable[str]
+
+
+def spec_fields(key: str, **options: Unpack[TaskOptions]) -> dict[str, Any]:
+    """The common TaskSpec fields from a task's options, checked."""
+    unknown = set(options) - set(TaskOptions.__annotations__)
+    if unknown:
+        raise DefinitionError(f"unknown task option(s): {', '.join(sorted(unknown))}", task=key)
+    backoff = options.get("retry_backoff", 1.0)
+    fields = {
         "key": key,
         "type": "python",
         "retry": {
-            "retries": retries,
-            "delay": retry_delay,
-            "backoff": backoff,
-            "max_delay": max_retry_delay,
-            "jitter": retry_jitter,
+            "retries": options.get("retries", 0),
+            "delay": options.get("retry_delay", 0.0),
+            "backoff": 2.0 if backoff is True else 1.0 if backoff is False else backoff,
+            "max_delay": options.get("max_retry_delay"),
+            "jitter": options.get("retry_jitter", 0.0),
             "retry_on": [
-                r if isinstance(r, str) else f"{r.__module__}.{r.__qualname__}" for r in retry_on
+                r if isinstance(r, str) else f"{r.__module__}.{r.__qualname__}"
+                for r in options.get("retry_on", ())
             ],
         },
-        "timeout": timeout,
-        "trigger_rule": str(trigger_rule),
-        "queue": queue,
-        "pool": pool,
-        "priority": priority,
-        "inputs": list(inputs),
-        "outputs": list(outputs),
+        "timeout": options.get("timeout"),
+        "trigger_rule": str(options.get("trigger_rule", TriggerRule.ALL_SUCCESS)),
+        "queue": options.get("queue", DEFAULT_QUEUE),
+        "pool": options.get("pool"),
+        "priority": options.get("priority", 0),
+        "inputs": list(options.get("inputs", ())),
+        "outputs": list(options.get("outputs", ())),
     }
     try:
-        checked = validated(TaskSpec, options)
+        checked = validated(TaskSpec, fields)
     except ValueError as exc:
         raise DefinitionError(f"invalid task options: {exc}", task=key) from None
-    return {f: getattr(checked, f) for f in options if f not in ("key", "type")}
+    return {f: getattr(checked, f) for f in fields if f not in ("key", "type")}
 
 
 def typed_task(
@@ -249,7 +228,7 @@ def typed_task(
     config: dict[str, Any],
     *,
     wait_for: Iterable[TaskRef] | TaskRef = (),
-    **options: Any,
+    **options: Unpack[TaskOptions],
 ) -> TaskRef:
     """Add a task of another type than python (shell, sql, http...) to the flow being traced.
 
@@ -307,21 +286,9 @@ def task(fn: Callable[P, R], /) -> Task[P, R]: ...
 def task(
     *,
     name: str | None = None,
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    retry_backoff: float | bool = 1.0,
-    max_retry_delay: float | None = None,
-    retry_jitter: float = 0.0,
-    retry_on: Iterable[type[BaseException] | str] = (),
-    timeout: float | None = None,
-    trigger_rule: TriggerRule | str = TriggerRule.ALL_SUCCESS,
-    queue: str = "default",
-    pool: str | None = None,
-    priority: int = 0,
-    inputs: Iterable[str] = (),
-    outputs: Iterable[str] = (),
     isolation: Isolation = "thread",
     branch: bool = False,
+    **options: Unpack[TaskOptions],
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
     """Make a function a task: `@task` or `@task(retries=3, retry_delay=1, timeout=60)`.

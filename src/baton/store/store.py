@@ -29,6 +29,11 @@ from baton.model.states import (
 
 Row = Mapping[str, Any]
 
+# What a task run starts with unless the caller says otherwise.
+_NEW_TASK_RUN: dict[str, Any] = dict.fromkeys(
+    ("ready_at", "result", "result_ref", "result_len", "reused_from", "started_at", "ended_at"),
+) | {"attempts": 0}
+
 SCHEMA_VERSION = 1  # keep equal to store.schema.SCHEMA_VERSION (checked by a test)
 
 
@@ -268,6 +273,7 @@ class Tx:
         """Insert task runs of one run; returns their ids by task key (unmapped rows)."""
         if not rows:
             return {}
+        rows = [{**_NEW_TASK_RUN, **r} for r in rows]
         self._c.executemany(
             "INSERT INTO task_runs (run_id, task_key, map_index, state, queue, pool, priority, "
             "up_total, ready_at, result, result_ref, result_len, reused_from, started_at, "
