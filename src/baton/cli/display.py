@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import click
-
 from baton.execution.local import RunResult, iso
 from baton.model.spec import FlowSpec
 from baton.settings import Settings
@@ -90,7 +88,7 @@ STATE_STYLE = {
 def finished(result: RunResult, *, as_json: bool) -> None:
     """The run's summary: JSON, a rich table on a terminal, plain columns otherwise."""
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
+        print(json.dumps(result.to_json(), indent=2))
         return
     rows = [
         [
@@ -126,7 +124,7 @@ def run_list(rows: Sequence[Row], *, as_json: bool) -> None:
         for r in rows
     ]
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        print(json.dumps(data, indent=2))
         return
     table = [
         [
@@ -150,18 +148,18 @@ def run_list(rows: Sequence[Row], *, as_json: bool) -> None:
 def flow_dags(specs: Sequence[FlowSpec], *, as_json: bool) -> None:
     if as_json:
         data = [s.to_builtins() for s in specs]
-        click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
         return
     for i, spec in enumerate(specs):
         if i:
-            click.echo()
+            print()
         _flow_dag(spec)
 
 
 def _flow_dag(spec: FlowSpec) -> None:
-    click.echo(f"flow {spec.name}: {len(spec.tasks)} tasks")
+    print(f"flow {spec.name}: {len(spec.tasks)} tasks")
     if spec.params:
-        click.echo(
+        print(
             "params: "
             + ", ".join(
                 f"{n} ({p.type}{'' if p.required else f' = {p.default!r}'})"
@@ -180,7 +178,7 @@ def _flow_dag(spec: FlowSpec) -> None:
         if t.timeout:
             extras.append(f"timeout {t.timeout:g}s")
         tail = f"  [{', '.join(extras)}]" if extras else ""
-        click.echo(f"  {t.key} ({t.type}){after}{tail}")
+        print(f"  {t.key} ({t.type}){after}{tail}")
 
 
 def logs(
@@ -210,14 +208,14 @@ def logs(
             )
         for n in numbers:
             path = os.path.join(settings.logs_dir, run_id, name, f"{n}.log")
-            click.echo(f"=== {name} attempt {n} ===")
+            print(f"=== {name} attempt {n} ===")
             if os.path.exists(path):
                 with open(path, encoding="utf-8", errors="replace") as f:
                     text = f.read()
-                click.echo(text, nl=not text.endswith("\n"))
+                print(text, end="" if text.endswith("\n") else "\n")
             printed = True
     if not printed:
-        click.echo("no attempts yet")
+        print("no attempts yet")
 
 
 def _duration(start: str | None, end: str | None) -> str:
@@ -249,7 +247,7 @@ def _table(title: str, header: list[str], rows: list[list[str]], *, state_col: i
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
     ]
-    click.echo(title)
-    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    print(title)
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())

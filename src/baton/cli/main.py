@@ -1,66 +1,121 @@
 """The `baton` command. Thin: parse, call, print, exit code.
 
-Exit codes: 0 success, 1 the run failed, 2 bad definition or input. Heavy modules are
-imported inside commands so `baton --help` starts fast.
+Exit codes: 0 success, 1 the run failed, 2 bad definition or input (argparse's own usage
+errors are 2 as well). Commands import what they need when they run, and the parser is the
+standard library's: together that keeps `baton --help` and a one-task run fast.
 """
 
 from __future__ import annotations
 
-import functools
+import argparse
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from typing import TYPE_CHECKING, Any
 
-import click
-
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from baton.store.store import Store
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+RUN_STATES = ("scheduled", "queued", "running", "succeeded", "failed", "cancelling", "cancelled")
 
 
-def handle_errors(fn: F) -> F:
-    """Turn baton's errors into a one-paragraph message and exit code 2, never a traceback."""
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace], int] | None = getattr(args, "command", None)
+    if command is None:
+        parser.print_help()
+        sys.exit(0)
+    from baton.errors import BatonError
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from baton.errors import BatonError
-
-        try:
-            return fn(*args, **kwargs)
-        except BatonError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_BAD_INPUT)
-
-    return wrapper  # type: ignore[return-value]
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="baton")
-def cli() -> None:
-    """baton: workflow and data orchestration.
-
-    Define flows in Python (@flow/@task) or YAML, then `baton run FILE`.
-    """
+    try:
+        code = command(args)
+    except BatonError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = EXIT_BAD_INPUT
+    except BrokenPipeError:  # `baton runs list | head`
+        code = 0
+    sys.exit(code)
 
 
-@cli.command()
-@click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--flow", "flow_name", help="Which flow of the file, when it defines several.")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A flow param.")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=16,
-    show_default=True,
-    help="How many tasks may run at once.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON.")
-@handle_errors
-def run(
-    path: str, flow_name: str | None, params: tuple[str, ...], concurrency: int, as_json: bool
-) -> None:
-    """Run a flow to the end in this process, with live progress."""
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="baton",
+        description="baton: workflow and data orchestration. Define flows in Python "
+        "(@flow/@task) or YAML, then `baton run FILE`.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a flow to the end in this process, with live progress")
+    p.add_argument("path", metavar="FILE", help="a .py or .yaml file defining the flow")
+    _flow_option(p)
+    p.add_argument(
+        "-p",
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a flow param (repeatable)",
+    )
+    _concurrency_option(p)
+    _json_option(p, "print the finished run as JSON")
+    p.set_defaults(command=cmd_run)
+
+    flows = sub.add_parser("flows", help="inspect flow definitions").add_subparsers(
+        title="commands", metavar="COMMAND", required=True
+    )
+    p = flows.add_parser("show", help="print the DAG of each flow in a file")
+    p.add_argument("path", metavar="FILE")
+    _flow_option(p)
+    _json_option(p, "print the FlowSpec as JSON")
+    p.set_defaults(command=cmd_flows_show)
+
+    runs = sub.add_parser("runs", help="list, inspect, cancel, repair and resume runs")
+    runs_sub = runs.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    p = runs_sub.add_parser("list", help="the latest runs, newest first")
+    p.add_argument("--flow", dest="flow_name", help="only runs of this flow")
+    p.add_argument("--state", choices=RUN_STATES, help="only runs in this state")
+    p.add_argument("--limit", type=_positive_int, default=50, help="how many (default 50)")
+    _json_option(p)
+    p.set_defaults(command=cmd_runs_list)
+    p = runs_sub.add_parser("show", help="a run and each of its task runs")
+    _run_argument(p)
+    _json_option(p)
+    p.set_defaults(command=cmd_runs_show)
+    p = runs_sub.add_parser("cancel", help="cancel a run: running tasks stop, the rest end")
+    _run_argument(p)
+    p.set_defaults(command=cmd_runs_cancel)
+    p = runs_sub.add_parser(
+        "repair", help="re-run only what failed in a finished run, as a new run"
+    )
+    _run_argument(p)
+    _concurrency_option(p)
+    _json_option(p)
+    p.set_defaults(command=cmd_runs_repair)
+    p = runs_sub.add_parser(
+        "resume", help="continue a run whose process died; what finished does not run again"
+    )
+    _run_argument(p)
+    _concurrency_option(p)
+    _json_option(p)
+    p.set_defaults(command=cmd_runs_resume)
+
+    p = sub.add_parser("logs", help="print the logs of a run's attempts")
+    _run_argument(p)
+    p.add_argument("task", nargs="?", help="a task key (`key.N` for one run of a mapped task)")
+    p.add_argument("--attempt", type=_positive_int, help="only this attempt")
+    p.set_defaults(command=cmd_logs)
+    return parser
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     from baton.cli import display
     from baton.engine.service import Engine
     from baton.execution import loader, local
@@ -68,165 +123,153 @@ def run(
     from baton.settings import Settings
     from baton.store.store import Store
 
-    given = parse_cli_params(params)
-    flow = loader.pick(loader.load_file(path), flow_name, file=path)
+    given = parse_cli_params(args.params)
+    flow = loader.pick(loader.load_file(args.path), args.flow_name, file=args.path)
     settings = Settings.from_env()
-    store = Store(settings.database_url)
-    engine = Engine(store)
-    run_id = local.start_run(engine, flow, given)
-    with display.progress(settings, run_id, enabled=not as_json):
-        result = local.execute(engine, settings, run_id, flow, concurrency=concurrency)
-    display.finished(result, as_json=as_json)
-    sys.exit(0 if result.succeeded else EXIT_FAILED)
+    with closing(Store(settings.database_url)) as store:
+        engine = Engine(store)
+        run_id = local.start_run(engine, flow, given)
+        with display.progress(settings, run_id, enabled=not args.json):
+            result = local.execute(engine, settings, run_id, flow, concurrency=args.concurrency)
+    display.finished(result, as_json=args.json)
+    return 0 if result.succeeded else EXIT_FAILED
 
 
-@cli.group()
-def flows() -> None:
-    """Inspect flow definitions."""
-
-
-@flows.command("show")
-@click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--flow", "flow_name", help="Which flow of the file, when it defines several.")
-@click.option("--json", "as_json", is_flag=True, help="Print the FlowSpec as JSON.")
-@handle_errors
-def flows_show(path: str, flow_name: str | None, as_json: bool) -> None:
-    """Print the DAG of each flow in a file: its tasks, their types and upstream tasks."""
+def cmd_flows_show(args: argparse.Namespace) -> int:
     from baton.cli import display
     from baton.execution import loader
 
-    found = loader.load_file(path)
-    chosen = [loader.pick(found, flow_name, file=path)] if flow_name else found
-    display.flow_dags([f.spec for f in chosen], as_json=as_json)
+    found = loader.load_file(args.path)
+    chosen = [loader.pick(found, args.flow_name, file=args.path)] if args.flow_name else found
+    display.flow_dags([f.spec for f in chosen], as_json=args.json)
+    return 0
 
 
-@cli.group()
-def runs() -> None:
-    """List, inspect, cancel, repair and resume runs."""
-
-
-@runs.command("list")
-@click.option("--flow", "flow_name", help="Only runs of this flow.")
-@click.option(
-    "--state",
-    type=click.Choice(
-        ["scheduled", "queued", "running", "succeeded", "failed", "cancelling", "cancelled"]
-    ),
-)
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-@handle_errors
-def runs_list(flow_name: str | None, state: str | None, limit: int, as_json: bool) -> None:
-    """The latest runs, newest first."""
+def cmd_runs_list(args: argparse.Namespace) -> int:
     from baton.cli import display
 
     with _store() as store:
-        rows = store.read().runs(flow=flow_name, state=state, limit=limit)
-        display.run_list(rows, as_json=as_json)
+        rows = store.read().runs(flow=args.flow_name, state=args.state, limit=args.limit)
+        display.run_list(rows, as_json=args.json)
+    return 0
 
 
-@runs.command("show")
-@click.argument("run_id")
-@click.option("--json", "as_json", is_flag=True)
-@handle_errors
-def runs_show(run_id: str, as_json: bool) -> None:
-    """A run and each of its task runs. RUN may be any unique prefix of its id."""
+def cmd_runs_show(args: argparse.Namespace) -> int:
     from baton.cli import display
     from baton.execution import local
 
     with _store() as store:
-        result = local.load_result(store, store.read().resolve_run_id(run_id))
-        display.finished(result, as_json=as_json)
+        result = local.load_result(store, store.read().resolve_run_id(args.run_id))
+    display.finished(result, as_json=args.json)
+    return 0
 
 
-@runs.command("cancel")
-@click.argument("run_id")
-@handle_errors
-def runs_cancel(run_id: str) -> None:
-    """Cancel a run: running tasks are stopped, the rest end cancelled."""
+def cmd_runs_cancel(args: argparse.Namespace) -> int:
     from baton.engine.service import Engine
     from baton.errors import InputError
+    from baton.execution.worker import lost_attempts
 
     with _store() as store:
-        rid = store.read().resolve_run_id(run_id)
+        run_id = store.read().resolve_run_id(args.run_id)
         engine = Engine(store)
-        if not engine.cancel(rid):
-            raise InputError(f"run {rid} already ended {store.read().run(rid)['state']}")
+        if not engine.cancel(run_id):
+            raise InputError(f"run {run_id} already ended {store.read().run(run_id)['state']}")
         # Attempts whose process is gone cannot be stopped by it: end them here.
-        from baton.execution.worker import lost_attempts
+        engine.fail_lost(
+            lost_attempts(store, store.read().runs_under(run_id), None),
+            "cancelled; its worker was gone",
+        )
+        print(f"run {run_id} is {store.read().run(run_id)['state']}")
+    return 0
 
-        engine.fail_lost(lost_attempts(store, [rid], None), "cancelled; its worker was gone")
-        click.echo(f"run {rid} is {store.read().run(rid)['state']}")
 
-
-@runs.command("repair")
-@click.argument("run_id")
-@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-@handle_errors
-def runs_repair(run_id: str, concurrency: int, as_json: bool) -> None:
-    """Re-run only what failed in a finished run (and what depends on it), as a new run."""
-    from baton.cli import display
+def cmd_runs_repair(args: argparse.Namespace) -> int:
     from baton.engine.service import Engine
+
+    with _store() as store:
+        engine = Engine(store)
+        new_id = engine.repair(store.read().resolve_run_id(args.run_id))
+        if not args.json:
+            print(f"repair run {new_id}")
+        return _follow(store, engine, new_id, args)
+
+
+def cmd_runs_resume(args: argparse.Namespace) -> int:
+    from baton.engine.service import Engine
+    from baton.execution import local
+
+    with _store() as store:
+        engine = Engine(store)
+        run_id = store.read().resolve_run_id(args.run_id)
+        local.check_resumable(store, run_id)
+        return _follow(store, engine, run_id, args)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from baton.cli import display
+    from baton.settings import Settings
+
+    with _store() as store:
+        run_id = store.read().resolve_run_id(args.run_id)
+        display.logs(store, Settings.from_env(), run_id, args.task, args.attempt)
+    return 0
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _follow(store: Store, engine: Any, run_id: str, args: argparse.Namespace) -> int:
+    """Work on a run in this process until it ends, with progress; the exit code."""
+    from baton.cli import display
     from baton.execution import local
     from baton.settings import Settings
 
     settings = Settings.from_env()
-    with _store() as store:
-        engine = Engine(store)
-        new_id = engine.repair(store.read().resolve_run_id(run_id))
-        if not as_json:
-            click.echo(f"repair run {new_id}")
-        with display.progress(settings, new_id, enabled=not as_json):
-            result = local.execute(engine, settings, new_id, concurrency=concurrency)
-    display.finished(result, as_json=as_json)
-    sys.exit(0 if result.succeeded else EXIT_FAILED)
+    with display.progress(settings, run_id, enabled=not args.json):
+        result = local.execute(engine, settings, run_id, concurrency=args.concurrency)
+    display.finished(result, as_json=args.json)
+    return 0 if result.succeeded else EXIT_FAILED
 
 
-@runs.command("resume")
-@click.argument("run_id")
-@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-@handle_errors
-def runs_resume(run_id: str, concurrency: int, as_json: bool) -> None:
-    """Continue a run whose process died; nothing that finished runs again."""
-    from baton.cli import display
-    from baton.engine.service import Engine
-    from baton.execution import local
-    from baton.settings import Settings
-
-    settings = Settings.from_env()
-    with _store() as store:
-        engine = Engine(store)
-        rid = store.read().resolve_run_id(run_id)
-        with display.progress(settings, rid, enabled=not as_json):
-            result = local.resume(engine, settings, rid, concurrency=concurrency)
-    display.finished(result, as_json=as_json)
-    sys.exit(0 if result.succeeded else EXIT_FAILED)
-
-
-@cli.command()
-@click.argument("run_id")
-@click.argument("task", required=False)
-@click.option("--attempt", type=click.IntRange(min=1), help="Which attempt (default: all).")
-@handle_errors
-def logs(run_id: str, task: str | None, attempt: int | None) -> None:
-    """Print the logs of a run's attempts (TASK: a task key, `key.N` for a mapped one)."""
-    from baton.cli import display
-    from baton.settings import Settings
-
-    with _store() as store:
-        display.logs(store, Settings.from_env(), store.read().resolve_run_id(run_id), task, attempt)
-
-
-def _store() -> Any:
-    from contextlib import closing
-
+def _store() -> closing[Store]:
     from baton.settings import Settings
     from baton.store.store import Store
 
     return closing(Store(Settings.from_env().database_url))
 
 
-def main() -> None:
-    cli(prog_name="baton")
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _flow_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--flow", dest="flow_name", help="which flow of the file, if it has several")
+
+
+def _concurrency_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=16,
+        help="how many tasks may run at once (default 16)",
+    )
+
+
+def _json_option(p: argparse.ArgumentParser, text: str = "print JSON") -> None:
+    p.add_argument("--json", action="store_true", help=text)
+
+
+def _run_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_id", metavar="RUN", help="a run id, or any unique prefix of it")
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("baton")

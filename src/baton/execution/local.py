@@ -186,16 +186,14 @@ def execute(
     return load_result(engine.store, run_id)
 
 
-def resume(
-    engine: Engine, settings: Settings, run_id: str, *, concurrency: int = DEFAULT_CONCURRENCY
-) -> RunResult:
-    run = engine.store.read().run(run_id)
+def check_resumable(store: Store, run_id: str) -> None:
+    """Raise InputError unless the run is still going (so there is something to resume)."""
+    run = store.read().run(run_id)
     if run["state"] in RUN_TERMINAL:
         raise InputError(
             f"run {run_id} already ended {run['state']}: nothing to resume "
             "(`baton runs repair` re-runs what failed)"
         )
-    return execute(engine, settings, run_id, concurrency=concurrency)
 
 
 def run_flow(
