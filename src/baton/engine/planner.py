@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from baton.model.graph import Graph
 from baton.model.retry import retry_delay, should_retry
@@ -18,8 +17,7 @@ from baton.model.states import AttemptState, ErrorKind, RunState, TaskState
 from baton.model.trigger_rules import UpstreamCounts
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What a worker reports when an attempt ends."""
 
     attempt_id: str

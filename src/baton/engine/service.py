@@ -7,14 +7,12 @@ and finishes the run when nothing is left. No loop re-scans the DAG.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from baton.engine import planner
 from baton.engine.planner import Outcome
@@ -48,8 +46,7 @@ def _attempt_ids() -> Iterator[str]:
         yield new_id(16)
 
 
-@dataclass(frozen=True, slots=True)
-class Compiled:
+class Compiled(NamedTuple):
     version_id: str
     spec: FlowSpec
     graph: Graph
@@ -605,8 +602,7 @@ def _check_branch(c: Compiled, o: Outcome) -> Outcome:
     unknown = planner.branch_skips(c.graph, o.task_key, o.follow)[1]
     if not unknown:
         return o
-    return dataclasses.replace(
-        o,
+    return o._replace(
         state=AttemptState.FAILED,
         follow=None,
         error=(

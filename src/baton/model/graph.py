@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Collection
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from baton.errors import DefinitionError
 from baton.model.spec import FlowSpec
@@ -13,8 +13,7 @@ from baton.model.spec import FlowSpec
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
-@dataclass(frozen=True, slots=True)
-class Graph:
+class Graph(NamedTuple):
     """Upstream and downstream keys of every task, and a topological order."""
 
     upstream: dict[str, tuple[str, ...]]

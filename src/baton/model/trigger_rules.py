@@ -8,8 +8,8 @@ upstream_failed, one success is enough to start a `one_success` task.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class TriggerRule(StrEnum):
@@ -33,8 +33,7 @@ class Decision(StrEnum):
     UPSTREAM_FAILED = "upstream_failed"
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamCounts:
+class UpstreamCounts(NamedTuple):
     """How many upstream task runs ended in each terminal state (cancelled counts as failed)."""
 
     total: int

@@ -13,8 +13,7 @@ import sqlite3
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 from baton.errors import InputError, NotFoundError, StoreError, TransitionError
@@ -37,20 +36,18 @@ _NEW_TASK_RUN: dict[str, Any] = dict.fromkeys(
 SCHEMA_VERSION = 1  # keep equal to store.schema.SCHEMA_VERSION (checked by a test)
 
 
-@dataclass(frozen=True, slots=True)
-class TaskMove:
+class TaskMove(NamedTuple):
     """One TaskRun state change: from the state it must be in, to its new state."""
 
     id: int
     run_id: str
     frm: TaskState
     to: TaskState
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = {}
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
+class Claimed(NamedTuple):
     """A TaskRun a worker has just claimed, with its new attempt."""
 
     task_run_id: int

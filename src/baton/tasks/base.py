@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from baton.model.context import TaskContext
 from baton.model.spec import Spec
@@ -48,8 +47,7 @@ class Defer(Exception):
         self.state = state
 
 
-@dataclass(frozen=True, slots=True)
-class TaskType:
+class TaskType(NamedTuple):
     name: str
     config: type[TaskConfig]
     execute: Callable[[TaskContext, Any], Any]
