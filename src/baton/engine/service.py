@@ -560,7 +560,12 @@ class Engine:
                 AttemptState.CANCELLED.value,
                 now,
             )
-            children = tx.child_runs(waiting)
+            # A `flow` task may be waiting, or queued to check on its sub-flow run again.
+            children = [
+                r
+                for r in tx.child_runs([m.id for m in moves])
+                if tx.run(r)["state"] not in RUN_TERMINAL
+            ]
             if tx.run(run_id)["unfinished"] == 0:
                 self._finish_run(tx, run_id, c, now)
         for child in children:  # sub-flow runs of cancelled `flow` tasks go too

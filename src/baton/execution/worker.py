@@ -123,7 +123,8 @@ class Worker:
                 for c in claimed:
                     self._dispatch(c)
                 mono = time.monotonic()
-                if mono >= next_timers:
+                timers_ran = mono >= next_timers
+                if timers_ran:
                     next_retry = self._timers()
                     next_timers = mono + TIMER_INTERVAL
                     if next_retry is not None:
@@ -138,13 +139,14 @@ class Worker:
                     break
                 if (
                     not self._active
+                    and not self._stopping
                     and not claimed
                     and self.run_ids is not None
                     and self._all_done()
                 ):
                     break
-                if claimed and len(self._active) < self.concurrency:
-                    continue  # more may be ready
+                if (claimed or timers_ran) and len(self._active) < self.concurrency:
+                    continue  # more may be ready: claim again before waiting
                 try:
                     o = self._outcomes.get(timeout=max(wait_until - time.monotonic(), 0))
                 except queue.Empty:
@@ -178,9 +180,9 @@ class Worker:
             return None if self.run_ids is None else list(self.run_ids)
 
     def _all_done(self) -> bool:
-        assert self._roots is not None
+        """Whether every run in scope ended (sub-flow runs included)."""
         read = self.engine.store.read()
-        return all(read.run(r)["state"] in RUN_TERMINAL for r in self._roots)
+        return all(read.run(r)["state"] in RUN_TERMINAL for r in self._scope() or ())
 
     def _deadlines(self) -> list[float]:
         return [j.deadline for j in self._active.values() if j.deadline is not None] + [
@@ -283,6 +285,7 @@ class Worker:
                 engine.register(child.spec),
                 values,
                 trigger="flow",
+                parent_run_id=parent.run_id,
                 parent_task_run_id=parent.task_run_id,
                 root_run_id=root,
             )

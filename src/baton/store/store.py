@@ -7,6 +7,7 @@ table (`model.states`), does a compare-and-set on the expected source state, and
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -104,15 +105,25 @@ class Store:
                 raise StoreError(
                     f"{self.url} is not a baton database (no baton_schema table)"
                 ) from None
-            from baton.store import schema  # only a new database pays for SQLAlchemy
-
-            schema.create(self.url)
+            self._create_schema()
             return
         if row is None or row[0] != SCHEMA_VERSION:
             raise StoreError(
                 f"the database {self.url} has schema version {row[0] if row else None}, this "
                 f"baton needs {SCHEMA_VERSION}: run `baton db upgrade`"
             )
+
+    def _create_schema(self) -> None:
+        """Create the schema once, even when several processes open a new store at once."""
+        from baton.store import schema  # only a new database pays for SQLAlchemy
+
+        with open(sqlite_path(self.url) + ".init-lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            exists = self._conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'baton_schema'"
+            ).fetchone()[0]
+            if not exists:
+                schema.create(self.url)
 
     def close(self) -> None:
         self._conn.close()

@@ -11,7 +11,7 @@ import glob
 import json
 import os
 import shutil
-from typing import Annotated, Any
+from typing import Annotated, Any, Unpack
 
 import msgspec
 
@@ -126,7 +126,7 @@ def jar_task(
     env: dict[str, str] | None = None,
     cwd: str | None = None,
     wait_for: Any = (),
-    **options: Any,
+    **options: Unpack[decorators.TaskOptions],
 ) -> Any:
     """A Java task inside a `@flow`: `jar_task(key="etl", jar="etl.jar", args=["--day", day])`,
     or `main_class="org.example.Main"` with a `classpath` list (paths or globs).

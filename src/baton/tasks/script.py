@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, Unpack
 
 import msgspec
 
@@ -127,7 +127,7 @@ def script_task(
     result_file: bool | str = False,
     skip_exit_code: int | None = 99,
     wait_for: Any = (),
-    **options: Any,
+    **options: Unpack[decorators.TaskOptions],
 ) -> Any:
     """A Python script task inside a `@flow`: `script_task("etl.py", key="etl", args=[day])`.
 
