@@ -12,7 +12,7 @@ import contextvars
 import functools
 import inspect
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack, cast, overload
 
@@ -228,6 +228,7 @@ def typed_task(
     config: dict[str, Any],
     *,
     wait_for: Iterable[TaskRef] | TaskRef = (),
+    keep_none: Collection[str] = (),
     **options: Unpack[TaskOptions],
 ) -> TaskRef:
     """Add a task of another type than python (shell, sql, http...) to the flow being traced.
@@ -244,7 +245,11 @@ def typed_task(
     if key in tracer.tasks:
         raise DefinitionError(f"duplicate task key '{key}'", flow=tracer.flow, task=key)
     deps: list[str] = []
-    encoded = {k: tracer.encode(v, key, deps) for k, v in config.items() if v is not None}
+    # None means "the type's default", except for the fields where None itself is a
+    # setting (e.g. skip_exit_code=None turns skipping off).
+    encoded = {
+        k: tracer.encode(v, key, deps) for k, v in config.items() if v is not None or k in keep_none
+    }
     for w in wait_for if isinstance(wait_for, list | tuple) else (wait_for,):
         if not isinstance(w, TaskRef):
             raise DefinitionError(

@@ -144,7 +144,9 @@ def script_task(
         "result_file": result_file,
         "skip_exit_code": skip_exit_code,
     }
-    return decorators.typed_task("script", key, config, wait_for=wait_for, **options)
+    return decorators.typed_task(
+        "script", key, config, wait_for=wait_for, keep_none=("skip_exit_code",), **options
+    )
 
 
 TYPE = TaskType("script", ScriptConfig, execute)

@@ -73,7 +73,9 @@ def shell_task(
     results of tasks to run after; other options as for `@task` (retries, timeout, ...).
     """
     config = {"command": command, "env": env, "cwd": cwd, "skip_exit_code": skip_exit_code}
-    return decorators.typed_task("shell", key, config, wait_for=wait_for, **options)
+    return decorators.typed_task(
+        "shell", key, config, wait_for=wait_for, keep_none=("skip_exit_code",), **options
+    )
 
 
 TYPE = TaskType("shell", ShellConfig, execute)
