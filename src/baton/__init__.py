@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     from baton.model.decorators import Flow, Task, flow, task
     from baton.model.trigger_rules import TriggerRule
     from baton.settings import Settings
+    from baton.tasks.flow import flow_task
+    from baton.tasks.http import http_task
+    from baton.tasks.jar import jar_task
+    from baton.tasks.notebook import notebook_task
+    from baton.tasks.script import script_task
+    from baton.tasks.sensor import sensor_task
     from baton.tasks.shell import shell_task
+    from baton.tasks.sql import sql_task
 
 _WHERE = {
     "BatonError": "baton.errors",
@@ -35,7 +42,14 @@ _WHERE = {
     "task": "baton.model.decorators",
     "TriggerRule": "baton.model.trigger_rules",
     "Settings": "baton.settings",
+    "flow_task": "baton.tasks.flow",
+    "http_task": "baton.tasks.http",
+    "jar_task": "baton.tasks.jar",
+    "notebook_task": "baton.tasks.notebook",
+    "script_task": "baton.tasks.script",
+    "sensor_task": "baton.tasks.sensor",
     "shell_task": "baton.tasks.shell",
+    "sql_task": "baton.tasks.sql",
 }
 
 __all__ = [
@@ -51,9 +65,16 @@ __all__ = [
     "TaskRunResult",
     "TriggerRule",
     "flow",
+    "flow_task",
     "get_run",
+    "http_task",
+    "jar_task",
+    "notebook_task",
     "run_flow",
+    "script_task",
+    "sensor_task",
     "shell_task",
+    "sql_task",
     "task",
 ]
 

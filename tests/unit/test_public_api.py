@@ -20,9 +20,16 @@ EXPECTED = [
     "TaskRunResult",
     "TriggerRule",
     "flow",
+    "flow_task",
     "get_run",
+    "http_task",
+    "jar_task",
+    "notebook_task",
     "run_flow",
+    "script_task",
+    "sensor_task",
     "shell_task",
+    "sql_task",
     "task",
 ]
 
