@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 from baton.execution.local import RunResult, iso
@@ -221,6 +220,8 @@ def logs(
 def _duration(start: str | None, end: str | None) -> str:
     if not start:
         return ""
+    from datetime import datetime  # only the text summary needs it
+
     s = datetime.fromisoformat(start.replace("Z", "+00:00"))
     e = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else None
     if e is None:

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="baton: workflow and data orchestration. Define flows in Python "
         "(@flow/@task) or YAML, then `baton run FILE`.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run a flow to the end in this process, with live progress")
@@ -269,7 +269,11 @@ def _run_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", metavar="RUN", help="a run id, or any unique prefix of it")
 
 
-def _version() -> str:
-    from importlib.metadata import version
+class _Version(argparse.Action):
+    """Looks the version up only when asked: importlib.metadata costs ~50 ms to import."""
 
-    return version("baton")
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from importlib.metadata import version
+
+        print(f"baton {version('baton')}")
+        parser.exit()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +21,8 @@ def encode(
             return text, None, length
     except (TypeError, ValueError):
         pass
+    import pickle  # most results are JSON: only the others pay for importing it
+
     os.makedirs(results_dir, exist_ok=True)
     path = os.path.join(results_dir, f"{attempt_id}.pkl")
     tmp = path + ".tmp"
@@ -34,6 +35,8 @@ def encode(
 def decode(row: Mapping[str, Any]) -> Any:
     """The value of a TaskRun row's result (None when it has none)."""
     if row["result_ref"]:
+        import pickle
+
         with open(row["result_ref"], "rb") as f:
             return pickle.load(f)
     if row["result"] is not None:

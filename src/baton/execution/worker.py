@@ -13,7 +13,6 @@ import functools
 import json
 import os
 import queue
-import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -66,7 +65,7 @@ class Worker:
         self.run_ids = list(run_ids) if run_ids is not None else None
         self._scope_lock = threading.Lock()
         self.id = new_id()
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.name = name or f"{hostname()}:{os.getpid()}"
         self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
         self._cancel_requested = False
         self._active: dict[str, runner.Job] = {}
@@ -92,7 +91,7 @@ class Worker:
                 {
                     "id": self.id,
                     "name": self.name,
-                    "host": socket.gethostname(),
+                    "host": hostname(),
                     "pid": os.getpid(),
                     "queues": self.queues,
                     "concurrency": self.concurrency,
@@ -344,7 +343,7 @@ class Worker:
 def lost_attempts(store: Store, run_ids: Sequence[str] | None, own_id: str | None) -> list[Row]:
     """Running attempts whose worker is gone: its lease expired, it stopped, or it was a
     process on this host that no longer exists."""
-    host, now = socket.gethostname(), time.time()
+    host, now = hostname(), time.time()
     return [
         a
         for a in store.read().running_attempts(run_ids)
@@ -355,6 +354,10 @@ def lost_attempts(store: Store, run_ids: Sequence[str] | None, own_id: str | Non
             or (a["host"] == host and not _alive(a["pid"]))
         )
     ]
+
+
+def hostname() -> str:
+    return os.uname().nodename  # what socket.gethostname() says, without importing socket
 
 
 def log_path(settings: Settings, run_id: str, name: str, attempt: int) -> str:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
-from urllib.parse import urlparse
 
 from baton.errors import InputError, NotFoundError, StoreError, TransitionError
 from baton.model.spec import FlowSpec
@@ -61,14 +60,13 @@ class Claimed(NamedTuple):
 
 
 def sqlite_path(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.scheme != "sqlite":
+    if url.partition(":")[0] != "sqlite":
         raise StoreError(
             f"unsupported database URL '{url}': the embedded store takes sqlite:///PATH "
             "(PostgreSQL support comes with cluster mode)"
         )
     # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them
-    path = url[len("sqlite:///") :]
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
     if not path:
         raise StoreError(f"database URL '{url}' names no file: use sqlite:///PATH")
     return path

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import pickle
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -17,7 +16,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from baton.model.context import NO_ITEM, TaskContext
-from baton.tasks import process
 from baton.tasks.base import TaskConfig, TaskFailed, TaskType
 
 
@@ -71,6 +69,10 @@ def bind(
 
 
 def _in_subprocess(ctx: TaskContext, function: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    import pickle  # only isolated tasks pay for these imports
+
+    from baton.tasks import process
+
     os.makedirs(ctx.work_dir, exist_ok=True)
     base = os.path.join(ctx.work_dir, ctx.attempt_id)
     with open(base + ".in", "wb") as f:
