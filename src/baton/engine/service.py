@@ -341,45 +341,31 @@ class Engine:
 
     def _decide(self, tx: Tx, run_id: str, c: Compiled, row: Row, now: float) -> None:
         """Evaluate a pending task's trigger rule and act on it."""
-        key = row["task_key"]
-        task = c.tasks[key]
+        task = c.tasks[row["task_key"]]
         decision = evaluate(task.trigger_rule, planner.counts_of(row))
-        if decision is Decision.WAIT:
-            return
         if decision is Decision.SKIP:
-            self._move(
-                tx,
-                c,
-                TaskMove(
-                    row["id"], run_id, TaskState.PENDING, TaskState.SKIPPED, {"ended_at": now}
-                ),
-                key,
-                now,
-            )
+            self._leave_pending(tx, c, run_id, row, TaskState.SKIPPED, {"ended_at": now}, now)
         elif decision is Decision.UPSTREAM_FAILED:
-            self._move(
-                tx,
-                c,
-                TaskMove(
-                    row["id"],
-                    run_id,
-                    TaskState.PENDING,
-                    TaskState.UPSTREAM_FAILED,
-                    {"ended_at": now, "error_kind": ErrorKind.UPSTREAM.value},
-                ),
-                key,
-                now,
-            )
-        elif planner.is_mapped(task):
+            fields = {"ended_at": now, "error_kind": ErrorKind.UPSTREAM.value}
+            self._leave_pending(tx, c, run_id, row, TaskState.UPSTREAM_FAILED, fields, now)
+        elif decision is Decision.RUN and planner.is_mapped(task):
             self._expand(tx, run_id, c, task, row, now)
-        else:
-            self._move(
-                tx,
-                c,
-                TaskMove(row["id"], run_id, TaskState.PENDING, TaskState.QUEUED, {"ready_at": now}),
-                key,
-                now,
-            )
+        elif decision is Decision.RUN:
+            self._leave_pending(tx, c, run_id, row, TaskState.QUEUED, {"ready_at": now}, now)
+
+    def _leave_pending(
+        self,
+        tx: Tx,
+        c: Compiled,
+        run_id: str,
+        row: Row,
+        to: TaskState,
+        fields: dict[str, Any],
+        now: float,
+        note: str | None = None,
+    ) -> None:
+        move = TaskMove(row["id"], run_id, TaskState.PENDING, to, fields, note)
+        self._move(tx, c, move, row["task_key"], now)
 
     def _expand(
         self, tx: Tx, run_id: str, c: Compiled, task: TaskSpec, row: Row, now: float
@@ -397,38 +383,23 @@ class Engine:
                 lengths[task.map_over] = len(src)
         n = planner.map_length(task, params, lengths)
         if n is None:
-            self._move(
-                tx,
-                c,
-                TaskMove(
-                    row["id"],
-                    run_id,
-                    TaskState.PENDING,
-                    TaskState.FAILED,
-                    {
-                        "ended_at": now,
-                        "error": f"cannot map over {task.map_over or 'its items'}: not a list",
-                        "error_kind": ErrorKind.USER.value,
-                    },
-                ),
-                task.key,
-                now,
-            )
+            fields = {
+                "ended_at": now,
+                "error": f"cannot map over {task.map_over or 'its items'}: not a list",
+                "error_kind": ErrorKind.USER.value,
+            }
+            self._leave_pending(tx, c, run_id, row, TaskState.FAILED, fields, now)
             return
         if n == 0:
-            self._move(
+            self._leave_pending(
                 tx,
                 c,
-                TaskMove(
-                    row["id"],
-                    run_id,
-                    TaskState.PENDING,
-                    TaskState.SKIPPED,
-                    {"ended_at": now},
-                    note="mapped over no items",
-                ),
-                task.key,
+                run_id,
+                row,
+                TaskState.SKIPPED,
+                {"ended_at": now},
                 now,
+                "mapped over no items",
             )
             return
         if n > 1:
@@ -452,19 +423,8 @@ class Engine:
                 ],
                 now,
             )
-        self._move(
-            tx,
-            c,
-            TaskMove(
-                row["id"],
-                run_id,
-                TaskState.PENDING,
-                TaskState.QUEUED,
-                {"ready_at": now, "map_index": 0},
-            ),
-            task.key,
-            now,
-        )
+        fields = {"ready_at": now, "map_index": 0}
+        self._leave_pending(tx, c, run_id, row, TaskState.QUEUED, fields, now)
 
     def _finish_run(self, tx: Tx, run_id: str, c: Compiled, now: float) -> None:
         run = tx.run(run_id)
