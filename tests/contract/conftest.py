@@ -1,44 +1,52 @@
-"""The store contract suite runs once per backend.
+"""The store contract suite runs every test once per backend: SQLite and PostgreSQL.
 
-Only "sqlite" runs today. To add PostgreSQL, put "postgresql" in BACKENDS: its tests then
-run against the database named by BATON_TEST_POSTGRES_URL (skipped when unset), and
-`_set_schema_version` needs its branch.
+PostgreSQL tests use the server named by BATON_TEST_POSTGRES_URL (skipped when unset); each
+test gets a fresh schema of its own (`options=-csearch_path=...` in the URL), dropped after
+it, so tests run in parallel (pytest-xdist) without seeing each other's rows.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from baton.store.store import Store, sqlite_path
+from baton.store import dialect
+from baton.store.store import Store
 
-BACKENDS = ["sqlite"]
 POSTGRES_URL_ENV = "BATON_TEST_POSTGRES_URL"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-def database_url(backend: str, tmp_path: Path) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'baton.db'}"
-    if backend == "postgresql":
-        url = os.environ.get(POSTGRES_URL_ENV)
-        if not url:
-            pytest.skip(f"set {POSTGRES_URL_ENV} to run the store suite on PostgreSQL")
-        return url
-    raise AssertionError(f"unknown backend {backend}")
-
-
-def _set_schema_version(url: str, version: int) -> None:
-    if url.startswith("sqlite:"):
-        conn = sqlite3.connect(sqlite_path(url))
-        with conn:
-            conn.execute("UPDATE baton_schema SET version = ?", (version,))
+def execute(url: str, *statements: str | tuple[str, tuple[object, ...]]) -> None:
+    """Run statements (SQL, or SQL and params) on a connection of their own; both drivers
+    commit each at once."""
+    conn = dialect.for_url(url).connect()
+    try:
+        for s in statements:
+            sql, params = (s, ()) if isinstance(s, str) else s
+            conn.execute(sql, params)
+    finally:
         conn.close()
-        return
-    raise NotImplementedError(url)
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL schema, dropped afterwards."""
+    base = os.environ.get(POSTGRES_URL_ENV)
+    if not base:
+        pytest.skip(f"set {POSTGRES_URL_ENV} to run the store suite on PostgreSQL")
+    name = f"baton_test_{uuid.uuid4().hex[:12]}"
+    execute(base, f"CREATE SCHEMA {name}")
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{name}"
+    finally:
+        # A store left open in a transaction would hold locks: fail instead of hanging.
+        execute(base, "SET lock_timeout = '10s'", f"DROP SCHEMA {name} CASCADE")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -47,8 +55,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def url(backend: str, tmp_path: Path) -> str:
-    return database_url(backend, tmp_path)
+def url(backend: str, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'baton.db'}"
+        return
+    with postgres_schema() as pg_url:
+        yield pg_url
 
 
 @pytest.fixture
@@ -58,7 +70,11 @@ def store(url: str) -> Iterator[Store]:
     s.close()
 
 
+def _set_revision(url: str, revision: str) -> None:
+    execute(url, ("UPDATE alembic_version SET version_num = ?", (revision,)))
+
+
 @pytest.fixture
-def set_schema_version() -> Callable[[str, int], None]:
-    """Change the recorded schema version behind the store's back."""
-    return _set_schema_version
+def set_revision() -> Callable[[str, str], None]:
+    """Change the recorded schema revision behind the store's back."""
+    return _set_revision

@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     _json_option(p)
     p.set_defaults(command=cmd_runs_resume)
 
+    db = sub.add_parser("db", help="manage the state database").add_subparsers(
+        title="commands", metavar="COMMAND", required=True
+    )
+    p = db.add_parser("upgrade", help="migrate BATON_DATABASE_URL to this baton's schema")
+    p.set_defaults(command=cmd_db_upgrade)
+
     p = sub.add_parser("logs", help="print the logs of a run's attempts")
     _run_argument(p)
     p.add_argument("task", nargs="?", help="a task key (`key.N` for one run of a mapped task)")
@@ -203,6 +209,15 @@ def cmd_runs_resume(args: argparse.Namespace) -> int:
         run_id = store.read().resolve_run_id(args.run_id)
         local.check_resumable(store, run_id)
         return _follow(store, engine, run_id, args)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from baton.settings import Settings
+    from baton.store import migrate
+
+    url = Settings.from_env().database_url
+    print(f"database at schema revision {migrate.upgrade(url)}")
+    return 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

@@ -4,18 +4,26 @@ Only schema creation and migrations import this module (and so SQLAlchemy): the 
 talks to the database through its DBAPI driver, because importing SQLAlchemy alone costs
 about 0.2 s, most of the budget of a whole one-task `baton run`.
 
-Times are UNIX seconds (float). JSON values are stored as text. `map_index` is -1 for a task
-run that is not mapped (the API shows null).
+Times are UNIX seconds (float: double precision on both databases). JSON values are stored as
+text. `map_index` is -1 for a task run that is not mapped (the API shows null). On PostgreSQL,
+names and ids compare byte by byte (collation "C"), as SQLite's do, so ordering and id-prefix
+ranges agree on both; integer ids are bigint there (SQLite's INTEGER is already 64-bit).
+
+The schema's version is alembic's: `create` makes the tables of `metadata` and stamps the
+head revision; `migrate.upgrade` brings an older database there. A change of these tables
+needs a new revision under `migrations/versions` (a test compares the two).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -23,22 +31,36 @@ from sqlalchemy import (
     create_engine,
     insert,
 )
+from sqlalchemy.types import TypeEngine
 
-SCHEMA_VERSION = 1
+from baton.store import dialect
+
+HEAD = "0002"  # the newest revision under migrations/versions (checked by a test)
 
 metadata = MetaData()
 
-schema_info = Table(
-    "baton_schema",
-    metadata,
-    Column("version", Integer, nullable=False),
+
+def _str(length: int) -> TypeEngine[str]:
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+# INTEGER PRIMARY KEY is SQLite's 64-bit rowid; PostgreSQL needs bigint for the same range.
+_ID: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+
+# The table alembic keeps its revision in, as alembic creates it, so that `create` can stamp
+# the head without importing alembic (about 0.15 s).
+alembic_version = Table(
+    "alembic_version",
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
 )
 
 flows = Table(
     "flows",
     metadata,
-    Column("name", String(200), primary_key=True),
-    Column("latest_version", String(32), nullable=False),
+    Column("name", _str(200), primary_key=True),
+    Column("latest_version", _str(32), nullable=False),
     Column("paused", Integer, nullable=False, server_default="0"),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
@@ -47,8 +69,8 @@ flows = Table(
 flow_versions = Table(
     "flow_versions",
     metadata,
-    Column("id", String(32), primary_key=True),
-    Column("flow_name", String(200), nullable=False, index=True),
+    Column("id", _str(32), primary_key=True),
+    Column("flow_name", _str(200), nullable=False, index=True),
     Column("spec", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
@@ -56,16 +78,16 @@ flow_versions = Table(
 runs = Table(
     "runs",
     metadata,
-    Column("id", String(32), primary_key=True),
-    Column("flow_name", String(200), nullable=False),
-    Column("version_id", String(32), nullable=False),
-    Column("state", String(20), nullable=False),
+    Column("id", _str(32), primary_key=True),
+    Column("flow_name", _str(200), nullable=False),
+    Column("version_id", _str(32), nullable=False),
+    Column("state", _str(20), nullable=False),
     Column("params", Text, nullable=False),
-    Column("trigger", String(20), nullable=False),
+    Column("trigger", _str(20), nullable=False),
     Column("logical_date", Float),
-    Column("parent_run_id", String(32)),
-    Column("root_run_id", String(32), index=True),  # the run at the top of sub-flow runs
-    Column("parent_task_run_id", Integer, index=True),  # the `flow` task waiting for this run
+    Column("parent_run_id", _str(32)),
+    Column("root_run_id", _str(32), index=True),  # the run at the top of sub-flow runs
+    Column("parent_task_run_id", _ID, index=True),  # the `flow` task waiting for this run
     Column("unfinished", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("started_at", Float),
@@ -78,13 +100,13 @@ runs = Table(
 task_runs = Table(
     "task_runs",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String(32), nullable=False),
-    Column("task_key", String(200), nullable=False),
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("run_id", _str(32), nullable=False),
+    Column("task_key", _str(200), nullable=False),
     Column("map_index", Integer, nullable=False, server_default="-1"),
-    Column("state", String(20), nullable=False),
-    Column("queue", String(100), nullable=False),
-    Column("pool", String(100)),
+    Column("state", _str(20), nullable=False),
+    Column("queue", _str(100), nullable=False),
+    Column("pool", _str(100)),
     Column("priority", Integer, nullable=False, server_default="0"),
     Column("up_total", Integer, nullable=False, server_default="0"),
     Column("up_success", Integer, nullable=False, server_default="0"),
@@ -99,10 +121,10 @@ task_runs = Table(
     Column("result_ref", Text),
     Column("result_len", Integer),
     Column("error", Text),
-    Column("error_kind", String(20)),
-    Column("reused_from", String(32)),
+    Column("error_kind", _str(20)),
+    Column("reused_from", _str(32)),
     Column("defer_state", Text),  # JSON a waiting task gets back when it runs again
-    Column("resume_attempt", String(32)),  # the waiting attempt the next claim continues
+    Column("resume_attempt", _str(32)),  # the waiting attempt the next claim continues
     UniqueConstraint("run_id", "task_key", "map_index", name="uq_task_runs_key"),
 )
 # Matches the claim query's ORDER BY, so claiming never sorts the whole queue.
@@ -118,17 +140,17 @@ Index(
 attempts = Table(
     "attempts",
     metadata,
-    Column("id", String(32), primary_key=True),
-    Column("task_run_id", Integer, nullable=False, index=True),
-    Column("run_id", String(32), nullable=False, index=True),
+    Column("id", _str(32), primary_key=True),
+    Column("task_run_id", _ID, nullable=False, index=True),
+    Column("run_id", _str(32), nullable=False, index=True),
     Column("number", Integer, nullable=False),
-    Column("worker_id", String(64), nullable=False),
-    Column("state", String(20), nullable=False),
+    Column("worker_id", _str(64), nullable=False),
+    Column("state", _str(20), nullable=False),
     Column("started_at", Float, nullable=False),
     Column("ended_at", Float),
     Column("lease_expires_at", Float, nullable=False),
     Column("error", Text),
-    Column("error_kind", String(20)),
+    Column("error_kind", _str(20)),
     Column("traceback", Text),
     Index("ix_attempts_lease", "state", "lease_expires_at"),
 )
@@ -136,11 +158,11 @@ attempts = Table(
 state_events = Table(
     "state_events",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String(32), nullable=False, index=True),
-    Column("task_run_id", Integer),
-    Column("from_state", String(20)),
-    Column("to_state", String(20), nullable=False),
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("run_id", _str(32), nullable=False, index=True),
+    Column("task_run_id", _ID),
+    Column("from_state", _str(20)),
+    Column("to_state", _str(20), nullable=False),
     Column("at", Float, nullable=False),
     Column("note", Text),
 )
@@ -148,9 +170,9 @@ state_events = Table(
 workers = Table(
     "workers",
     metadata,
-    Column("id", String(64), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("host", String(200), nullable=False),
+    Column("id", _str(64), primary_key=True),
+    Column("name", _str(200), nullable=False),
+    Column("host", _str(200), nullable=False),
     Column("pid", Integer, nullable=False),
     Column("queues", Text, nullable=False),
     Column("concurrency", Integer, nullable=False),
@@ -161,11 +183,15 @@ workers = Table(
 
 
 def create(url: str) -> None:
-    """Create every table on an empty database and record the schema version."""
-    engine = create_engine(url)
+    """Create every table on an empty database and stamp the head revision.
+
+    The caller holds the dialect's schema lock, so only one process creates the schema.
+    """
+    engine = create_engine(dialect.for_url(url).sqlalchemy_url())
     try:
         with engine.begin() as conn:
             metadata.create_all(conn)
-            conn.execute(insert(schema_info).values(version=SCHEMA_VERSION))
+            alembic_version.create(conn)
+            conn.execute(insert(alembic_version).values(version_num=HEAD))
     finally:
         engine.dispose()

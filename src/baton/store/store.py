@@ -7,10 +7,7 @@ table (`model.states`), does a compare-and-set on the expected source state, and
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import sqlite3
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,6 +22,7 @@ from baton.model.states import (
     run_sources,
     task_sources,
 )
+from baton.store import dialect
 
 Row = Mapping[str, Any]
 
@@ -33,7 +31,8 @@ _NEW_TASK_RUN: dict[str, Any] = dict.fromkeys(
     ("ready_at", "result", "result_ref", "result_len", "reused_from", "started_at", "ended_at"),
 ) | {"attempts": 0}
 
-SCHEMA_VERSION = 1  # keep equal to store.schema.SCHEMA_VERSION (checked by a test)
+# The alembic revision this code reads and writes: store.schema.HEAD (checked by a test).
+SCHEMA_REVISION = "0002"
 
 
 class TaskMove(NamedTuple):
@@ -59,69 +58,52 @@ class Claimed(NamedTuple):
     resume_state: str | None = None  # JSON a waiting task left for its next run
 
 
-def sqlite_path(url: str) -> str:
-    if url.partition(":")[0] != "sqlite":
-        raise StoreError(
-            f"unsupported database URL '{url}': the embedded store takes sqlite:///PATH "
-            "(PostgreSQL support comes with cluster mode)"
-        )
-    # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them
-    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
-    if not path:
-        raise StoreError(f"database URL '{url}' names no file: use sqlite:///PATH")
-    return path
-
-
 class Store:
-    """A connection to the state database. Use it from one thread at a time."""
+    """A connection to the state database. Use it from one thread at a time.
+
+    The URL picks the database: sqlite:///PATH, or postgresql://... (psycopg 3).
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
-        path = sqlite_path(url)
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        self._conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=30
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL keeps every commit across a process crash (WAL); only an OS crash may lose
-        # the last commits, which the lease/resume path already recovers from.
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self._ensure_schema()
+        self._dialect = dialect.for_url(url)
+        self._conn = self._dialect.connect()
+        try:
+            self._ensure_schema()
+        except BaseException:
+            self._conn.close()
+            raise
 
     def _ensure_schema(self) -> None:
-        try:
-            row = self._conn.execute("SELECT version FROM baton_schema").fetchone()
-        except sqlite3.OperationalError:
-            row = None
-            tables = self._conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type='table'"
-            ).fetchone()[0]
-            if tables:
-                raise StoreError(
-                    f"{self.url} is not a baton database (no baton_schema table)"
-                ) from None
-            self._create_schema()
-            return
-        if row is None or row[0] != SCHEMA_VERSION:
+        d, conn = self._dialect, self._conn
+        tables = d.tables(conn)
+        if "alembic_version" not in tables:
+            # Maybe new, or being created by another process: look again once it is done.
+            with d.schema_lock(conn):
+                tables = d.tables(conn)
+                if not tables:
+                    from baton.store import schema  # only a new database pays for SQLAlchemy
+
+                    schema.create(self.url)
+                    return
+        if "alembic_version" in tables:
+            row = conn.execute("SELECT version_num AS v FROM alembic_version").fetchone()
+            found = f"schema revision {row['v'] if row else None}"
+            if row is not None and row["v"] == SCHEMA_REVISION:
+                return
+        elif "baton_schema" in tables:  # made before baton used alembic
+            row = conn.execute("SELECT version AS v FROM baton_schema").fetchone()
+            found = f"schema version {row['v'] if row else None} (from before migrations)"
+        else:
             raise StoreError(
-                f"the database {self.url} has schema version {row[0] if row else None}, this "
-                f"baton needs {SCHEMA_VERSION}: run `baton db upgrade`"
+                f"{self.url} is not a baton database (it has tables, but no alembic_version): "
+                "give baton an empty database or schema of its own"
             )
-
-    def _create_schema(self) -> None:
-        """Create the schema once, even when several processes open a new store at once."""
-        from baton.store import schema  # only a new database pays for SQLAlchemy
-
-        with open(sqlite_path(self.url) + ".init-lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            exists = self._conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'baton_schema'"
-            ).fetchone()[0]
-            if not exists:
-                schema.create(self.url)
+        raise StoreError(
+            f"the database {self.url} has {found}, this baton needs schema revision "
+            f"{SCHEMA_REVISION}: run `baton db upgrade` (a database a newer baton upgraded "
+            "needs that baton)"
+        )
 
     def close(self) -> None:
         self._conn.close()
@@ -129,9 +111,9 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         """A write transaction; it commits on success and rolls back on any error."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._conn.execute(self._dialect.begin)
         try:
-            yield Tx(self._conn)
+            yield Tx(self._conn, self._dialect.claim_lock)
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
@@ -139,12 +121,15 @@ class Store:
 
     def read(self) -> Tx:
         """Reads outside a transaction (each statement sees the latest commit)."""
-        return Tx(self._conn)
+        return Tx(self._conn, self._dialect.claim_lock)
 
 
 class Tx:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    """The store's operations. SQL is written in sqlite3's style; see `dialect`."""
+
+    def __init__(self, conn: dialect.Conn, claim_lock: str = "") -> None:
         self._c = conn
+        self._claim_lock = claim_lock
 
     def _one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Row | None:
         row: Row | None = self._c.execute(sql, params).fetchone()
@@ -435,7 +420,8 @@ class Tx:
         if run_ids is not None:
             sql += f" AND run_id IN ({','.join('?' * len(run_ids))})"
             params += run_ids
-        rows = self._all(sql + " ORDER BY priority DESC, ready_at, id LIMIT ?", (*params, limit))
+        sql += " ORDER BY priority DESC, ready_at, id LIMIT ?" + self._claim_lock
+        rows = self._all(sql, (*params, limit))
         if not rows:
             return []
         claimed = [

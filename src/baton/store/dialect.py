@@ -1,0 +1,219 @@
+"""What differs between SQLite and PostgreSQL, in one place.
+
+The store's SQL is written once, in sqlite3's style (`?` and `:name` placeholders), and the
+same text runs on both databases: RETURNING, ON CONFLICT and `excluded` mean the same on both.
+A `Dialect` holds the rest:
+
+| | SQLite (sqlite3) | PostgreSQL (psycopg 3) |
+| --- | --- | --- |
+| placeholders | `?`, `:name` | `%s`, `%(name)s` (`translate`, cached per text) |
+| write transaction | `BEGIN IMMEDIATE`: one writer | `BEGIN` (read committed) |
+| claim | the single writer | `SELECT ... FOR UPDATE SKIP LOCKED`, same transaction |
+| rows (read them by column name) | `sqlite3.Row` | `dict` (`dict_row`) |
+| tables present | `sqlite_master` | `information_schema`, current schema (search_path) |
+| one process creates the schema | `flock` on `PATH.init-lock` | a session advisory lock |
+
+executemany's rowcount is the sum over all parameter sets on both drivers. Column types
+(double precision times, bigserial ids, byte-order "C" text) are SQLAlchemy's business:
+see `schema`. Only a PostgreSQL URL imports psycopg.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from baton.errors import StoreError
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Conn(Protocol):
+    """The part of a DBAPI connection the store uses; sqlite3.Connection is one as it is."""
+
+    def execute(self, sql: str, parameters: Params = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Sequence[Params], /) -> Cursor: ...
+
+    def close(self) -> None: ...
+
+
+def for_url(url: str) -> Dialect:
+    scheme = url.partition(":")[0]
+    if scheme == "sqlite":
+        return SQLite(url)
+    if scheme in ("postgresql", "postgresql+psycopg", "postgres"):
+        return Postgres(url)
+    raise StoreError(
+        f"unsupported database URL '{url}': use sqlite:///PATH (one machine) or "
+        "postgresql://USER@HOST:PORT/DATABASE (cluster mode)"
+    )
+
+
+def sqlite_path(url: str) -> str:
+    # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+    if not path:
+        raise StoreError(f"database URL '{url}' names no file: use sqlite:///PATH")
+    return path
+
+
+class SQLite:
+    name = "sqlite"
+    begin = "BEGIN IMMEDIATE"
+    claim_lock = ""  # the write transaction already excludes every other writer
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+
+    def connect(self) -> sqlite3.Connection:
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL keeps every commit across a process crash (WAL); only an OS crash may lose
+        # the last commits, which the lease/resume path already recovers from.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def tables(self, conn: Conn) -> set[str]:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        return {r[0] for r in rows}
+
+    @contextmanager
+    def schema_lock(self, conn: Conn) -> Iterator[None]:
+        with open(self.path + ".init-lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def sqlalchemy_url(self) -> str:
+        return self.url
+
+
+class Postgres:
+    name = "postgresql"
+    begin = "BEGIN"
+    # Concurrent claimers each take rows nobody else holds, instead of queueing behind one
+    # another and then failing the compare-and-set.
+    claim_lock = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def libpq_url(self) -> str:
+        """The URL as libpq reads it (query parameters such as `options` pass through)."""
+        return "postgresql:" + self.url.partition(":")[2]
+
+    def sqlalchemy_url(self) -> str:
+        return "postgresql+psycopg:" + self.url.partition(":")[2]
+
+    def connect(self) -> PgConn:
+        try:
+            import psycopg  # only PostgreSQL users pay for it
+        except ImportError:  # pragma: no cover - depends on the installation
+            raise StoreError(
+                f"{self.url} needs the PostgreSQL driver: pip install 'baton[postgres]'"
+            ) from None
+        from psycopg.rows import dict_row
+
+        try:
+            conn = psycopg.connect(self.libpq_url(), autocommit=True, row_factory=dict_row)
+        except psycopg.OperationalError as e:
+            raise StoreError(f"cannot connect to {self.url}: {e}".strip()) from None
+        return PgConn(conn)
+
+    def tables(self, conn: Conn) -> set[str]:
+        rows = conn.execute(
+            "SELECT table_name AS name FROM information_schema.tables "
+            "WHERE table_schema = current_schema()"
+        ).fetchall()
+        return {r["name"] for r in rows}
+
+    @contextmanager
+    def schema_lock(self, conn: Conn) -> Iterator[None]:
+        # One lock per database and schema, so stores in other schemas do not wait.
+        key = "hashtext('baton-schema:' || current_database() || '.' || current_schema())"
+        conn.execute(f"SELECT pg_advisory_lock({key})")
+        try:
+            yield
+        finally:
+            conn.execute(f"SELECT pg_advisory_unlock({key})")
+
+
+class PgConn:
+    """A psycopg connection that takes the store's sqlite3-style SQL."""
+
+    def __init__(self, conn: Any) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, parameters: Params = (), /) -> Cursor:
+        cur: Cursor = self.raw.execute(translate(sql), parameters)
+        return cur
+
+    def executemany(self, sql: str, parameters: Sequence[Params], /) -> Cursor:
+        cur = self.raw.cursor()
+        cur.executemany(translate(sql), parameters)
+        result: Cursor = cur
+        return result
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+@functools.lru_cache(maxsize=4096)
+def translate(sql: str) -> str:
+    """sqlite3 placeholders to psycopg's: `?` -> `%s`, `:name` -> `%(name)s`, `%` -> `%%`.
+
+    Text inside quotes ('...' or "...") keeps its `?` and `:`; its `%` is doubled too, since
+    psycopg reads every `%` of the query. `::type` casts stay as they are. Comments are not
+    understood: the store's SQL has none.
+    """
+    out: list[str] = []
+    i, n = 0, len(sql)
+    quote = ""
+    while i < n:
+        ch = sql[i]
+        if ch == "%":
+            out.append("%%")
+        elif quote:
+            out.append(ch)
+            if ch == quote:
+                quote = ""  # a doubled quote closes and reopens: same result
+        elif ch in "'\"":
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        elif ch == ":" and i + 1 < n and sql[i + 1] == ":":
+            out.append("::")
+            i += 1
+        elif ch == ":" and i + 1 < n and (sql[i + 1].isalpha() or sql[i + 1] == "_"):
+            j = i + 1
+            while j < n and (sql[j].isalnum() or sql[j] == "_"):
+                j += 1
+            out.append(f"%({sql[i + 1 : j]})s")
+            i = j
+            continue
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+Dialect = SQLite | Postgres
