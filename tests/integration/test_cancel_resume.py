@@ -252,3 +252,39 @@ def test_cancel_a_run_whose_process_was_killed(baton, write, h, workdir: Path):
     assert run["state"] == "cancelled"
     assert h.states(run) == {"fast": "succeeded", "slow": "cancelled", "after": "cancelled"}
     assert not (workdir / "after.txt").exists()
+
+
+SLEEPY = """
+import time
+from baton import flow, task
+
+@task
+def sleepy() -> None:
+    open("sleepy.started", "w").close()
+    time.sleep(30)
+
+@flow
+def sleeping():
+    sleepy()
+"""
+
+
+def test_cancel_ends_a_thread_task_blocked_in_c_and_a_second_cancel_is_harmless(
+    baton, write, h, workdir: Path
+):
+    path = write("sleepy.py", SLEEPY)
+    proc = baton.start("run", path, "--json")
+    h.wait_until(
+        lambda: (workdir / "sleepy.started").exists() or proc.poll() is not None,
+        what="sleepy to start",
+    )
+    rid = baton.json("runs", "list")[0]["id"]
+    baton("runs", "cancel", rid)
+    again = baton("runs", "cancel", rid, check=None)
+    assert again.returncode in (0, 2) and "Traceback" not in again.stderr
+    assert "not allowed" not in again.stderr
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 1, (out, err)
+    run = baton.json("runs", "show", rid)
+    assert run["state"] == "cancelled"
+    assert h.states(run) == {"sleepy": "cancelled"}

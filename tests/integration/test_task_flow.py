@@ -440,3 +440,35 @@ def test_sigkill_then_resume_finishes_parent_and_child(baton, write, h, workdir:
     assert h.lines(workdir / "second.txt") == ["resumed"]
     assert h.lines(workdir / "after.txt") == ["after"]
     assert len(child_runs(baton)) == 1, "resume started a second child run"
+
+
+def test_a_flow_task_times_out_at_its_timeout_and_cancels_its_sub_flow(baton, write, h):
+    write(
+        "slow_child.yaml",
+        """
+        name: slow_child
+        tasks:
+          - key: long
+            type: shell
+            command: "sleep 60"
+        """,
+    )
+    path = write(
+        "timed_parent.yaml",
+        """
+        name: timed_parent
+        tasks:
+          - key: child
+            type: flow
+            path: slow_child.yaml
+            timeout: 2
+        """,
+    )
+    started = time.monotonic()
+    run = baton.run(path, check=1)
+    assert time.monotonic() - started < 8
+    child = h.tasks(run)["child"]
+    assert child["state"] == "failed"
+    assert "timed out" in child["error"]
+    runs = {r["flow"]: r["state"] for r in baton.json("runs", "list")}
+    assert runs == {"timed_parent": "failed", "slow_child": "cancelled"}

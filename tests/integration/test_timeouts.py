@@ -156,3 +156,36 @@ def test_process_isolated_task_returns_its_result(baton, write, h, workdir: Path
     child, parent, items = (workdir / "pids.txt").read_text().split(" ", 2)
     assert child != parent
     assert items == "[1, 2]"
+
+
+def test_a_thread_task_blocked_in_c_is_failed_at_its_timeout_and_abandoned(baton, write, h):
+    # time.sleep does not see the injected exception until it returns: the attempt must end
+    # at the timeout anyway, and the abandoned thread must not keep the process alive.
+    path = write(
+        "nap.py",
+        """
+        import time
+        from baton import flow, task
+
+        @task(timeout=1)
+        def nap() -> int:
+            time.sleep(20)
+            return 1
+
+        @task(trigger_rule="all_done")
+        def after(x):
+            return x
+
+        @flow
+        def napping():
+            after(nap())
+        """,
+    )
+    started = time.monotonic()
+    run = baton.run(path)
+    elapsed = time.monotonic() - started
+    assert elapsed < 6, f"the run took {elapsed:.1f}s"
+    tasks = h.tasks(run)
+    assert tasks["nap"]["state"] == "failed"
+    assert "timed out" in tasks["nap"]["error"]
+    assert tasks["after"]["state"] == "succeeded"

@@ -490,12 +490,15 @@ class Engine:
 
     def cancel(self, run_id: str) -> bool:
         """Cancel a run: what has not started ends cancelled; running attempts are stopped by
-        their worker, which sees the run `cancelling`. False if the run had already ended."""
+        their worker, which sees the run `cancelling`. False if the run had already ended.
+        Cancelling a run that is already cancelling does nothing more."""
         now = self.clock()
         with self.store.transaction() as tx:
             run = tx.run(run_id)
             if run["state"] in RUN_TERMINAL:
                 return False
+            if run["state"] == RunState.CANCELLING:
+                return True
             c, _ = self.run_info(run_id, tx)
             tx.move_run(run_id, RunState.CANCELLING, None, now)
             # Everything not running ends at once; nothing downstream needs deciding, since

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import queue
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,43 @@ class _Stopping:
     job: runner.Job
     outcome: Outcome
     report_by: float
+
+
+class TaskThreads:
+    """Daemon threads running attempts, started on demand and reused when idle.
+
+    Not a ThreadPoolExecutor: its threads are joined at interpreter exit, so one task stuck
+    in C past its timeout (abandoned, see Worker._interrupt) would hold the process open.
+    """
+
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            start = self._idle == 0
+            if not start:
+                self._idle -= 1
+        if start:
+            threading.Thread(target=self._serve, name="baton-task", daemon=True).start()
+        self._work.put(fn)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, 0
+        for _ in range(idle):
+            self._work.put(None)
+
+    def _serve(self) -> None:
+        while True:
+            fn = self._work.get()
+            if fn is None:
+                return
+            fn()
+            with self._lock:
+                self._idle += 1
 
 
 class Worker:
@@ -70,9 +107,7 @@ class Worker:
         self._cancel_requested = False
         self._active: dict[str, runner.Job] = {}
         self._stopping: dict[str, _Stopping] = {}
-        self._pool = ThreadPoolExecutor(
-            max_workers=self.concurrency + 32, thread_name_prefix="baton-task"
-        )
+        self._threads = TaskThreads()
 
     def request_cancel(self) -> None:
         """Cancel this worker's runs; safe to call from a signal handler."""
@@ -155,7 +190,7 @@ class Worker:
         finally:
             with store.transaction() as tx:
                 tx.stop_worker(self.id, time.time())
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._threads.shutdown()
 
     def _drain(self, into: list[Outcome]) -> None:
         while True:
@@ -185,7 +220,7 @@ class Worker:
 
     def _deadlines(self) -> list[float]:
         return [j.deadline for j in self._active.values() if j.deadline is not None] + [
-            s.report_by for s in self._stopping.values()
+            s.report_by for s in self._stopping.values() if s.report_by < math.inf
         ]
 
     # -- timers --------------------------------------------------------------------------
@@ -205,11 +240,11 @@ class Worker:
             for job in list(self._active.values()):
                 if job.claimed.run_id in cancelling:
                     self._interrupt(job, TaskCancelled, runner.cancelled(job))
-        for attempt_id, s in list(self._stopping.items()):
+        for s in self._stopping.values():
             if mono >= s.report_by:
-                # The task did not stop in time (a thread blocked in C): record it as ended;
-                # whatever it reports later is refused.
-                del self._stopping[attempt_id]
+                # The task did not stop in time (a thread blocked in C): record it as ended.
+                # Whichever report arrives first counts (_drain); the other is dropped.
+                s.report_by = math.inf
                 self._outcomes.put(s.outcome)
         self.engine.fail_lost(
             lost_attempts(self.engine.store, self._scope(), self.id),
@@ -219,9 +254,13 @@ class Worker:
 
     def _interrupt(self, job: runner.Job, kind: type[Any], outcome: Outcome) -> None:
         del self._active[job.claimed.attempt_id]
-        grace = INTERRUPT_GRACE if job.ctx.children else 0.0
-        self._stopping[job.claimed.attempt_id] = _Stopping(job, outcome, time.monotonic() + grace)
+        stopping = _Stopping(job, outcome, time.monotonic() + INTERRUPT_GRACE)
+        self._stopping[job.claimed.attempt_id] = stopping
         job.ctx.interrupt(kind)
+        if not job.ctx.children:
+            # A thread cannot be killed: the attempt ends now, the thread is abandoned.
+            stopping.report_by = math.inf
+            self._outcomes.put(outcome)
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -266,7 +305,7 @@ class Worker:
         deadline = time.monotonic() + task.timeout if task.timeout else None
         job = runner.Job(c, task, ctx, self.settings.results_dir, deadline)
         self._active[c.attempt_id] = job
-        self._pool.submit(self._run_job, job)
+        self._threads.submit(functools.partial(self._run_job, job))
 
     # -- what `flow` tasks do, from their own thread (and so their own connection) -----
 

@@ -35,8 +35,12 @@ def execute(ctx: TaskContext, cfg: FlowConfig) -> Any:
             raise TaskFailed(f"no flow file {path}", retryable=False)
         run_id = ctx.start_run(path, cfg.flow, cfg.params)
         print(f"started run {run_id} of {cfg.flow or cfg.path}")
-        raise Defer(wake_at=now + cfg.poll_interval, state={"run_id": run_id, "since": now})
+        wake_at = now + cfg.poll_interval
+        if ctx.timeout is not None:
+            wake_at = min(wake_at, now + ctx.timeout)
+        raise Defer(wake_at=wake_at, state={"run_id": run_id, "since": now})
     run_id = waiting["run_id"]
+    deadline = waiting["since"] + ctx.timeout if ctx.timeout is not None else None
     cancel_child = ctx.on_interrupt(lambda _: ctx.cancel_run(run_id) if ctx.cancel_run else None)
     try:
         status = ctx.run_status(run_id)
@@ -52,15 +56,15 @@ def execute(ctx: TaskContext, cfg: FlowConfig) -> Any:
             raise TaskFailed(
                 f"run {run_id} of {status['flow']} {status['state']}: {'; '.join(bad)}"
             )
-        if ctx.timeout is not None and now - waiting["since"] >= ctx.timeout:
-            ctx.cancel_run(run_id)
+        if deadline is not None and now >= deadline:
             raise TaskTimeout(f"run {run_id} did not end within {ctx.timeout:g}s")
-    except TaskInterrupt:
+    except TaskInterrupt:  # a timeout, ours or the worker's, or a cancel: the sub-flow goes too
         ctx.cancel_run(run_id)
         raise
     finally:
         cancel_child()
-    raise Defer(wake_at=now + cfg.poll_interval, state=waiting)
+    wake_at = now + cfg.poll_interval
+    raise Defer(wake_at=wake_at if deadline is None else min(wake_at, deadline), state=waiting)
 
 
 def flow_task(

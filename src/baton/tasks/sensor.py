@@ -75,9 +75,10 @@ def _check(ctx: TaskContext, cfg: SensorConfig) -> Any:
             return None
         return status if status in cfg.status else None
     if cfg.sql is not None:
-        from baton.tasks import sql
+        from baton.tasks import sql  # only sql sensors pay for importing SQLAlchemy
 
-        return sql.first_row(sql.database_url(cfg.url, cfg.conn), cfg.sql)
+        rows = sql.execute(ctx, sql.SqlConfig(sql=cfg.sql, url=cfg.url, conn=cfg.conn, max_rows=1))
+        return rows[0] if isinstance(rows, list) and rows else None
     assert cfg.python is not None
     fn = ctx.load_function(cfg.python)
     args, kwargs = python.bind(fn, python.PythonConfig(function=cfg.python), ctx)

@@ -1,0 +1,55 @@
+"""The examples run offline on a fresh machine, as `./dev demo` runs them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tarfile
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_the_features_example_runs_in_python_and_yaml(baton, tmp_path: Path) -> None:
+    for name in ("pipeline.py", "pipeline.yaml"):
+        out = tmp_path / name
+        run = baton.run(
+            str(EXAMPLES / "features" / name), "-p", f"out_dir={out}", "-p", "n_rows=600"
+        )
+        assert run["state"] == "succeeded"
+        assert {t["key"] for t in run["tasks"]} >= {
+            "clicks_ingest",
+            "orders_ingest",
+            "match",
+            "build_features",
+            "persist_features",
+            "train",
+        }
+        with open(out / "features.csv", encoding="utf-8") as f:
+            assert len(list(csv.DictReader(f))) > 50
+    log = baton("logs", run["id"], "train").stdout
+    assert "accuracy" in log
+
+
+def test_the_mixed_example_uses_every_offline_task_type(baton, tmp_path: Path) -> None:
+    out = tmp_path / "mixed"
+    run = baton.run(str(EXAMPLES / "mixed" / "pipeline.py"), "-p", f"out_dir={out}")
+    states = {t["key"]: t["state"] for t in run["tasks"]}
+    assert run["state"] == "succeeded", run
+    assert set(states) == {
+        "serve_prices",
+        "fetch_prices",
+        "make_orders",
+        "orders_ready",
+        "load_orders",
+        "totals",
+        "report",
+        "archive",
+        "listing",
+    }
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "| widget |" in report
+    with tarfile.open(out / "archive.tar.gz") as tar:
+        assert sorted(tar.getnames()) == ["orders.csv", "report.md"]
+    runs = json.loads(baton("runs", "list", "--json").stdout)
+    assert {(r["flow"], r["trigger"]) for r in runs} == {("mixed", "manual"), ("archive", "flow")}
