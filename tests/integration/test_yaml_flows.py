@@ -224,3 +224,56 @@ def test_python_and_yaml_forms_compile_to_the_same_dag(baton, write):
         (t["key"], list(t.get("depends_on", []))) for t in ya["tasks"]
     ]
     assert baton.run("yform.yaml")["state"] == "succeeded"
+
+
+TEMPLATED = """
+name: templated
+params:
+  n: 3
+  word: hello
+tasks:
+  - key: first
+    type: shell
+    command: "echo {{ params.word }}-{{ params.n }}"
+  - key: count
+    type: sql
+    url: "sqlite:///{{ run_id }}.db"
+    sql: "SELECT :n * 2 AS doubled, :w AS word"
+    params: {n: "{{ params.n }}", w: "{{ upstream.first }}"}
+    depends_on: [first]
+  - key: keep
+    type: python
+    function: keep:keep
+    depends_on: [count]
+"""
+
+
+def test_every_task_field_can_be_a_template_of_params_and_upstream_results(baton, write):
+    write(
+        "keep.py",
+        "import json\n\ndef keep(count):\n    open('kept.json', 'w').write(json.dumps(count))\n",
+    )
+    path = write("templated.yaml", TEMPLATED)
+    run = baton.run(path, "-p", "n=4")
+    assert run["state"] == "succeeded"
+    # A field that is one expression keeps its type: 4 * 2, not "4" * 2.
+    assert json.loads((Path(path).parent / "kept.json").read_text()) == [
+        {"doubled": 8, "word": "hello-4"}
+    ]
+
+
+def test_a_templated_task_still_gets_its_field_names_checked(baton, write):
+    path = write(
+        "typo.yaml",
+        """
+        name: typo
+        tasks:
+          - key: bad
+            type: shell
+            comand: "echo {{ params.n }}"
+        """,
+    )
+    out = baton("run", path, check=2)
+    assert "task 'bad'" in out.stderr
+    assert "unknown field 'comand'" in out.stderr
+    assert "missing required field 'command'" in out.stderr

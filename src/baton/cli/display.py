@@ -30,21 +30,23 @@ def progress(settings: Settings, run_id: str, *, enabled: bool) -> Iterator[None
         yield
         return
     from rich.live import Live
+    from rich.text import Text
 
     stop = threading.Event()
     started = time.monotonic()
     store = Store(settings.database_url)
 
-    def render() -> str:
+    def render() -> Text:
         counts: dict[str, int] = {}
         for r in store.read().task_runs(run_id):
             counts[r["state"]] = counts.get(r["state"], 0) + 1
         total = sum(counts.values())
         done = sum(counts.get(s, 0) for s in ("succeeded", "skipped"))
         bad = sum(counts.get(s, 0) for s in ("failed", "upstream_failed", "cancelled"))
-        return (
+        waiting = f"[blue]{counts['waiting']} waiting[/]  " if counts.get("waiting") else ""
+        return Text.from_markup(  # a Text: no number highlighting in the middle of "0.3s"
             f"[bold]{run_id}[/]  {done + bad}/{total} done  "
-            f"[cyan]{counts.get('running', 0)} running[/]  "
+            f"[cyan]{counts.get('running', 0)} running[/]  {waiting}"
             f"[yellow]{counts.get('retry_wait', 0)} retrying[/]  "
             f"[red]{bad} failed[/]  {time.monotonic() - started:.1f}s"
         )
@@ -185,14 +187,15 @@ def logs(
 ) -> None:
     from baton.errors import NotFoundError
 
-    read = store.read()
-    rows = read.task_runs(run_id)
+    rows = sorted(store.read().task_runs(run_id), key=lambda r: (r["id"], r["map_index"]))
     names = {
         r["task_key"] if r["map_index"] < 0 else f"{r['task_key']}.{r['map_index']}": r
         for r in rows
     }
     if task is not None:
-        chosen = [n for n, r in names.items() if n == task or r["task_key"] == task]
+        # A mapped task's run is `key.N` in log paths and `key[N]` in summaries: take both.
+        wanted = task.replace("[", ".").rstrip("]")
+        chosen = [n for n, r in names.items() if n == wanted or r["task_key"] == wanted]
         if not chosen:
             raise NotFoundError(f"run {run_id} has no task '{task}'; its tasks: {', '.join(names)}")
     else:

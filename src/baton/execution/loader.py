@@ -19,7 +19,7 @@ from baton import tasks
 from baton.errors import DefinitionError, InputError
 from baton.model.decorators import Flow, Task
 from baton.model.graph import validate
-from baton.model.spec import FlowSpec, SourceRef, has_refs
+from baton.model.spec import FlowSpec, SourceRef
 from baton.tasks.python import PythonConfig
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -98,9 +98,6 @@ def check(lf: LoadedFlow, *, file: str | None = None) -> None:
     try:
         validate(spec, tasks.MODULES)
         for t in spec.tasks:
-            if has_refs(t.config) and t.type != "python":
-                tasks.task_type(t.type, task=t.key)  # fields are checked once resolved
-                continue
             cfg = tasks.config_of(t)
             if isinstance(cfg, PythonConfig):
                 try:

@@ -61,7 +61,14 @@ def _run(job: Job) -> Outcome:
         if ctx.interrupted is not None:
             raise ctx.interrupted()
         follow = _follow(job, value)
-        result, ref, length = results.encode(value, job.results_dir, ctx.attempt_id)
+        try:
+            result, ref, length = results.encode(value, job.results_dir, ctx.attempt_id)
+        except Exception as exc:  # running it again would not help
+            raise TaskFailed(
+                f"its result cannot be stored ({type(exc).__name__}: {exc}): return JSON-like "
+                "data or an object pickle can save",
+                retryable=False,
+            ) from None
         return outcome(
             job,
             AttemptState.SUCCEEDED,

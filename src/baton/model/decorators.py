@@ -62,6 +62,12 @@ class _Tracer:
         self.calls[t.name] = n + 1
         key = t.name if n == 0 else f"{t.name}__{n}"
         wait_for = kwargs.pop("wait_for", ()) if "wait_for" not in t.parameters else ()
+        try:  # a wrong call is a definition error, not a failure at run time
+            t.signature.bind(*([None] if mapped else []), *args, **kwargs)
+        except TypeError as exc:
+            raise DefinitionError(
+                f"calls {t.name}() with the wrong arguments: {exc}", flow=self.flow, task=key
+            ) from None
         deps: list[str] = []
         config: dict[str, Any] = {"function": t.reference}
         encoded_args = [self.encode(a, key, deps) for a in args]
@@ -143,7 +149,8 @@ class Task(Generic[P, R]):
         self.fn = fn
         self.name = name or fn.__name__
         self.reference = f"{fn.__module__}:{fn.__qualname__}"
-        self.parameters = frozenset(inspect.signature(fn).parameters)
+        self.signature = inspect.signature(fn)
+        self.parameters = frozenset(self.signature.parameters)
         if isolation not in ("thread", "process"):
             raise DefinitionError(
                 f"isolation must be 'thread' or 'process', not {isolation!r}", task=self.name

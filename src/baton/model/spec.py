@@ -127,7 +127,21 @@ def validated(cls: type[S], fields: dict[str, Any]) -> S:
     try:
         return msgspec.convert(fields, type=cls)
     except msgspec.ValidationError as exc:
-        raise ValueError(str(exc).replace("$.", "").replace(" - at `$`", "")) from None
+        raise ValueError(_plain(str(exc))) from None
+
+
+def _plain(message: str) -> str:
+    """msgspec's wording, said the way the rest of baton says it."""
+    text, _, where = message.partition(" - at `$")
+    where = where.rstrip("`").lstrip(".")
+    for before, after in (
+        ("Object missing required field `", "missing required field '"),
+        ("Object contains unknown field `", "unknown field '"),
+    ):
+        if text.startswith(before):
+            name = text[len(before) :].rstrip("`")
+            return f"{after}{where + '.' if where else ''}{name}'"
+    return f"'{where}': {text[0].lower()}{text[1:]}" if where else text
 
 
 def ref(key: str) -> dict[str, str]:

@@ -7,10 +7,14 @@ of python tasks never pays for importing what SQL or HTTP tasks need.
 from __future__ import annotations
 
 import importlib
+from typing import Any
+
+import msgspec
 
 from baton.errors import DefinitionError
 from baton.model.context import TaskContext
-from baton.model.spec import TaskSpec, validated
+from baton.model.spec import TaskSpec, has_refs, validated
+from baton.tasks import template
 from baton.tasks.base import TaskConfig, TaskType
 
 # type name -> the module under baton.tasks that defines its TYPE
@@ -45,7 +49,7 @@ def task_type(name: str, *, task: str | None = None) -> TaskType:
     return found
 
 
-def config_of(task: TaskSpec, ctx: TaskContext | None = None) -> TaskConfig:
+def config_of(task: TaskSpec, ctx: TaskContext | None = None) -> TaskConfig | None:
     """The task's type-specific fields, validated; a DefinitionError names the bad field.
 
     With a context, task results and params referenced in the config are put in first (a
@@ -54,10 +58,29 @@ def config_of(task: TaskSpec, ctx: TaskContext | None = None) -> TaskConfig:
     kind = task_type(task.type, task=task.key)
     config = task.config
     if ctx is not None and task.type != "python":
-        config = ctx.resolve(config)
+        config = template.render(ctx.resolve(config), ctx)
+    elif (
+        ctx is None and task.type != "python" and (has_refs(config) or template.is_template(config))
+    ):
+        # Values known only at run time: check the field names now, the values then.
+        _check_names(task, kind, config)
+        return None
     try:
         return validated(kind.config, config)
     except ValueError as exc:
         raise DefinitionError(
             f"invalid fields for a {task.type} task: {exc}", task=task.key
         ) from None
+
+
+def _check_names(task: TaskSpec, kind: TaskType, config: dict[str, Any]) -> None:
+    fields = msgspec.structs.fields(kind.config)
+    known = {f.encode_name for f in fields}
+    unknown = sorted(set(config) - known)
+    missing = sorted(f.encode_name for f in fields if f.required and f.encode_name not in config)
+    if unknown or missing:
+        problems = [f"unknown field '{n}'" for n in unknown]
+        problems += [f"missing required field '{n}'" for n in missing]
+        raise DefinitionError(
+            f"invalid fields for a {task.type} task: {'; '.join(problems)}", task=task.key
+        )

@@ -1,8 +1,9 @@
 """`shell` tasks: `sh -c COMMAND` in the working directory, in its own process group.
 
-The command is a Jinja2 template with `params`, `upstream`, `item`, `run_id`, `task_key`
-and `attempt`. Exit code `skip_exit_code` (99, Airflow's convention) ends the task skipped;
-any other non-zero code fails it. The last line the command prints is the task's result.
+The command, like every field, may be a Jinja2 template (see baton.tasks.template);
+`{{ upstream.x }}` renders a Python value, so quote it for the shell (`| tojson`). Exit code
+`skip_exit_code` (99, Airflow's convention) ends the task skipped; any other non-zero code
+fails it. The last line the command prints is the task's result.
 """
 
 from __future__ import annotations
@@ -25,27 +26,8 @@ class ShellConfig(TaskConfig, frozen=True):
     skip_exit_code: int | None = 99
 
 
-def render(command: str, ctx: TaskContext) -> str:
-    if "{{" not in command and "{%" not in command:
-        return command
-    import jinja2  # only commands that are templates pay for Jinja2
-
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-    try:
-        return env.from_string(command).render(
-            params=ctx.params,
-            upstream=ctx.upstream,
-            item=None if ctx.item is NO_ITEM else ctx.item,
-            run_id=ctx.run_id,
-            task_key=ctx.task_key,
-            attempt=ctx.attempt,
-        )
-    except jinja2.TemplateError as exc:
-        raise TaskFailed(f"cannot render the command: {exc}") from None
-
-
 def execute(ctx: TaskContext, cfg: ShellConfig) -> Any:
-    command = render(cfg.command, ctx)
+    command = cfg.command  # already rendered: see baton.tasks.template
     env = dict(cfg.env)
     if ctx.item is not NO_ITEM:
         env["BATON_MAP_ITEM"] = str(ctx.item)

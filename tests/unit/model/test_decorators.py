@@ -326,3 +326,27 @@ def test_a_flow_is_validated_when_defined() -> None:
         @flow
         def empty() -> None:
             pass
+
+
+def test_calling_a_task_with_the_wrong_arguments_is_a_definition_error() -> None:
+    @task
+    def one(x: int) -> int:
+        return x
+
+    with pytest.raises(DefinitionError, match=r"task 'one'.*wrong arguments.*too many"):
+
+        @flow
+        def wrong() -> None:
+            one(1, 2)
+
+    with pytest.raises(DefinitionError, match=r"missing a required argument: 'x'"):
+
+        @flow
+        def missing() -> None:
+            one()
+
+    @flow
+    def mapped() -> None:
+        one.map([1, 2])  # the item fills x
+
+    assert mapped.spec.tasks[0].key == "one"
