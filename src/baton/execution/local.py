@@ -19,6 +19,7 @@ from baton.execution.loader import LoadedFlow
 from baton.execution.worker import Worker
 from baton.model.decorators import Flow
 from baton.model.params import coerce_params
+from baton.model.spec import DEFAULT_QUEUE
 from baton.model.states import RUN_TERMINAL
 from baton.settings import Settings
 from baton.store.store import Row, Store
@@ -175,13 +176,17 @@ def execute(
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> RunResult:
     """Work on one run in this process until it ends; Ctrl-C or SIGTERM cancels it."""
+    runs = engine.store.read().runs_under(run_id)
     worker = Worker(
         engine,
         settings,
         {run_id: flow} if flow else None,
         concurrency=concurrency,
-        queues=(),  # every queue: this process runs the whole flow
-        run_ids=engine.store.read().runs_under(run_id),
+        # Every queue its tasks use, named: the claim's index then orders the queue for us.
+        queues=sorted(
+            {t.queue for r in runs for t in engine.run_info(r)[0].spec.tasks} | {DEFAULT_QUEUE}
+        ),
+        run_ids=runs,
     )
     with _cancel_on_signal(worker.request_cancel):
         worker.run()

@@ -333,6 +333,7 @@ class Worker:
         with self._scope_lock:
             if self.run_ids is not None:
                 self.run_ids.append(run_id)
+                self.queues = sorted(set(self.queues) | {t.queue for t in child.spec.tasks})
         return run_id
 
     def _run_status(self, run_id: str) -> dict[str, Any]:
