@@ -1,7 +1,5 @@
-"""`sensor` tasks: wait for a file, an HTTP status or a Python predicate, in state `waiting`.
-
-SQL sensors are not tested here: they need the `sql` task type (src/baton/tasks/sql.py).
-"""
+"""`sensor` tasks: wait for a file, an HTTP status, a SQL row or a Python predicate, in state
+`waiting`."""
 
 from __future__ import annotations
 
@@ -319,3 +317,39 @@ def test_bad_sensor_fields_are_definition_errors(baton, write, fields: str, expe
     assert "Traceback" not in proc.stderr
     assert "watcher" in proc.stderr
     assert expected in proc.stderr
+
+
+SQL_FLOW = """
+name: sql_sensing
+tasks:
+  - key: row
+    type: sensor
+    sql: "SELECT id, note FROM arrivals WHERE note = 'ready'"
+    url: "sqlite:///{db}"
+    poke_interval: 0.1
+    timeout: 20
+  - key: record
+    type: python
+    function: lib:record_row
+    depends_on: [row]
+"""
+
+
+def test_sql_sensor_waits_for_a_row(baton, write, h, workdir: Path):
+    import sqlite3
+
+    db = workdir / "arrivals.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE arrivals (id INTEGER, note TEXT)")
+    conn.close()
+    write("lib.py", RECORD + "\ndef record_row(row):\n    save(row)\n")
+    path = write("sql_sensing.yaml", SQL_FLOW.format(db=db))
+    baton("runs", "list")
+    proc = baton.start("run", path, "--json")
+    waiting_run(baton, h, proc, "row")
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO arrivals VALUES (7, 'ready')")
+    conn.close()
+    run = finish(proc)
+    assert h.states(run) == {"row": "succeeded", "record": "succeeded"}
+    assert json.loads((workdir / "got.json").read_text()) == {"id": 7, "note": "ready"}
