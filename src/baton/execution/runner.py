@@ -37,6 +37,7 @@ class Job:
     deadline: float | None
     thread_id: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    done: threading.Event = field(default_factory=threading.Event)  # its thread is free
 
 
 def run_attempt(job: Job) -> Outcome:
@@ -51,6 +52,7 @@ def run_attempt(job: Job) -> Outcome:
         with job.lock:
             job.thread_id = None  # from here on, no interrupt may land in this thread
         ctx.close()
+        job.done.set()
 
 
 def _run(job: Job) -> Outcome:

@@ -34,6 +34,8 @@ from baton.store.store import Claimed, Row, Store
 
 TIMER_INTERVAL = 0.2  # seconds between checks for retries due, cancels and leases
 INTERRUPT_GRACE = 5.0  # how long a stopped task with child processes has to report
+THREAD_GRACE = 1.0  # how long a stopped thread has to report before it is abandoned
+EXIT_GRACE = 3.0  # how long the worker waits at exit for abandoned threads to let go
 
 
 @dataclass
@@ -107,6 +109,7 @@ class Worker:
         self._cancel_requested = False
         self._active: dict[str, runner.Job] = {}
         self._stopping: dict[str, _Stopping] = {}
+        self._abandoned: list[runner.Job] = []  # interrupted attempts, whatever they reported
         self._threads = TaskThreads()
 
     def request_cancel(self) -> None:
@@ -191,6 +194,11 @@ class Worker:
             with store.transaction() as tx:
                 tx.stop_worker(self.id, time.time())
             self._threads.shutdown()
+            # A thread stopped inside native code (a database driver) must leave it before
+            # the interpreter exits, or the exit can abort the process: wait a little.
+            deadline = time.monotonic() + EXIT_GRACE
+            for job in self._abandoned:
+                job.done.wait(max(deadline - time.monotonic(), 0))
 
     def _drain(self, into: list[Outcome]) -> None:
         while True:
@@ -228,6 +236,7 @@ class Worker:
     def _timers(self) -> float | None:
         """Timeouts, cancel requests, lost attempts and due retries; the next retry time."""
         mono = time.monotonic()
+        self._abandoned = [j for j in self._abandoned if not j.done.is_set()]
         for job in list(self._active.values()):
             if job.deadline is not None and mono >= job.deadline:
                 self._interrupt(job, TaskTimeout, runner.timed_out(job))
@@ -254,13 +263,13 @@ class Worker:
 
     def _interrupt(self, job: runner.Job, kind: type[Any], outcome: Outcome) -> None:
         del self._active[job.claimed.attempt_id]
-        stopping = _Stopping(job, outcome, time.monotonic() + INTERRUPT_GRACE)
+        # A child process is killed, which may take a SIGTERM grace; a thread cannot be
+        # killed: past THREAD_GRACE the attempt ends anyway and the thread is abandoned.
+        grace = INTERRUPT_GRACE if job.ctx.children else THREAD_GRACE
+        stopping = _Stopping(job, outcome, time.monotonic() + grace)
         self._stopping[job.claimed.attempt_id] = stopping
+        self._abandoned.append(job)
         job.ctx.interrupt(kind)
-        if not job.ctx.children:
-            # A thread cannot be killed: the attempt ends now, the thread is abandoned.
-            stopping.report_by = math.inf
-            self._outcomes.put(outcome)
 
     # -- dispatch ------------------------------------------------------------------------
 
