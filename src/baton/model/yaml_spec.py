@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar, get_args
 import yaml
 
 from baton.errors import DefinitionError
-from baton.model import params
+from baton.model import graph, params
 from baton.model.spec import (
     DEFAULT_QUEUE,
     FlowSpec,
@@ -237,7 +237,14 @@ class _Parser:
             "triggers": self.list_of_mappings(data, "triggers"),
             "notifications": self.list_of_mappings(data, "notifications"),
         }
-        return self.build(FlowSpec, spec, line=self.line_of(data))
+        built = self.build(FlowSpec, spec, line=self.line_of(data))
+        try:  # the graph checks, here too, so that their errors can point at a line
+            graph.validate(built, {t.type for t in built.tasks})
+        except DefinitionError as exc:
+            items = data["tasks"] if isinstance(data["tasks"], list) else []
+            lines = {i.get("key"): self.line_of(i) for i in items if isinstance(i, dict)}
+            self.fail(exc.message, line=lines.get(exc.task), task=exc.task)
+        return built
 
     def check_flow_keys(self, data: dict[Any, Any]) -> None:
         for key in data:

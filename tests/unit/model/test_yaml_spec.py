@@ -524,3 +524,14 @@ def test_params_not_a_mapping() -> None:
 def test_a_number_param_accepts_an_integer_default() -> None:
     flow = load("name: f\nparams: {r: {type: number, default: 1}}\ntasks: [{key: a, type: t}]")
     assert flow.params["r"] == ParamSpec(type="number", default=1)
+
+
+def test_graph_errors_point_at_the_task_line() -> None:
+    text = (
+        "name: g\ntasks:\n  - key: a\n    type: shell\n"
+        "  - key: b\n    type: shell\n    depends_on: [zz]\n"
+    )
+    with pytest.raises(DefinitionError) as caught:
+        load_yaml_flow(text, file="g.yaml")
+    assert (caught.value.line, caught.value.task) == (5, "b")
+    assert "unknown task 'zz'" in str(caught.value)
