@@ -350,6 +350,7 @@ def _trace(
         has_default = p.default is not inspect.Parameter.empty
         flow_params[p.name] = FlowParam(
             type=params_mod.param_type_of(p.annotation),
+            items=params_mod.item_type_of(p.annotation),
             default=p.default if has_default else None,
             required=not has_default,
         )

@@ -72,6 +72,25 @@ def param_type_of(annotation: object) -> ParamType:
     return _TYPES.get(origin, "any") if origin is not None else "any"
 
 
+def item_type_of(annotation: object) -> ParamType | None:
+    """The element type of a list annotation (`list[int]` -> "integer"), if it says one."""
+    if isinstance(annotation, str):
+        text = annotation.strip().removeprefix("typing.")
+        head, _, rest = text.partition("[")
+        if head.lower() in ("list", "tuple") and rest.endswith("]"):
+            inner = _split_top_level(rest[:-1], ",")
+            if len(inner) == 1 or (len(inner) == 2 and inner[1].strip() == "..."):
+                kind = _type_of_string(inner[0])
+                return None if kind == "any" else kind
+        return None
+    if typing.get_origin(annotation) in (list, tuple):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if len(args) == 1:
+            kind = param_type_of(args[0])
+            return None if kind == "any" else kind
+    return None
+
+
 def _type_of_string(text: str) -> ParamType:
     text = text.strip()
     if text.startswith(("Optional[", "typing.Optional[")) and text.endswith("]"):
@@ -174,9 +193,11 @@ def coerce_params(
         try:
             result[name] = _coerce(given[name], spec)
         except ValueError:
+            expected = _DESCRIPTIONS[spec.type]
+            if spec.items is not None:
+                expected = f"an array of {spec.items} values (JSON text such as [...])"
             problems.append(
-                f"param '{name}' of flow '{flow}' expects {_DESCRIPTIONS[spec.type]},"
-                f" got {_show(given[name])}"
+                f"param '{name}' of flow '{flow}' expects {expected}, got {_show(given[name])}"
             )
     if len(problems) == 1:
         raise ParamError(problems[0])
@@ -198,8 +219,10 @@ def _coerce(value: Any, spec: ParamSpec) -> Any:
     if value is None and not spec.required:
         return None
     if isinstance(value, str) and spec.type not in ("string", "any"):
-        return _parse(value, spec.type)
+        value = _parse(value, spec.type)
     if not matches_type(value, spec.type):
+        raise ValueError(value)
+    if spec.items is not None and not all(matches_type(v, spec.items) for v in value):
         raise ValueError(value)
     # Tuples come from Python callers; the run stores JSON, where they are lists.
     return list(value) if isinstance(value, tuple) else value

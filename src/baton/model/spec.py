@@ -40,6 +40,7 @@ class Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_default
 
 class ParamSpec(Spec, frozen=True):
     type: ParamType = "any"
+    items: ParamType | None = None  # the type of an array's elements, when it has one
     default: Any = None
     required: bool = False
     description: str | None = None

@@ -40,7 +40,7 @@ _FLOW_KEYS = (
     "notifications",
     "tasks",
 )
-_PARAM_KEYS = ("type", "default", "required", "description")
+_PARAM_KEYS = ("type", "items", "default", "required", "description")
 _TASK_KEYS = frozenset(
     {
         "key",
@@ -340,6 +340,22 @@ class _Parser:
                 f"param '{name}' is of type {param_type} but its default is {_show(default)}",
                 line=self.key_line(value, "default"),
             )
+        items = value.get("items")
+        if items is not None and (param_type != "array" or items not in _PARAM_TYPES):
+            self.fail(
+                f"'items' of param '{name}' gives the element type of an array param, one of "
+                f"{', '.join(_PARAM_TYPES)}; got {_show(items)} for a {param_type} param",
+                line=self.key_line(value, "items"),
+            )
+        if (
+            items is not None
+            and default is not None
+            and not all(params.matches_type(v, items) for v in default)
+        ):
+            self.fail(
+                f"param '{name}' holds {items} values but its default is {_show(default)}",
+                line=self.key_line(value, "default"),
+            )
         required = value.get("required", False)
         if not isinstance(required, bool):
             self.fail(
@@ -358,7 +374,11 @@ class _Parser:
                 line=self.key_line(value, "description"),
             )
         return ParamSpec(
-            type=param_type, default=default, required=required, description=description
+            type=param_type,
+            items=None if items in (None, "any") else items,
+            default=default,
+            required=required,
+            description=description,
         )
 
     # -- tasks -----------------------------------------------------------------------------

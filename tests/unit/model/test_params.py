@@ -345,3 +345,16 @@ def test_a_bad_pair_is_named(pair: str) -> None:
 def test_a_key_given_twice_is_refused() -> None:
     with pytest.raises(InputError, match=r"param 'a' is given twice \('1' and '2'\)"):
         parse_cli_params(["a=1", "a=2"])
+
+
+def test_array_params_check_their_element_type() -> None:
+    from baton.model.params import item_type_of
+
+    specs = {"ids": ParamSpec(type="array", items="integer", default=[1])}
+    assert coerce_params(specs, {"ids": "[2, 3]"}, flow="f") == {"ids": [2, 3]}
+    assert coerce_params(specs, {"ids": [4]}, flow="f") == {"ids": [4]}
+    with pytest.raises(ParamError, match=r"'ids' of flow 'f' expects an array of integer"):
+        coerce_params(specs, {"ids": '["x"]'}, flow="f")
+    assert item_type_of(list[int]) == "integer"
+    assert item_type_of("list[str]") == "string"
+    assert item_type_of(list) is None

@@ -503,7 +503,7 @@ def test_duplicate_task_key_points_at_the_second() -> None:
         (
             "n:\n    type: integer\n    dflt: 1",
             5,
-            "param 'n' has unknown key 'dflt' (allowed: type, default, required, description;",
+            "param 'n' has unknown key 'dflt' (allowed: type, items, default, required,",
         ),
         ("'a=b': 1", 3, "param names must be non-empty strings without '=', got 'a=b'"),
         ("5: 1", 3, "param names must be non-empty strings without '=', got 5"),
