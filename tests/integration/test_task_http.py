@@ -18,7 +18,6 @@ import pytest
 
 from baton import get_run
 from baton.errors import TaskTimeout
-from baton.model.context import TaskContext
 from baton.settings import Settings
 from baton.tasks import http as http_type
 from baton.tasks.base import TaskFailed
@@ -369,28 +368,9 @@ tasks:
 # -- the task type on its own --------------------------------------------------------
 
 
-def context(tmp_path: Path, timeout: float | None = None) -> TaskContext:
-    return TaskContext(
-        run_id="r",
-        flow="f",
-        task_key="t",
-        map_index=None,
-        attempt=1,
-        attempt_id="a",
-        params={},
-        upstream={},
-        item=None,
-        log_path=str(tmp_path / "log"),
-        flow_dir=str(tmp_path),
-        work_dir=str(tmp_path / "work"),
-        load_function=lambda _: print,
-        timeout=timeout,
-    )
-
-
-def test_an_interrupt_aborts_a_blocked_request(tmp_path: Path, server):
+def test_an_interrupt_aborts_a_blocked_request(tmp_path: Path, server, task_context):
     # No httpx timeout here: only the interrupt can end the request early.
-    ctx = context(tmp_path)
+    ctx = task_context()
     cfg = http_type.HttpConfig(url=f"{server.url}/slow")
     threading.Timer(0.3, ctx.interrupt, args=(TaskTimeout,)).start()
     started = time.monotonic()

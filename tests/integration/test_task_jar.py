@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from baton.model.context import TaskContext
 from baton.tasks import jar
 from baton.tasks.base import TaskFailed
 
@@ -257,30 +256,12 @@ def test_timeout_kills_the_jvm(baton, write, h, jars, workdir: Path):
     h.wait_until(lambda: not processes_with(marker), timeout=3, what="the JVM to be gone")
 
 
-def context(tmp_path: Path) -> TaskContext:
-    return TaskContext(
-        run_id="r",
-        flow="f",
-        task_key="t",
-        map_index=None,
-        attempt=1,
-        attempt_id="a",
-        params={},
-        upstream={},
-        item=None,
-        log_path=str(tmp_path / "log"),
-        flow_dir=str(tmp_path),
-        work_dir=str(tmp_path / "work"),
-        load_function=lambda _: print,
-    )
-
-
-def test_classpath_expands_globs_and_rejects_missing_entries(tmp_path: Path):
+def test_classpath_expands_globs_and_rejects_missing_entries(tmp_path: Path, task_context):
     (tmp_path / "lib").mkdir()
     for name in ("b.jar", "a.jar"):
         (tmp_path / "lib" / name).touch()
     (tmp_path / "classes").mkdir()
-    ctx = context(tmp_path)
+    ctx = task_context()
     assert jar.classpath(ctx, ["lib/*.jar", "classes"]).split(os.pathsep) == [
         str(tmp_path / "lib" / "a.jar"),
         str(tmp_path / "lib" / "b.jar"),
@@ -292,13 +273,13 @@ def test_classpath_expands_globs_and_rejects_missing_entries(tmp_path: Path):
         jar.classpath(ctx, ["absent"])
 
 
-def test_java_comes_from_java_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_java_comes_from_java_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task_context):
     home = tmp_path / "jdk"
     (home / "bin").mkdir(parents=True)
     (home / "bin" / "java").write_text("#!/bin/sh\n")
     (home / "bin" / "java").chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(home))
-    ctx = context(tmp_path)
+    ctx = task_context()
     cfg = jar.JarConfig(jar="a.jar")
     assert jar.java_command(ctx, cfg) == str(home / "bin" / "java")
     with pytest.raises(TaskFailed, match="java was not found"):

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from baton.model.context import TaskContext
 from baton.tasks import script
 from baton.tasks.base import TaskFailed
 
@@ -253,26 +252,8 @@ def test_timeout_kills_the_script_and_its_child(baton, write, h, workdir: Path):
     assert "spawned" in baton("logs", run["id"], "spawner").stdout
 
 
-def context(tmp_path: Path) -> TaskContext:
-    return TaskContext(
-        run_id="r",
-        flow="f",
-        task_key="t",
-        map_index=None,
-        attempt=1,
-        attempt_id="a",
-        params={},
-        upstream={},
-        item="x",
-        log_path=str(tmp_path / "log"),
-        flow_dir=str(tmp_path / "flows"),
-        work_dir=str(tmp_path / "work"),
-        load_function=lambda _: print,
-    )
-
-
-def test_paths_resolve_from_the_flow_folder(tmp_path: Path):
-    ctx = context(tmp_path)
+def test_paths_resolve_from_the_flow_folder(tmp_path: Path, task_context):
+    ctx = task_context(flow_dir=str(tmp_path / "flows"), item="x")
     assert script.resolve_path(ctx, "a/b.py") == str(tmp_path / "flows" / "a" / "b.py")
     assert script.resolve_path(ctx, "/abs/b.py") == "/abs/b.py"
     assert script.interpreter(ctx, None) == sys.executable

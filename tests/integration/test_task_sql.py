@@ -24,7 +24,6 @@ import sqlalchemy as sa
 
 from baton import get_run
 from baton.errors import TaskTimeout
-from baton.model.context import TaskContext
 from baton.settings import Settings
 from baton.tasks import sql as sql_type
 from baton.tasks.base import TaskFailed
@@ -343,27 +342,9 @@ tasks:
 # -- the task type on its own --------------------------------------------------------
 
 
-def context(tmp_path: Path) -> TaskContext:
-    return TaskContext(
-        run_id="r",
-        flow="f",
-        task_key="t",
-        map_index=None,
-        attempt=1,
-        attempt_id="a",
-        params={},
-        upstream={},
-        item=None,
-        log_path=str(tmp_path / "log"),
-        flow_dir=str(tmp_path),
-        work_dir=str(tmp_path / "work"),
-        load_function=lambda _: print,
-    )
-
-
-def test_an_interrupt_cancels_a_query_in_flight(tmp_path: Path, db: Db):
+def test_an_interrupt_cancels_a_query_in_flight(tmp_path: Path, db: Db, task_context):
     # No worker here to raise the timeout in this thread: only the driver's cancel ends it.
-    ctx = context(tmp_path)
+    ctx = task_context()
     threading.Timer(0.3, ctx.interrupt, args=(TaskTimeout,)).start()
     started = time.monotonic()
     with pytest.raises(TaskTimeout):
@@ -382,13 +363,15 @@ TYPED = {
 @pytest.mark.parametrize(
     "backend", ["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
-def test_column_values_become_json(tmp_path: Path, backend: str, request: pytest.FixtureRequest):
+def test_column_values_become_json(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest, task_context
+):
     url = (
         request.getfixturevalue("postgres")
         if backend == "postgresql"
         else f"duckdb:///{tmp_path / 'x.duckdb'}"
     )
-    rows = sql_type.execute(context(tmp_path), sql_type.SqlConfig(sql=TYPED[backend], url=url))
+    rows = sql_type.execute(task_context(), sql_type.SqlConfig(sql=TYPED[backend], url=url))
     assert rows == [
         {"d": "2024-01-02", "ts": "2024-01-02T03:04:05", "n": 12.5, "b": "dead", "l": [1, 2]}
     ]
@@ -462,21 +445,21 @@ def test_urls_and_named_connections(monkeypatch: pytest.MonkeyPatch):
     assert missing.value.retryable is False
 
 
-def test_a_driver_not_installed_fails_for_good(tmp_path: Path):
+def test_a_driver_not_installed_fails_for_good(tmp_path: Path, task_context):
     cfg = sql_type.SqlConfig(sql="SELECT 1", url="mysql+nosuchdriver://u:pw@h/db")
     with pytest.raises(
         TaskFailed, match=r"cannot use the url mysql\+nosuchdriver://u:\*\*\*@h"
     ) as e:
-        sql_type.execute(context(tmp_path), cfg)
+        sql_type.execute(task_context(), cfg)
     assert e.value.retryable is False
 
 
-def test_a_refused_connection_fails_retryably(tmp_path: Path):
+def test_a_refused_connection_fails_retryably(tmp_path: Path, task_context):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cfg = sql_type.SqlConfig(sql="SELECT 1", url=f"postgresql://u:pw@127.0.0.1:{port}/db")
     with pytest.raises(TaskFailed, match=r"cannot connect to postgresql\+psycopg://u:\*\*\*@") as e:
-        sql_type.execute(context(tmp_path), cfg)
+        sql_type.execute(task_context(), cfg)
     assert e.value.retryable is True
     assert "sqlalchemy.exc.OperationalError" in e.value.error_types
