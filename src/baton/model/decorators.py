@@ -83,14 +83,7 @@ class _Tracer:
                 deps.append(map_items.key)
             else:
                 config["map_items"] = self.encode(map_items, key, deps)
-        for w in wait_for if isinstance(wait_for, list | tuple) else (wait_for,):
-            if not isinstance(w, TaskRef):
-                raise DefinitionError(
-                    "wait_for takes task results (what calling a task returns)",
-                    flow=self.flow,
-                    task=key,
-                )
-            deps.append(w.key)
+        deps += self.wait_for(wait_for, key)
         if t.isolation != "thread":
             config["isolation"] = t.isolation
         if t.branch:
@@ -105,6 +98,19 @@ class _Tracer:
         )
         self.objects[key] = t
         return TaskRef(key)
+
+    def wait_for(self, refs: Any, key: str) -> list[str]:
+        """The keys of the tasks in a `wait_for=` argument (one result or a list of them)."""
+        keys = []
+        for ref in refs if isinstance(refs, list | tuple) else (refs,):
+            if not isinstance(ref, TaskRef):
+                raise DefinitionError(
+                    "wait_for takes task results (what calling a task returns)",
+                    flow=self.flow,
+                    task=key,
+                )
+            keys.append(ref.key)
+        return keys
 
     def encode(self, value: Any, key: str, deps: list[str]) -> Any:
         if isinstance(value, TaskRef):
@@ -257,14 +263,7 @@ def typed_task(
     encoded = {
         k: tracer.encode(v, key, deps) for k, v in config.items() if v is not None or k in keep_none
     }
-    for w in wait_for if isinstance(wait_for, list | tuple) else (wait_for,):
-        if not isinstance(w, TaskRef):
-            raise DefinitionError(
-                "wait_for takes task results (what calling a task returns)",
-                flow=tracer.flow,
-                task=key,
-            )
-        deps.append(w.key)
+    deps += tracer.wait_for(wait_for, key)
     tracer.tasks[key] = TaskSpec(
         key=key,
         type=type_name,
