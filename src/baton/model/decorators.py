@@ -102,14 +102,14 @@ class _Tracer:
     def wait_for(self, refs: Any, key: str) -> list[str]:
         """The keys of the tasks in a `wait_for=` argument (one result or a list of them)."""
         keys = []
-        for ref in refs if isinstance(refs, list | tuple) else (refs,):
-            if not isinstance(ref, TaskRef):
+        for result in refs if isinstance(refs, list | tuple) else (refs,):
+            if not isinstance(result, TaskRef):
                 raise DefinitionError(
                     "wait_for takes task results (what calling a task returns)",
                     flow=self.flow,
                     task=key,
                 )
-            keys.append(ref.key)
+            keys.append(result.key)
         return keys
 
     def encode(self, value: Any, key: str, deps: list[str]) -> Any:
