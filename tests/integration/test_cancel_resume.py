@@ -288,3 +288,18 @@ def test_cancel_ends_a_thread_task_blocked_in_c_and_a_second_cancel_is_harmless(
     run = baton.json("runs", "show", rid)
     assert run["state"] == "cancelled"
     assert h.states(run) == {"sleepy": "cancelled"}
+
+
+def test_cancelling_a_killed_run_kills_the_processes_its_tasks_left(baton, write, h, workdir: Path):
+    # SIGKILL takes `baton run` down without its children: the shell task's process group
+    # lives on. Whoever finds the attempt lost (here a cancel) kills that group.
+    proc, rid = start_long_run(baton, write, h, workdir)
+    pids = [int(p) for p in h.lines(workdir / "pids")]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=5)
+    assert all(h.pid_alive(p) for p in pids), "the task's processes outlived baton, as expected"
+    baton("runs", "cancel", rid)
+    h.wait_until(
+        lambda: not any(h.pid_alive(p) for p in pids), timeout=3, what="the orphans to be killed"
+    )
+    assert baton.json("runs", "show", rid)["state"] == "cancelled"

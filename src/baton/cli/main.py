@@ -173,7 +173,8 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 def cmd_runs_cancel(args: argparse.Namespace) -> int:
     from baton.engine.service import Engine
     from baton.errors import InputError
-    from baton.execution.worker import lost_attempts
+    from baton.execution.worker import end_lost, lost_attempts
+    from baton.settings import Settings
 
     with _store() as store:
         run_id = store.read().resolve_run_id(args.run_id)
@@ -181,7 +182,9 @@ def cmd_runs_cancel(args: argparse.Namespace) -> int:
         if not engine.cancel(run_id):
             raise InputError(f"run {run_id} already ended {store.read().run(run_id)['state']}")
         # Attempts whose process is gone cannot be stopped by it: end them here.
-        engine.fail_lost(
+        end_lost(
+            engine,
+            Settings.from_env(),
             lost_attempts(store, store.read().runs_under(run_id), None),
             "cancelled; its worker was gone",
         )

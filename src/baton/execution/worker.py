@@ -31,6 +31,7 @@ from baton.model.spec import PARAM_KEY
 from baton.model.states import RUN_TERMINAL, RunState
 from baton.settings import Settings
 from baton.store.store import Claimed, Row, Store
+from baton.tasks import process
 
 TIMER_INTERVAL = 0.2  # seconds between checks for retries due, cancels and leases
 INTERRUPT_GRACE = 5.0  # how long a stopped task with child processes has to report
@@ -255,7 +256,9 @@ class Worker:
                 # Whichever report arrives first counts (_drain); the other is dropped.
                 s.report_by = math.inf
                 self._outcomes.put(s.outcome)
-        self.engine.fail_lost(
+        end_lost(
+            self.engine,
+            self.settings,
             lost_attempts(self.engine.store, self._scope(), self.id),
             "its worker stopped (process died)",
         )
@@ -403,6 +406,15 @@ def lost_attempts(store: Store, run_ids: Sequence[str] | None, own_id: str | Non
             or (a["host"] == host and not _alive(a["pid"]))
         )
     ]
+
+
+def end_lost(engine: Engine, settings: Settings, attempts: Sequence[Row], reason: str) -> None:
+    """Fail attempts whose worker is gone, first killing the processes they left on this host."""
+    host = hostname()
+    for a in attempts:
+        if a["host"] == host:
+            process.kill_groups(settings.work_dir, a["id"])
+    engine.fail_lost(attempts, reason)
 
 
 def hostname() -> str:

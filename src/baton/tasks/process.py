@@ -58,6 +58,9 @@ def _run(
         env={**os.environ, **ctx.env(), **(env or {})},
         start_new_session=True,  # its own process group, which we can kill as a whole
     )
+    # If this worker dies, whoever finds the attempt lost kills the group (see group_file).
+    with open(group_file(ctx.work_dir, ctx.attempt_id), "a") as f:
+        f.write(f"{proc.pid}\n")
     last: list[bytes] = []
     reader = None
     if capture:
@@ -79,6 +82,8 @@ def _run(
         killer.cancel()
         # Whatever the command left running in its group goes with it.
         _signal_group(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(group_file(ctx.work_dir, ctx.attempt_id))
     if reader is not None:
         reader.join(timeout=KILL_GRACE)
     if ctx.interrupted is not None:
@@ -93,6 +98,26 @@ def _copy(proc: subprocess.Popen[bytes], log: object, last: list[bytes]) -> None
         write(line)
         if line.strip():
             last[:] = [line]
+
+
+def group_file(work_dir: str, attempt_id: str) -> str:
+    """Where an attempt's child process groups are listed while they run."""
+    folder = os.path.join(work_dir, "groups")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, attempt_id)
+
+
+def kill_groups(work_dir: str, attempt_id: str) -> None:
+    """Kill the process groups a lost attempt left behind (its worker died with them)."""
+    path = os.path.join(work_dir, "groups", attempt_id)
+    try:
+        with open(path) as f:
+            pgids = [int(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return
+    for pgid in pgids:
+        _signal_group(pgid, signal.SIGKILL)
+    os.remove(path)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
