@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,9 @@ from typing import Any
 import pytest
 
 from baton.model.context import TaskContext
+from baton.store import dialect
+
+POSTGRES_URL_ENV = "BATON_TEST_POSTGRES_URL"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -46,3 +50,44 @@ def task_context(tmp_path: Path) -> Callable[..., TaskContext]:
         return TaskContext(**(defaults | fields))
 
     return make
+
+
+def sql(url: str, *statements: str | tuple[str, tuple[object, ...]]) -> list[Any]:
+    """Run statements (SQL, or SQL and params) on a connection of their own, each committed
+    at once; the rows of the last one, if it returns any."""
+    conn = dialect.for_url(url).connect()
+    try:
+        rows: list[Any] = []
+        for s in statements:
+            text, params = (s, ()) if isinstance(s, str) else s
+            cur = conn.execute(text, params)
+            rows = cur.fetchall() if getattr(cur, "description", None) else []
+        return rows
+    finally:
+        conn.close()
+
+
+@pytest.fixture(name="sql")
+def sql_fixture() -> Callable[..., list[Any]]:
+    """`sql(url, statement...)` for tests (test modules do not import conftest)."""
+    return sql
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL schema of this test's own, dropped afterwards.
+
+    Connections made with it carry `application_name` = the schema's name, so a test can
+    find (and terminate) them in pg_stat_activity.
+    """
+    base = os.environ.get(POSTGRES_URL_ENV)
+    if not base:
+        pytest.skip(f"set {POSTGRES_URL_ENV} to run the tests that need PostgreSQL")
+    name = f"baton_test_{uuid.uuid4().hex[:12]}"
+    sql(base, f"CREATE SCHEMA {name}")
+    try:
+        sep = "&" if "?" in base else "?"
+        yield f"{base}{sep}options=-csearch_path%3D{name}&application_name={name}"
+    finally:
+        # A store left open in a transaction would hold locks: fail instead of hanging.
+        sql(base, "SET lock_timeout = '10s'", f"DROP SCHEMA {name} CASCADE")

@@ -5,6 +5,7 @@
     ├── InputError             a user's input is invalid (CLI argument, param, payload)
     │   └── ParamError         an unknown, missing or ill-typed flow param
     ├── NotFoundError          a flow, run, task or attempt that does not exist
+    ├── ConflictError          it exists already (a run for this flow and logical date)
     ├── TransitionError        a forbidden or stale state transition (lost a race)
     └── StoreError             the store cannot be used as it is (e.g. old schema)
 
@@ -67,6 +68,10 @@ class ParamError(InputError):
 
 class NotFoundError(BatonError):
     """The named object does not exist; check the id or name."""
+
+
+class ConflictError(BatonError):
+    """What was to be created exists already; nothing was changed."""
 
 
 class TransitionError(BatonError):

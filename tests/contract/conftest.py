@@ -1,16 +1,13 @@
 """The store contract suite runs every test once per backend: SQLite and PostgreSQL.
 
 PostgreSQL tests use the server named by BATON_TEST_POSTGRES_URL (skipped when unset); each
-test gets a fresh schema of its own (`options=-csearch_path=...` in the URL), dropped after
-it, so tests run in parallel (pytest-xdist) without seeing each other's rows.
+test gets a fresh schema of its own (the `pg_url` fixture of tests/conftest.py), dropped
+after it, so tests run in parallel (pytest-xdist) without seeing each other's rows.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,33 +31,16 @@ def execute(url: str, *statements: str | tuple[str, tuple[object, ...]]) -> None
         conn.close()
 
 
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """The URL of a new, empty PostgreSQL schema, dropped afterwards."""
-    base = os.environ.get(POSTGRES_URL_ENV)
-    if not base:
-        pytest.skip(f"set {POSTGRES_URL_ENV} to run the store suite on PostgreSQL")
-    name = f"baton_test_{uuid.uuid4().hex[:12]}"
-    execute(base, f"CREATE SCHEMA {name}")
-    try:
-        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{name}"
-    finally:
-        # A store left open in a transaction would hold locks: fail instead of hanging.
-        execute(base, "SET lock_timeout = '10s'", f"DROP SCHEMA {name} CASCADE")
-
-
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def url(backend: str, tmp_path: Path) -> Iterator[str]:
+def url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'baton.db'}"
-        return
-    with postgres_schema() as pg_url:
-        yield pg_url
+        return f"sqlite:///{tmp_path / 'baton.db'}"
+    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture

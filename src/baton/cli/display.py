@@ -15,8 +15,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from baton.execution.local import RunResult, iso
+from baton.execution.local import RunResult
 from baton.model.spec import FlowSpec
+from baton.model.times import iso
 from baton.settings import Settings
 from baton.store.store import Row, Store
 
@@ -255,3 +256,93 @@ def _table(title: str, header: list[str], rows: list[list[str]], *, state_col: i
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def deployed(items: Sequence[Any], *, as_json: bool) -> None:
+    data = [
+        {
+            "flow": d.spec.name,
+            "version": d.version,
+            "changed": d.changed,
+            "source": d.spec.source.path if d.spec.source else None,
+            "schedule": d.spec.schedule,
+            "triggers": list(d.spec.triggers),
+        }
+        for d in items
+    ]
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    rows = [
+        [
+            d["flow"],
+            d["version"],
+            "new version" if d["changed"] else "unchanged",
+            d["source"] or "",
+            json.dumps(d["schedule"]) if isinstance(d["schedule"], dict) else d["schedule"] or "",
+            str(len(d["triggers"])),
+        ]
+        for d in data
+    ]
+    _table(
+        f"{len(data)} flows deployed",
+        ["flow", "version", "", "source", "schedule", "triggers"],
+        rows,
+        state_col=2,
+    )
+
+
+def workers(rows: Sequence[Row], *, as_json: bool) -> None:
+    now = time.time()
+    data = [
+        {
+            "id": r["id"],
+            "name": r["name"],
+            "host": r["host"],
+            "pid": r["pid"],
+            "queues": json.loads(r["queues"]),
+            "concurrency": r["concurrency"],
+            "running": r["running"],
+            "started_at": iso(r["started_at"]),
+            "heartbeat_at": iso(r["heartbeat_at"]),
+            "stopped_at": iso(r["stopped_at"]),
+        }
+        for r in rows
+    ]
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    table = [
+        [
+            d["name"],
+            d["host"],
+            ", ".join(d["queues"]),
+            f"{d['running']}/{d['concurrency']}",
+            f"{now - r['heartbeat_at']:.0f}s ago",
+            "stopped" if d["stopped_at"] else "",
+        ]
+        for d, r in zip(data, rows, strict=True)
+    ]
+    _table(
+        f"{len(data)} workers",
+        ["worker", "host", "queues", "running", "last heartbeat", ""],
+        table,
+        state_col=5,
+    )
+
+
+def pools(rows: Sequence[Row], *, as_json: bool) -> None:
+    data = [
+        {
+            "name": r["name"],
+            "slots": r["slots"],
+            "running": r["running"],
+            "description": r["description"],
+        }
+        for r in rows
+    ]
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    table = [[d["name"], str(d["slots"]), str(d["running"]), d["description"] or ""] for d in data]
+    _table(f"{len(data)} pools", ["pool", "slots", "running", "description"], table, state_col=0)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
+
+from baton.cli import scheduling
 
 if TYPE_CHECKING:
     from baton.store.store import Store
@@ -62,8 +64,69 @@ def build_parser() -> argparse.ArgumentParser:
         help="a flow param (repeatable)",
     )
     _concurrency_option(p)
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="on a cluster store (PostgreSQL), follow the run to its end; without it the "
+        "run is only created, for the workers",
+    )
     _json_option(p, "print the finished run as JSON")
     p.set_defaults(command=cmd_run)
+
+    p = sub.add_parser("deploy", help="register the flows of a file or folder, and their triggers")
+    p.add_argument("path", metavar="PATH", help="a flow file, or a project folder")
+    _json_option(p)
+    p.set_defaults(command=cmd_deploy)
+
+    p = sub.add_parser("worker", help="claim and run ready tasks of the store's runs")
+    p.add_argument(
+        "--queue",
+        dest="queues",
+        action="append",
+        default=[],
+        metavar="Q",
+        help="serve this queue (repeatable; default: default)",
+    )
+    _concurrency_option(p)
+    p.add_argument("--name", help="how `baton workers` shows it (default HOST:PID)")
+    p.add_argument(
+        "--path",
+        default=".",
+        help="the project folder `baton deploy` was given, here (default: .)",
+    )
+    p.add_argument(
+        "--grace",
+        type=_positive_float,
+        default=30.0,
+        help="on SIGTERM, seconds running tasks have to finish before they are handed "
+        "back to other workers (default 30)",
+    )
+    p.set_defaults(command=cmd_worker)
+
+    p = sub.add_parser(
+        "server", help="run the cluster's timers: expired leases, retries, schedules, triggers"
+    )
+    p.set_defaults(command=cmd_server)
+
+    p = sub.add_parser("workers", help="the workers, with queues, running tasks, heartbeat")
+    p.add_argument("--all", action="store_true", help="include stopped workers")
+    _json_option(p)
+    p.set_defaults(command=cmd_workers)
+
+    pools = sub.add_parser("pools", help="pools: caps on tasks running at once").add_subparsers(
+        title="commands", metavar="COMMAND", required=True
+    )
+    p = pools.add_parser("set", help="create a pool or change its slots")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--slots", type=_whole, required=True, help="how many may run at once")
+    p.add_argument("--description")
+    p.set_defaults(command=cmd_pools_set)
+    p = pools.add_parser("list", help="every pool, with its slots taken")
+    _json_option(p)
+    p.set_defaults(command=cmd_pools_list)
+    p = pools.add_parser("delete", help="delete a pool (its tasks are then not limited)")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(command=cmd_pools_delete)
 
     flows = sub.add_parser("flows", help="inspect flow definitions").add_subparsers(
         title="commands", metavar="COMMAND", required=True
@@ -73,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     _flow_option(p)
     _json_option(p, "print the FlowSpec as JSON")
     p.set_defaults(command=cmd_flows_show)
+    scheduling.add_commands(sub, flows)
 
     runs = sub.add_parser("runs", help="list, inspect, cancel, repair and resume runs")
     runs_sub = runs.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -135,10 +199,117 @@ def cmd_run(args: argparse.Namespace) -> int:
     with closing(Store(settings.database_url)) as store:
         engine = Engine(store)
         run_id = local.start_run(engine, flow, given)
+        if settings.cluster and not args.wait:
+            if args.json:
+                display.finished(local.load_result(store, run_id), as_json=True)
+            else:
+                print(f"run {run_id} created: the workers run it (`baton runs show {run_id}`)")
+            return 0
         with display.progress(settings, run_id, enabled=not args.json):
-            result = local.execute(engine, settings, run_id, flow, concurrency=args.concurrency)
+            if settings.cluster:
+                result = local.wait(store, run_id)
+            else:
+                result = local.execute(engine, settings, run_id, flow, concurrency=args.concurrency)
     display.finished(result, as_json=args.json)
     return 0 if result.succeeded else EXIT_FAILED
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from baton.cli import display
+    from baton.execution import loader
+    from baton.scheduling.registration import deploy
+
+    with _store() as store:
+        deployed = deploy(store, loader.load_project(args.path))
+    display.deployed(deployed, as_json=args.json)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import os
+    import threading
+
+    from baton.engine.service import Engine
+    from baton.errors import InputError
+    from baton.execution.worker import Worker
+    from baton.model.spec import DEFAULT_QUEUE
+    from baton.settings import Settings
+
+    if not os.path.isdir(args.path):
+        raise InputError(f"--path {args.path}: no such folder")
+    settings = Settings.from_env()
+    stop = threading.Event()
+    with _store() as store:
+        worker = Worker(
+            Engine(store),
+            settings,
+            concurrency=args.concurrency,
+            queues=args.queues or [DEFAULT_QUEUE],
+            name=args.name,
+            project_dir=os.path.abspath(args.path),
+        )
+        with _stop_on_signal(stop, worker.wake):
+            print(
+                f"baton worker {worker.name}: queues {', '.join(worker.queues)}, "
+                f"concurrency {worker.concurrency}",
+                file=sys.stderr,
+                flush=True,
+            )
+            worker.run(stop, grace=args.grace)
+    return 0
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    import threading
+
+    from baton.engine.service import Engine
+    from baton.scheduling import timers
+    from baton.settings import Settings
+
+    settings = Settings.from_env()
+    stop = threading.Event()
+    with _store() as store:
+        engine = Engine(store)
+        t = timers.Timers(engine, settings)
+        with _stop_on_signal(stop):
+            print(f"baton server {t.holder}: timers", file=sys.stderr, flush=True)
+            timers.serve(t, stop)
+    return 0
+
+
+def cmd_workers(args: argparse.Namespace) -> int:
+    from baton.cli import display
+
+    with _store() as store:
+        display.workers(store.read().workers(include_stopped=args.all), as_json=args.json)
+    return 0
+
+
+def cmd_pools_set(args: argparse.Namespace) -> int:
+    import time
+
+    with _store() as store, store.transaction() as tx:
+        tx.set_pool(args.name, args.slots, args.description, time.time())
+    print(f"pool {args.name}: {args.slots} slots")
+    return 0
+
+
+def cmd_pools_list(args: argparse.Namespace) -> int:
+    from baton.cli import display
+
+    with _store() as store:
+        display.pools(store.read().pools(), as_json=args.json)
+    return 0
+
+
+def cmd_pools_delete(args: argparse.Namespace) -> int:
+    from baton.errors import NotFoundError
+
+    with _store() as store, store.transaction() as tx:
+        if not tx.delete_pool(args.name):
+            raise NotFoundError(f"no pool '{args.name}'; `baton pools list` shows the pools")
+    print(f"pool {args.name} deleted")
+    return 0
 
 
 def cmd_flows_show(args: argparse.Namespace) -> int:
@@ -254,6 +425,45 @@ def _store() -> closing[Store]:
     from baton.store.store import Store
 
     return closing(Store(Settings.from_env().database_url))
+
+
+@contextmanager
+def _stop_on_signal(stop: Any, wake: Callable[[], object] | None = None) -> Iterator[None]:
+    """SIGTERM or Ctrl-C sets `stop` (a graceful stop); a second Ctrl-C stops hard."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        stop.set()
+        if wake is not None:
+            wake()
+
+    old = signal.signal(signal.SIGINT, handler), signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old[0])
+        signal.signal(signal.SIGTERM, old[1])
+
+
+def _whole(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got '{text}'") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:

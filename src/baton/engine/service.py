@@ -53,6 +53,13 @@ class Compiled(NamedTuple):
     tasks: dict[str, TaskSpec]
 
 
+class RunMeta(NamedTuple):
+    logical_date: float | None
+    data_interval_start: float | None
+    data_interval_end: float | None
+    trigger_info: dict[str, Any] | None
+
+
 class Engine:
     def __init__(
         self,
@@ -67,6 +74,7 @@ class Engine:
         self._versions: dict[str, Compiled] = {}
         self._run_versions: dict[str, str] = {}
         self._run_params: dict[str, dict[str, Any]] = {}
+        self._run_meta: dict[str, RunMeta] = {}
         self._attempt_ids = _attempt_ids()
 
     # -- definitions ---------------------------------------------------------------------
@@ -93,10 +101,24 @@ class Engine:
     def run_info(self, run_id: str, tx: Tx | None = None) -> tuple[Compiled, dict[str, Any]]:
         """The compiled flow version and params of a run (cached: both never change)."""
         if run_id not in self._run_versions:
-            row = (tx or self.store.read()).run(run_id)
-            self._run_versions[run_id] = row["version_id"]
-            self._run_params[run_id] = json.loads(row["params"])
+            self._cache_run((tx or self.store.read()).run(run_id))
         return self.compiled(self._run_versions[run_id], tx), self._run_params[run_id]
+
+    def run_meta(self, run_id: str) -> RunMeta:
+        """What a run's tasks are told about why and for when it runs (cached)."""
+        if run_id not in self._run_meta:
+            self._cache_run(self.store.read().run(run_id))
+        return self._run_meta[run_id]
+
+    def _cache_run(self, row: Row) -> None:
+        self._run_versions[row["id"]] = row["version_id"]
+        self._run_params[row["id"]] = json.loads(row["params"])
+        self._run_meta[row["id"]] = RunMeta(
+            row["logical_date"],
+            row["data_interval_start"],
+            row["data_interval_end"],
+            json.loads(row["trigger_info"]) if row["trigger_info"] else None,
+        )
 
     # -- creating runs -------------------------------------------------------------------
 
@@ -110,18 +132,31 @@ class Engine:
         reuse: Mapping[str, Sequence[Row]] | None = None,
         parent_task_run_id: int | None = None,
         root_run_id: str | None = None,
+        logical_date: float | None = None,
+        data_interval: tuple[float, float] | None = None,
+        trigger_info: Mapping[str, Any] | None = None,
     ) -> str:
         """Insert a Run and all its TaskRuns; tasks with nothing to wait for are queued.
 
         `reuse` maps task keys to TaskRun rows of an earlier run whose outcome this run keeps
         (a repair): they are copied as they were, and count for their downstream tasks.
         A sub-flow run names the `flow` task waiting for it and the run at the top.
+        A scheduled run has a logical date (UNIX seconds) and data interval; the store holds
+        at most one run per flow and logical date (ConflictError), repairs aside.
+        `trigger_info` says what fired an event-triggered run (tasks see it).
+
+        A flow at its `max_active_runs` gets the run `scheduled`, its tasks all pending: it
+        is admitted (queued) when one of the flow's active runs ends.
         """
         reuse = reuse or {}
         now = self.clock()
         run_id = new_id()
         with self.store.transaction() as tx:
             c = self.compiled(version_id, tx)
+            held = False
+            if c.spec.max_active_runs is not None:
+                tx.lock_flow(c.spec.name)
+                held = tx.active_run_count(c.spec.name) >= c.spec.max_active_runs
             rows: list[dict[str, Any]] = []
             for key in c.graph.order:
                 t = c.tasks[key]
@@ -137,7 +172,7 @@ class Engine:
                     total += max(len(reuse.get(up, ())), 1)
                 # A task with nothing to wait for is inserted queued: no second write.
                 ready = evaluate(t.trigger_rule, UpstreamCounts(total, *counts)) is Decision.RUN
-                queued = ready and not planner.is_mapped(t)
+                queued = ready and not planner.is_mapped(t) and not held
                 rows.append(
                     {
                         "run_id": run_id,
@@ -158,10 +193,13 @@ class Engine:
                     "id": run_id,
                     "flow_name": c.spec.name,
                     "version_id": version_id,
-                    "state": RunState.QUEUED.value,
+                    "state": (RunState.SCHEDULED if held else RunState.QUEUED).value,
                     "params": json.dumps(dict(params)),
                     "trigger": trigger,
-                    "logical_date": None,
+                    "logical_date": logical_date,
+                    "data_interval_start": data_interval[0] if data_interval else None,
+                    "data_interval_end": data_interval[1] if data_interval else None,
+                    "trigger_info": json.dumps(dict(trigger_info)) if trigger_info else None,
                     "parent_run_id": parent_run_id,
                     "root_run_id": root_run_id,
                     "parent_task_run_id": parent_task_run_id,
@@ -172,18 +210,39 @@ class Engine:
             tx.insert_task_runs(rows, now)
             self._run_versions[run_id] = version_id
             self._run_params[run_id] = dict(params)
+            start, end = data_interval or (None, None)
+            info = dict(trigger_info) if trigger_info else None
+            self._run_meta[run_id] = RunMeta(logical_date, start, end, info)
             # Count reused upstream outcomes first, then decide every pending task once.
             pending = [r for r in rows if r["state"] == TaskState.PENDING.value]
             for r in pending:
                 if any(r["up_counts"]):
                     tx.bump_upstream(run_id, r["task_key"], *r["up_counts"])
-            for r in pending:
-                row = tx.bump_upstream(run_id, r["task_key"], 0, 0, 0, 0)
-                if row is not None:
-                    self._decide(tx, run_id, c, row, now)
-            if unfinished == 0:
-                self._finish_run(tx, run_id, c, now)
+            if not held:
+                self._decide_pending(tx, run_id, c, [r["task_key"] for r in pending], now)
+                if unfinished == 0:
+                    self._finish_run(tx, run_id, c, now)
         return run_id
+
+    def _decide_pending(
+        self, tx: Tx, run_id: str, c: Compiled, keys: Iterable[str], now: float
+    ) -> None:
+        for key in keys:
+            row = tx.bump_upstream(run_id, key, 0, 0, 0, 0)
+            if row is not None:
+                self._decide(tx, run_id, c, row, now)
+
+    def _admit(self, tx: Tx, flow: str, limit: int, now: float) -> None:
+        """Queue the oldest held runs of a flow while it has fewer than `limit` active."""
+        tx.lock_flow(flow)
+        free = limit - tx.active_run_count(flow)
+        for run_id in tx.held_runs(flow, max(free, 0)):
+            c, _ = self.run_info(run_id, tx)
+            tx.move_run(run_id, RunState.QUEUED, None, now)
+            pending = [r["task_key"] for r in tx.unfinished_task_runs(run_id)]
+            self._decide_pending(tx, run_id, c, pending, now)
+            if tx.run(run_id)["unfinished"] == 0:
+                self._finish_run(tx, run_id, c, now)
 
     # -- claiming ------------------------------------------------------------------------
 
@@ -213,7 +272,7 @@ class Engine:
                 lease_until=now + lease,
                 new_id=self._attempt_ids,
             )
-            for run_id in {c.run_id for c in claimed}:
+            for run_id in sorted({c.run_id for c in claimed}):  # one lock order: no deadlock
                 tx.move_run(
                     run_id,
                     RunState.RUNNING,
@@ -248,16 +307,28 @@ class Engine:
         for o in outcomes.values():
             if o.attempt_id in accepted:  # else: a late report from an attempt already ended
                 by_run.setdefault(o.run_id, []).append(o)
-        for run_id, batch in by_run.items():
+        for run_id, batch in sorted(by_run.items()):  # one lock order: no deadlock
             c, _ = self.run_info(run_id, tx)
             cancelling = tx.run(run_id)["state"] == RunState.CANCELLING
             steps: list[_Step] = []
             requeue: list[_Step] = []
+            assets: list[dict[str, Any]] = []
             for o in batch:
                 task = c.tasks[o.task_key]
                 to, ready_at = planner.next_task_state(task, o, cancelling=cancelling, rng=self.rng)
                 fields: dict[str, Any] = {"ended_at": o.ended_at if to in TASK_TERMINAL else None}
                 if to is TaskState.SUCCEEDED:
+                    assets += [
+                        {
+                            "asset": asset,
+                            "flow_name": c.spec.name,
+                            "run_id": run_id,
+                            "task_key": o.task_key,
+                            "task_run_id": o.task_run_id,
+                            "at": now,
+                        }
+                        for asset in task.outputs
+                    ]
                     fields |= {
                         "result": o.result,
                         "result_ref": o.result_ref,
@@ -292,6 +363,8 @@ class Engine:
                     )
                     requeue.append((back, o.task_key, None))
             self._apply(tx, c, run_id, steps, now)
+            if assets:
+                tx.record_assets(assets)
             if requeue:
                 self._apply(tx, c, run_id, requeue, now)
 
@@ -435,6 +508,8 @@ class Engine:
             run["state"] == RunState.CANCELLING, (r["state"] for r in leaves)
         )
         tx.move_run(run_id, final, {"ended_at": now, "started_at": run["started_at"] or now}, now)
+        if c.spec.max_active_runs is not None:
+            self._admit(tx, c.spec.name, c.spec.max_active_runs, now)
         if run["parent_task_run_id"] is not None:  # a `flow` task waits for this run: wake it
             parent = tx.task_run(run["parent_task_run_id"])
             if parent["state"] == TaskState.WAITING:
@@ -485,6 +560,34 @@ class Engine:
         if outcomes:
             self.complete(outcomes)
         return len(outcomes)
+
+    def hand_back(self, claimed: Sequence[Claimed], reason: str) -> int:
+        """Return attempts a stopping worker will not finish: each ends cancelled and its
+        task run is queued again for another worker, without counting as a failure.
+        Attempts that already ended (reported, or failed as lost) are left as they are."""
+        now = self.clock()
+        with self.store.transaction() as tx:
+            ended = tx.end_attempts(
+                [
+                    (c.attempt_id, AttemptState.CANCELLED.value, now, reason, None, None)
+                    for c in claimed
+                ]
+            )
+            moves = [
+                TaskMove(
+                    c.task_run_id,
+                    c.run_id,
+                    TaskState.RUNNING,
+                    TaskState.QUEUED,
+                    {"ready_at": now},
+                    note=reason,
+                )
+                for c in claimed
+                if c.attempt_id in ended
+            ]
+            if moves:
+                tx.move_tasks(moves, now)
+        return len(moves)
 
     # -- cancel and repair ---------------------------------------------------------------
 

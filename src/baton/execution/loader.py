@@ -108,15 +108,52 @@ def check(lf: LoadedFlow, *, file: str | None = None) -> None:
         raise exc.located(file=file, flow=spec.name) from None
 
 
-def for_run(spec: FlowSpec) -> LoadedFlow:
+def for_run(spec: FlowSpec, project_dir: str | None = None) -> LoadedFlow:
     """The flow of a stored run, its code found again where it was defined."""
-    if spec.source is not None:
-        _add_to_path(os.path.dirname(spec.source.path))
-        if spec.source.path.endswith(".py") and os.path.isfile(spec.source.path):
-            for f in _flows_in_module(spec.source.path):
+    path = source_path(spec, project_dir)
+    if path is not None:
+        _add_to_path(os.path.dirname(path))
+        if path.endswith(".py") and os.path.isfile(path):
+            for f in _flows_in_module(path):
                 if f.name == spec.name:
                     return LoadedFlow(spec, {t.reference: t.fn for t in f.tasks.values()})
     return LoadedFlow(spec)
+
+
+def source_path(spec: FlowSpec, project_dir: str | None = None) -> str | None:
+    """Where the flow's file is on this machine. `baton deploy` records it relative to the
+    deployed project, which each worker finds at its own `--path` (default: its cwd)."""
+    if spec.source is None:
+        return None
+    return os.path.abspath(os.path.join(project_dir or os.getcwd(), spec.source.path))
+
+
+def load_project(path: str) -> list[LoadedFlow]:
+    """Every flow in a file, or in the .py/.yaml/.yml files under a folder (hidden folders,
+    virtualenvs and __pycache__ left out), with sources relative to that folder."""
+    if os.path.isfile(path):
+        root, files = os.path.dirname(os.path.abspath(path)), [os.path.abspath(path)]
+    elif os.path.isdir(path):
+        root, files = os.path.abspath(path), []
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = sorted(
+                d for d in dirs if not d.startswith((".", "_")) and d not in ("venv", "env")
+            )
+            files += [
+                os.path.join(folder, n)
+                for n in sorted(names)
+                if n.endswith((".py", *YAML_SUFFIXES))
+            ]
+    else:
+        raise InputError(f"no such file or folder: {path}")
+    found: list[LoadedFlow] = []
+    for file in files:
+        for lf in load_file(file):
+            assert lf.spec.source is not None
+            rel = os.path.relpath(lf.spec.source.path, root)
+            source = SourceRef(path=rel, code_hash=lf.spec.source.code_hash)
+            found.append(LoadedFlow(lf.spec.with_source(source), lf.functions))
+    return found
 
 
 def import_function(reference: str) -> Callable[..., Any]:

@@ -21,6 +21,7 @@ from baton.model.decorators import Flow
 from baton.model.params import coerce_params
 from baton.model.spec import DEFAULT_QUEUE
 from baton.model.states import RUN_TERMINAL
+from baton.model.times import iso
 from baton.settings import Settings
 from baton.store.store import Row, Store
 
@@ -69,6 +70,10 @@ class RunResult:
     params: dict[str, Any]
     trigger: str
     parent_run_id: str | None
+    logical_date: str | None
+    data_interval_start: str | None
+    data_interval_end: str | None
+    trigger_info: dict[str, Any] | None
     created_at: str | None
     started_at: str | None
     ended_at: str | None
@@ -95,19 +100,15 @@ class RunResult:
             "params": self.params,
             "trigger": self.trigger,
             "parent_run_id": self.parent_run_id,
+            "logical_date": self.logical_date,
+            "data_interval_start": self.data_interval_start,
+            "data_interval_end": self.data_interval_end,
+            "trigger_info": self.trigger_info,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "tasks": [t.to_json() for t in self.tasks.values()],
         }
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    # time.strftime: ISO-8601 like datetime's, without importing datetime
-    whole, micro = divmod(round(ts * 1_000_000), 1_000_000)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(whole))}.{micro:06d}Z"
 
 
 def load_result(store: Store, run_id: str) -> RunResult:
@@ -131,6 +132,10 @@ def load_result(store: Store, run_id: str) -> RunResult:
         params=json.loads(run["params"]),
         trigger=run["trigger"],
         parent_run_id=run["parent_run_id"],
+        logical_date=iso(run["logical_date"]),
+        data_interval_start=iso(run["data_interval_start"]),
+        data_interval_end=iso(run["data_interval_end"]),
+        trigger_info=json.loads(run["trigger_info"]) if run["trigger_info"] else None,
         created_at=iso(run["created_at"]),
         started_at=iso(run["started_at"]),
         ended_at=iso(run["ended_at"]),
@@ -191,6 +196,14 @@ def execute(
     with _cancel_on_signal(worker.request_cancel):
         worker.run()
     return load_result(engine.store, run_id)
+
+
+def wait(store: Store, run_id: str, poll: float = 0.1) -> RunResult:
+    """Follow a run that other processes (cluster workers) work on until it ends."""
+    read = store.read()
+    while read.run(run_id)["state"] not in RUN_TERMINAL:
+        time.sleep(poll)
+    return load_result(store, run_id)
 
 
 def check_resumable(store: Store, run_id: str) -> None:

@@ -9,11 +9,13 @@ the only periodic work.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,19 +24,22 @@ from typing import Any
 
 from baton.engine.planner import Outcome
 from baton.engine.service import Engine, new_id
-from baton.errors import TaskCancelled, TaskTimeout
+from baton.errors import StoreError, TaskCancelled, TaskTimeout
 from baton.execution import loader, logs, results, runner
 from baton.execution.loader import LoadedFlow
 from baton.model.context import NO_ITEM, TaskContext
 from baton.model.params import coerce_params
 from baton.model.spec import PARAM_KEY
 from baton.model.states import RUN_TERMINAL, RunState
+from baton.model.times import iso
 from baton.settings import Settings
 from baton.store.store import Claimed, Row, Store
 from baton.tasks import process
 
 TIMER_INTERVAL = 0.2  # seconds between checks for retries due, cancels and leases
 INTERRUPT_GRACE = 5.0  # how long a stopped task with child processes has to report
+RECONNECT_MIN = 0.1  # first wait before reconnecting to the database, doubled up to MAX
+RECONNECT_MAX = 5.0
 THREAD_GRACE = 1.0  # how long a stopped thread has to report before it is abandoned
 EXIT_GRACE = 3.0  # how long the worker waits at exit for abandoned threads to let go
 
@@ -94,8 +99,10 @@ class Worker:
         queues: Sequence[str] = ("default",),
         run_ids: Sequence[str] | None = None,
         name: str | None = None,
+        project_dir: str | None = None,
     ) -> None:
         self.engine = engine
+        self.project_dir = project_dir
         self.settings = settings
         self._flows: dict[str, LoadedFlow] = dict(flows or {})
         self.concurrency = max(1, concurrency)
@@ -120,79 +127,96 @@ class Worker:
 
     # -- the loop ------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event | None = None) -> None:
-        """Work until `stop` is set or, for a worker scoped to runs, all of them ended."""
+    def run(self, stop: threading.Event | None = None, grace: float = 30.0) -> None:
+        """Work until `stop` is set or, for a worker scoped to runs, all of them ended.
+
+        Once `stop` is set the worker claims nothing more; attempts still running after
+        `grace` seconds are handed back (queued again for another worker) and stopped.
+        A broken database connection is retried with backoff: outcomes not yet recorded
+        are kept and reported once it is back.
+        """
         logs.install()
         store = self.engine.store
-        now = time.time()
-        with store.transaction() as tx:
-            tx.register_worker(
-                {
-                    "id": self.id,
-                    "name": self.name,
-                    "host": hostname(),
-                    "pid": os.getpid(),
-                    "queues": self.queues,
-                    "concurrency": self.concurrency,
-                    "started_at": now,
-                }
-            )
+        self._register()
+        if self.run_ids is None:
+            self.engine.store.listen(self.wake)
         next_timers = 0.0
-        next_heartbeat = now + self.settings.heartbeat_seconds
+        next_heartbeat = time.time() + self.settings.heartbeat_seconds
         done: list[Outcome] = []
+        undispatched: list[Claimed] = []
+        drain_until: float | None = None
+        backoff = RECONNECT_MIN
         try:
             while True:
                 self._drain(done)
-                if self._cancel_requested and self._roots is not None:
-                    self._cancel_requested = False
-                    for run_id in self._roots:
-                        self.engine.cancel(run_id)
-                    next_timers = 0.0
-                free = self.concurrency - len(self._active)
-                claimed = self.engine.claim(
-                    worker_id=self.id,
-                    queues=self.queues,
-                    limit=free,
-                    run_ids=self._scope(),
-                    lease=self.settings.lease_seconds,
-                    outcomes=done,
-                )
-                done = []
-                for c in claimed:
-                    self._dispatch(c)
-                mono = time.monotonic()
-                timers_ran = mono >= next_timers
-                if timers_ran:
-                    next_retry = self._timers()
-                    next_timers = mono + TIMER_INTERVAL
-                    if next_retry is not None:
-                        next_timers = min(next_timers, mono + max(next_retry - time.time(), 0))
-                if time.time() >= next_heartbeat:
-                    with store.transaction() as tx:
-                        now = time.time()
-                        tx.renew_leases(self.id, now, now + self.settings.lease_seconds)
-                    next_heartbeat = time.time() + self.settings.heartbeat_seconds
-                wait_until = min([next_timers, *self._deadlines()])
-                if stop is not None and stop.is_set():
-                    break
+                if stop is not None and stop.is_set() and drain_until is None:
+                    drain_until = time.monotonic() + grace
+                draining = drain_until is not None
+                try:
+                    if self._cancel_requested and self._roots is not None:
+                        self._cancel_requested = False
+                        for run_id in self._roots:
+                            self.engine.cancel(run_id)
+                        next_timers = 0.0
+                    free = 0 if draining else self.concurrency - len(self._active)
+                    claimed = self.engine.claim(
+                        worker_id=self.id,
+                        queues=self.queues,
+                        limit=free - len(undispatched),
+                        run_ids=self._scope(),
+                        lease=self.settings.lease_seconds,
+                        outcomes=done,
+                    )
+                    done = []
+                    undispatched += claimed
+                    while undispatched:
+                        self._dispatch(undispatched[0])
+                        undispatched.pop(0)
+                    mono = time.monotonic()
+                    timers_ran = mono >= next_timers
+                    if timers_ran:
+                        next_retry = self._timers()
+                        next_timers = mono + TIMER_INTERVAL
+                        if next_retry is not None:
+                            next_timers = min(next_timers, mono + max(next_retry - time.time(), 0))
+                    if time.time() >= next_heartbeat:
+                        self._heartbeat([o.attempt_id for o in done])
+                        next_heartbeat = time.time() + self.settings.heartbeat_seconds
+                    if drain_until is not None and (
+                        not self._active or time.monotonic() >= drain_until
+                    ):
+                        self._hand_back()
+                        break
+                    if (
+                        not self._active
+                        and not self._stopping
+                        and not claimed
+                        and self.run_ids is not None
+                        and self._all_done()
+                    ):
+                        break
+                except self.engine.store.errors as exc:
+                    backoff = self._reconnect(exc, backoff, stop)
+                    continue
+                backoff = RECONNECT_MIN
                 if (
-                    not self._active
-                    and not self._stopping
-                    and not claimed
-                    and self.run_ids is not None
-                    and self._all_done()
+                    (claimed or timers_ran)
+                    and not draining
+                    and len(self._active) < self.concurrency
                 ):
-                    break
-                if (claimed or timers_ran) and len(self._active) < self.concurrency:
                     continue  # more may be ready: claim again before waiting
+                wait_until = min([next_timers, *self._deadlines()])
+                if drain_until is not None:
+                    wait_until = min(wait_until, drain_until)
                 try:
                     o = self._outcomes.get(timeout=max(wait_until - time.monotonic(), 0))
                 except queue.Empty:
                     continue
                 if o is not None:
-                    done.append(o)
+                    self._accept(o, done)
         finally:
-            with store.transaction() as tx:
+            self.engine.store.unlisten()
+            with contextlib.suppress(*store.errors), store.transaction() as tx:
                 tx.stop_worker(self.id, time.time())
             self._threads.shutdown()
             # A thread stopped inside native code (a database driver) must leave it before
@@ -201,22 +225,74 @@ class Worker:
             for job in self._abandoned:
                 job.done.wait(max(deadline - time.monotonic(), 0))
 
+    def wake(self) -> None:
+        """Make the loop look for work now (another process queued some)."""
+        self._outcomes.put(None)
+
+    def _register(self) -> None:
+        with self.engine.store.transaction() as tx:
+            tx.register_worker(
+                {
+                    "id": self.id,
+                    "name": self.name,
+                    "host": hostname(),
+                    "pid": os.getpid(),
+                    "queues": self.queues,
+                    "concurrency": self.concurrency,
+                    "started_at": time.time(),
+                }
+            )
+
+    def _heartbeat(self, unreported: list[str]) -> None:
+        running = [*self._active, *self._stopping, *unreported]
+        with self.engine.store.transaction() as tx:
+            now = time.time()
+            tx.renew_leases(self.id, running, now, now + self.settings.lease_seconds)
+
+    def _hand_back(self) -> None:
+        """Give the attempts still running back to the queue, then stop them."""
+        jobs = list(self._active.values())
+        if not jobs:
+            return
+        self.engine.hand_back(
+            [j.claimed for j in jobs], f"handed back: worker {self.name} stopped before it ended"
+        )
+        for job in jobs:
+            self._interrupt(job, TaskCancelled, runner.cancelled(job))
+
+    def _reconnect(self, exc: BaseException, backoff: float, stop: threading.Event | None) -> float:
+        """Wait, then open a new connection; the next, longer wait."""
+        print(
+            f"baton worker {self.name}: database error ({str(exc).strip() or type(exc).__name__});"
+            f" retrying in {backoff:.1f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+        if stop is not None:
+            stop.wait(backoff)
+        else:
+            time.sleep(backoff)
+        with contextlib.suppress(*self.engine.store.errors, StoreError):
+            self.engine.store.reconnect()
+        return min(backoff * 2, RECONNECT_MAX)
+
     def _drain(self, into: list[Outcome]) -> None:
         while True:
             try:
                 o = self._outcomes.get_nowait()
             except queue.Empty:
-                break
+                return
             if o is not None:
-                into.append(o)
+                self._accept(o, into)
+
+    def _accept(self, o: Outcome, into: list[Outcome]) -> None:
         # An outcome counts once: a stopped attempt may still report after the loop
         # recorded its timeout or cancel for it.
-        into[:] = [
-            o
-            for o in into
-            if self._active.pop(o.attempt_id, None) is not None
+        if (
+            self._active.pop(o.attempt_id, None) is not None
             or self._stopping.pop(o.attempt_id, None) is not None
-        ]
+        ):
+            into.append(o)
 
     def _scope(self) -> list[str] | None:
         with self._scope_lock:
@@ -256,6 +332,8 @@ class Worker:
                 # Whichever report arrives first counts (_drain); the other is dropped.
                 s.report_by = math.inf
                 self._outcomes.put(s.outcome)
+        if self.run_ids is None:
+            return None  # leases and retry times are `baton server`'s timers
         end_lost(
             self.engine,
             self.settings,
@@ -278,10 +356,11 @@ class Worker:
 
     def _dispatch(self, c: Claimed) -> None:
         compiled, params = self.engine.run_info(c.run_id)
+        meta = self.engine.run_meta(c.run_id)
         task = compiled.tasks[c.task_key]
         flow = self._flows.get(c.run_id)
         if flow is None:
-            flow = self._flows[c.run_id] = loader.for_run(compiled.spec)
+            flow = self._flows[c.run_id] = loader.for_run(compiled.spec, self.project_dir)
         upstream = self._upstream_results(c.run_id, compiled.graph.upstream[c.task_key])
         item: Any = NO_ITEM
         if c.map_index >= 0:
@@ -293,7 +372,7 @@ class Worker:
                     items = params[items[PARAM_KEY]]
                 item = items[c.map_index] if isinstance(items, list) else None
         name = c.task_key if c.map_index < 0 else f"{c.task_key}.{c.map_index}"
-        source = compiled.spec.source
+        source = loader.source_path(compiled.spec, self.project_dir)
         ctx = TaskContext(
             run_id=c.run_id,
             flow=compiled.spec.name,
@@ -305,10 +384,14 @@ class Worker:
             upstream=upstream,
             item=item,
             log_path=log_path(self.settings, c.run_id, name, c.attempt),
-            flow_dir=os.path.dirname(source.path) if source else os.getcwd(),
+            flow_dir=os.path.dirname(source) if source else os.getcwd(),
             work_dir=self.settings.work_dir,
             load_function=flow.load_function,
             timeout=task.timeout,
+            logical_date=iso(meta.logical_date),
+            data_interval_start=iso(meta.data_interval_start),
+            data_interval_end=iso(meta.data_interval_end),
+            trigger_info=meta.trigger_info,
             resume_state=json.loads(c.resume_state) if c.resume_state else None,
             start_run=functools.partial(self._start_child, c),
             run_status=self._run_status,

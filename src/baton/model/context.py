@@ -36,6 +36,12 @@ class TaskContext:
     work_dir: str
     load_function: Callable[[str], Callable[..., Any]]
     timeout: float | None = None  # the task's timeout, for types that wait across runs
+    # A scheduled or backfilled run's logical date and data interval (ISO-8601 UTC), and
+    # what fired an event-triggered run (file path, asset event, upstream run).
+    logical_date: str | None = None
+    data_interval_start: str | None = None
+    data_interval_end: str | None = None
+    trigger_info: Mapping[str, Any] | None = None
     resume_state: dict[str, Any] | None = None  # what this attempt left when it deferred
     start_run: Callable[..., str] | None = None  # (flow path, flow name, params) -> run id
     run_status: Callable[[str], Mapping[str, Any]] | None = None  # a run's id, state, tasks
@@ -103,4 +109,8 @@ class TaskContext:
             "BATON_MAP_INDEX": "" if self.map_index is None else str(self.map_index),
             "BATON_ATTEMPT": str(self.attempt),
             "BATON_ATTEMPT_ID": self.attempt_id,
+            # A scheduled run's dates (ISO-8601 UTC); empty for a run that has none.
+            "BATON_LOGICAL_DATE": self.logical_date or "",
+            "BATON_DATA_INTERVAL_START": self.data_interval_start or "",
+            "BATON_DATA_INTERVAL_END": self.data_interval_end or "",
         }

@@ -12,7 +12,7 @@ import contextvars
 import functools
 import inspect
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack, cast, overload
 
@@ -27,6 +27,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 Isolation = Literal["thread", "process"]
+
+# Parameters a python task gets from its run when nothing else binds them (tasks.python).
+RUN_CONTEXT = ("logical_date", "data_interval_start", "data_interval_end", "trigger")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,9 @@ class _Tracer:
         key = t.name if n == 0 else f"{t.name}__{n}"
         wait_for = kwargs.pop("wait_for", ()) if "wait_for" not in t.parameters else ()
         try:  # a wrong call is a definition error, not a failure at run time
-            t.signature.bind(*([None] if mapped else []), *args, **kwargs)
+            bound = t.signature.bind_partial(*([None] if mapped else []), *args, **kwargs)
+            given = {n: None for n in RUN_CONTEXT if n in t.parameters and n not in bound.arguments}
+            t.signature.bind(*bound.args, **bound.kwargs, **given)  # the run passes these
         except TypeError as exc:
             raise DefinitionError(
                 f"calls {t.name}() with the wrong arguments: {exc}", flow=self.flow, task=key
@@ -322,10 +327,17 @@ def flow(
     name: str | None = None,
     description: str | None = None,
     max_active_runs: int | None = None,
-    schedule: str | None = None,
+    schedule: str | Mapping[str, Any] | None = None,
+    triggers: Sequence[Mapping[str, Any]] = (),
 ) -> Callable[[Callable[..., Any]], Flow]: ...
 def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
-    """Make a function a flow; its arguments (typed, with defaults) are the flow's params."""
+    """Make a function a flow; its arguments (typed, with defaults) are the flow's params.
+
+    Options: name, description, max_active_runs, schedule (`"0 3 * * *"`, `"@daily"`,
+    `"every 15m"`, or a mapping `{cron|every, timezone, start, end, catchup}`) and triggers
+    (`[{file: "in/*.csv"}, {asset: "raw.events"}, {assets: [a, b]}, {flow: "ingest",
+    states: ["succeeded"]}, {webhook: True}]`): see `baton.model.schedules`.
+    """
     if fn is not None:
         return _trace(fn)
     return lambda f: _trace(f, **options)
@@ -336,9 +348,11 @@ def _trace(
     name: str | None = None,
     description: str | None = None,
     max_active_runs: int | None = None,
-    schedule: str | None = None,
+    schedule: str | Mapping[str, Any] | None = None,
+    triggers: Sequence[Mapping[str, Any]] = (),
 ) -> Flow:
     flow_name = name or fn.__name__
+    when = _when(flow_name, schedule, triggers)
     sig = inspect.signature(fn)
     flow_params: dict[str, FlowParam] = {}
     for p in sig.parameters.values():
@@ -374,7 +388,28 @@ def _trace(
         params=flow_params,
         tasks=tuple(tracer.tasks.values()),
         max_active_runs=max_active_runs,
-        schedule=schedule,
+        schedule=when[0],
+        triggers=when[1],
     )
     validate(spec, {t.type for t in spec.tasks})  # types are checked where they are known
     return Flow(fn, spec, tracer.objects)
+
+
+def _when(
+    flow_name: str, schedule: str | Mapping[str, Any] | None, triggers: Sequence[Mapping[str, Any]]
+) -> tuple[str | dict[str, Any] | None, tuple[dict[str, Any], ...]]:
+    """The flow's schedule in its canonical form and its triggers, checked, as JSON values."""
+    if schedule is None and not triggers:
+        return None, ()
+    from baton.model import schedules  # croniter costs ~50 ms: only scheduled flows pay it
+
+    if isinstance(triggers, Mapping | str):
+        raise DefinitionError(
+            "triggers must be a list, e.g. triggers=[{'asset': 'raw.events'}]", flow=flow_name
+        )
+    try:
+        canonical = None if schedule is None else schedules.parse_schedule(schedule).to_builtins()
+        schedules.validate_triggers(triggers)
+    except DefinitionError as exc:
+        raise exc.located(flow=flow_name) from None
+    return canonical, tuple(json.loads(json.dumps(dict(t))) for t in triggers)

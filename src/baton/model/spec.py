@@ -91,7 +91,7 @@ class FlowSpec(Spec, frozen=True):
     params: dict[str, ParamSpec] = {}
     tasks: tuple[TaskSpec, ...] = ()
     max_active_runs: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    schedule: str | None = None
+    schedule: str | dict[str, Any] | None = None  # parse_schedule(...).to_builtins()
     triggers: tuple[dict[str, Any], ...] = ()
     notifications: tuple[dict[str, Any], ...] = ()
     source: SourceRef | None = None

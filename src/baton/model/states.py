@@ -71,6 +71,7 @@ TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     _T.QUEUED: frozenset({_T.RUNNING, _T.SKIPPED, _T.CANCELLED, _T.FAILED}),
     _T.RUNNING: frozenset(
         {
+            _T.QUEUED,  # handed back by a worker that is stopping
             _T.SUCCEEDED,
             _T.FAILED,
             _T.SKIPPED,

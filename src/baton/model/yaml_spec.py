@@ -233,8 +233,8 @@ class _Parser:
             "params": self.params(data),
             "tasks": self.tasks(data),
             "max_active_runs": self.max_active_runs(data),
-            "schedule": self.optional_str(data, "schedule"),
-            "triggers": self.list_of_mappings(data, "triggers"),
+            "schedule": self.schedule(data),
+            "triggers": self.triggers(data),
             "notifications": self.list_of_mappings(data, "notifications"),
         }
         built = self.build(FlowSpec, spec, line=self.line_of(data))
@@ -264,6 +264,32 @@ class _Parser:
             f"'max_active_runs' must be an integer >= 1, got {_show(value)}",
             line=self.key_line(data, "max_active_runs"),
         )
+
+    def schedule(self, data: dict[str, Any]) -> str | dict[str, Any] | None:
+        """The schedule in its canonical form, so equal schedules make equal versions."""
+        value = data.get("schedule")
+        if value is None:
+            return None
+        from baton.model import schedules  # croniter costs ~50 ms: only schedules pay it
+
+        try:
+            return schedules.parse_schedule(value).to_builtins()
+        except DefinitionError as exc:
+            self.fail(exc.message, line=self.key_line(data, "schedule"))
+
+    def triggers(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        items = self.list_of_mappings(data, "triggers")
+        if not items:
+            return items
+        from baton.model import schedules
+
+        try:
+            schedules.validate_triggers(items)
+        except DefinitionError as exc:
+            # The first trigger that fails on its own is the one the message numbers.
+            bad = next((i for i in range(len(items)) if not _valid_triggers(items[: i + 1])), None)
+            self.fail(exc.message, line=None if bad is None else self.item_line(items, bad))
+        return items
 
     def list_of_mappings(self, data: dict[str, Any], field: str) -> list[dict[str, Any]]:
         items = data.get(field)
@@ -585,6 +611,16 @@ class _Fields:
         if value not in _TRIGGER_RULES:
             self.fail("trigger_rule", "one of " + ", ".join(_TRIGGER_RULES))
         return TriggerRule(value)
+
+
+def _valid_triggers(items: list[dict[str, Any]]) -> bool:
+    from baton.model import schedules
+
+    try:
+        schedules.validate_triggers(items)
+    except DefinitionError:
+        return False
+    return True
 
 
 def _is_int(value: object) -> bool:

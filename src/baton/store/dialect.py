@@ -9,6 +9,9 @@ A `Dialect` holds the rest:
 | placeholders | `?`, `:name` | `%s`, `%(name)s` (`translate`, cached per text) |
 | write transaction | `BEGIN IMMEDIATE`: one writer | `BEGIN` (read committed) |
 | claim | the single writer | `SELECT ... FOR UPDATE SKIP LOCKED`, same transaction |
+| lock a row read to update it | the single writer | `SELECT ... FOR UPDATE` |
+| tell workers work is ready | (one process: its own wake-up) | `NOTIFY baton_ready` at commit |
+| count a pool's slots | the single writer | transaction advisory lock per pool |
 | rows (read them by column name) | `sqlite3.Row` | `dict` (`dict_row`) |
 | tables present | `sqlite_master` | `information_schema`, current schema (search_path) |
 | one process creates the schema | `flock` on `PATH.init-lock` | a session advisory lock |
@@ -24,7 +27,8 @@ import fcntl
 import functools
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -76,6 +80,25 @@ class SQLite:
     name = "sqlite"
     begin = "BEGIN IMMEDIATE"
     claim_lock = ""  # the write transaction already excludes every other writer
+    row_lock = ""
+
+    def notify_ready(self, conn: Conn) -> None:
+        pass  # workers of one SQLite database share a machine; they poll briefly instead
+
+    def is_unique_violation(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+    def is_disconnect(self, conn: Conn) -> bool:
+        return False
+
+    def lock_pool(self, conn: Conn, name: str) -> None:
+        pass  # the write transaction already excludes every other claimer
+
+    def errors(self) -> tuple[type[BaseException], ...]:
+        return (sqlite3.Error,)
+
+    def listen(self, wake: Callable[[], object]) -> None:
+        return None  # no notifications: workers of a SQLite store poll (TIMER_INTERVAL)
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -85,7 +108,11 @@ class SQLite:
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            # Switching a new database to WAL fails at once (no busy wait) while another
+            # connection does the same: one switch at a time.
+            with self.schema_lock(conn):
+                conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL keeps every commit across a process crash (WAL); only an OS crash may lose
         # the last commits, which the lease/resume path already recovers from.
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -112,6 +139,29 @@ class Postgres:
     # Concurrent claimers each take rows nobody else holds, instead of queueing behind one
     # another and then failing the compare-and-set.
     claim_lock = " FOR UPDATE SKIP LOCKED"
+    row_lock = " FOR UPDATE"
+    channel = "baton_ready"
+
+    def notify_ready(self, conn: Conn) -> None:
+        conn.execute(f"NOTIFY {self.channel}")
+
+    def is_unique_violation(self, exc: BaseException) -> bool:
+        return getattr(exc, "sqlstate", None) == "23505"
+
+    def is_disconnect(self, conn: Conn) -> bool:
+        raw = getattr(conn, "raw", None)
+        return bool(raw is None or raw.closed or raw.broken)
+
+    def lock_pool(self, conn: Conn, name: str) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('baton-pool:' || ?))", (name,))
+
+    def errors(self) -> tuple[type[BaseException], ...]:
+        import psycopg
+
+        return (psycopg.Error,)
+
+    def listen(self, wake: Callable[[], object]) -> Listener:
+        return Listener(self, wake)
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -154,6 +204,41 @@ class Postgres:
             yield
         finally:
             conn.execute(f"SELECT pg_advisory_unlock({key})")
+
+
+class Listener:
+    """LISTENs on its own connection in a thread and calls `wake` on each notification.
+
+    It reconnects with backoff when the database goes away, and calls `wake` once after each
+    (re)connection, since work may have been queued while nobody listened.
+    """
+
+    def __init__(self, d: Postgres, wake: Callable[[], object]) -> None:
+        self._d, self._wake = d, wake
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="baton-listen", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        import psycopg
+
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._d.libpq_url(), autocommit=True) as conn:
+                    conn.execute(f"LISTEN {self._d.channel}")
+                    self._wake()
+                    backoff = 0.1
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=64):
+                            self._wake()
+            except psycopg.Error:
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
 
 
 class PgConn:

@@ -30,12 +30,13 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     insert,
+    text,
 )
 from sqlalchemy.types import TypeEngine
 
 from baton.store import dialect
 
-HEAD = "0002"  # the newest revision under migrations/versions (checked by a test)
+HEAD = "0003"  # the newest revision under migrations/versions (checked by a test)
 
 metadata = MetaData()
 
@@ -62,6 +63,7 @@ flows = Table(
     Column("name", _str(200), primary_key=True),
     Column("latest_version", _str(32), nullable=False),
     Column("paused", Integer, nullable=False, server_default="0"),
+    Column("deployed", Integer, nullable=False, server_default="0"),  # `baton deploy`ed
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -85,6 +87,9 @@ runs = Table(
     Column("params", Text, nullable=False),
     Column("trigger", _str(20), nullable=False),
     Column("logical_date", Float),
+    Column("data_interval_start", Float),
+    Column("data_interval_end", Float),
+    Column("trigger_info", Text),  # JSON: what fired it (file path, asset event, run id)
     Column("parent_run_id", _str(32)),
     Column("root_run_id", _str(32), index=True),  # the run at the top of sub-flow runs
     Column("parent_task_run_id", _ID, index=True),  # the `flow` task waiting for this run
@@ -95,6 +100,16 @@ runs = Table(
     Index("ix_runs_flow_created", "flow_name", "created_at"),
     Index("ix_runs_state", "state"),
     Index("ix_runs_created", "created_at"),
+    # At most one run per (flow, logical date), so two schedulers never double-fire; a
+    # repair or rerun links to the run it repeats (parent_run_id) and is not counted.
+    Index(
+        "uq_runs_logical_date",
+        "flow_name",
+        "logical_date",
+        unique=True,
+        sqlite_where=text("logical_date IS NOT NULL AND parent_run_id IS NULL"),
+        postgresql_where=text("logical_date IS NOT NULL AND parent_run_id IS NULL"),
+    ),
 )
 
 task_runs = Table(
@@ -136,6 +151,9 @@ Index(
     task_runs.c.ready_at,
     task_runs.c.id,
 )
+
+# Counting running task runs per pool at claim time.
+Index("ix_task_runs_pool", task_runs.c.pool, task_runs.c.state)
 
 attempts = Table(
     "attempts",
@@ -179,6 +197,51 @@ workers = Table(
     Column("started_at", Float, nullable=False),
     Column("heartbeat_at", Float, nullable=False),
     Column("stopped_at", Float),
+)
+
+pools = Table(
+    "pools",
+    metadata,
+    Column("name", _str(100), primary_key=True),
+    Column("slots", Integer, nullable=False),
+    Column("description", Text),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Named leases: the one `baton server` (scheduler, timers) that holds one acts; the others
+# wait for it to expire. A row, not an advisory lock, so both databases behave alike.
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", _str(100), primary_key=True),
+    Column("holder", _str(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+# Where each trigger of each flow has got to: a schedule's last logical date, the files a
+# file trigger has seen, the last asset event or run end an event trigger consumed.
+trigger_state = Table(
+    "trigger_state",
+    metadata,
+    Column("flow_name", _str(200), nullable=False),
+    Column("trigger_id", _str(200), nullable=False),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("flow_name", "trigger_id"),
+)
+
+# One row each time a task that declares an output asset succeeds.
+asset_events = Table(
+    "asset_events",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("asset", _str(300), nullable=False),
+    Column("flow_name", _str(200), nullable=False),
+    Column("run_id", _str(32), nullable=False),
+    Column("task_key", _str(200), nullable=False),
+    Column("task_run_id", _ID, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_asset_events_asset", "asset", "id"),
 )
 
 

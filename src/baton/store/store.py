@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any, NamedTuple
 
-from baton.errors import InputError, NotFoundError, StoreError, TransitionError
+from baton.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    StoreError,
+    TransitionError,
+)
 from baton.model.spec import FlowSpec
 from baton.model.states import (
     TASK_TERMINAL,
@@ -31,8 +37,20 @@ _NEW_TASK_RUN: dict[str, Any] = dict.fromkeys(
     ("ready_at", "result", "result_ref", "result_len", "reused_from", "started_at", "ended_at"),
 ) | {"attempts": 0}
 
+_NEW_RUN: dict[str, Any] = dict.fromkeys(
+    (
+        "logical_date",
+        "data_interval_start",
+        "data_interval_end",
+        "trigger_info",
+        "parent_run_id",
+        "root_run_id",
+        "parent_task_run_id",
+    )
+)
+
 # The alembic revision this code reads and writes: store.schema.HEAD (checked by a test).
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 
 class TaskMove(NamedTuple):
@@ -112,24 +130,55 @@ class Store:
     def transaction(self) -> Iterator[Tx]:
         """A write transaction; it commits on success and rolls back on any error."""
         self._conn.execute(self._dialect.begin)
+        tx = Tx(self._conn, self._dialect)
         try:
-            yield Tx(self._conn, self._dialect.claim_lock)
+            yield tx
+            if tx.queued:  # workers listening elsewhere learn at commit that work is ready
+                self._dialect.notify_ready(self._conn)
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if not self._dialect.is_disconnect(self._conn):
+                self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
 
     def read(self) -> Tx:
         """Reads outside a transaction (each statement sees the latest commit)."""
-        return Tx(self._conn, self._dialect.claim_lock)
+        return Tx(self._conn, self._dialect)
+
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        """The driver's exceptions: a caller that can wait and retry catches these."""
+        return self._dialect.errors()
+
+    def reconnect(self) -> None:
+        """Open a new connection if the database closed this one (cluster mode)."""
+        if not self._dialect.is_disconnect(self._conn):
+            return
+        with suppress(Exception):  # it is already broken; a new one replaces it
+            self._conn.close()
+        self._conn = self._dialect.connect()
+
+    def listen(self, wake: Callable[[], object]) -> None:
+        """Call `wake` (from another thread) whenever another process made work ready."""
+        self._listener = self._dialect.listen(wake)
+
+    def unlisten(self) -> None:
+        listener, self._listener = getattr(self, "_listener", None), None
+        if listener is not None:
+            listener.stop()
 
 
 class Tx:
     """The store's operations. SQL is written in sqlite3's style; see `dialect`."""
 
-    def __init__(self, conn: dialect.Conn, claim_lock: str = "") -> None:
+    def __init__(self, conn: dialect.Conn, d: dialect.Dialect) -> None:
         self._c = conn
-        self._claim_lock = claim_lock
+        self._d = d
+        self._claim_lock = d.claim_lock
+        # Task runs this transaction made ready and did not claim itself: other workers are
+        # told at commit. A worker that queues a successor and claims it in the same
+        # transaction (a chain) wakes nobody for nothing.
+        self.queued: set[int] = set()
 
     def _one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Row | None:
         row: Row | None = self._c.execute(sql, params).fetchone()
@@ -139,6 +188,22 @@ class Tx:
         return list(self._c.execute(sql, params).fetchall())
 
     # -- flows ---------------------------------------------------------------------------
+
+    def flow_version(self, name: str) -> str | None:
+        """The latest version of a flow, None if the store has never seen it."""
+        row = self._one("SELECT latest_version FROM flows WHERE name = ?", (name,))
+        return None if row is None else str(row["latest_version"])
+
+    def mark_deployed(self, name: str, now: float) -> None:
+        self._c.execute("UPDATE flows SET deployed = 1, updated_at = ? WHERE name = ?", (now, name))
+
+    def deployed_specs(self) -> list[FlowSpec]:
+        """The latest version of every deployed flow."""
+        rows = self._all(
+            "SELECT v.spec FROM flows f JOIN flow_versions v ON v.id = f.latest_version "
+            "WHERE f.deployed = 1 ORDER BY f.name"
+        )
+        return [FlowSpec.from_json(r["spec"]) for r in rows]
 
     def save_version(self, spec: FlowSpec, now: float) -> str:
         version = spec.content_hash()
@@ -165,14 +230,24 @@ class Tx:
     # -- runs ----------------------------------------------------------------------------
 
     def insert_run(self, run: Mapping[str, Any]) -> None:
-        self._c.execute(
-            "INSERT INTO runs (id, flow_name, version_id, state, params, trigger, "
-            "logical_date, parent_run_id, root_run_id, parent_task_run_id, unfinished, "
-            "created_at) VALUES (:id, :flow_name, :version_id, :state, :params, :trigger, "
-            ":logical_date, :parent_run_id, :root_run_id, :parent_task_run_id, :unfinished, "
-            ":created_at)",
-            {"root_run_id": None, "parent_task_run_id": None, **run},
-        )
+        """Insert a run; ConflictError if its flow already has a run for its logical date."""
+        try:
+            self._c.execute(
+                "INSERT INTO runs (id, flow_name, version_id, state, params, trigger, "
+                "logical_date, data_interval_start, data_interval_end, trigger_info, "
+                "parent_run_id, root_run_id, parent_task_run_id, unfinished, created_at) "
+                "VALUES (:id, :flow_name, :version_id, :state, :params, :trigger, "
+                ":logical_date, :data_interval_start, :data_interval_end, :trigger_info, "
+                ":parent_run_id, :root_run_id, :parent_task_run_id, :unfinished, :created_at)",
+                {**_NEW_RUN, **run},
+            )
+        except Exception as exc:
+            if not self._d.is_unique_violation(exc):
+                raise
+            raise ConflictError(
+                f"flow '{run['flow_name']}' already has a run for logical date "
+                f"{run['logical_date']}"
+            ) from None
         self._events([(run["id"], None, None, run["state"], run["created_at"], None)])
 
     def run(self, run_id: str) -> Row:
@@ -218,7 +293,7 @@ class Tx:
     ) -> bool:
         """Move a run to `to`. With `only_from`, a run in another state is left as it is
         (returns False); otherwise a transition the table forbids raises TransitionError."""
-        row = self._one("SELECT state FROM runs WHERE id = ?", (run_id,))
+        row = self._one("SELECT state FROM runs WHERE id = ?" + self._d.row_lock, (run_id,))
         if row is None:
             raise NotFoundError(f"no run '{run_id}'")
         if only_from is not None and row["state"] not in only_from:
@@ -235,6 +310,28 @@ class Tx:
             raise TransitionError(f"run {run_id} changed state concurrently")
         self._events([(run_id, None, row["state"], to.value, now or time.time(), None)])
         return True
+
+    def lock_flow(self, name: str) -> None:
+        """Hold the flow's row to the end of the transaction: runs of one flow are admitted
+        (max_active_runs) one transaction at a time."""
+        self._one("SELECT name FROM flows WHERE name = ?" + self._d.row_lock, (name,))
+
+    def active_run_count(self, flow: str) -> int:
+        row = self._one(
+            "SELECT count(*) AS n FROM runs WHERE flow_name = ? "
+            "AND state IN ('queued', 'running', 'cancelling')",
+            (flow,),
+        )
+        return int(row["n"]) if row else 0
+
+    def held_runs(self, flow: str, limit: int) -> list[str]:
+        """Runs waiting for a slot under their flow's max_active_runs, oldest first."""
+        rows = self._all(
+            "SELECT id FROM runs WHERE flow_name = ? AND state = 'scheduled' "
+            "ORDER BY coalesce(logical_date, created_at), created_at LIMIT ?",
+            (flow, limit),
+        )
+        return [r["id"] for r in rows]
 
     def finish_tasks(self, run_id: str, count: int) -> int:
         """Record `count` more terminal task runs of a run; returns how many are unfinished."""
@@ -288,6 +385,9 @@ class Tx:
                 for r in rows
             ]
         )
+        self.queued.update(
+            ids[r["task_key"], r["map_index"]] for r in rows if r["state"] == TaskState.QUEUED
+        )
         return {k: v for (k, _), v in ids.items()}
 
     def task_runs(self, run_id: str, keys: Iterable[str] | None = None) -> list[Row]:
@@ -327,6 +427,8 @@ class Tx:
                     f"{len(group) - cur.rowcount} task run(s) were not in state {frm} "
                     f"for {frm} -> {to}: another process changed them first"
                 )
+            if to is TaskState.QUEUED:
+                self.queued.update(m.id for m in group)
         self._events([(m.run_id, m.id, m.frm.value, m.to.value, now, m.note) for m in moves])
         finished: dict[str, int] = {}
         for m in moves:
@@ -411,8 +513,8 @@ class Tx:
         """Move up to `limit` queued task runs to running, each with a new attempt (or, for
         a task that was waiting, its waiting attempt continued)."""
         sql = (
-            "SELECT id, run_id, task_key, map_index, attempts, started_at, resume_attempt, "
-            "defer_state FROM task_runs WHERE state = 'queued'"
+            "SELECT id, run_id, task_key, map_index, pool, attempts, started_at, "
+            "resume_attempt, defer_state FROM task_runs WHERE state = 'queued'"
         )
         params: list[Any] = list(queues)
         if queues:  # none: any queue (an embedded run serves all of its tasks)
@@ -420,8 +522,12 @@ class Tx:
         if run_ids is not None:
             sql += f" AND run_id IN ({','.join('?' * len(run_ids))})"
             params += run_ids
+        full = self._full_pools()
+        if full:  # a read without locks, to skip what cannot run; _within_pools decides
+            sql += f" AND (pool IS NULL OR pool NOT IN ({','.join('?' * len(full))}))"
+            params += full
         sql += " ORDER BY priority DESC, ready_at, id LIMIT ?" + self._claim_lock
-        rows = self._all(sql, (*params, limit))
+        rows = self._within_pools(self._all(sql, (*params, limit)))
         if not rows:
             return []
         claimed = [
@@ -464,6 +570,7 @@ class Tx:
                 if c.resume_state is None
             ],
         )
+        self.queued.difference_update(c.task_run_id for c in claimed)
         return claimed
 
     def end_attempts(self, ends: Sequence[tuple[Any, ...]]) -> set[str]:
@@ -502,10 +609,16 @@ class Tx:
             return self._all(sql)
         return self._all(sql + f" AND a.run_id IN ({','.join('?' * len(run_ids))})", run_ids)
 
-    def renew_leases(self, worker_id: str, now: float, lease_until: float) -> None:
-        self._c.execute(
-            "UPDATE attempts SET lease_expires_at = ? WHERE worker_id = ? AND state = 'running'",
-            (lease_until, worker_id),
+    def renew_leases(
+        self, worker_id: str, attempt_ids: Sequence[str], now: float, lease_until: float
+    ) -> None:
+        """Extend the leases of the attempts a worker is running. Only those it names: an
+        attempt it claimed but never started (its connection broke first) lets its lease
+        expire, and is retried elsewhere."""
+        self._c.executemany(
+            "UPDATE attempts SET lease_expires_at = ? WHERE id = ? AND worker_id = ? "
+            "AND state = 'running'",
+            [(lease_until, a, worker_id) for a in attempt_ids],
         )
         self._c.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, worker_id))
 
@@ -531,6 +644,16 @@ class Tx:
             [(state, now, state, a) for a in attempt_ids],
         )
 
+    # -- assets --------------------------------------------------------------------------
+
+    def record_assets(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Asset updates: (asset, flow_name, run_id, task_key, task_run_id, at) each."""
+        self._c.executemany(
+            "INSERT INTO asset_events (asset, flow_name, run_id, task_key, task_run_id, at) "
+            "VALUES (:asset, :flow_name, :run_id, :task_key, :task_run_id, :at)",
+            events,
+        )
+
     # -- workers -------------------------------------------------------------------------
 
     def register_worker(self, worker: Mapping[str, Any]) -> None:
@@ -544,6 +667,90 @@ class Tx:
     def stop_worker(self, worker_id: str, now: float) -> None:
         self._c.execute("UPDATE workers SET stopped_at = ? WHERE id = ?", (now, worker_id))
 
+    def workers(self, *, include_stopped: bool = False) -> list[Row]:
+        """Workers with how many attempts each is running, newest first."""
+        sql = (
+            "SELECT w.*, (SELECT count(*) FROM attempts a WHERE a.worker_id = w.id "
+            "AND a.state = 'running') AS running FROM workers w"
+        )
+        if not include_stopped:
+            sql += " WHERE w.stopped_at IS NULL"
+        return self._all(sql + " ORDER BY w.started_at DESC")
+
+    # -- leases on roles (one active `baton server` / scheduler) --------------------------
+
+    def acquire_lock(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        """Take or renew the named lock for `holder` until now + ttl; False if another
+        holder's lock has not expired. Either statement is atomic on its own, so two
+        contenders never both win."""
+        self._c.execute(
+            "INSERT INTO locks (name, holder, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO NOTHING",
+            (name, holder, now + ttl),
+        )
+        cur = self._c.execute(
+            "UPDATE locks SET holder = ?, expires_at = ? "
+            "WHERE name = ? AND (holder = ? OR expires_at < ?)",
+            (holder, now + ttl, name, holder, now),
+        )
+        return cur.rowcount == 1
+
+    def release_lock(self, name: str, holder: str) -> None:
+        self._c.execute("DELETE FROM locks WHERE name = ? AND holder = ?", (name, holder))
+
+    # -- pools ---------------------------------------------------------------------------
+
+    def set_pool(self, name: str, slots: int, description: str | None, now: float) -> None:
+        self._c.execute(
+            "INSERT INTO pools (name, slots, description, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET slots = excluded.slots, "
+            "description = coalesce(excluded.description, pools.description), "
+            "updated_at = excluded.updated_at",
+            (name, slots, description, now),
+        )
+
+    def delete_pool(self, name: str) -> bool:
+        return self._c.execute("DELETE FROM pools WHERE name = ?", (name,)).rowcount == 1
+
+    def pools(self) -> list[Row]:
+        """Every pool with its slots and how many of them are taken now."""
+        return self._all(
+            "SELECT p.*, (SELECT count(*) FROM task_runs t WHERE t.pool = p.name "
+            "AND t.state = 'running') AS running FROM pools p ORDER BY p.name"
+        )
+
+    def _full_pools(self) -> list[str]:
+        return [r["name"] for r in self.pools() if r["running"] >= r["slots"]]
+
+    def _within_pools(self, rows: list[Row]) -> list[Row]:
+        """The candidate rows a claim may take without overfilling a pool.
+
+        Each pool involved is locked to the end of the transaction (PostgreSQL), then its
+        running task runs are counted: concurrent claimers of one pool take turns, so no
+        two of them fill the same free slot. A pool that is not defined limits nothing.
+        """
+        names = sorted({r["pool"] for r in rows if r["pool"] is not None})
+        if not names:
+            return rows
+        free: dict[str, int] = {}
+        for name in names:  # sorted: one lock order, no deadlock
+            self._d.lock_pool(self._c, name)
+            row = self._one(
+                "SELECT slots, (SELECT count(*) FROM task_runs WHERE pool = ? "
+                "AND state = 'running') AS running FROM pools WHERE name = ?",
+                (name, name),
+            )
+            if row is not None:
+                free[name] = row["slots"] - row["running"]
+        kept = []
+        for r in rows:
+            if r["pool"] in free:
+                if free[r["pool"]] <= 0:
+                    continue
+                free[r["pool"]] -= 1
+            kept.append(r)
+        return kept
+
     # -- history -------------------------------------------------------------------------
 
     def events(self, run_id: str) -> list[Row]:
@@ -554,4 +761,94 @@ class Tx:
             "INSERT INTO state_events (run_id, task_run_id, from_state, to_state, at, note) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             rows,
+        )
+
+    # -- scheduling ----------------------------------------------------------------------
+
+    def flow(self, name: str) -> Row | None:
+        """A flow's row: latest_version, paused, deployed, created_at, updated_at."""
+        return self._one("SELECT * FROM flows WHERE name = ?", (name,))
+
+    def active_flows(self) -> list[Row]:
+        """Deployed, unpaused flows (what the scheduler looks at): name, latest_version and
+        updated_at (when their latest version was deployed, or last changed)."""
+        return self._all(
+            "SELECT name, latest_version, updated_at FROM flows "
+            "WHERE deployed = 1 AND paused = 0 ORDER BY name"
+        )
+
+    def flows_overview(self) -> list[Row]:
+        """Every flow with its latest spec (JSON) and its latest run, by name."""
+        return self._all(
+            "SELECT f.name, f.deployed, f.paused, f.latest_version, v.spec, "
+            "r.id AS last_run_id, r.state AS last_run_state, r.created_at AS last_run_at "
+            "FROM flows f JOIN flow_versions v ON v.id = f.latest_version "
+            "LEFT JOIN runs r ON r.id = (SELECT id FROM runs WHERE flow_name = f.name "
+            "ORDER BY created_at DESC, id DESC LIMIT 1) ORDER BY f.name"
+        )
+
+    def set_paused(self, name: str, paused: bool) -> bool:
+        """Pause or unpause a flow's schedule and triggers; False if there is no such flow."""
+        cur = self._c.execute("UPDATE flows SET paused = ? WHERE name = ?", (int(paused), name))
+        return cur.rowcount == 1
+
+    def trigger_cursor(self, flow: str, trigger_id: str) -> Row | None:
+        """Where a trigger has got to (`cursor`, JSON) and when it moved (`updated_at`)."""
+        return self._one(
+            "SELECT cursor, updated_at FROM trigger_state WHERE flow_name = ? AND trigger_id = ?",
+            (flow, trigger_id),
+        )
+
+    def set_trigger_cursor(
+        self, flow: str, trigger_id: str, old: str | None, new: str, now: float
+    ) -> bool:
+        """Compare-and-set a trigger's cursor from `old` (None: it has none yet) to `new`;
+        False if another scheduler moved it first."""
+        if old is None:
+            cur = self._c.execute(
+                "INSERT INTO trigger_state (flow_name, trigger_id, cursor, updated_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (flow_name, trigger_id) DO NOTHING",
+                (flow, trigger_id, new, now),
+            )
+        else:
+            cur = self._c.execute(
+                "UPDATE trigger_state SET cursor = ?, updated_at = ? "
+                "WHERE flow_name = ? AND trigger_id = ? AND cursor = ?",
+                (new, now, flow, trigger_id, old),
+            )
+        return cur.rowcount == 1
+
+    def asset_events_since(self, assets: Sequence[str], since: float) -> list[Row]:
+        """Updates of these assets recorded at or after `since`, oldest first."""
+        marks = ",".join("?" * len(assets))
+        return self._all(
+            f"SELECT * FROM asset_events WHERE asset IN ({marks}) AND at >= ? ORDER BY at, id",
+            (*assets, since),
+        )
+
+    def runs_ended_since(self, flow: str, states: Sequence[str], since: float) -> list[Row]:
+        """A flow's runs that ended in one of `states` at or after `since`, oldest first."""
+        marks = ",".join("?" * len(states))
+        return self._all(
+            f"SELECT id, flow_name, state, ended_at FROM runs WHERE flow_name = ? "
+            f"AND state IN ({marks}) AND ended_at >= ? ORDER BY ended_at, id",
+            (flow, *states, since),
+        )
+
+    def event_trigger_infos(self, flow: str, since: float) -> list[str]:
+        """The trigger_info (JSON) of a flow's event-triggered runs created since `since`."""
+        rows = self._all(
+            "SELECT trigger_info FROM runs WHERE flow_name = ? AND trigger = 'event' "
+            "AND created_at >= ? AND trigger_info IS NOT NULL",
+            (flow, since),
+        )
+        return [r["trigger_info"] for r in rows]
+
+    def runs_for_logical_dates(self, flow: str, first: float, last: float) -> list[Row]:
+        """A flow's runs with a logical date from `first` to `last`, oldest first."""
+        return self._all(
+            "SELECT id, state, logical_date, parent_run_id, created_at FROM runs "
+            "WHERE flow_name = ? AND logical_date >= ? AND logical_date <= ? "
+            "ORDER BY logical_date, created_at, id",
+            (flow, first, last),
         )

@@ -2,7 +2,10 @@
 
 Arguments come from the FlowSpec: decorated flows record them explicitly (`args`, `kwargs`,
 with references to upstream results and params); YAML tasks without `args` bind the
-function's parameters by name to upstream task keys and flow params.
+function's parameters by name to upstream task keys and flow params. Either way, a parameter
+left unbound that is named `logical_date`, `data_interval_start`, `data_interval_end` or
+`trigger` gets the run's own (ISO-8601 UTC strings, and the dict saying what fired an
+event-triggered run; None when the run has none), as Airflow hands context by name.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from baton.model.context import NO_ITEM, TaskContext
+from baton.model.decorators import RUN_CONTEXT
 from baton.tasks.base import TaskConfig, TaskFailed, TaskType
 
 
@@ -49,17 +53,24 @@ def bind(
     kwargs = {k: ctx.resolve(v) for k, v in cfg.kwargs.items()}
     if ctx.item is not NO_ITEM:
         args.insert(0, ctx.item)
-    if cfg.args is not None:
-        return args, kwargs
+    by_name = cfg.args is None  # else the flow recorded the call's arguments
+    run = {
+        "logical_date": ctx.logical_date,
+        "data_interval_start": ctx.data_interval_start,
+        "data_interval_end": ctx.data_interval_end,
+        "trigger": dict(ctx.trigger_info) if ctx.trigger_info is not None else None,
+    }
     params = list(inspect.signature(fn).parameters.values())[len(args) :]
     for p in params:
-        if p.name in kwargs or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+        if p.name in kwargs or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
             continue
-        if p.name in ctx.upstream:
+        if by_name and p.name in ctx.upstream:
             kwargs[p.name] = ctx.upstream[p.name]
-        elif p.name in ctx.params:
+        elif by_name and p.name in ctx.params:
             kwargs[p.name] = ctx.params[p.name]
-        elif p.default is inspect.Parameter.empty:
+        elif p.name in RUN_CONTEXT:
+            kwargs[p.name] = run[p.name]
+        elif by_name and p.default is inspect.Parameter.empty:
             raise TaskFailed(
                 f"parameter '{p.name}' of {fn.__qualname__} matches no upstream task and no "
                 f"flow param (upstream: {', '.join(ctx.upstream) or 'none'}; params: "

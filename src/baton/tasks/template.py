@@ -2,7 +2,10 @@
 
 Every string field of a task that is not python may be a template, rendered when the attempt
 starts with `params`, `upstream` (results by key), `item` (a mapped task's element),
-`run_id`, `task_key` and `attempt`. A field that is one expression keeps the value's type
+`run_id`, `task_key` and `attempt`; a scheduled or backfilled run adds `logical_date`,
+`data_interval_start`, `data_interval_end` (ISO-8601 UTC) and `ds` (the logical date as
+YYYY-MM-DD, Airflow's name), and an event-triggered run `trigger` (what fired it, e.g.
+`trigger.path` for a file). A field that is one expression keeps the value's type
 (`port: "{{ params.port }}"` gives an int); text around it makes a string.
 """
 
@@ -39,6 +42,11 @@ def render(value: Any, ctx: TaskContext) -> Any:
         "run_id": ctx.run_id,
         "task_key": ctx.task_key,
         "attempt": ctx.attempt,
+        "logical_date": ctx.logical_date,
+        "data_interval_start": ctx.data_interval_start,
+        "data_interval_end": ctx.data_interval_end,
+        "ds": ctx.logical_date[:10] if ctx.logical_date else None,
+        "trigger": ctx.trigger_info,
     }
 
     def walk(v: Any) -> Any:

@@ -11,7 +11,7 @@ import pytest
 
 from baton.engine.planner import Outcome
 from baton.engine.service import Engine
-from baton.errors import InputError, TransitionError
+from baton.errors import ConflictError, InputError, TransitionError
 from baton.model.spec import FlowSpec, RetryPolicy, TaskSpec
 from baton.model.states import AttemptState, ErrorKind, TaskState
 from baton.store.store import Claimed, Row, Store, TaskMove
@@ -565,3 +565,129 @@ def test_repair_refuses_unfinished_and_successful_runs(engine: Engine) -> None:
     engine.complete([outcome(engine, claim_one(engine, "a"))])
     with pytest.raises(InputError, match="nothing to repair"):
         engine.repair(run_id)
+
+
+# -- cluster: limits, hand-back, leases on roles, logical dates, assets -----------------
+
+
+def test_runs_past_max_active_runs_wait_scheduled_and_start_oldest_first(
+    engine: Engine, store: Store
+) -> None:
+    version = engine.register(FlowSpec(name="f", tasks=(py("a"),), max_active_runs=1))
+    first = engine.create_run(version, {})
+    later = [engine.create_run(version, {}, logical_date=d) for d in (200.0, 100.0)]
+    assert [run_state(store, r) for r in (first, *later)] == ["queued", "scheduled", "scheduled"]
+    assert states(store, later[0]) == {"a": "pending"}
+    (c,) = claim(engine)
+    assert c.run_id == first  # a held run has nothing to claim
+    engine.complete([outcome(engine, c)])
+    assert run_state(store, first) == "succeeded"
+    # The oldest logical date goes next, and only one at a time.
+    assert [run_state(store, r) for r in later] == ["scheduled", "queued"]
+    (c,) = claim(engine)
+    assert c.run_id == later[1]
+    engine.complete([outcome(engine, c)])
+    assert [run_state(store, r) for r in later] == ["queued", "succeeded"]
+
+
+def test_a_cancelled_held_run_ends_without_starting(engine: Engine, store: Store) -> None:
+    version = engine.register(FlowSpec(name="f", tasks=(py("a"),), max_active_runs=1))
+    engine.create_run(version, {})
+    held = engine.create_run(version, {})
+    assert engine.cancel(held)
+    assert run_state(store, held) == "cancelled"
+    assert states(store, held) == {"a": "cancelled"}
+
+
+def test_hand_back_queues_the_task_again_without_a_failure(engine: Engine, store: Store) -> None:
+    run_id = start(engine, py("a"))
+    c = claim_one(engine, "a")
+    assert engine.hand_back([c], "handed back: worker w1 stopped") == 1
+    assert states(store, run_id) == {"a": "queued"}
+    (attempt,) = store.read().attempts(run_id)
+    assert (attempt["state"], attempt["error"]) == ("cancelled", "handed back: worker w1 stopped")
+    again = claim_one(engine, "a")
+    assert again.attempt == 2
+    # The first attempt's late report is refused: it was handed back.
+    engine.complete([outcome(engine, c)])
+    assert states(store, run_id) == {"a": "running"}
+    engine.complete([outcome(engine, again)])
+    assert run_state(store, run_id) == "succeeded"
+    assert engine.hand_back([again], "too late") == 0  # an ended attempt stays ended
+
+
+def test_a_pool_caps_running_tasks_and_frees_slots_as_they_end(
+    engine: Engine, store: Store, clock: Clock
+) -> None:
+    with store.transaction() as tx:
+        tx.set_pool("db", 2, "the warehouse", clock())
+    run_id = start(engine, *(py(f"p{i}", pool="db") for i in range(4)), py("free"))
+    first = claim(engine)
+    assert sorted(c.task_key for c in first) == ["free", "p0", "p1"]
+    assert claim(engine) == []
+    engine.complete([outcome(engine, first[0])])
+    assert [c.task_key for c in claim(engine)] == ["p2"]
+    (pool,) = store.read().pools()
+    assert (pool["name"], pool["slots"], pool["running"]) == ("db", 2, 2)
+    assert states(store, run_id)["p3"] == "queued"
+
+
+def test_an_undefined_pool_limits_nothing(engine: Engine) -> None:
+    start(engine, *(py(f"p{i}", pool="nowhere") for i in range(3)))
+    assert len(claim(engine)) == 3
+
+
+def test_one_run_per_flow_and_logical_date(engine: Engine, store: Store) -> None:
+    version = engine.register(FlowSpec(name="f", tasks=(py("a"),)))
+    first = engine.create_run(version, {}, trigger="schedule", logical_date=86400.0)
+    with pytest.raises(ConflictError, match="already has a run for logical date"):
+        engine.create_run(version, {}, trigger="schedule", logical_date=86400.0)
+    # A rerun links to the run it repeats, and is allowed.
+    engine.create_run(version, {}, trigger="backfill", logical_date=86400.0, parent_run_id=first)
+    assert len(store.read().runs(flow="f")) == 2
+
+
+def test_logical_date_interval_and_trigger_info_are_kept(engine: Engine, store: Store) -> None:
+    version = engine.register(FlowSpec(name="f", tasks=(py("a"),)))
+    run_id = engine.create_run(
+        version,
+        {},
+        trigger="event",
+        logical_date=100.0,
+        data_interval=(100.0, 200.0),
+        trigger_info={"type": "file", "path": "in/a.csv"},
+    )
+    row = store.read().run(run_id)
+    assert (row["logical_date"], row["data_interval_start"], row["data_interval_end"]) == (
+        100.0,
+        100.0,
+        200.0,
+    )
+    assert Engine(store).run_meta(run_id).trigger_info == {"type": "file", "path": "in/a.csv"}
+
+
+def test_a_succeeded_task_records_its_output_assets(engine: Engine, store: Store) -> None:
+    run_id = start(engine, py("load", outputs=("warehouse.events", "warehouse.users")))
+    c = claim_one(engine, "load")
+    engine.complete([outcome(engine, c, AttemptState.FAILED)])
+    assert store.read()._all("SELECT * FROM asset_events") == []
+    run2 = start(engine, py("load", outputs=("warehouse.events",)))
+    engine.complete([outcome(engine, claim_one(engine, "load"))])
+    rows_ = store.read()._all("SELECT asset, run_id, task_key FROM asset_events")
+    assert [(r["asset"], r["run_id"], r["task_key"]) for r in rows_] == [
+        ("warehouse.events", run2, "load")
+    ]
+    assert run_id != run2
+
+
+def test_a_role_lock_has_one_holder_until_it_expires(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.acquire_lock("scheduler", "s1", 100.0, 10.0)
+        assert not tx.acquire_lock("scheduler", "s2", 105.0, 10.0)
+        assert tx.acquire_lock("scheduler", "s1", 105.0, 10.0)  # renewed to 115
+        assert not tx.acquire_lock("scheduler", "s2", 114.0, 10.0)
+        assert tx.acquire_lock("scheduler", "s2", 116.0, 10.0)  # s1 let it expire
+        tx.release_lock("scheduler", "s1")  # not the holder: nothing happens
+        assert not tx.acquire_lock("scheduler", "s1", 117.0, 10.0)
+        tx.release_lock("scheduler", "s2")
+        assert tx.acquire_lock("scheduler", "s1", 117.0, 10.0)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from baton.errors import DefinitionError
 from baton.model.decorators import Flow, Task, TaskRef, flow, task
-from baton.model.spec import PARAM_KEY, REF_KEY, ParamSpec, RetryPolicy
+from baton.model.spec import PARAM_KEY, REF_KEY, FlowSpec, ParamSpec, RetryPolicy
 from baton.model.trigger_rules import TriggerRule
 
 
@@ -350,3 +352,66 @@ def test_calling_a_task_with_the_wrong_arguments_is_a_definition_error() -> None
         one.map([1, 2])  # the item fills x
 
     assert mapped.spec.tasks[0].key == "one"
+
+
+# -- schedules and triggers ----------------------------------------------------------------
+
+
+def test_a_flow_declares_its_schedule_and_triggers() -> None:
+    @flow(
+        schedule={"cron": "0 3 * * *", "timezone": "Europe/Paris", "catchup": True},
+        triggers=[{"assets": ("raw.a", "raw.b")}, {"flow": "ingest", "states": ["failed"]}],
+    )
+    def nightly() -> None:
+        extract()
+
+    assert nightly.spec.schedule == {
+        "cron": "0 3 * * *",
+        "timezone": "Europe/Paris",
+        "catchup": True,
+    }
+    # JSON values, as a stored spec reads back: the same version whether defined or loaded.
+    assert nightly.spec.triggers == (
+        {"assets": ["raw.a", "raw.b"]},
+        {"flow": "ingest", "states": ["failed"]},
+    )
+    assert FlowSpec.from_json(nightly.spec.to_json()) == nightly.spec
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"schedule": "0 25 * * *"}, "bad cron expression '0 25 * * *'"),
+        ({"schedule": {"cron": "@daily", "timezone": "Nowhere/City"}}, "unknown time zone"),
+        ({"triggers": [{"asset": "x", "flow": "y"}]}, "trigger 1 declares asset and flow"),
+        ({"triggers": {"asset": "x"}}, "triggers must be a list"),
+    ],
+)
+def test_bad_schedules_and_triggers_fail_at_definition(
+    options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(DefinitionError) as info:
+
+        @flow(**options)
+        def scheduled() -> None:
+            extract()
+
+    assert info.value.flow == "scheduled"
+    assert message in str(info.value)
+
+
+def test_a_task_may_take_the_runs_logical_date_without_the_flow_passing_it() -> None:
+    @task
+    def load(day: str, logical_date: str | None = None, trigger: Any = None) -> None:
+        del day, logical_date, trigger
+
+    @task
+    def strict(logical_date: str) -> None:
+        del logical_date
+
+    @flow
+    def daily() -> None:
+        load("x")
+        strict()
+
+    assert [t.key for t in daily.spec.tasks] == ["load", "strict"]

@@ -25,7 +25,7 @@ params:
 max_active_runs: 3
 schedule: "0 * * * *"
 triggers:
-  - {type: asset, asset: raw.events}
+  - {asset: raw.events}
 notifications:
   - {on: failure, email: team@example.com}
 tasks:
@@ -77,7 +77,7 @@ def test_full_example() -> None:
     assert flow.description == "Build the feature tables."
     assert flow.max_active_runs == 3
     assert flow.schedule == "0 * * * *"
-    assert flow.triggers == ({"type": "asset", "asset": "raw.events"},)
+    assert flow.triggers == ({"asset": "raw.events"},)
     assert flow.notifications == ({"on": "failure", "email": "team@example.com"},)
     assert flow.source is None
 
@@ -330,7 +330,35 @@ def test_unknown_top_level_key_lists_the_allowed_ones() -> None:
             2,
             "'description' must be a string, got ['x']",
         ),
-        ("schedule: 5\ntasks: [{key: a, type: t}]", 2, "'schedule' must be a string, got 5"),
+        (
+            "schedule: 5\ntasks: [{key: a, type: t}]",
+            2,
+            "'schedule' must be a string or a mapping, got int",
+        ),
+        (
+            "schedule: '0 3 * *'\ntasks: [{key: a, type: t}]",
+            2,
+            "bad schedule '0 3 * *': expected 5 cron fields (minute hour day-of-month month"
+            " day-of-week), an alias (@hourly, @daily, @midnight, @weekly, @monthly, @yearly,"
+            " @annually) or an interval such as 'every 15m' (units s, m, h, d)",
+        ),
+        (
+            "schedule:\n  cron: '@daily'\n  timezone: Mars/Olympus\ntasks: [{key: a, type: t}]",
+            2,
+            "unknown time zone 'Mars/Olympus': use an IANA name such as 'Europe/Paris',"
+            " 'America/New_York' or 'UTC'",
+        ),
+        (
+            "triggers:\n  - {asset: a}\n  - {flow: up, states: [done]}\ntasks: [{key: a, type: t}]",
+            4,
+            "trigger 2: unknown run state 'done' in 'states' (allowed: cancelled, failed,"
+            " succeeded)",
+        ),
+        (
+            "triggers:\n  - {type: asset, asset: raw}\ntasks: [{key: a, type: t}]",
+            3,
+            "trigger 1 (asset) has unknown field(s) 'type' (allowed: asset)",
+        ),
         (
             "max_active_runs: 0\ntasks: [{key: a, type: t}]",
             2,
@@ -535,3 +563,58 @@ def test_graph_errors_point_at_the_task_line() -> None:
         load_yaml_flow(text, file="g.yaml")
     assert (caught.value.line, caught.value.task) == (5, "b")
     assert "unknown task 'zz'" in str(caught.value)
+
+
+# -- schedules and triggers ----------------------------------------------------------------
+
+
+def test_a_schedule_is_kept_in_its_canonical_form() -> None:
+    # Spelled differently, the same schedule: the same spec, so the same flow version.
+    assert load("name: f\nschedule: '@DAILY'\ntasks: [{key: a, type: t}]").schedule == "@daily"
+    assert load("name: f\nschedule: every 120m\ntasks: [{key: a, type: t}]").schedule == (
+        "every 2h"
+    )
+    flow = load(
+        """
+        name: f
+        schedule: {cron: "30 2 * * *", timezone: Europe/Paris, start: 2024-03-01, catchup: true}
+        tasks: [{key: a, type: t}]
+        """
+    )
+    assert flow.schedule == {
+        "cron": "30 2 * * *",
+        "timezone": "Europe/Paris",
+        "start": "2024-02-29T23:00:00+00:00",
+        "catchup": True,
+    }
+    assert FlowSpec.from_json(flow.to_json()) == flow
+
+
+def test_every_trigger_kind_is_accepted() -> None:
+    flow = load(
+        """
+        name: f
+        triggers:
+          - {file: "in/*.csv"}
+          - {asset: raw.events}
+          - {assets: [raw.events, raw.users]}
+          - {flow: ingest, states: [succeeded, failed]}
+          - {webhook: true}
+        tasks: [{key: a, type: t}]
+        """
+    )
+    assert [next(iter(t)) for t in flow.triggers] == ["file", "asset", "assets", "flow", "webhook"]
+
+
+def test_a_bad_schedule_field_names_its_line() -> None:
+    err = error(
+        """
+        name: f
+        tasks: [{key: a, type: t}]
+        schedule:
+          every: 15m
+          start: yesterday
+        """
+    )
+    assert err.line == 4  # `schedule:` (the text starts with a blank line)
+    assert "schedule 'start' must be a date or datetime in ISO 8601" in err.message

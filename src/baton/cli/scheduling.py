@@ -1,0 +1,282 @@
+"""The scheduling commands of `baton`: scheduler, backfill, flows list/pause/unpause."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from contextlib import closing
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from baton.store.store import Row, Store
+
+EXIT_FAILED = 1
+
+
+def add_commands(sub: Any, flows: Any) -> None:
+    """Add the scheduling commands to the top-level subparsers `sub` and to `flows`."""
+    p = flows.add_parser(
+        "list", help="every flow in the store: schedule, next run, paused, last run"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(command=cmd_flows_list)
+    p = flows.add_parser("pause", help="stop a flow's schedule and triggers creating runs")
+    p.add_argument("name", metavar="FLOW")
+    p.set_defaults(command=cmd_flows_pause, paused=True)
+    p = flows.add_parser(
+        "unpause",
+        help="let a flow's schedule and triggers create runs again (with catchup: true, the "
+        "runs the pause missed; otherwise only the latest)",
+    )
+    p.add_argument("name", metavar="FLOW")
+    p.set_defaults(command=cmd_flows_pause, paused=False)
+
+    p = sub.add_parser(
+        "scheduler",
+        help="create the runs of deployed flows' schedules and triggers (the timers of "
+        "`baton server`, without the rest)",
+    )
+    _path_option(p)
+    p.set_defaults(command=cmd_scheduler)
+
+    p = sub.add_parser(
+        "backfill", help="runs of a deployed flow for each logical date of its schedule in a range"
+    )
+    p.add_argument("flow", metavar="FLOW")
+    p.add_argument("--start", required=True, metavar="DATE", help="first logical date (ISO 8601)")
+    p.add_argument(
+        "--end", required=True, metavar="DATE", help="last logical date, inclusive (ISO 8601)"
+    )
+    p.add_argument(
+        "--max-parallel",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="how many of its runs may be active at once (default 1: oldest first, in order)",
+    )
+    p.add_argument(
+        "--rerun", action="store_true", help="also run dates that already have a successful run"
+    )
+    _path_option(p)
+    p.add_argument("--json", action="store_true", help="print the runs as JSON")
+    p.set_defaults(command=cmd_backfill)
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+def cmd_flows_list(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from baton.cli import display
+
+    with _store() as store:
+        data = [_flow_summary(r, time.time()) for r in store.read().flows_overview()]
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    rows = [
+        [
+            d["name"],
+            "paused" if d["paused"] else "active" if d["deployed"] else "not deployed",
+            _schedule_text(d["schedule"]),
+            _short(d["next_run_at"]),
+            ", ".join(next(iter(t)) for t in d["triggers"]),
+            " ".join(_short(v) for v in (d["last_run"] or {}).values()),
+        ]
+        for d in data
+    ]
+    display._table(
+        f"{len(data)} flows",
+        ["flow", "state", "schedule", "next run (UTC)", "triggers", "last run"],
+        rows,
+        state_col=1,
+    )
+    return 0
+
+
+def cmd_flows_pause(args: argparse.Namespace) -> int:
+    from baton.errors import NotFoundError
+
+    with _store() as store, store.transaction() as tx:
+        if not tx.set_paused(args.name, args.paused):
+            raise NotFoundError(f"no flow '{args.name}'; `baton flows list` shows the flows")
+    print(f"flow {args.name} {'paused' if args.paused else 'unpaused'}")
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    import os
+    import signal
+    import threading
+
+    from baton.engine.service import Engine
+    from baton.scheduling import timers
+    from baton.scheduling.scheduler import Scheduler
+    from baton.settings import Settings
+
+    settings = Settings.from_env()
+    stop = threading.Event()
+
+    def say(line: str) -> None:
+        print(f"baton scheduler: {line}", file=sys.stderr, flush=True)
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    old = signal.signal(signal.SIGINT, handler), signal.signal(signal.SIGTERM, handler)
+    try:
+        with _store() as store:
+            engine = Engine(store)
+            scheduler = Scheduler(engine, project_dir=os.path.abspath(args.path), report=say)
+            t = timers.Timers(engine, settings, scheduler=scheduler)
+            say(f"{t.holder} started")
+            timers.serve(t, stop)
+    finally:
+        signal.signal(signal.SIGINT, old[0])
+        signal.signal(signal.SIGTERM, old[1])
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from baton.engine.service import Engine
+    from baton.scheduling import backfill
+    from baton.settings import Settings
+
+    settings = Settings.from_env()
+    with _store() as store:
+        engine = Engine(store)
+        plan = backfill.plan(
+            engine, args.flow, args.start, args.end, rerun=args.rerun, now=time.time()
+        )
+        backfill.execute(
+            engine,
+            settings,
+            plan,
+            max_parallel=args.max_parallel,
+            project_dir=os.path.abspath(args.path),
+        )
+    _print_backfill(plan.items, as_json=args.json)
+    ran = [i for i in plan.items if i.skipped is None]
+    return 0 if all(i.state == "succeeded" for i in ran) else EXIT_FAILED
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _flow_summary(r: Row, now: float) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    from baton.model.schedules import parse_schedule
+    from baton.model.spec import FlowSpec
+    from baton.model.times import iso
+
+    spec = FlowSpec.from_json(r["spec"])
+    next_run = None
+    if spec.schedule is not None and r["deployed"] and not r["paused"]:
+        fire = parse_schedule(spec.schedule).next_after(datetime.fromtimestamp(now, UTC))
+        next_run = None if fire is None else iso(fire.timestamp())
+    last = None
+    if r["last_run_id"] is not None:
+        last = {
+            "id": r["last_run_id"],
+            "state": r["last_run_state"],
+            "created_at": iso(r["last_run_at"]),
+        }
+    return {
+        "name": r["name"],
+        "deployed": bool(r["deployed"]),
+        "paused": bool(r["paused"]),
+        "schedule": spec.schedule,
+        "triggers": list(spec.triggers),
+        "next_run_at": next_run,
+        "last_run": last,
+    }
+
+
+def _print_backfill(items: Sequence[Any], *, as_json: bool) -> None:
+    import json
+
+    from baton.cli import display
+    from baton.model.times import iso
+
+    data = [
+        {
+            "logical_date": iso(i.logical_date.timestamp()),
+            "run_id": i.run_id,
+            "state": i.state,
+            "parent_run_id": i.parent_run_id,
+            "skipped": i.skipped,
+        }
+        for i in items
+    ]
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    rows = [
+        [
+            _short(d["logical_date"]),
+            d["state"] or "",
+            d["run_id"] or "",
+            f"skipped: {d['skipped']}"
+            if d["skipped"]
+            else f"rerun of {d['parent_run_id']}"
+            if d["parent_run_id"]
+            else "",
+        ]
+        for d in data
+    ]
+    created = sum(1 for i in items if i.skipped is None)
+    display._table(
+        f"backfill: {created} runs, {len(items) - created} skipped",
+        ["logical date (UTC)", "state", "run", ""],
+        rows,
+        state_col=1,
+    )
+
+
+def _schedule_text(schedule: str | dict[str, Any] | None) -> str:
+    if schedule is None or isinstance(schedule, str):
+        return schedule or ""
+    what = schedule.get("cron") or f"every {schedule['every']}"
+    extra = [f"{k} {v}" for k, v in schedule.items() if k not in ("cron", "every")]
+    return f"{what} ({', '.join(extra)})" if extra else what
+
+
+def _short(value: Any) -> str:
+    """An ISO time as the tables show it (to the second, a space for the T); else as is."""
+    text = "" if value is None else str(value)
+    if len(text) > 19 and text[10:11] == "T":
+        return text[:19].replace("T", " ")
+    return text
+
+
+def _path_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--path",
+        default=".",
+        help="the project folder `baton deploy` was given, here: where relative flow files "
+        "and file-trigger globs are found (default: .)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _store() -> closing[Store]:
+    from baton.settings import Settings
+    from baton.store.store import Store
+
+    return closing(Store(Settings.from_env().database_url))

@@ -1,0 +1,1 @@
+"""Runs nobody starts by hand: schedules, event triggers and backfills, and the timers."""

@@ -1,0 +1,175 @@
+"""Backfills: runs of a deployed flow for each logical date of its schedule in a range.
+
+A date that already has a successful run is skipped (unless `rerun`), and so is one whose
+run is still going. A date whose latest run failed or was cancelled, or any date with
+`rerun`, gets a new run linked to that latest run (`parent_run_id`), which is also what lets
+the store accept a second run for one logical date.
+
+Runs are kept to at most `max_parallel` active at once, oldest first. On an embedded store
+(SQLite) nobody else would run them, so this process does, like `baton run`; on a cluster
+store (PostgreSQL) the workers do, and this process creates runs as slots free up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from time import sleep
+from zoneinfo import ZoneInfo
+
+from baton.engine.service import Engine
+from baton.errors import ConflictError, InputError, NotFoundError
+from baton.execution.worker import Worker
+from baton.model.params import coerce_params
+from baton.model.schedules import Schedule, parse_schedule
+from baton.model.spec import DEFAULT_QUEUE
+from baton.model.states import RUN_TERMINAL
+from baton.settings import Settings
+
+POLL = 0.2  # seconds between looks at a cluster's runs
+
+
+@dataclass
+class Item:
+    """One logical date of a backfill: the run it got, or why it got none."""
+
+    logical_date: datetime
+    interval: tuple[datetime, datetime]
+    parent_run_id: str | None = None
+    run_id: str | None = None
+    state: str | None = None
+    skipped: str | None = None  # why no run was created
+
+
+@dataclass
+class Plan:
+    flow: str
+    version_id: str
+    schedule: Schedule
+    items: list[Item]
+
+
+def plan(engine: Engine, flow: str, start: str, end: str, *, rerun: bool, now: float) -> Plan:
+    """The logical dates from `start` to `end` and what to do for each. Both are inclusive;
+    a date alone stands for the whole day, and a time without a zone is in the schedule's.
+
+    Raises:
+        NotFoundError: no such flow. InputError: not deployed, no schedule, bad or empty range.
+    """
+    row = engine.store.read().flow(flow)
+    if row is None:
+        raise NotFoundError(f"no flow '{flow}'; `baton flows list` shows the flows")
+    if not row["deployed"]:
+        raise InputError(f"flow '{flow}' is not deployed: `baton deploy` it first")
+    spec = engine.compiled(row["latest_version"]).spec
+    if spec.schedule is None:
+        raise InputError(f"flow '{flow}' has no schedule, so it has no logical dates to backfill")
+    schedule = parse_schedule(spec.schedule)
+    first, last = _when(start, "--start", schedule), _when(end, "--end", schedule, end_of_day=True)
+    if last < first:
+        raise InputError(f"--end {end} is before --start {start}")
+    done = datetime.fromtimestamp(now, UTC)  # only intervals that have ended
+    items = []
+    for logical in schedule.logical_dates(first, last):
+        interval = schedule.data_interval_starting(logical)
+        if interval.end <= done:
+            items.append(Item(logical, (interval.start, interval.end)))
+    if not items:
+        raise InputError(
+            f"flow '{flow}' has no complete interval with a logical date from {start} to {end}"
+            f" (its schedule: {json.dumps(spec.schedule)})"
+        )
+    existing = engine.store.read().runs_for_logical_dates(
+        flow, items[0].logical_date.timestamp(), items[-1].logical_date.timestamp()
+    )
+    for item in items:
+        earlier = [r for r in existing if r["logical_date"] == item.logical_date.timestamp()]
+        if not earlier:
+            continue
+        latest = earlier[-1]
+        if latest["state"] not in RUN_TERMINAL:
+            item.skipped, item.run_id, item.state = "a run is going", latest["id"], latest["state"]
+        elif any(r["state"] == "succeeded" for r in earlier) and not rerun:
+            item.skipped, item.run_id, item.state = "succeeded before", latest["id"], "succeeded"
+        else:
+            item.parent_run_id = latest["id"]
+    return Plan(flow, row["latest_version"], schedule, items)
+
+
+def execute(
+    engine: Engine,
+    settings: Settings,
+    p: Plan,
+    *,
+    max_parallel: int,
+    project_dir: str | None = None,
+) -> None:
+    """Create the planned runs, at most `max_parallel` active at once, and see them end."""
+    todo = [i for i in p.items if i.skipped is None]
+    params = coerce_params(engine.compiled(p.version_id).spec.params, {}, flow=p.flow)
+    active: list[Item] = []
+    while todo or active:
+        while todo and len(active) < max_parallel:
+            item = todo.pop(0)
+            if _create(engine, p, item, params):
+                active.append(item)
+        if not settings.cluster:
+            _work_on(engine, settings, active, project_dir)
+        else:
+            sleep(POLL)
+        read = engine.store.read()
+        for item in active:
+            item.state = read.run(str(item.run_id))["state"]
+        active = [i for i in active if i.state not in RUN_TERMINAL]
+
+
+def _create(engine: Engine, p: Plan, item: Item, params: dict[str, object]) -> bool:
+    start, end = item.interval
+    try:
+        item.run_id = engine.create_run(
+            p.version_id,
+            params,
+            trigger="backfill",
+            parent_run_id=item.parent_run_id,
+            logical_date=item.logical_date.timestamp(),
+            data_interval=(start.timestamp(), end.timestamp()),
+        )
+    except ConflictError:  # the scheduler created it since the plan was made
+        item.skipped = "created meanwhile by the scheduler"
+        return False
+    item.state = "queued"
+    return True
+
+
+def _work_on(
+    engine: Engine, settings: Settings, items: Sequence[Item], project_dir: str | None
+) -> None:
+    """Run these runs to their end in this process (an embedded store has no workers)."""
+    run_ids = [str(i.run_id) for i in items]
+    queues = {t.queue for r in run_ids for t in engine.run_info(r)[0].spec.tasks}
+    Worker(
+        engine,
+        settings,
+        queues=sorted(queues | {DEFAULT_QUEUE}),
+        run_ids=run_ids,
+        project_dir=project_dir,
+    ).run()
+
+
+def _when(text: str, option: str, schedule: Schedule, *, end_of_day: bool = False) -> datetime:
+    """A CLI date or datetime; a date alone means its whole day (its start, or its end)."""
+    try:
+        value = datetime.fromisoformat(text) if "T" in text or " " in text else None
+        if value is None:
+            d = date.fromisoformat(text)
+            value = datetime.combine(d, time.max if end_of_day else time.min)
+    except ValueError:
+        raise InputError(
+            f"{option} {text!r}: expected a date or datetime in ISO 8601, e.g. 2024-01-31 "
+            "or 2024-01-31T06:00"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(schedule.timezone))
+    return value.astimezone(UTC)

@@ -1,0 +1,40 @@
+"""Deploy-time checks of what triggers name: flows and assets must exist somewhere.
+
+A trigger's shape is checked when the flow is defined (`model.schedules.validate_triggers`);
+whether the flow or asset it names exists can only be known against the other flows, which
+is what `baton deploy` has: the flows it deploys and those deployed before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from baton.errors import DefinitionError
+from baton.model.spec import FlowSpec
+
+
+def check_references(deploying: Sequence[FlowSpec], deployed: Sequence[FlowSpec]) -> None:
+    """Raise DefinitionError for a trigger naming a flow, or an asset, that no deploying or
+    deployed flow defines (an asset is defined by a task declaring it in `outputs`)."""
+    flows = {s.name for s in (*deploying, *deployed)}
+    assets = {a for s in (*deploying, *deployed) for t in s.tasks for a in t.outputs}
+    for spec in deploying:
+        source = spec.source.path if spec.source else None
+        for number, trigger in enumerate(spec.triggers, 1):
+            if "flow" in trigger and trigger["flow"] not in flows:
+                raise DefinitionError(
+                    f"trigger {number} waits for flow '{trigger['flow']}', which is not "
+                    f"deployed (deployed or deploying: {', '.join(sorted(flows))})",
+                    file=source,
+                    flow=spec.name,
+                )
+            named = trigger.get("assets") or ([trigger["asset"]] if "asset" in trigger else [])
+            unknown = [a for a in named if a not in assets]
+            if unknown:
+                raise DefinitionError(
+                    f"trigger {number} waits for asset {', '.join(map(repr, unknown))}, which "
+                    "no deployed task declares in its outputs (known assets: "
+                    f"{', '.join(sorted(assets)) or 'none'})",
+                    file=source,
+                    flow=spec.name,
+                )

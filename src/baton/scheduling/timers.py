@@ -1,0 +1,99 @@
+"""The timers of a cluster, run by `baton server` (and `baton scheduler`).
+
+Workers make successors ready as tasks end, so nothing here sits between a task and the
+next. What is left needs a clock: attempts whose worker stopped heartbeating (their lease
+expired: failed as lost and retried per policy), retries and waiting tasks whose time came,
+and schedules and event triggers. Exactly one process does this at a time: the holder of
+the `scheduler` lock, a row in the store with an expiry that its holder renews each round,
+so a second server stands by and takes over within LOCK_TTL of the first one dying.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from baton.engine.service import Engine, new_id
+from baton.errors import StoreError
+from baton.execution.worker import end_lost, hostname, lost_attempts
+from baton.settings import Settings
+
+LOCK = "scheduler"
+LOCK_TTL = 10.0  # seconds a holder's lock outlives its last round
+POLL = 0.25  # seconds between rounds when nothing is due sooner
+RECONNECT_MAX = 5.0
+
+
+class Ticker(Protocol):
+    def tick(self) -> float | None:
+        """Do what is due; the UNIX time something is next due (None: nothing known)."""
+
+
+class Timers:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        scheduler: Ticker | None = None,
+        clock: Callable[[], float] = time.time,
+        holder: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.scheduler = scheduler
+        self.clock = clock
+        self.holder = holder or f"{hostname()}:{new_id(4)}"
+        self.leader = False
+
+    def tick(self) -> float:
+        """One round, if this process holds the lock; the seconds until the next round."""
+        store = self.engine.store
+        with store.transaction() as tx:
+            self.leader = tx.acquire_lock(LOCK, self.holder, self.clock(), LOCK_TTL)
+        if not self.leader:
+            return LOCK_TTL / 4
+        end_lost(
+            self.engine,
+            self.settings,
+            lost_attempts(store, None, None),
+            "its worker stopped responding (lease expired)",
+        )
+        due = [self.engine.wake_due()]
+        if self.scheduler is not None:
+            due.append(self.scheduler.tick())
+        soonest = min((t for t in due if t is not None), default=None)
+        if soonest is None:
+            return POLL
+        return min(POLL, max(soonest - self.clock(), 0.0))
+
+    def release(self) -> None:
+        with store_errors_ignored(self.engine), self.engine.store.transaction() as tx:
+            tx.release_lock(LOCK, self.holder)
+
+
+def serve(timers: Timers, stop: threading.Event) -> None:
+    """Run rounds until `stop` is set; a lost database connection is retried with backoff."""
+    backoff = 0.1
+    try:
+        while not stop.is_set():
+            try:
+                wait = timers.tick()
+                backoff = 0.1
+            except timers.engine.store.errors as exc:
+                print(f"baton: database error ({exc}); retrying in {backoff:.1f}s", file=sys.stderr)
+                wait, backoff = backoff, min(backoff * 2, RECONNECT_MAX)
+                with store_errors_ignored(timers.engine):
+                    timers.engine.store.reconnect()
+            stop.wait(wait)
+    finally:
+        timers.release()
+
+
+def store_errors_ignored(engine: Engine) -> contextlib.suppress:
+    """Suppress database errors (the store is going away, or will be reconnected)."""
+    return contextlib.suppress(*engine.store.errors, StoreError)

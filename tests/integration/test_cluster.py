@@ -1,0 +1,407 @@
+"""Cluster mode: `baton deploy`, `baton server` and `baton worker` processes on PostgreSQL.
+
+Every test has a PostgreSQL schema of its own (`pg_url`) and real processes; short leases
+(BATON_LEASE_SECONDS) make a dead worker's attempt expire within a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.postgres
+
+LEASE = 2.0
+
+CHAIN = """
+import os, time
+from baton import flow, task
+
+@task
+def first() -> int:
+    return 1
+
+@task
+def second(first: int) -> int:
+    return first + 1
+
+@task
+def third(second: int) -> int:
+    return second + 1
+
+@flow
+def chain():
+    third(second(first()))
+"""
+
+
+@pytest.fixture
+def cluster(baton: Any, pg_url: str) -> Any:
+    baton.env["BATON_DATABASE_URL"] = pg_url
+    baton.env["BATON_LEASE_SECONDS"] = str(LEASE)
+    baton.env["BATON_HEARTBEAT_SECONDS"] = "0.3"
+    return baton
+
+
+def test_deploy_then_a_worker_runs_what_run_creates(cluster, write, h, workdir: Path):
+    write("chain.py", CHAIN)
+    deployed = cluster.json("deploy", ".")
+    assert [(d["flow"], d["source"], d["changed"]) for d in deployed] == [
+        ("chain", "chain.py", True)
+    ]
+    assert cluster.json("deploy", ".")[0]["changed"] is False  # same definition, same version
+
+    created = cluster.run("chain.py")  # a cluster store: the run is only created
+    assert created["state"] == "queued"
+    worker = cluster.start("worker", "--name", "w1", "--concurrency", "4")
+    done = h.wait_until(
+        lambda: (r := cluster.json("runs", "show", created["id"]))["state"] == "succeeded" and r,
+        what="the worker to run the flow",
+    )
+    assert h.states(done) == {"first": "succeeded", "second": "succeeded", "third": "succeeded"}
+
+    waited = cluster.run("chain.py", "--wait")  # and --wait follows a run to its end
+    assert waited["state"] == "succeeded"
+
+    workers = cluster.json("workers")
+    assert [(w["name"], w["queues"], w["concurrency"]) for w in workers] == [("w1", ["default"], 4)]
+    assert workers[0]["host"] and workers[0]["heartbeat_at"]
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=10) == 0
+    assert cluster.json("workers") == []
+    assert cluster.json("workers", "--all")[0]["stopped_at"] is not None
+
+
+SLOW_ONCE = """
+import os, time
+from baton import flow, task
+
+@task(retries=1)
+def slow() -> str:
+    if not os.path.exists("started"):
+        with open("started", "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(60)
+    return "done"
+
+@flow
+def once():
+    slow()
+"""
+
+
+def test_a_killed_workers_task_is_retried_on_another_worker(cluster, write, h, workdir: Path, sql):
+    write("once.py", SLOW_ONCE)
+    cluster("deploy", ".")
+    server = cluster.start("server")
+    w1 = cluster.start("worker", "--name", "w1")
+    run = cluster.run("once.py")
+    h.wait_until((workdir / "started").exists, what="the task to start")
+    assert int((workdir / "started").read_text()) == w1.pid
+    w2 = cluster.start("worker", "--name", "w2")
+    w1.send_signal(signal.SIGKILL)
+    w1.wait(timeout=10)
+
+    done = h.wait_until(
+        lambda: (
+            (r := cluster.json("runs", "show", run["id"]))["state"] in ("succeeded", "failed") and r
+        ),
+        timeout=LEASE * 5,
+        what="the lease to expire and the retry to run",
+    )
+    assert done["state"] == "succeeded"
+    task = h.tasks(done)["slow"]
+    assert task["attempts"] == 2
+    attempts = sql(
+        cluster.env["BATON_DATABASE_URL"],
+        "SELECT a.number, a.state, a.error_kind, w.name FROM attempts a "
+        "JOIN workers w ON w.id = a.worker_id ORDER BY a.number",
+    )
+    assert [(a["number"], a["state"], a["error_kind"], a["name"]) for a in attempts] == [
+        (1, "failed", "lost", "w1"),
+        (2, "succeeded", None, "w2"),
+    ]
+    for p in (server, w2):
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=10) == 0
+
+
+SLEEPY = """
+import time
+from baton import flow, task
+
+@task
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+@flow
+def sleepy(seconds: float = 1.0):
+    nap(seconds)
+"""
+
+
+def test_sigterm_lets_running_tasks_finish(cluster, write, h):
+    write("sleepy.py", SLEEPY)
+    worker = cluster.start("worker", "--grace", "20")
+    run = cluster.run("sleepy.py", "-p", "seconds=1.0")
+    h.wait_until(
+        lambda: h.states(cluster.json("runs", "show", run["id"]))["nap"] == "running",
+        what="nap to start",
+    )
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=15) == 0
+    done = cluster.json("runs", "show", run["id"])
+    assert done["state"] == "succeeded"
+    assert h.tasks(done)["nap"]["attempts"] == 1
+
+
+def test_sigterm_hands_back_what_outlives_the_grace(cluster, write, h, sql):
+    write("sleepy.py", SLEEPY)
+    w1 = cluster.start("worker", "--name", "w1", "--grace", "0.5")
+    run = cluster.run("sleepy.py", "-p", "seconds=3")
+    h.wait_until(
+        lambda: h.states(cluster.json("runs", "show", run["id"]))["nap"] == "running",
+        what="nap to start",
+    )
+    w1.send_signal(signal.SIGTERM)
+    assert w1.wait(timeout=10) == 0
+    after = cluster.json("runs", "show", run["id"])
+    assert h.states(after)["nap"] == "queued"  # handed back, not failed
+
+    w2 = cluster.start("worker", "--name", "w2")
+    done = h.wait_until(
+        lambda: (r := cluster.json("runs", "show", run["id"]))["state"] == "succeeded" and r,
+        what="another worker to finish it",
+    )
+    assert h.tasks(done)["nap"]["attempts"] == 2
+    rows = sql(
+        cluster.env["BATON_DATABASE_URL"], "SELECT state, error FROM attempts ORDER BY number"
+    )
+    assert [r["state"] for r in rows] == ["cancelled", "succeeded"]
+    assert "handed back" in rows[0]["error"]
+    w2.send_signal(signal.SIGTERM)
+    w2.wait(timeout=10)
+
+
+POOLED = """
+import os, time
+from baton import flow, task
+
+@task(pool="db")
+def query(i: int) -> int:
+    with open(f"spans/{i}", "w") as f:
+        f.write(f"{time.time()}\\n")
+        time.sleep(0.3)
+        f.write(f"{time.time()}\\n")
+    return i
+
+@flow
+def pooled():
+    for i in range(10):
+        query(i)
+"""
+
+
+def _most_at_once(spans: list[tuple[float, float]]) -> int:
+    edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    now = most = 0
+    for _, d in edges:
+        now += d
+        most = max(most, now)
+    return most
+
+
+def test_a_pool_caps_tasks_across_all_workers(cluster, write, h, workdir: Path):
+    write("pooled.py", POOLED)
+    (workdir / "spans").mkdir()
+    cluster("pools", "set", "db", "--slots", "2")
+    workers = [cluster.start("worker", "--concurrency", "4") for _ in range(2)]
+    done = cluster.run("pooled.py", "--wait")
+    assert done["state"] == "succeeded", done
+    spans = []
+    for f in (workdir / "spans").iterdir():
+        start, end = f.read_text().split()
+        spans.append((float(start), float(end)))
+    assert len(spans) == 10
+    assert _most_at_once(spans) == 2  # never more than the pool's slots, and it filled them
+    pools = cluster.json("pools", "list")
+    assert pools == [{"name": "db", "slots": 2, "running": 0, "description": None}]
+    for w in workers:
+        w.send_signal(signal.SIGTERM)
+        w.wait(timeout=10)
+
+
+def test_two_servers_do_not_double_fire_retries(cluster, write, h, workdir: Path):
+    write(
+        "flaky.py",
+        """
+        import os
+        from baton import flow, task
+
+        @task(retries=3, retry_delay=0.3)
+        def flaky() -> int:
+            n = len(os.listdir("tries"))
+            open(f"tries/{n}", "w").close()
+            if n < 2:
+                raise RuntimeError(f"try {n} fails")
+            return n
+
+        @flow
+        def retried():
+            flaky()
+        """,
+    )
+    (workdir / "tries").mkdir()
+    servers = [cluster.start("server") for _ in range(2)]
+    worker = cluster.start("worker")
+    done = cluster.run("flaky.py", "--wait")
+    assert done["state"] == "succeeded"
+    assert h.tasks(done)["flaky"]["attempts"] == 3
+    assert len(list((workdir / "tries").iterdir())) == 3
+    for p in [*servers, worker]:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=10) == 0
+        assert "Traceback" not in p.stderr.read()  # type: ignore[union-attr]
+
+
+def test_workers_ride_out_a_database_outage(cluster, write, h, workdir: Path, sql):
+    write(
+        "long.py",
+        """
+        import time
+        from baton import flow, task
+
+        @task
+        def step(prev: int | None = None) -> int:
+            with open("ran", "a") as f:
+                f.write(f"{(prev or 0) + 1}\\n")
+            time.sleep(0.05)
+            return (prev or 0) + 1
+
+        @flow
+        def long():
+            prev = None
+            for i in range(40):
+                prev = step(prev)
+        """,
+    )
+    url = cluster.env["BATON_DATABASE_URL"]
+    app = url.rpartition("application_name=")[2]
+    workers = [cluster.start("worker") for _ in range(2)]
+    server = cluster.start("server")
+    run = cluster.run("long.py")
+    killed = 0
+    for _ in range(3):  # cut every baton connection three times while the chain runs
+        h.wait_until(
+            lambda n=killed: (
+                sum(
+                    t["state"] == "succeeded"
+                    for t in cluster.json("runs", "show", run["id"])["tasks"]
+                )
+                > 8 * (n + 1)
+            ),
+            what="progress between outages",
+        )
+        rows = sql(
+            url,
+            (
+                "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity "
+                "WHERE application_name = ? AND pid <> pg_backend_pid()",
+                (app,),
+            ),
+        )
+        assert rows and all(r["ok"] for r in rows)
+    done = h.wait_until(
+        lambda: (
+            (r := cluster.json("runs", "show", run["id"]))["state"] != "running"
+            and r["state"] != "queued"
+            and r
+        ),
+        timeout=30,
+        what="the run to end",
+    )
+    assert done["state"] == "succeeded"
+    # Each step ran once. An attempt may have been claimed in a transaction whose commit
+    # went through while the connection died: it never ran, its lease expired, and it
+    # was retried (at-least-once, DESIGN section 6).
+    assert h.lines(workdir / "ran") == [str(i) for i in range(1, 41)]
+    retried = sql(url, "SELECT error_kind FROM attempts WHERE state != 'succeeded'")
+    assert {r["error_kind"] for r in retried} <= {"lost"}
+    events = sql(
+        url,
+        "SELECT task_run_id, to_state, count(*) AS n FROM state_events "
+        "WHERE task_run_id IS NOT NULL GROUP BY task_run_id, to_state HAVING count(*) > 1",
+    )
+    assert events == []  # no state recorded twice
+    for p in [*workers, server]:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=10) == 0
+    assert "database error" in "".join(p.stderr.read() for p in workers)  # type: ignore[union-attr]
+
+
+def test_bad_cluster_input_is_exit_2(cluster, write):
+    assert "no such file or folder" in cluster("deploy", "nowhere", check=2).stderr
+    assert "no pool 'x'" in cluster("pools", "delete", "x", check=2).stderr
+    assert "--slots" in cluster("pools", "set", "x", "--slots", "-1", check=2).stderr
+    assert "no such folder" in cluster("worker", "--path", "nowhere", check=2).stderr
+    env = {"BATON_LEASE_SECONDS": "soon"}
+    assert "BATON_LEASE_SECONDS" in cluster("workers", env=env, check=2).stderr
+    write("a.py", CHAIN)
+    write("b.py", CHAIN)
+    err = cluster("deploy", ".", check=2).stderr
+    assert "flow 'chain' is defined twice" in err
+    assert json.loads(cluster("workers", "--json").stdout) == []
+
+
+def test_deploy_refuses_triggers_naming_unknown_flows_or_assets(cluster, write, sql):
+    write(
+        "producer.yaml",
+        """
+        name: producer
+        tasks:
+          - {key: load, type: shell, command: "true", outputs: [warehouse.events]}
+        """,
+    )
+    write(
+        "consumer.yaml",
+        """
+        name: consumer
+        triggers:
+          - {asset: warehouse.users}
+        tasks:
+          - {key: use, type: shell, command: "true"}
+        """,
+    )
+    err = cluster("deploy", ".", check=2).stderr
+    assert "consumer.yaml" in err and "flow 'consumer'" in err
+    assert "asset 'warehouse.users'" in err and "warehouse.events" in err
+    assert sql(cluster.env["BATON_DATABASE_URL"], "SELECT name FROM flows") == []  # all or none
+    write(
+        "consumer.yaml",
+        """
+        name: consumer
+        triggers:
+          - {flow: ingest, states: [succeeded]}
+        tasks:
+          - {key: use, type: shell, command: "true"}
+        """,
+    )
+    err = cluster("deploy", ".", check=2).stderr
+    assert "flow 'ingest', which is not deployed" in err
+    write(
+        "consumer.yaml",
+        """
+        name: consumer
+        triggers:
+          - {flow: producer, states: [succeeded]}
+          - {assets: [warehouse.events]}
+        tasks:
+          - {key: use, type: shell, command: "true"}
+        """,
+    )
+    assert sorted(d["flow"] for d in cluster.json("deploy", ".")) == ["consumer", "producer"]
