@@ -7,6 +7,8 @@ import json
 import signal
 from pathlib import Path
 
+import pytest
+
 DAILY = """
 name: daily
 schedule: {cron: "0 6 * * *", timezone: America/New_York}
@@ -116,13 +118,16 @@ def test_flows_list_pause_and_unpause(baton, write):
     assert err == "error: no flow 'nope'; `baton flows list` shows the flows\n"
 
 
-def test_the_standalone_scheduler_creates_runs_and_stops_on_sigterm(baton, write, h):
+@pytest.mark.parametrize("command", ["server", "scheduler"])
+def test_the_server_and_the_standalone_scheduler_create_runs_and_stop_on_sigterm(
+    baton, write, h, command: str
+):
     write(
         "tick.yaml",
         "name: tick\nschedule: every 1s\ntasks: [{key: a, type: shell, command: 'true'}]\n",
     )
     baton("deploy", ".")
-    scheduler = baton.start("scheduler")
+    scheduler = baton.start(command)
     h.wait_until(
         lambda: len(baton.json("runs", "list", "--flow", "tick")) >= 2,
         what="the scheduler to create two runs",
@@ -164,6 +169,13 @@ def test_bad_schedules_and_triggers_are_exit_2_with_the_file_and_line(baton, wri
     )
     err = baton("deploy", "as.yaml", check=2).stderr
     assert "trigger 1 waits for asset 'nowhere', which no deployed task declares" in err
+    write(
+        "req.yaml",
+        "name: req\nschedule: '@daily'\nparams: {region: {type: string, required: true}}\n"
+        "tasks: [{key: a, type: shell, command: x}]\n",
+    )
+    err = baton("deploy", "req.yaml", check=2).stderr
+    assert "flow 'req': param 'region' has no default, but the flow's schedule" in err
     assert "Traceback" not in err
     assert baton.json("flows", "list") == []  # nothing was deployed
 

@@ -107,7 +107,7 @@ def finished(result: RunResult, *, as_json: bool) -> None:
         f"run {result.id} of {result.flow}: {result.state} "
         f"({_duration(result.started_at, result.ended_at)})"
     )
-    _table(title, header, rows, state_col=1)
+    print_table(title, header, rows, state_col=1)
 
 
 def run_list(rows: Sequence[Row], *, as_json: bool) -> None:
@@ -139,7 +139,7 @@ def run_list(rows: Sequence[Row], *, as_json: bool) -> None:
         ]
         for d in data
     ]
-    _table(
+    print_table(
         f"{len(data)} runs",
         ["run", "flow", "state", "trigger", "created (UTC)", "duration"],
         table,
@@ -234,7 +234,7 @@ def _duration(start: str | None, end: str | None) -> str:
     return f"{seconds:.2f}s" if seconds < 60 else f"{int(seconds // 60)}m{seconds % 60:04.1f}s"
 
 
-def _table(title: str, header: list[str], rows: list[list[str]], *, state_col: int) -> None:
+def print_table(title: str, header: list[str], rows: list[list[str]], *, state_col: int) -> None:
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
@@ -284,7 +284,7 @@ def deployed(items: Sequence[Any], *, as_json: bool) -> None:
         ]
         for d in data
     ]
-    _table(
+    print_table(
         f"{len(data)} flows deployed",
         ["flow", "version", "", "source", "schedule", "triggers"],
         rows,
@@ -323,7 +323,7 @@ def workers(rows: Sequence[Row], *, as_json: bool) -> None:
         ]
         for d, r in zip(data, rows, strict=True)
     ]
-    _table(
+    print_table(
         f"{len(data)} workers",
         ["worker", "host", "queues", "running", "last heartbeat", ""],
         table,
@@ -345,4 +345,6 @@ def pools(rows: Sequence[Row], *, as_json: bool) -> None:
         print(json.dumps(data, indent=2))
         return
     table = [[d["name"], str(d["slots"]), str(d["running"]), d["description"] or ""] for d in data]
-    _table(f"{len(data)} pools", ["pool", "slots", "running", "description"], table, state_col=0)
+    print_table(
+        f"{len(data)} pools", ["pool", "slots", "running", "description"], table, state_col=0
+    )

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
-from baton.cli import scheduling
+from baton.cli import common, scheduling
 
 if TYPE_CHECKING:
     from baton.store.store import Store
@@ -70,12 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="on a cluster store (PostgreSQL), follow the run to its end; without it the "
         "run is only created, for the workers",
     )
-    _json_option(p, "print the finished run as JSON")
+    common.json_option(p, "print the finished run as JSON")
     p.set_defaults(command=cmd_run)
 
     p = sub.add_parser("deploy", help="register the flows of a file or folder, and their triggers")
     p.add_argument("path", metavar="PATH", help="a flow file, or a project folder")
-    _json_option(p)
+    common.json_option(p)
     p.set_defaults(command=cmd_deploy)
 
     p = sub.add_parser("worker", help="claim and run ready tasks of the store's runs")
@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--grace",
-        type=_positive_float,
+        type=common.positive_float,
         default=30.0,
         help="on SIGTERM, seconds running tasks have to finish before they are handed "
         "back to other workers (default 30)",
@@ -106,11 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "server", help="run the cluster's timers: expired leases, retries, schedules, triggers"
     )
+    common.path_option(p)
     p.set_defaults(command=cmd_server)
 
     p = sub.add_parser("workers", help="the workers, with queues, running tasks, heartbeat")
     p.add_argument("--all", action="store_true", help="include stopped workers")
-    _json_option(p)
+    common.json_option(p)
     p.set_defaults(command=cmd_workers)
 
     pools = sub.add_parser("pools", help="pools: caps on tasks running at once").add_subparsers(
@@ -118,11 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = pools.add_parser("set", help="create a pool or change its slots")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--slots", type=_whole, required=True, help="how many may run at once")
+    p.add_argument("--slots", type=common.whole, required=True, help="how many may run at once")
     p.add_argument("--description")
     p.set_defaults(command=cmd_pools_set)
     p = pools.add_parser("list", help="every pool, with its slots taken")
-    _json_option(p)
+    common.json_option(p)
     p.set_defaults(command=cmd_pools_list)
     p = pools.add_parser("delete", help="delete a pool (its tasks are then not limited)")
     p.add_argument("name", metavar="NAME")
@@ -134,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = flows.add_parser("show", help="print the DAG of each flow in a file")
     p.add_argument("path", metavar="FILE")
     _flow_option(p)
-    _json_option(p, "print the FlowSpec as JSON")
+    common.json_option(p, "print the FlowSpec as JSON")
     p.set_defaults(command=cmd_flows_show)
     scheduling.add_commands(sub, flows)
 
@@ -143,12 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = runs_sub.add_parser("list", help="the latest runs, newest first")
     p.add_argument("--flow", dest="flow_name", help="only runs of this flow")
     p.add_argument("--state", choices=RUN_STATES, help="only runs in this state")
-    p.add_argument("--limit", type=_positive_int, default=50, help="how many (default 50)")
-    _json_option(p)
+    p.add_argument("--limit", type=common.positive_int, default=50, help="how many (default 50)")
+    common.json_option(p)
     p.set_defaults(command=cmd_runs_list)
     p = runs_sub.add_parser("show", help="a run and each of its task runs")
     _run_argument(p)
-    _json_option(p)
+    common.json_option(p)
     p.set_defaults(command=cmd_runs_show)
     p = runs_sub.add_parser("cancel", help="cancel a run: running tasks stop, the rest end")
     _run_argument(p)
@@ -158,14 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _run_argument(p)
     _concurrency_option(p)
-    _json_option(p)
+    common.json_option(p)
     p.set_defaults(command=cmd_runs_repair)
     p = runs_sub.add_parser(
         "resume", help="continue a run whose process died; what finished does not run again"
     )
     _run_argument(p)
     _concurrency_option(p)
-    _json_option(p)
+    common.json_option(p)
     p.set_defaults(command=cmd_runs_resume)
 
     db = sub.add_parser("db", help="manage the state database").add_subparsers(
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("logs", help="print the logs of a run's attempts")
     _run_argument(p)
     p.add_argument("task", nargs="?", help="a task key (`key.N` for one run of a mapped task)")
-    p.add_argument("--attempt", type=_positive_int, help="only this attempt")
+    p.add_argument("--attempt", type=common.positive_int, help="only this attempt")
     p.set_defaults(command=cmd_logs)
     return parser
 
@@ -219,7 +220,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     from baton.execution import loader
     from baton.scheduling.registration import deploy
 
-    with _store() as store:
+    with common.store() as store:
         deployed = deploy(store, loader.load_project(args.path))
     display.deployed(deployed, as_json=args.json)
     return 0
@@ -239,7 +240,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise InputError(f"--path {args.path}: no such folder")
     settings = Settings.from_env()
     stop = threading.Event()
-    with _store() as store:
+    with common.store() as store:
         worker = Worker(
             Engine(store),
             settings,
@@ -248,7 +249,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             name=args.name,
             project_dir=os.path.abspath(args.path),
         )
-        with _stop_on_signal(stop, worker.wake):
+        with common.stop_on_signal(stop, worker.wake):
             print(
                 f"baton worker {worker.name}: queues {', '.join(worker.queues)}, "
                 f"concurrency {worker.concurrency}",
@@ -260,27 +261,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_server(args: argparse.Namespace) -> int:
-    import threading
-
-    from baton.engine.service import Engine
-    from baton.scheduling import timers
-    from baton.settings import Settings
-
-    settings = Settings.from_env()
-    stop = threading.Event()
-    with _store() as store:
-        engine = Engine(store)
-        t = timers.Timers(engine, settings)
-        with _stop_on_signal(stop):
-            print(f"baton server {t.holder}: timers", file=sys.stderr, flush=True)
-            timers.serve(t, stop)
-    return 0
+    return scheduling.serve_timers(args, "server")
 
 
 def cmd_workers(args: argparse.Namespace) -> int:
     from baton.cli import display
 
-    with _store() as store:
+    with common.store() as store:
         display.workers(store.read().workers(include_stopped=args.all), as_json=args.json)
     return 0
 
@@ -288,7 +275,7 @@ def cmd_workers(args: argparse.Namespace) -> int:
 def cmd_pools_set(args: argparse.Namespace) -> int:
     import time
 
-    with _store() as store, store.transaction() as tx:
+    with common.store() as store, store.transaction() as tx:
         tx.set_pool(args.name, args.slots, args.description, time.time())
     print(f"pool {args.name}: {args.slots} slots")
     return 0
@@ -297,7 +284,7 @@ def cmd_pools_set(args: argparse.Namespace) -> int:
 def cmd_pools_list(args: argparse.Namespace) -> int:
     from baton.cli import display
 
-    with _store() as store:
+    with common.store() as store:
         display.pools(store.read().pools(), as_json=args.json)
     return 0
 
@@ -305,7 +292,7 @@ def cmd_pools_list(args: argparse.Namespace) -> int:
 def cmd_pools_delete(args: argparse.Namespace) -> int:
     from baton.errors import NotFoundError
 
-    with _store() as store, store.transaction() as tx:
+    with common.store() as store, store.transaction() as tx:
         if not tx.delete_pool(args.name):
             raise NotFoundError(f"no pool '{args.name}'; `baton pools list` shows the pools")
     print(f"pool {args.name} deleted")
@@ -325,7 +312,7 @@ def cmd_flows_show(args: argparse.Namespace) -> int:
 def cmd_runs_list(args: argparse.Namespace) -> int:
     from baton.cli import display
 
-    with _store() as store:
+    with common.store() as store:
         rows = store.read().runs(flow=args.flow_name, state=args.state, limit=args.limit)
         display.run_list(rows, as_json=args.json)
     return 0
@@ -335,7 +322,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     from baton.cli import display
     from baton.execution import local
 
-    with _store() as store:
+    with common.store() as store:
         result = local.load_result(store, store.read().resolve_run_id(args.run_id))
     display.finished(result, as_json=args.json)
     return 0
@@ -347,7 +334,7 @@ def cmd_runs_cancel(args: argparse.Namespace) -> int:
     from baton.execution.worker import end_lost, lost_attempts
     from baton.settings import Settings
 
-    with _store() as store:
+    with common.store() as store:
         run_id = store.read().resolve_run_id(args.run_id)
         engine = Engine(store)
         if not engine.cancel(run_id):
@@ -366,7 +353,7 @@ def cmd_runs_cancel(args: argparse.Namespace) -> int:
 def cmd_runs_repair(args: argparse.Namespace) -> int:
     from baton.engine.service import Engine
 
-    with _store() as store:
+    with common.store() as store:
         engine = Engine(store)
         new_id = engine.repair(store.read().resolve_run_id(args.run_id))
         if not args.json:
@@ -378,7 +365,7 @@ def cmd_runs_resume(args: argparse.Namespace) -> int:
     from baton.engine.service import Engine
     from baton.execution import local
 
-    with _store() as store:
+    with common.store() as store:
         engine = Engine(store)
         run_id = store.read().resolve_run_id(args.run_id)
         local.check_resumable(store, run_id)
@@ -398,7 +385,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from baton.cli import display
     from baton.settings import Settings
 
-    with _store() as store:
+    with common.store() as store:
         run_id = store.read().resolve_run_id(args.run_id)
         display.logs(store, Settings.from_env(), run_id, args.task, args.attempt)
     return 0
@@ -420,62 +407,6 @@ def _follow(store: Store, engine: Any, run_id: str, args: argparse.Namespace) ->
     return 0 if result.succeeded else EXIT_FAILED
 
 
-def _store() -> closing[Store]:
-    from baton.settings import Settings
-    from baton.store.store import Store
-
-    return closing(Store(Settings.from_env().database_url))
-
-
-@contextmanager
-def _stop_on_signal(stop: Any, wake: Callable[[], object] | None = None) -> Iterator[None]:
-    """SIGTERM or Ctrl-C sets `stop` (a graceful stop); a second Ctrl-C stops hard."""
-    import signal
-
-    def handler(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        stop.set()
-        if wake is not None:
-            wake()
-
-    old = signal.signal(signal.SIGINT, handler), signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old[0])
-        signal.signal(signal.SIGTERM, old[1])
-
-
-def _whole(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got '{text}'") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
 def _flow_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flow", dest="flow_name", help="which flow of the file, if it has several")
 
@@ -483,14 +414,10 @@ def _flow_option(p: argparse.ArgumentParser) -> None:
 def _concurrency_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=common.positive_int,
         default=16,
         help="how many tasks may run at once (default 16)",
     )
-
-
-def _json_option(p: argparse.ArgumentParser, text: str = "print JSON") -> None:
-    p.add_argument("--json", action="store_true", help=text)
 
 
 def _run_argument(p: argparse.ArgumentParser) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
+from baton.cli import common
+
 if TYPE_CHECKING:
-    from baton.store.store import Row, Store
+    from baton.store.store import Row
 
 EXIT_FAILED = 1
 
@@ -37,7 +38,7 @@ def add_commands(sub: Any, flows: Any) -> None:
         help="create the runs of deployed flows' schedules and triggers (the timers of "
         "`baton server`, without the rest)",
     )
-    _path_option(p)
+    common.path_option(p)
     p.set_defaults(command=cmd_scheduler)
 
     p = sub.add_parser(
@@ -50,7 +51,7 @@ def add_commands(sub: Any, flows: Any) -> None:
     )
     p.add_argument(
         "--max-parallel",
-        type=_positive_int,
+        type=common.positive_int,
         default=1,
         metavar="N",
         help="how many of its runs may be active at once (default 1: oldest first, in order)",
@@ -58,7 +59,7 @@ def add_commands(sub: Any, flows: Any) -> None:
     p.add_argument(
         "--rerun", action="store_true", help="also run dates that already have a successful run"
     )
-    _path_option(p)
+    common.path_option(p)
     p.add_argument("--json", action="store_true", help="print the runs as JSON")
     p.set_defaults(command=cmd_backfill)
 
@@ -72,7 +73,7 @@ def cmd_flows_list(args: argparse.Namespace) -> int:
 
     from baton.cli import display
 
-    with _store() as store:
+    with common.store() as store:
         data = [_flow_summary(r, time.time()) for r in store.read().flows_overview()]
     if args.json:
         print(json.dumps(data, indent=2))
@@ -88,7 +89,7 @@ def cmd_flows_list(args: argparse.Namespace) -> int:
         ]
         for d in data
     ]
-    display._table(
+    display.print_table(
         f"{len(data)} flows",
         ["flow", "state", "schedule", "next run (UTC)", "triggers", "last run"],
         rows,
@@ -100,7 +101,7 @@ def cmd_flows_list(args: argparse.Namespace) -> int:
 def cmd_flows_pause(args: argparse.Namespace) -> int:
     from baton.errors import NotFoundError
 
-    with _store() as store, store.transaction() as tx:
+    with common.store() as store, store.transaction() as tx:
         if not tx.set_paused(args.name, args.paused):
             raise NotFoundError(f"no flow '{args.name}'; `baton flows list` shows the flows")
     print(f"flow {args.name} {'paused' if args.paused else 'unpaused'}")
@@ -108,8 +109,12 @@ def cmd_flows_pause(args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
+    return serve_timers(args, "scheduler")
+
+
+def serve_timers(args: argparse.Namespace, role: str) -> int:
+    """Run the cluster's timers and the scheduler until SIGTERM or Ctrl-C."""
     import os
-    import signal
     import threading
 
     from baton.engine.service import Engine
@@ -117,26 +122,16 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from baton.scheduling.scheduler import Scheduler
     from baton.settings import Settings
 
-    settings = Settings.from_env()
-    stop = threading.Event()
-
     def say(line: str) -> None:
-        print(f"baton scheduler: {line}", file=sys.stderr, flush=True)
+        print(f"baton {role}: {line}", file=sys.stderr, flush=True)
 
-    def handler(signum: int, frame: object) -> None:
-        stop.set()
-
-    old = signal.signal(signal.SIGINT, handler), signal.signal(signal.SIGTERM, handler)
-    try:
-        with _store() as store:
-            engine = Engine(store)
-            scheduler = Scheduler(engine, project_dir=os.path.abspath(args.path), report=say)
-            t = timers.Timers(engine, settings, scheduler=scheduler)
-            say(f"{t.holder} started")
-            timers.serve(t, stop)
-    finally:
-        signal.signal(signal.SIGINT, old[0])
-        signal.signal(signal.SIGTERM, old[1])
+    stop = threading.Event()
+    with common.store() as store, common.stop_on_signal(stop):
+        engine = Engine(store)
+        scheduler = Scheduler(engine, project_dir=os.path.abspath(args.path), report=say)
+        t = timers.Timers(engine, Settings.from_env(), scheduler=scheduler)
+        say(f"{t.holder} started (timers, schedules, triggers)")
+        timers.serve(t, stop)
     return 0
 
 
@@ -149,7 +144,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from baton.settings import Settings
 
     settings = Settings.from_env()
-    with _store() as store:
+    with common.store() as store:
         engine = Engine(store)
         plan = backfill.plan(
             engine, args.flow, args.start, args.end, rerun=args.rerun, now=time.time()
@@ -232,7 +227,7 @@ def _print_backfill(items: Sequence[Any], *, as_json: bool) -> None:
         for d in data
     ]
     created = sum(1 for i in items if i.skipped is None)
-    display._table(
+    display.print_table(
         f"backfill: {created} runs, {len(items) - created} skipped",
         ["logical date (UTC)", "state", "run", ""],
         rows,
@@ -254,29 +249,3 @@ def _short(value: Any) -> str:
     if len(text) > 19 and text[10:11] == "T":
         return text[:19].replace("T", " ")
     return text
-
-
-def _path_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--path",
-        default=".",
-        help="the project folder `baton deploy` was given, here: where relative flow files "
-        "and file-trigger globs are found (default: .)",
-    )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _store() -> closing[Store]:
-    from baton.settings import Settings
-    from baton.store.store import Store
-
-    return closing(Store(Settings.from_env().database_url))

@@ -1,4 +1,5 @@
-"""Deploy-time checks of what triggers name: flows and assets must exist somewhere.
+"""Deploy-time checks of what triggers name: flows and assets must exist somewhere; and
+that a flow the scheduler starts can start without anyone giving it params.
 
 A trigger's shape is checked when the flow is defined (`model.schedules.validate_triggers`);
 whether the flow or asset it names exists can only be known against the other flows, which
@@ -20,6 +21,7 @@ def check_references(deploying: Sequence[FlowSpec], deployed: Sequence[FlowSpec]
     assets = {a for s in (*deploying, *deployed) for t in s.tasks for a in t.outputs}
     for spec in deploying:
         source = spec.source.path if spec.source else None
+        _check_params(spec, source)
         for number, trigger in enumerate(spec.triggers, 1):
             if "flow" in trigger and trigger["flow"] not in flows:
                 raise DefinitionError(
@@ -38,3 +40,16 @@ def check_references(deploying: Sequence[FlowSpec], deployed: Sequence[FlowSpec]
                     file=source,
                     flow=spec.name,
                 )
+
+
+def _check_params(spec: FlowSpec, source: str | None) -> None:
+    """The scheduler starts runs with the params' defaults (a webhook passes its own)."""
+    automatic = spec.schedule is not None or any("webhook" not in t for t in spec.triggers)
+    required = [name for name, p in spec.params.items() if p.required]
+    if automatic and required:
+        raise DefinitionError(
+            f"param {', '.join(map(repr, required))} has no default, but the flow's schedule "
+            "or triggers start runs without params: give it a default",
+            file=source,
+            flow=spec.name,
+        )
