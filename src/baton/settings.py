@@ -13,6 +13,16 @@ class Settings:
     database_url: str
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 10.0
+    secrets_file: str | None = None  # a YAML/JSON mapping NAME: value (`${secret:NAME}`)
+    host: str = "127.0.0.1"  # where `baton server` listens
+    port: int = 8080
+    base_url: str = ""  # how users reach the server: links in notifications
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "baton@localhost"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -21,7 +31,25 @@ class Settings:
         url = env.get("BATON_DATABASE_URL") or f"sqlite:///{os.path.join(home, 'baton.db')}"
         lease = _seconds(env, "BATON_LEASE_SECONDS", 30.0)
         heartbeat = _seconds(env, "BATON_HEARTBEAT_SECONDS", min(10.0, lease / 3))
-        return cls(home=home, database_url=url, lease_seconds=lease, heartbeat_seconds=heartbeat)
+        host = env.get("BATON_HOST") or "127.0.0.1"
+        port = _port(env, "BATON_PORT", 8080)
+        secrets = env.get("BATON_SECRETS_FILE") or os.path.join(home, "secrets.yaml")
+        return cls(
+            home=home,
+            database_url=url,
+            lease_seconds=lease,
+            heartbeat_seconds=heartbeat,
+            secrets_file=os.path.abspath(secrets),
+            host=host,
+            port=port,
+            base_url=(env.get("BATON_BASE_URL") or f"http://{host}:{port}").rstrip("/"),
+            smtp_host=env.get("BATON_SMTP_HOST") or "localhost",
+            smtp_port=_port(env, "BATON_SMTP_PORT", 25),
+            smtp_user=env.get("BATON_SMTP_USER") or None,
+            smtp_password=env.get("BATON_SMTP_PASSWORD") or None,
+            smtp_starttls=(env.get("BATON_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
+            smtp_from=env.get("BATON_SMTP_FROM") or "baton@localhost",
+        )
 
     @property
     def cluster(self) -> bool:
@@ -54,3 +82,14 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
         raise InputError(f"{name}={text!r}: expected a number of seconds > 0")
     return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        from baton.errors import InputError
+
+        raise InputError(f"{name}={text!r}: expected a port number (1-65535)")
+    return int(text)

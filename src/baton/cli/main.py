@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
-from baton.cli import common, scheduling
+from baton.cli import common, scheduling, server
 
 if TYPE_CHECKING:
     from baton.store.store import Store
@@ -103,11 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(command=cmd_worker)
 
-    p = sub.add_parser(
-        "server", help="run the cluster's timers: expired leases, retries, schedules, triggers"
-    )
-    common.path_option(p)
-    p.set_defaults(command=cmd_server)
+    server.add_commands(sub)
 
     p = sub.add_parser("workers", help="the workers, with queues, running tasks, heartbeat")
     p.add_argument("--all", action="store_true", help="include stopped workers")
@@ -258,10 +254,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
             )
             worker.run(stop, grace=args.grace)
     return 0
-
-
-def cmd_server(args: argparse.Namespace) -> int:
-    return scheduling.serve_timers(args, "server")
 
 
 def cmd_workers(args: argparse.Namespace) -> int:

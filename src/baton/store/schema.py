@@ -36,7 +36,7 @@ from sqlalchemy.types import TypeEngine
 
 from baton.store import dialect
 
-HEAD = "0003"  # the newest revision under migrations/versions (checked by a test)
+HEAD = "0004"  # the newest revision under migrations/versions (checked by a test)
 
 metadata = MetaData()
 
@@ -242,6 +242,61 @@ asset_events = Table(
     Column("task_run_id", _ID, nullable=False),
     Column("at", Float, nullable=False),
     Index("ix_asset_events_asset", "asset", "id"),
+)
+
+
+# API tokens: `baton_<id>_<secret>` is shown once; only the secret's SHA-256 is kept.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", _str(32), primary_key=True),
+    Column("user_name", _str(200), nullable=False),
+    Column("role", _str(20), nullable=False),
+    Column("secret_hash", _str(64), nullable=False),
+    Column("description", Text),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float),
+    Column("revoked_at", Float),
+)
+
+# Who did what through the API, refused calls included. Rows are only ever inserted.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", _str(200), nullable=False),  # the token's user, or "anonymous"
+    Column("token_id", _str(32)),
+    Column("role", _str(20)),
+    Column("action", _str(100), nullable=False),  # e.g. "runs.cancel"
+    Column("object_type", _str(50)),
+    Column("object_id", _str(300)),
+    Column("outcome", _str(20), nullable=False),  # ok, refused, failed
+    Column("status", Integer, nullable=False),  # the HTTP status answered
+    Column("remote", _str(100)),  # the caller's address
+    Column("detail", Text),  # JSON
+    Index("ix_audit_log_at", "at"),
+)
+
+# Notifications to send (an outbox): written in the transaction that makes the event happen,
+# delivered and retried by whoever runs the timers, so a failing notifier never fails a run.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("key", _str(300), nullable=False, unique=True),  # one per event and channel
+    Column("flow_name", _str(200), nullable=False),
+    Column("run_id", _str(32), nullable=False, index=True),
+    Column("event", _str(20), nullable=False),  # failure, success, retry, sla
+    Column("channel", Text, nullable=False),  # JSON: the flow's notification entry
+    Column("payload", Text, nullable=False),  # JSON: what to say
+    Column("state", _str(20), nullable=False),  # pending, sent, failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Column("error", Text),
+    Index("ix_notifications_due", "state", "next_at"),
 )
 
 

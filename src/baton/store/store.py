@@ -50,7 +50,7 @@ _NEW_RUN: dict[str, Any] = dict.fromkeys(
 )
 
 # The alembic revision this code reads and writes: store.schema.HEAD (checked by a test).
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 
 class TaskMove(NamedTuple):
@@ -268,19 +268,39 @@ class Tx:
         return str(rows[0]["id"])
 
     def runs(
-        self, *, flow: str | None = None, state: str | None = None, limit: int = 50
+        self,
+        *,
+        flow: str | None = None,
+        state: str | None = None,
+        limit: int = 50,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        after: tuple[float, str] | None = None,
     ) -> list[Row]:
-        where, params = [], []
+        """Runs newest first. `after` is the (created_at, id) of the last run of the page
+        before: the next page starts right after it (a cursor that stays right while new
+        runs arrive)."""
+        where: list[str] = []
+        params: list[Any] = []
         if flow:
             where.append("flow_name = ?")
             params.append(flow)
         if state:
             where.append("state = ?")
             params.append(state)
+        if created_after is not None:
+            where.append("created_at >= ?")
+            params.append(created_after)
+        if created_before is not None:
+            where.append("created_at < ?")
+            params.append(created_before)
+        if after is not None:
+            where.append("(created_at < ? OR (created_at = ? AND id < ?))")
+            params += [after[0], after[0], after[1]]
         sql = "SELECT * FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return self._all(sql + " ORDER BY created_at DESC LIMIT ?", (*params, limit))
+        return self._all(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", (*params, limit))
 
     def move_run(
         self,
@@ -852,3 +872,95 @@ class Tx:
             "ORDER BY logical_date, created_at, id",
             (flow, first, last),
         )
+
+    # -- API: tokens, audit log, notifications --------------------------------------------
+
+    def insert_token(self, token: Mapping[str, Any]) -> None:
+        """A token: id, user_name, role, secret_hash, description, created_at."""
+        self._c.execute(
+            "INSERT INTO tokens (id, user_name, role, secret_hash, description, created_at) "
+            "VALUES (:id, :user_name, :role, :secret_hash, :description, :created_at)",
+            token,
+        )
+
+    def token(self, token_id: str) -> Row | None:
+        return self._one("SELECT * FROM tokens WHERE id = ?", (token_id,))
+
+    def tokens(self, *, include_revoked: bool = False) -> list[Row]:
+        sql = "SELECT * FROM tokens"
+        if not include_revoked:
+            sql += " WHERE revoked_at IS NULL"
+        return self._all(sql + " ORDER BY created_at, id")
+
+    def revoke_token(self, token_id: str, now: float) -> bool:
+        cur = self._c.execute(
+            "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, token_id)
+        )
+        return cur.rowcount == 1
+
+    def touch_token(self, token_id: str, now: float) -> None:
+        self._c.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now, token_id))
+
+    def add_audit(self, entry: Mapping[str, Any]) -> None:
+        """An audit entry: at, actor, token_id, role, action, object_type, object_id,
+        outcome, status, remote, detail (JSON or None)."""
+        self._c.execute(
+            "INSERT INTO audit_log (at, actor, token_id, role, action, object_type, object_id, "
+            "outcome, status, remote, detail) VALUES (:at, :actor, :token_id, :role, :action, "
+            ":object_type, :object_id, :outcome, :status, :remote, :detail)",
+            entry,
+        )
+
+    def audit(
+        self,
+        *,
+        limit: int = 50,
+        before_id: int | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+    ) -> list[Row]:
+        """Audit entries, newest first; `before_id` pages back."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("id <", before_id), ("actor =", actor), ("action =", action)):
+            if value is not None:
+                where.append(f"{column} ?")
+                params.append(value)
+        sql = "SELECT * FROM audit_log"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return self._all(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+
+    def enqueue_notifications(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Notifications to send: key, flow_name, run_id, event, channel, payload (JSON),
+        next_at, created_at. A key already queued is left as it is (one per event)."""
+        self._c.executemany(
+            "INSERT INTO notifications (key, flow_name, run_id, event, channel, payload, "
+            "state, attempts, next_at, created_at) VALUES (:key, :flow_name, :run_id, :event, "
+            ":channel, :payload, 'pending', 0, :next_at, :created_at) "
+            "ON CONFLICT (key) DO NOTHING",
+            rows,
+        )
+
+    def due_notifications(self, now: float, limit: int = 100) -> list[Row]:
+        return self._all(
+            "SELECT * FROM notifications WHERE state = 'pending' AND next_at <= ? "
+            "ORDER BY next_at, id LIMIT ?",
+            (now, limit),
+        )
+
+    def next_notification_at(self) -> float | None:
+        row = self._one("SELECT min(next_at) AS t FROM notifications WHERE state = 'pending'")
+        return None if row is None or row["t"] is None else float(row["t"])
+
+    def update_notification(self, notification_id: int, fields: Mapping[str, Any]) -> None:
+        """Set some of state, attempts, next_at, sent_at, error."""
+        allowed = {"state", "attempts", "next_at", "sent_at", "error"}
+        assert set(fields) <= allowed, set(fields) - allowed
+        sets = ", ".join(f"{k} = :{k}" for k in fields)
+        self._c.execute(
+            f"UPDATE notifications SET {sets} WHERE id = :id", {**fields, "id": notification_id}
+        )
+
+    def notifications(self, run_id: str) -> list[Row]:
+        return self._all("SELECT * FROM notifications WHERE run_id = ? ORDER BY id", (run_id,))

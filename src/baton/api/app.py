@@ -1,0 +1,216 @@
+"""The REST API: `create_app(settings, store)` builds it; `baton server` serves it.
+
+Everything under /api/v1 needs `Authorization: Bearer <token>` (see `auth`); /healthz does
+not. Mutating calls are audited, refused ones too, by the route class below: one place, so no
+route can forget it. Errors are JSON: {"detail": "what is wrong"} for baton's own errors, and
+FastAPI's {"detail": [{"loc": [...], "msg": ...}]} for a malformed request (422), which names
+the field. No route answers 500 for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from baton import errors
+from baton.api.auth import Principal, authenticate
+from baton.api.stores import StorePool
+from baton.settings import Settings
+from baton.store.store import Store
+
+COOKIE = "baton_token"  # the UI's sign-in cookie
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# baton's errors as HTTP statuses; anything else a route raises is a bug (500).
+STATUS: tuple[tuple[type[errors.BatonError], int], ...] = (
+    (errors.NotFoundError, 404),
+    (errors.ConflictError, 409),
+    (errors.TransitionError, 409),
+    (errors.ParamError, 422),
+    (errors.InputError, 422),
+    (errors.DefinitionError, 422),
+    (errors.StoreError, 503),
+)
+
+_bearer = HTTPBearer(auto_error=False, description="an API token: `baton tokens create`")
+
+
+def status_of(exc: BaseException) -> int:
+    if isinstance(exc, HTTPException):
+        return exc.status_code
+    if isinstance(exc, RequestValidationError):
+        return 422
+    for kind, status in STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+class AuditedRoute(APIRoute):
+    """A route that checks the caller's token and role before anything else (so a refused
+    call learns nothing about its body: 401, then 403, then validation), and whose mutating
+    calls write an audit entry: who, what, which object, when, from where, and the outcome
+    (ok, refused: 401/403, failed: any other error)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        role = _required_role(self.dependant)
+        audited = bool((self.methods or set()) & MUTATING)
+        action = self.name
+
+        async def route(request: Request) -> Response:
+            try:
+                if role is not None:
+                    await run_in_threadpool(_authorize, request, role)
+                response = await handler(request)
+            except Exception as exc:
+                if audited:
+                    await run_in_threadpool(_audit, request, action, status_of(exc), str(exc))
+                raise
+            if audited:
+                await run_in_threadpool(_audit, request, action, response.status_code, None)
+            return response
+
+        return route
+
+
+def _required_role(dependant: Dependant) -> str | None:
+    for d in dependant.dependencies:
+        role = getattr(d.call, "required_role", None) or _required_role(d)
+        if role:
+            return str(role)
+    return None
+
+
+def token_of(request: Request) -> str | None:
+    """The token a request carries: `Authorization: Bearer`, or the UI's sign-in cookie.
+
+    The cookie counts only with the `X-Baton-UI` header, which a page of another site cannot
+    send without a CORS preflight that this server never grants: so a cookie alone cannot make
+    a browser change anything on a user's behalf (no CSRF).
+    """
+    scheme, _, text = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and text.strip():
+        return text.strip()
+    if request.headers.get("x-baton-ui"):
+        return request.cookies.get(COOKIE)
+    return None
+
+
+def _authorize(request: Request, role: str) -> None:
+    """Set `request.state.principal`, or raise 401 (no valid token) or 403 (role too low)."""
+    pool: StorePool = request.app.state.stores
+    with pool.store() as store:
+        principal = authenticate(store.read(), token_of(request))
+    if principal is None:
+        raise HTTPException(
+            401,
+            "a valid API token is required: `Authorization: Bearer <token>` "
+            "(`baton tokens create` makes one)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    request.state.principal = principal
+    if not principal.may(role):
+        raise HTTPException(
+            403, f"role '{principal.role}' may not do this: it needs '{role}' or above"
+        )
+
+
+def _audit(request: Request, action: str, status: int, error: str | None) -> None:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    params = dict(request.path_params)
+    object_type = action.split(".", 1)[0]
+    object_id = next(iter(params.values()), None) or getattr(request.state, "audit_object", None)
+    outcome = "ok" if status < 400 else "refused" if status in (401, 403) else "failed"
+    detail = {"method": request.method, "path": request.url.path}
+    if error:
+        detail["error"] = error[:500]
+    pool: StorePool = request.app.state.stores
+    with pool.store() as store, store.transaction() as tx:
+        tx.add_audit(
+            {
+                "at": time.time(),
+                "actor": principal.user if principal else "anonymous",
+                "token_id": principal.token_id if principal else None,
+                "role": principal.role if principal else None,
+                "action": action,
+                "object_type": object_type,
+                "object_id": None if object_id is None else str(object_id)[:300],
+                "outcome": outcome,
+                "status": status,
+                "remote": request.client.host if request.client else None,
+                "detail": json.dumps(detail),
+            }
+        )
+
+
+def get_store(request: Request) -> Iterator[Store]:
+    """A store for this request, from the app's pool."""
+    pool: StorePool = request.app.state.stores
+    with pool.store() as store:
+        yield store
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def require(role: str) -> Callable[..., Principal]:
+    """A dependency: the caller, who holds a valid token of `role` or above. The route class
+    checks that before anything else; the bearer scheme here puts it in the OpenAPI document."""
+
+    def caller(
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        principal: Principal = request.state.principal
+        return principal
+
+    caller.required_role = role  # type: ignore[attr-defined]
+    return caller
+
+
+def audited_router(**kwargs: Any) -> APIRouter:
+    """A router whose routes are audited; every route module builds its own with this."""
+    return APIRouter(route_class=AuditedRoute, **kwargs)
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    """The API over the store at `settings.database_url` (or over `store`, one connection
+    that requests then take turns on)."""
+    from baton.api import routes
+
+    app = FastAPI(
+        title="baton",
+        version="1",
+        description="The REST API of baton, a workflow orchestrator.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.stores = StorePool.of(store) if store else StorePool(settings.database_url)
+
+    async def baton_error(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
+
+    app.add_exception_handler(errors.BatonError, baton_error)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Whether the server is up; needs no token."""
+        return {"status": "ok"}
+
+    for module in routes.MODULES:
+        app.include_router(module.router, prefix="/api/v1")
+    app.router.add_event_handler("shutdown", app.state.stores.close)
+    return app

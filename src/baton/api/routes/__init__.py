@@ -1,0 +1,5 @@
+"""The API's routes, one module per kind of object; each has a `router`."""
+
+from baton.api.routes import admin
+
+MODULES = (admin,)
