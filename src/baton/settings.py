@@ -88,8 +88,8 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     text = env.get(name)
     if not text:
         return default
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    if not text.isdigit() or not 0 <= int(text) < 65536:
         from baton.errors import InputError
 
-        raise InputError(f"{name}={text!r}: expected a port number (1-65535)")
+        raise InputError(f"{name}={text!r}: expected a port number (0: any free one)")
     return int(text)

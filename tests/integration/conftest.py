@@ -32,6 +32,7 @@ class Baton:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
         self.env["BATON_HOME"] = str(cwd / ".baton")
         self.env["PYTHONUNBUFFERED"] = "1"
+        self.env["BATON_PORT"] = "0"  # `baton server` listens on any free port
         self.procs: list[subprocess.Popen[str]] = []
 
     def __call__(

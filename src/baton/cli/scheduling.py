@@ -73,8 +73,10 @@ def cmd_flows_list(args: argparse.Namespace) -> int:
 
     from baton.cli import display
 
+    from baton.scheduling.overview import flow_summary
+
     with common.store() as store:
-        data = [_flow_summary(r, time.time()) for r in store.read().flows_overview()]
+        data = [flow_summary(r, time.time()) for r in store.read().flows_overview()]
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -162,36 +164,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-def _flow_summary(r: Row, now: float) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    from baton.model.schedules import parse_schedule
-    from baton.model.spec import FlowSpec
-    from baton.model.times import iso
-
-    spec = FlowSpec.from_json(r["spec"])
-    next_run = None
-    if spec.schedule is not None and r["deployed"] and not r["paused"]:
-        fire = parse_schedule(spec.schedule).next_after(datetime.fromtimestamp(now, UTC))
-        next_run = None if fire is None else iso(fire.timestamp())
-    last = None
-    if r["last_run_id"] is not None:
-        last = {
-            "id": r["last_run_id"],
-            "state": r["last_run_state"],
-            "created_at": iso(r["last_run_at"]),
-        }
-    return {
-        "name": r["name"],
-        "deployed": bool(r["deployed"]),
-        "paused": bool(r["paused"]),
-        "schedule": spec.schedule,
-        "triggers": list(spec.triggers),
-        "next_run_at": next_run,
-        "last_run": last,
-    }
 
 
 def _print_backfill(items: Sequence[Any], *, as_json: bool) -> None:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from baton.cli import common
+
+if TYPE_CHECKING:
+    import socket
+    import threading
+    from collections.abc import Iterator
+
+    from baton.settings import Settings
 
 
 def add_commands(sub: Any) -> None:
@@ -15,7 +22,9 @@ def add_commands(sub: Any) -> None:
         help="serve the REST API and UI, and run the cluster's timers and the scheduler",
     )
     p.add_argument("--host", help="the address to listen on (default BATON_HOST or 127.0.0.1)")
-    p.add_argument("--port", type=common.positive_int, help="default BATON_PORT or 8080")
+    p.add_argument(
+        "--port", type=common.whole, help="default BATON_PORT or 8080 (0: any free port)"
+    )
     p.add_argument(
         "--worker",
         dest="worker",
@@ -52,65 +61,98 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_server(args: argparse.Namespace) -> int:
-    import dataclasses
     import os
     import threading
 
-    import uvicorn
-
-    from baton.api import create_app
     from baton.engine.service import Engine
     from baton.execution.worker import Worker
     from baton.scheduling import timers
     from baton.scheduling.scheduler import Scheduler
-    from baton.settings import Settings
 
-    settings = Settings.from_env()
-    settings = dataclasses.replace(
-        settings, host=args.host or settings.host, port=args.port or settings.port
-    )
+    settings = _settings(args)
     project_dir = os.path.abspath(args.path)
     with_worker = not settings.cluster if args.worker is None else args.worker
+    sock = _listen(settings.host, settings.port)
 
     def say(line: str) -> None:
         print(f"baton server: {line}", file=sys.stderr, flush=True)
 
     stop = threading.Event()
     threads: list[threading.Thread] = []
-    with common.store() as store:
+    with common.store() as store, common.store() as worker_store:
         engine = Engine(store)
         scheduler = Scheduler(engine, project_dir=project_dir, report=say)
         t = timers.Timers(engine, settings, scheduler=scheduler)
         threads.append(threading.Thread(target=timers.serve, args=(t, stop), name="timers"))
-        with common.store() as worker_store:
+        if with_worker:
+            worker = Worker(Engine(worker_store), settings, project_dir=project_dir)
+            threads.append(threading.Thread(target=worker.run, args=(stop,), name="worker"))
+        for thread in threads:
+            thread.start()
+        say(
+            f"{t.holder} serving {_url(sock)}/ (API at /api/v1; timers, schedules, triggers"
+            f"{'; a worker' if with_worker else ''})"
+        )
+        try:
+            _serve(settings, sock, stop)
+        finally:
+            stop.set()
             if with_worker:
-                worker = Worker(Engine(worker_store), settings, project_dir=project_dir)
-                threads.append(
-                    threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True)
-                )
+                worker.wake()
             for thread in threads:
-                thread.start()
-            say(
-                f"{t.holder} serving http://{settings.host}:{settings.port}/ "
-                f"(API at /api/v1, timers, schedules, triggers"
-                f"{', a worker' if with_worker else ''})"
-            )
-            try:
-                config = uvicorn.Config(
-                    create_app(settings),
-                    host=settings.host,
-                    port=settings.port,
-                    log_level="warning",
-                    access_log=False,
-                )
-                uvicorn.Server(config).run()  # until SIGTERM or Ctrl-C
-            finally:
-                stop.set()
-                if with_worker:
-                    worker.wake()
-                for thread in threads:
-                    thread.join(timeout=35)
+                thread.join()
     return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    import dataclasses
+
+    from baton.settings import Settings
+
+    settings = Settings.from_env()
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    return dataclasses.replace(settings, host=host, port=port)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket (port 0: any free one), bound before anything starts so
+    a port in use is a clear error, and the address printed is the real one."""
+    import socket
+
+    from baton.errors import InputError
+
+    try:
+        return socket.create_server((host, port), reuse_port=False)
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): give another --port or --host"
+        ) from None
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+def _serve(settings: Settings, sock: socket.socket, stop: threading.Event) -> None:
+    """Serve the API (and UI) on `sock` until SIGTERM or Ctrl-C, which also set `stop`."""
+    from contextlib import contextmanager
+
+    import uvicorn
+
+    from baton.api import create_app
+
+    class Server(uvicorn.Server):
+        # uvicorn re-raises the signal it caught once it has shut down, so the process would
+        # die of it (exit -15) before the timers and worker stopped cleanly: ours just stop.
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with common.stop_on_signal(stop, lambda: setattr(self, "should_exit", True)):
+                yield
+
+    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
+    Server(config).run(sockets=[sock])
 
 
 def cmd_tokens_create(args: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""Notifications: email (SMTP) and webhooks, sent from the store's outbox."""
