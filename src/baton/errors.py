@@ -65,6 +65,11 @@ class InputError(BatonError):
 class ParamError(InputError):
     """A flow param is unknown, missing or of the wrong type."""
 
+    def __init__(self, message: str, problems: tuple[tuple[str, str, str], ...] = ()) -> None:
+        super().__init__(message)
+        # (param, kind: unknown | missing | invalid, message) each: the API names the field.
+        self.problems = problems
+
 
 class NotFoundError(BatonError):
     """The named object does not exist; check the id or name."""

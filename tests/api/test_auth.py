@@ -83,9 +83,7 @@ def test_401_then_403_then_validation_and_each_refusal_is_audited(client, store)
 
 def test_tokens_are_created_listed_and_revoked_through_the_api(client, store):
     admin = token(store, "admin")
-    r = client.post(
-        "/api/v1/tokens", json={"user": "bo", "role": "editor"}, headers=bearer(admin)
-    )
+    r = client.post("/api/v1/tokens", json={"user": "bo", "role": "editor"}, headers=bearer(admin))
     assert r.status_code == 201
     made = r.json()
     assert made["token"].startswith(f"baton_{made['id']}_")
@@ -163,7 +161,13 @@ def baton_cli(tmp_path: Path):
 
     def run(*args: str, check: int = 0) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [exe, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+            [exe, *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         assert proc.returncode == check, proc.stderr
         return proc

@@ -128,7 +128,7 @@ def states_of(run: dict[str, Any]) -> dict[str, str]:
     return {name: t["state"] for name, t in tasks_of(run).items()}
 
 
-def wait_until(condition: Callable[[], Any], *, timeout: float = 10.0, what: str = "it") -> Any:
+def wait_until(condition: Callable[[], Any], *, timeout: float = 30.0, what: str = "it") -> Any:
     """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

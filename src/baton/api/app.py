@@ -180,14 +180,17 @@ def require(role: str) -> Callable[..., Principal]:
 
 
 def audited_router(**kwargs: Any) -> APIRouter:
-    """A router whose routes are audited; every route module builds its own with this."""
-    return APIRouter(route_class=AuditedRoute, **kwargs)
+    """A router whose routes are authorized, audited and document the errors they answer;
+    every route module builds its own with this."""
+    from baton.api.common import ERRORS
+
+    return APIRouter(route_class=AuditedRoute, responses=ERRORS, **kwargs)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The API over the store at `settings.database_url` (or over `store`, one connection
     that requests then take turns on)."""
-    from baton.api import routes
+    from baton.api import metrics, routes
 
     app = FastAPI(
         title="baton",
@@ -212,5 +215,6 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     for module in routes.MODULES:
         app.include_router(module.router, prefix="/api/v1")
+    metrics.install(app)
     app.router.add_event_handler("shutdown", app.state.stores.close)
     return app

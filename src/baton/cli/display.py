@@ -11,11 +11,12 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from baton.execution.local import RunResult
+from baton.execution.worker import log_path
 from baton.model.spec import FlowSpec
 from baton.model.times import iso
 from baton.settings import Settings
@@ -110,21 +111,8 @@ def finished(result: RunResult, *, as_json: bool) -> None:
     print_table(title, header, rows, state_col=1)
 
 
-def run_list(rows: Sequence[Row], *, as_json: bool) -> None:
-    data = [
-        {
-            "id": r["id"],
-            "flow": r["flow_name"],
-            "state": r["state"],
-            "trigger": r["trigger"],
-            "params": json.loads(r["params"]),
-            "created_at": iso(r["created_at"]),
-            "started_at": iso(r["started_at"]),
-            "ended_at": iso(r["ended_at"]),
-            "parent_run_id": r["parent_run_id"],
-        }
-        for r in rows
-    ]
+def run_list(data: Sequence[dict[str, Any]], *, as_json: bool) -> None:
+    """Runs as `execution.local.run_summary` (or the API) gives them."""
     if as_json:
         print(json.dumps(data, indent=2))
         return
@@ -184,41 +172,58 @@ def _flow_dag(spec: FlowSpec) -> None:
 
 
 def logs(
-    store: Store, settings: Settings, run_id: str, task: str | None, attempt: int | None
+    result: RunResult,
+    task: str | None,
+    attempt: int | None,
+    read: Callable[[str, int], str | None],
 ) -> None:
+    """Print the logs of a run's attempts: of every task, of one (`key`; `key.N` or `key[N]`
+    for one run of a mapped task), of one attempt. `read(name, n)` is the text of attempt n
+    of the task run whose log name is `name` (`key` or `key.N`); None when it has no log."""
     from baton.errors import NotFoundError
 
-    rows = sorted(store.read().task_runs(run_id), key=lambda r: (r["id"], r["map_index"]))
     names = {
-        r["task_key"] if r["map_index"] < 0 else f"{r['task_key']}.{r['map_index']}": r
-        for r in rows
+        t.key if t.map_index is None else f"{t.key}.{t.map_index}": t for t in result.tasks.values()
     }
     if task is not None:
         # A mapped task's run is `key.N` in log paths and `key[N]` in summaries: take both.
         wanted = task.replace("[", ".").rstrip("]")
-        chosen = [n for n, r in names.items() if n == wanted or r["task_key"] == wanted]
+        chosen = [n for n, t in names.items() if wanted in (n, t.key)]
         if not chosen:
-            raise NotFoundError(f"run {run_id} has no task '{task}'; its tasks: {', '.join(names)}")
+            raise NotFoundError(
+                f"run {result.id} has no task '{task}'; its tasks: {', '.join(names)}"
+            )
     else:
         chosen = list(names)
     printed = False
     for name in chosen:
-        row = names[name]
-        numbers = [attempt] if attempt else list(range(1, row["attempts"] + 1))
-        if attempt and attempt > row["attempts"]:
+        count = names[name].attempts
+        numbers = [attempt] if attempt else list(range(1, count + 1))
+        if attempt and attempt > count:
             raise NotFoundError(
-                f"task '{name}' of run {run_id} has {row['attempts']} attempt(s), not {attempt}"
+                f"task '{name}' of run {result.id} has {count} attempt(s), not {attempt}"
             )
         for n in numbers:
-            path = os.path.join(settings.logs_dir, run_id, name, f"{n}.log")
             print(f"=== {name} attempt {n} ===")
-            if os.path.exists(path):
-                with open(path, encoding="utf-8", errors="replace") as f:
-                    text = f.read()
+            text = read(name, n)
+            if text is not None:
                 print(text, end="" if text.endswith("\n") else "\n")
             printed = True
     if not printed:
         print("no attempts yet")
+
+
+def log_files(settings: Settings, run_id: str) -> Callable[[str, int], str | None]:
+    """`read` for `logs`: the log files under BATON_HOME."""
+
+    def read(name: str, n: int) -> str | None:
+        path = log_path(settings, run_id, name, n)
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    return read
 
 
 def _duration(start: str | None, end: str | None) -> str:
@@ -293,22 +298,10 @@ def deployed(items: Sequence[Any], *, as_json: bool) -> None:
 
 
 def workers(rows: Sequence[Row], *, as_json: bool) -> None:
+    from baton.execution.worker import describe
+
     now = time.time()
-    data = [
-        {
-            "id": r["id"],
-            "name": r["name"],
-            "host": r["host"],
-            "pid": r["pid"],
-            "queues": json.loads(r["queues"]),
-            "concurrency": r["concurrency"],
-            "running": r["running"],
-            "started_at": iso(r["started_at"]),
-            "heartbeat_at": iso(r["heartbeat_at"]),
-            "stopped_at": iso(r["stopped_at"]),
-        }
-        for r in rows
-    ]
+    data = [describe(r) for r in rows]
     if as_json:
         print(json.dumps(data, indent=2))
         return

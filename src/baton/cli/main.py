@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
-from baton.cli import common, scheduling, server
+from baton.cli import common, remote, scheduling, server
 
 if TYPE_CHECKING:
     from baton.store.store import Store
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = command(args)
     except BatonError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        code = EXIT_BAD_INPUT
+        code = getattr(exc, "exit_code", EXIT_BAD_INPUT)  # remote.RemoteError says its own
     except BrokenPipeError:  # `baton runs list | head`
         code = 0
     sys.exit(code)
@@ -142,13 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", choices=RUN_STATES, help="only runs in this state")
     p.add_argument("--limit", type=common.positive_int, default=50, help="how many (default 50)")
     common.json_option(p)
+    remote.add_options(p)
     p.set_defaults(command=cmd_runs_list)
     p = runs_sub.add_parser("show", help="a run and each of its task runs")
     _run_argument(p)
     common.json_option(p)
+    remote.add_options(p)
     p.set_defaults(command=cmd_runs_show)
     p = runs_sub.add_parser("cancel", help="cancel a run: running tasks stop, the rest end")
     _run_argument(p)
+    remote.add_options(p)
     p.set_defaults(command=cmd_runs_cancel)
     p = runs_sub.add_parser(
         "repair", help="re-run only what failed in a finished run, as a new run"
@@ -156,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_argument(p)
     _concurrency_option(p)
     common.json_option(p)
+    remote.add_options(p)
     p.set_defaults(command=cmd_runs_repair)
     p = runs_sub.add_parser(
         "resume", help="continue a run whose process died; what finished does not run again"
@@ -163,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_argument(p)
     _concurrency_option(p)
     common.json_option(p)
+    remote.add_options(p)
     p.set_defaults(command=cmd_runs_resume)
 
     db = sub.add_parser("db", help="manage the state database").add_subparsers(
@@ -175,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_argument(p)
     p.add_argument("task", nargs="?", help="a task key (`key.N` for one run of a mapped task)")
     p.add_argument("--attempt", type=common.positive_int, help="only this attempt")
+    remote.add_options(p)
     p.set_defaults(command=cmd_logs)
     return parser
 
@@ -303,10 +309,14 @@ def cmd_flows_show(args: argparse.Namespace) -> int:
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
     from baton.cli import display
+    from baton.execution import local
 
+    if remote.wanted(args):
+        display.run_list(remote.runs_list(args), as_json=args.json)
+        return 0
     with common.store() as store:
         rows = store.read().runs(flow=args.flow_name, state=args.state, limit=args.limit)
-        display.run_list(rows, as_json=args.json)
+    display.run_list([local.run_summary(r) for r in rows], as_json=args.json)
     return 0
 
 
@@ -314,6 +324,9 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     from baton.cli import display
     from baton.execution import local
 
+    if remote.wanted(args):
+        display.finished(remote.run(args), as_json=args.json)
+        return 0
     with common.store() as store:
         result = local.load_result(store, store.read().resolve_run_id(args.run_id))
     display.finished(result, as_json=args.json)
@@ -322,29 +335,28 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 def cmd_runs_cancel(args: argparse.Namespace) -> int:
     from baton.engine.service import Engine
-    from baton.errors import InputError
-    from baton.execution.worker import end_lost, lost_attempts
+    from baton.execution import local
     from baton.settings import Settings
 
-    with common.store() as store:
-        run_id = store.read().resolve_run_id(args.run_id)
-        engine = Engine(store)
-        if not engine.cancel(run_id):
-            raise InputError(f"run {run_id} already ended {store.read().run(run_id)['state']}")
-        # Attempts whose process is gone cannot be stopped by it: end them here.
-        end_lost(
-            engine,
-            Settings.from_env(),
-            lost_attempts(store, store.read().runs_under(run_id), None),
-            "cancelled; its worker was gone",
-        )
-        print(f"run {run_id} is {store.read().run(run_id)['state']}")
+    if remote.wanted(args):
+        result = remote.run(args, "cancel")
+        run_id, state = result.id, result.state
+    else:
+        with common.store() as store:
+            run_id = store.read().resolve_run_id(args.run_id)
+            state = local.cancel(Engine(store), Settings.from_env(), run_id)
+    print(f"run {run_id} is {state}")
     return 0
 
 
 def cmd_runs_repair(args: argparse.Namespace) -> int:
     from baton.engine.service import Engine
 
+    if remote.wanted(args):
+        new_id = remote.run(args, "repair").id
+        if not args.json:
+            print(f"repair run {new_id}")
+        return _follow_remote(args, new_id)
     with common.store() as store:
         engine = Engine(store)
         new_id = engine.repair(store.read().resolve_run_id(args.run_id))
@@ -357,6 +369,8 @@ def cmd_runs_resume(args: argparse.Namespace) -> int:
     from baton.engine.service import Engine
     from baton.execution import local
 
+    if remote.wanted(args):
+        return _follow_remote(args, remote.run(args, "resume").id)
     with common.store() as store:
         engine = Engine(store)
         run_id = store.read().resolve_run_id(args.run_id)
@@ -375,11 +389,16 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     from baton.cli import display
+    from baton.execution import local
     from baton.settings import Settings
 
+    if remote.wanted(args):
+        remote.logs(args)
+        return 0
     with common.store() as store:
-        run_id = store.read().resolve_run_id(args.run_id)
-        display.logs(store, Settings.from_env(), run_id, args.task, args.attempt)
+        result = local.load_result(store, store.read().resolve_run_id(args.run_id))
+    read = display.log_files(Settings.from_env(), result.id)
+    display.logs(result, args.task, args.attempt, read)
     return 0
 
 
@@ -395,6 +414,15 @@ def _follow(store: Store, engine: Any, run_id: str, args: argparse.Namespace) ->
     settings = Settings.from_env()
     with display.progress(settings, run_id, enabled=not args.json):
         result = local.execute(engine, settings, run_id, concurrency=args.concurrency)
+    display.finished(result, as_json=args.json)
+    return 0 if result.succeeded else EXIT_FAILED
+
+
+def _follow_remote(args: argparse.Namespace, run_id: str) -> int:
+    """Wait for a run the server's workers run to end, then print it; the exit code."""
+    from baton.cli import display
+
+    result = remote.follow(args, run_id)
     display.finished(result, as_json=args.json)
     return 0 if result.succeeded else EXIT_FAILED
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from baton.cli import common
-
-if TYPE_CHECKING:
-    from baton.store.store import Row
+from baton.cli import common, remote
 
 EXIT_FAILED = 1
 
@@ -21,6 +18,7 @@ def add_commands(sub: Any, flows: Any) -> None:
         "list", help="every flow in the store: schedule, next run, paused, last run"
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    remote.add_options(p)
     p.set_defaults(command=cmd_flows_list)
     p = flows.add_parser("pause", help="stop a flow's schedule and triggers creating runs")
     p.add_argument("name", metavar="FLOW")
@@ -72,11 +70,13 @@ def cmd_flows_list(args: argparse.Namespace) -> int:
     import time
 
     from baton.cli import display
-
     from baton.scheduling.overview import flow_summary
 
-    with common.store() as store:
-        data = [flow_summary(r, time.time()) for r in store.read().flows_overview()]
+    if remote.wanted(args):
+        data = remote.flows_list(args)
+    else:
+        with common.store() as store:
+            data = [flow_summary(r, time.time()) for r in store.read().flows_overview()]
     if args.json:
         print(json.dumps(data, indent=2))
         return 0

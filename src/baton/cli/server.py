@@ -35,6 +35,15 @@ def add_commands(sub: Any) -> None:
     common.path_option(p)
     p.set_defaults(command=cmd_server)
 
+    p = sub.add_parser(
+        "ui", help="serve the web UI (and the API) over the local store; runs no tasks itself"
+    )
+    p.add_argument("--host", help="the address to listen on (default BATON_HOST or 127.0.0.1)")
+    p.add_argument(
+        "--port", type=common.whole, help="default BATON_PORT or 8080 (0: any free port)"
+    )
+    p.set_defaults(command=cmd_ui)
+
     tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(
         title="commands", metavar="COMMAND", required=True
     )
@@ -79,7 +88,11 @@ def cmd_server(args: argparse.Namespace) -> int:
 
     stop = threading.Event()
     threads: list[threading.Thread] = []
-    with common.store() as store, common.store() as worker_store:
+    with (
+        common.stop_on_signal(stop),
+        common.store() as store,
+        common.store() as worker_store,
+    ):
         engine = Engine(store)
         scheduler = Scheduler(engine, project_dir=project_dir, report=say)
         t = timers.Timers(engine, settings, scheduler=scheduler)
@@ -101,6 +114,36 @@ def cmd_server(args: argparse.Namespace) -> int:
                 worker.wake()
             for thread in threads:
                 thread.join()
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    import os
+    import threading
+    import time
+
+    from baton.api.auth import create_token
+
+    settings = _settings(args)
+    sock = _listen(settings.host, settings.port)
+    # A sign-in for this session only (revoked at exit): whoever can open the store could
+    # make a token anyway. The link carries it after '#', which no server or log sees.
+    user = os.environ.get("USER") or "local"
+    with common.store() as store, store.transaction() as tx:
+        token_id, text = create_token(tx, user, "admin", "baton ui (revoked when it stops)")
+    print(
+        f"baton ui: sign in at {_url(sock)}/login#token={text}\n"
+        f"baton ui: serving {_url(sock)}/ (runs are started by `baton server` or `baton worker`)",
+        file=sys.stderr,
+        flush=True,
+    )
+    stop = threading.Event()
+    try:
+        with common.stop_on_signal(stop):
+            _serve(settings, sock, stop)
+    finally:
+        with common.store() as store, store.transaction() as tx:
+            tx.revoke_token(token_id, time.time())
     return 0
 
 
@@ -136,23 +179,34 @@ def _url(sock: socket.socket) -> str:
 
 
 def _serve(settings: Settings, sock: socket.socket, stop: threading.Event) -> None:
-    """Serve the API (and UI) on `sock` until SIGTERM or Ctrl-C, which also set `stop`."""
+    """Serve the API (and UI) on `sock` until `stop` is set."""
+    import threading
     from contextlib import contextmanager
 
     import uvicorn
 
+    from baton import ui
     from baton.api import create_app
 
     class Server(uvicorn.Server):
-        # uvicorn re-raises the signal it caught once it has shut down, so the process would
-        # die of it (exit -15) before the timers and worker stopped cleanly: ours just stop.
+        # uvicorn's own handlers re-raise the signal once it has shut down, so the process
+        # would die of it (exit -15) before the timers and worker stopped cleanly. The
+        # caller's handlers (installed before anything started) set `stop` instead.
         @contextmanager
         def capture_signals(self) -> Iterator[None]:
-            with common.stop_on_signal(stop, lambda: setattr(self, "should_exit", True)):
-                yield
+            yield
 
-    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
-    Server(config).run(sockets=[sock])
+    app = create_app(settings)
+    ui.install(app)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    server = Server(config)
+
+    def stop_server() -> None:
+        stop.wait()
+        server.should_exit = True
+
+    threading.Thread(target=stop_server, name="stop-server", daemon=True).start()
+    server.run(sockets=[sock])
 
 
 def cmd_tokens_create(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from baton.engine import planner
+from baton.engine import notifications, planner
 from baton.engine.planner import Outcome
 from baton.errors import InputError
 from baton.model.graph import Graph, validate
@@ -207,6 +207,8 @@ class Engine:
                     "created_at": now,
                 }
             )
+            if c.spec.notifications:
+                notifications.run_created(tx, c.spec, tx.run(run_id))
             tx.insert_task_runs(rows, now)
             self._run_versions[run_id] = version_id
             self._run_params[run_id] = dict(params)
@@ -313,6 +315,7 @@ class Engine:
             steps: list[_Step] = []
             requeue: list[_Step] = []
             assets: list[dict[str, Any]] = []
+            retries: list[tuple[Outcome, float | None]] = []
             for o in batch:
                 task = c.tasks[o.task_key]
                 to, ready_at = planner.next_task_state(task, o, cancelling=cancelling, rng=self.rng)
@@ -343,6 +346,8 @@ class Engine:
                     }
                 if to is TaskState.RETRY_WAIT:
                     fields["ready_at"] = ready_at
+                    if c.spec.notifications:
+                        retries.append((o, ready_at))
                 if to is TaskState.WAITING:
                     fields |= {
                         "ready_at": ready_at,
@@ -365,6 +370,8 @@ class Engine:
             self._apply(tx, c, run_id, steps, now)
             if assets:
                 tx.record_assets(assets)
+            if retries:
+                notifications.task_retrying(tx, c.spec, run_id, retries, now)
             if requeue:
                 self._apply(tx, c, run_id, requeue, now)
 
@@ -508,6 +515,8 @@ class Engine:
             run["state"] == RunState.CANCELLING, (r["state"] for r in leaves)
         )
         tx.move_run(run_id, final, {"ended_at": now, "started_at": run["started_at"] or now}, now)
+        if c.spec.notifications:
+            notifications.run_ended(tx, c.spec, run, final, now)
         if c.spec.max_active_runs is not None:
             self._admit(tx, c.spec.name, c.spec.max_active_runs, now)
         if run["parent_task_run_id"] is not None:  # a `flow` task waits for this run: wake it

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import signal
 import threading
@@ -16,16 +18,19 @@ from baton.engine.service import Engine
 from baton.errors import InputError
 from baton.execution import loader, results
 from baton.execution.loader import LoadedFlow
-from baton.execution.worker import Worker
+from baton.execution.secrets import Secrets
+from baton.execution.worker import Worker, end_lost, lost_attempts
 from baton.model.decorators import Flow
 from baton.model.params import coerce_params
 from baton.model.spec import DEFAULT_QUEUE
 from baton.model.states import RUN_TERMINAL
 from baton.model.times import iso
+from baton.notify import outbox
 from baton.settings import Settings
 from baton.store.store import Row, Store
 
 DEFAULT_CONCURRENCY = 16
+LAST_SEND_TIMEOUT = 5.0  # seconds a notification sent as `baton run` ends may take
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,12 @@ class TaskRunResult:
     def result(self) -> Any:
         """The task's return value (loaded on first use)."""
         return results.decode(self._row) if self.state == "succeeded" else None
+
+    @property
+    def task_run_id(self) -> int | None:
+        """Its TaskRun's id in the store (None for a run read from the API)."""
+        value: int | None = self._row["id"]
+        return value
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +103,17 @@ class RunResult:
             raise KeyError(key)
         return [t.result for t in sorted(mapped, key=lambda t: t.map_index or 0)]
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunResult:
+        """A run as `to_json` (or the API) gave it; results stay where the run ran."""
+        tasks = {}
+        for t in data["tasks"]:
+            name = t["key"] if t["map_index"] is None else f"{t['key']}[{t['map_index']}]"
+            fields: dict[str, Any] = {f: t.get(f) for f in _TASK_FIELDS}
+            tasks[name] = TaskRunResult(**fields, _row=_NO_RESULT)
+        run: dict[str, Any] = {f: data.get(f) for f in _RUN_FIELDS}
+        return cls(**run, tasks=tasks)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -109,6 +131,27 @@ class RunResult:
             "ended_at": self.ended_at,
             "tasks": [t.to_json() for t in self.tasks.values()],
         }
+
+
+_RUN_FIELDS = [f.name for f in dataclasses.fields(RunResult) if f.name != "tasks"]
+_TASK_FIELDS = [f.name for f in dataclasses.fields(TaskRunResult) if f.name != "_row"]
+_NO_RESULT = {"id": None, "result": None, "result_ref": None}
+
+
+def run_summary(r: Row) -> dict[str, Any]:
+    """A row of `Tx.runs` as `baton runs list --json` and the API's run lists show it."""
+    return {
+        "id": r["id"],
+        "flow": r["flow_name"],
+        "state": r["state"],
+        "trigger": r["trigger"],
+        "params": json.loads(r["params"]),
+        "logical_date": iso(r["logical_date"]),
+        "created_at": iso(r["created_at"]),
+        "started_at": iso(r["started_at"]),
+        "ended_at": iso(r["ended_at"]),
+        "parent_run_id": r["parent_run_id"],
+    }
 
 
 def load_result(store: Store, run_id: str) -> RunResult:
@@ -193,9 +236,36 @@ def execute(
         ),
         run_ids=runs,
     )
-    with _cancel_on_signal(worker.request_cancel):
+    with _cancel_on_signal(worker.request_cancel), _notifying(engine, settings, run_id, runs):
         worker.run()
     return load_result(engine.store, run_id)
+
+
+@contextmanager
+def _notifying(engine: Engine, settings: Settings, run_id: str, runs: list[str]) -> Iterator[None]:
+    """Send the run's notifications while it runs (a retry, an SLA passed) if its flow has
+    any, then once what is due when it ends, briefly: one that fails then is retried by
+    `baton server` or `baton scheduler`. Sending never changes how the run ends."""
+    secrets = functools.partial(Secrets.load, settings)
+    stop = threading.Event()
+    sender = None
+    if any(engine.run_info(r)[0].spec.notifications for r in runs):
+        kwargs = {"secrets": secrets, "root_run_id": run_id}
+        sender = threading.Thread(
+            target=outbox.serve, args=(settings, stop), kwargs=kwargs, daemon=True
+        )
+        sender.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if sender is not None:
+            sender.join(LAST_SEND_TIMEOUT)
+    store = engine.store
+    runs = store.read().runs_under(run_id)
+    outbox.deliver_due(
+        store, settings, time.time(), secrets=secrets, run_ids=runs, timeout=LAST_SEND_TIMEOUT
+    )
 
 
 def wait(store: Store, run_id: str, poll: float = 0.1) -> RunResult:
@@ -204,6 +274,35 @@ def wait(store: Store, run_id: str, poll: float = 0.1) -> RunResult:
     while read.run(run_id)["state"] not in RUN_TERMINAL:
         time.sleep(poll)
     return load_result(store, run_id)
+
+
+def cancel(engine: Engine, settings: Settings, run_id: str) -> str:
+    """Cancel a run (`Engine.cancel`), and end the attempts whose worker is gone, which no
+    worker will stop; the run's state now.
+
+    Raises:
+        InputError: the run already ended.
+    """
+    store = engine.store
+    if not engine.cancel(run_id):
+        raise InputError(f"run {run_id} already ended {store.read().run(run_id)['state']}")
+    lost = lost_attempts(store, store.read().runs_under(run_id), None)
+    end_lost(engine, settings, lost, "cancelled; its worker was gone")
+    return str(store.read().run(run_id)["state"])
+
+
+def end_lost_attempts(engine: Engine, settings: Settings, run_id: str) -> int:
+    """Fail a run's attempts whose worker is gone (a process that died, a lease that
+    expired), so they retry per policy; how many there were. The workers of the store carry
+    the run on from there: the way `baton runs resume` does for a server.
+
+    Raises:
+        InputError: the run already ended.
+    """
+    check_resumable(engine.store, run_id)
+    lost = lost_attempts(engine.store, engine.store.read().runs_under(run_id), None)
+    end_lost(engine, settings, lost, "its worker was gone (the run was resumed)")
+    return len(lost)
 
 
 def check_resumable(store: Store, run_id: str) -> None:

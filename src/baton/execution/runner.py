@@ -2,11 +2,15 @@
 
 User errors (error_kind user), timeouts, cancels and skips become an Outcome; only a bug in
 baton itself is reported as `internal`. Nothing a task does escapes into the worker loop.
+
+Secret references in the task's fields are resolved here, just before it runs, in a copy of
+its spec; the attempt's log, error and result have the values masked (execution.secrets).
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import threading
 import time
@@ -15,10 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from baton import tasks
 from baton.engine.planner import Outcome
-from baton.errors import Skip, TaskCancelled, TaskInterrupt, TaskTimeout
+from baton.errors import BatonError, Skip, TaskCancelled, TaskInterrupt, TaskTimeout
 from baton.execution import logs, results
+from baton.execution.secrets import Secrets, references_secret
 from baton.model.context import TaskContext
 from baton.model.spec import TaskSpec
 from baton.model.states import AttemptState, ErrorKind
@@ -35,6 +42,8 @@ class Job:
     ctx: TaskContext
     results_dir: str
     deadline: float | None
+    load_secrets: Callable[[], Secrets] = Secrets.empty  # read when the attempt starts
+    secrets: Secrets = field(default_factory=Secrets.empty)  # what it resolved and masks
     thread_id: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: threading.Event = field(default_factory=threading.Event)  # its thread is free
@@ -58,11 +67,13 @@ def run_attempt(job: Job) -> Outcome:
 def _run(job: Job) -> Outcome:
     ctx = job.ctx
     try:
-        task_type = tasks.task_type(job.task.type)
-        value = task_type.execute(ctx, tasks.config_of(job.task, ctx))
+        task = _with_secrets(job)
+        task_type = tasks.task_type(task.type)
+        value = task_type.execute(ctx, tasks.config_of(task, ctx))
         if ctx.interrupted is not None:
             raise ctx.interrupted()
         follow = _follow(job, value)
+        value = job.secrets.mask_json(value)
         try:
             result, ref, length = results.encode(value, job.results_dir, ctx.attempt_id)
         except Exception as exc:  # running it again would not help
@@ -128,7 +139,34 @@ def _run(job: Job) -> Outcome:
         )
 
 
+def _with_secrets(job: Job) -> TaskSpec:
+    """The task with its secret references resolved; from here on the log masks them.
+
+    A secret that cannot be read fails the attempt for good: asking again would not find it.
+    """
+    if job.task.type == "flow" and references_secret(job.task.config):
+        # Its params become the sub-flow run's params, which are stored: the value would be.
+        raise TaskFailed(
+            "a flow task cannot pass a secret to its sub-flow: reference the secret in the "
+            "sub-flow's own tasks instead",
+            retryable=False,
+        )
+    try:
+        job.secrets = job.load_secrets()
+        job.ctx.open_log = functools.partial(logs.open_masked, job.secrets)
+        # A python task's fields are not templates: its values go in as they are.
+        config = job.secrets.resolve(job.task.config, templates=job.task.type != "python")
+    except BatonError as exc:
+        raise TaskFailed(str(exc), retryable=False) from None
+    if config is job.task.config:
+        return job.task
+    return msgspec.structs.replace(job.task, config=config)
+
+
 def outcome(job: Job, state: AttemptState, **fields: Any) -> Outcome:
+    for name in ("error", "traceback"):
+        if fields.get(name):
+            fields[name] = job.secrets.mask(fields[name])
     c = job.claimed
     return Outcome(
         attempt_id=c.attempt_id,

@@ -25,7 +25,7 @@ from typing import Any
 from baton.engine.planner import Outcome
 from baton.engine.service import Engine, new_id
 from baton.errors import StoreError, TaskCancelled, TaskTimeout
-from baton.execution import loader, logs, results, runner
+from baton.execution import loader, logs, results, runner, secrets
 from baton.execution.loader import LoadedFlow
 from baton.model.context import NO_ITEM, TaskContext
 from baton.model.params import coerce_params
@@ -398,7 +398,14 @@ class Worker:
             cancel_run=self._cancel_run,
         )
         deadline = time.monotonic() + task.timeout if task.timeout else None
-        job = runner.Job(c, task, ctx, self.settings.results_dir, deadline)
+        job = runner.Job(
+            c,
+            task,
+            ctx,
+            self.settings.results_dir,
+            deadline,
+            load_secrets=functools.partial(secrets.Secrets.load, self.settings),
+        )
         self._active[c.attempt_id] = job
         self._threads.submit(functools.partial(self._run_job, job))
 
@@ -518,3 +525,19 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def describe(r: Row) -> dict[str, Any]:
+    """A row of `Tx.workers` as `baton workers --json` and the API show it."""
+    return {
+        "id": r["id"],
+        "name": r["name"],
+        "host": r["host"],
+        "pid": r["pid"],
+        "queues": json.loads(r["queues"]),
+        "concurrency": r["concurrency"],
+        "running": r["running"],
+        "started_at": iso(r["started_at"]),
+        "heartbeat_at": iso(r["heartbeat_at"]),
+        "stopped_at": iso(r["stopped_at"]),
+    }

@@ -14,6 +14,12 @@ from baton.model.spec import PARAM_KEY, REF_KEY
 NO_ITEM: Any = object()  # the `item` of a task that is not mapped
 
 
+def open_log_file(path: str) -> IO[bytes]:
+    """An attempt's log file, opened to append, unbuffered (child processes write to it)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return open(path, "ab", buffering=0)
+
+
 @dataclass
 class TaskContext:
     """One attempt of one TaskRun, as its task type sees it.
@@ -46,6 +52,8 @@ class TaskContext:
     start_run: Callable[..., str] | None = None  # (flow path, flow name, params) -> run id
     run_status: Callable[[str], Mapping[str, Any]] | None = None  # a run's id, state, tasks
     cancel_run: Callable[[str], object] | None = None
+    # How log_file() opens the log: the runner swaps in one that masks secret values.
+    open_log: Callable[[str], IO[bytes]] = open_log_file
     _interrupt: type[TaskInterrupt] | None = None
     _interrupted: threading.Event = field(default_factory=threading.Event)
     _on_interrupt: list[Callable[[type[TaskInterrupt]], object]] = field(default_factory=list)
@@ -79,8 +87,7 @@ class TaskContext:
     def log_file(self) -> IO[bytes]:
         """The attempt's log as a binary file, for a child process to write to directly."""
         if self._log_file is None:
-            os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-            self._log_file = open(self.log_path, "ab", buffering=0)  # noqa: SIM115
+            self._log_file = self.open_log(self.log_path)
         return self._log_file
 
     def close(self) -> None:

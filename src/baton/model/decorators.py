@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack, cast, overload
 
 from baton.errors import DefinitionError
+from baton.model import notifications as notifications_mod
 from baton.model import params as params_mod
 from baton.model.graph import validate
 from baton.model.spec import DEFAULT_QUEUE, FlowSpec, TaskSpec, param_ref, ref, validated
@@ -329,6 +330,7 @@ def flow(
     max_active_runs: int | None = None,
     schedule: str | Mapping[str, Any] | None = None,
     triggers: Sequence[Mapping[str, Any]] = (),
+    notifications: Sequence[Mapping[str, Any]] = (),
 ) -> Callable[[Callable[..., Any]], Flow]: ...
 def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a function a flow; its arguments (typed, with defaults) are the flow's params.
@@ -336,7 +338,9 @@ def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     Options: name, description, max_active_runs, schedule (`"0 3 * * *"`, `"@daily"`,
     `"every 15m"`, or a mapping `{cron|every, timezone, start, end, catchup}`) and triggers
     (`[{file: "in/*.csv"}, {asset: "raw.events"}, {assets: [a, b]}, {flow: "ingest",
-    states: ["succeeded"]}, {webhook: True}]`): see `baton.model.schedules`.
+    states: ["succeeded"]}, {webhook: True}]`): see `baton.model.schedules`; notifications
+    (`[{on: ["failure", "sla"], email: ["oncall@example.com"], sla: 3600}, {webhook: URL,
+    format: "slack"}]`): see `baton.model.notifications`.
     """
     if fn is not None:
         return _trace(fn)
@@ -350,9 +354,14 @@ def _trace(
     max_active_runs: int | None = None,
     schedule: str | Mapping[str, Any] | None = None,
     triggers: Sequence[Mapping[str, Any]] = (),
+    notifications: Sequence[Mapping[str, Any]] = (),
 ) -> Flow:
     flow_name = name or fn.__name__
     when = _when(flow_name, schedule, triggers)
+    try:
+        notices = notifications_mod.validate(notifications)
+    except DefinitionError as exc:
+        raise exc.located(flow=flow_name) from None
     sig = inspect.signature(fn)
     flow_params: dict[str, FlowParam] = {}
     for p in sig.parameters.values():
@@ -390,6 +399,7 @@ def _trace(
         max_active_runs=max_active_runs,
         schedule=when[0],
         triggers=when[1],
+        notifications=notices,
     )
     validate(spec, {t.type for t in spec.tasks})  # types are checked where they are known
     return Flow(fn, spec, tracer.objects)

@@ -175,17 +175,21 @@ def coerce_params(
     Raises:
         ParamError: naming every unknown, missing or ill-typed param at once.
     """
-    problems: list[str] = []
+    problems: list[tuple[str, str, str]] = []  # see ParamError.problems
     for name in given:
         if name not in specs:
-            problems.append(_unknown(name, specs, flow))
+            problems.append((name, "unknown", _unknown(name, specs, flow)))
     result: dict[str, Any] = {}
     for name, spec in specs.items():
         if name not in given:
             if spec.required:
                 problems.append(
-                    f"flow '{flow}' requires param '{name}' ({_DESCRIPTIONS[spec.type]})"
-                    " and none was given"
+                    (
+                        name,
+                        "missing",
+                        f"flow '{flow}' requires param '{name}' ({_DESCRIPTIONS[spec.type]})"
+                        " and none was given",
+                    )
                 )
             else:
                 result[name] = spec.default
@@ -197,12 +201,17 @@ def coerce_params(
             if spec.items is not None:
                 expected = f"an array of {spec.items} values (JSON text such as [...])"
             problems.append(
-                f"param '{name}' of flow '{flow}' expects {expected}, got {_show(given[name])}"
+                (
+                    name,
+                    "invalid",
+                    f"param '{name}' of flow '{flow}' expects {expected}, got {_show(given[name])}",
+                )
             )
-    if len(problems) == 1:
-        raise ParamError(problems[0])
     if problems:
-        raise ParamError(f"{len(problems)} problems with the params: " + "; ".join(problems))
+        texts = [text for _, _, text in problems]
+        if len(texts) > 1:
+            texts = [f"{len(texts)} problems with the params: " + "; ".join(texts)]
+        raise ParamError(texts[0], tuple(problems))
     return result
 
 

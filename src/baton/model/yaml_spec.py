@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TypeVar, get_args
 import yaml
 
 from baton.errors import DefinitionError
-from baton.model import graph, params
+from baton.model import graph, notifications, params
 from baton.model.spec import (
     DEFAULT_QUEUE,
     FlowSpec,
@@ -235,7 +235,7 @@ class _Parser:
             "max_active_runs": self.max_active_runs(data),
             "schedule": self.schedule(data),
             "triggers": self.triggers(data),
-            "notifications": self.list_of_mappings(data, "notifications"),
+            "notifications": self.notifications(data),
         }
         built = self.build(FlowSpec, spec, line=self.line_of(data))
         try:  # the graph checks, here too, so that their errors can point at a line
@@ -290,6 +290,16 @@ class _Parser:
             bad = next((i for i in range(len(items)) if not _valid_triggers(items[: i + 1])), None)
             self.fail(exc.message, line=None if bad is None else self.item_line(items, bad))
         return items
+
+    def notifications(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        items = self.list_of_mappings(data, "notifications")
+        checked = []
+        for i, item in enumerate(items):
+            try:
+                checked.append(notifications.entry(i + 1, item))
+            except DefinitionError as exc:
+                self.fail(exc.message, line=self.item_line(items, i))
+        return checked
 
     def list_of_mappings(self, data: dict[str, Any], field: str) -> list[dict[str, Any]]:
         items = data.get(field)

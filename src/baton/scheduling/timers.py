@@ -6,11 +6,16 @@ expired: failed as lost and retried per policy), retries and waiting tasks whose
 and schedules and event triggers. Exactly one process does this at a time: the holder of
 the `scheduler` lock, a row in the store with an expiry that its holder renews each round,
 so a second server stands by and takes over within LOCK_TTL of the first one dying.
+
+Notifications are sent beside the rounds, by a thread with its own store connection: an
+SMTP server that hangs must not hold up leases, retries and schedules (nor outlive the
+lock). Every server sends; a row is claimed before it is sent, so none goes out twice.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import threading
 import time
@@ -19,13 +24,16 @@ from typing import Protocol
 
 from baton.engine.service import Engine, new_id
 from baton.errors import StoreError
+from baton.execution.secrets import Secrets
 from baton.execution.worker import end_lost, hostname, lost_attempts
+from baton.notify import outbox
 from baton.settings import Settings
 
 LOCK = "scheduler"
 LOCK_TTL = 10.0  # seconds a holder's lock outlives its last round
 POLL = 0.25  # seconds between rounds when nothing is due sooner
 RECONNECT_MAX = 5.0
+SENDER_GRACE = 1.0  # seconds a stopping server waits for a notification being sent
 
 
 class Ticker(Protocol):
@@ -77,7 +85,16 @@ class Timers:
 
 
 def serve(timers: Timers, stop: threading.Event) -> None:
-    """Run rounds until `stop` is set; a lost database connection is retried with backoff."""
+    """Run rounds until `stop` is set; a lost database connection is retried with backoff.
+    Notifications are sent meanwhile, in a thread."""
+    sender = threading.Thread(
+        target=outbox.serve,
+        args=(timers.settings, stop),
+        kwargs={"secrets": functools.partial(Secrets.load, timers.settings)},
+        name="notifications",
+        daemon=True,
+    )
+    sender.start()
     backoff = 0.1
     try:
         while not stop.is_set():
@@ -92,6 +109,7 @@ def serve(timers: Timers, stop: threading.Event) -> None:
             stop.wait(wait)
     finally:
         timers.release()
+        sender.join(SENDER_GRACE)
 
 
 def store_errors_ignored(engine: Engine) -> contextlib.suppress:

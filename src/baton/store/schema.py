@@ -98,8 +98,9 @@ runs = Table(
     Column("started_at", Float),
     Column("ended_at", Float),
     Index("ix_runs_flow_created", "flow_name", "created_at"),
-    Index("ix_runs_state", "state"),
+    Index("ix_runs_state_created", "state", "created_at"),  # lists filtered by state
     Index("ix_runs_created", "created_at"),
+    Index("ix_runs_parent", "parent_run_id"),  # a run's repairs and sub-flow runs
     # At most one run per (flow, logical date), so two schedulers never double-fire; a
     # repair or rerun links to the run it repeats (parent_run_id) and is not counted.
     Index(

@@ -4,8 +4,8 @@ A status in `expect` (any 2xx by default) succeeds. Otherwise the task fails, re
 (through the common retry policy) for 5xx, 429 or the statuses in `retryable_statuses`, at
 once for anything else (a 4xx will not change by asking again). Connection errors and
 timeouts are retryable. The whole attempt is bounded by the task's `timeout`; a timeout or a
-cancel aborts the request in flight. Credentials come from the environment at run time and
-are never logged.
+cancel aborts the request in flight. Credentials come from secret references
+(`auth: {bearer: "${secret:NAME}"}`) or the environment at run time and are never logged.
 """
 
 from __future__ import annotations
@@ -34,12 +34,16 @@ EXCERPT = 500  # characters of a failed response's body quoted in the error
 
 
 class Auth(Spec, frozen=True):
-    """Where the credentials live (exactly one source), never the credentials themselves.
+    """Where the credentials come from (exactly one source).
 
-    A new source, such as secret references (`bearer: "${secret:NAME}"`), is one more field
-    here and one more branch in `authorization`.
+    `bearer` (a token) and `basic` (user, password) are meant for secret references,
+    `bearer: "${secret:API_TOKEN}"`: the flow keeps the reference, the worker puts the value
+    in when the attempt runs and masks it in the log. `bearer_env` and `basic_env` name
+    environment variables read where the task runs.
     """
 
+    bearer: str | None = None
+    basic: tuple[str, str] | None = None
     bearer_env: EnvVar | None = None
     basic_env: tuple[EnvVar, EnvVar] | None = None
 
@@ -129,10 +133,15 @@ def execute(ctx: TaskContext, cfg: HttpConfig) -> Any:
 
 def authorization(auth: Auth) -> str:
     """The Authorization header's value; a variable that is not set fails for good."""
+    if auth.bearer is not None:
+        return f"Bearer {auth.bearer}"
     if auth.bearer_env is not None:
         return f"Bearer {_env(auth.bearer_env, 'auth.bearer_env')}"
-    assert auth.basic_env is not None
-    user, password = (_env(name, "auth.basic_env") for name in auth.basic_env)
+    if auth.basic is not None:
+        user, password = auth.basic
+    else:
+        assert auth.basic_env is not None
+        user, password = (_env(name, "auth.basic_env") for name in auth.basic_env)
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
@@ -242,7 +251,8 @@ def http_task(
     """An HTTP call inside a `@flow`: `http_task("https://api.example.com/x", key="x")`.
 
     Any value may be a task result or a flow param (`url=f"..."` cannot: build strings in
-    a python task). `auth` is `{"bearer_env": "VAR"}` or `{"basic_env": ["USER", "PASS"]}`;
+    a python task). `auth` is `{"bearer": "${secret:NAME}"}`, `{"basic": [user, password]}`
+    (secret references too), `{"bearer_env": "VAR"}` or `{"basic_env": ["USER", "PASS"]}`;
     other options as for `@task` (retries, timeout, ...). The result is the parsed body.
     """
     config = {

@@ -82,6 +82,9 @@ def _run(
         killer.cancel()
         # Whatever the command left running in its group goes with it.
         _signal_group(proc.pid, signal.SIGKILL)
+        # Reaped, even when the interrupt cut the wait above short.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=KILL_GRACE)
         with contextlib.suppress(FileNotFoundError):
             os.remove(group_file(ctx.work_dir, ctx.attempt_id))
     if reader is not None:
@@ -94,10 +97,11 @@ def _run(
 def _copy(proc: subprocess.Popen[bytes], log: object, last: list[bytes]) -> None:
     assert proc.stdout is not None
     write = log.write  # type: ignore[attr-defined]
-    for line in proc.stdout:
-        write(line)
-        if line.strip():
-            last[:] = [line]
+    with proc.stdout:  # closed once read to its end, not left to the garbage collector
+        for line in proc.stdout:
+            write(line)
+            if line.strip():
+                last[:] = [line]
 
 
 def group_file(work_dir: str, attempt_id: str) -> str:

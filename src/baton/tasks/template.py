@@ -7,29 +7,50 @@ starts with `params`, `upstream` (results by key), `item` (a mapped task's eleme
 YYYY-MM-DD, Airflow's name), and an event-triggered run `trigger` (what fired it, e.g.
 `trigger.path` for a file). A field that is one expression keeps the value's type
 (`port: "{{ params.port }}"` gives an int); text around it makes a string.
+
+A secret reference (`${secret:NAME}`) is a value known only at run time too; the worker puts
+secret values in before rendering, as literals (see `literal`), never as template text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from baton.model.context import NO_ITEM, TaskContext
 from baton.tasks.base import TaskFailed
 
+SECRET_REF = "${secret:"  # how a secret reference starts (baton.execution.secrets resolves it)
+
 
 def is_template(value: Any) -> bool:
+    """Whether `value` holds what is known only when the attempt runs: a Jinja2 template or
+    a secret reference; a field holding one is checked by name only until then."""
+    return _holds(value, lambda s: is_jinja(s) or SECRET_REF in s)
+
+
+def is_jinja(text: str) -> bool:
+    return "{{" in text or "{%" in text
+
+
+def literal(text: str) -> str:
+    """A template that renders to `text` as it is: `{{` or `{%` in it is not syntax."""
+    return "{{ " + repr(text) + " }}"  # Jinja reads Python's string escapes
+
+
+def _holds(value: Any, found: Callable[[str], bool]) -> bool:
     if isinstance(value, str):
-        return "{{" in value or "{%" in value
+        return found(value)
     if isinstance(value, dict):
-        return any(is_template(v) for v in value.values())
+        return any(_holds(v, found) for v in value.values())
     if isinstance(value, list | tuple):
-        return any(is_template(v) for v in value)
+        return any(_holds(v, found) for v in value)
     return False
 
 
 def render(value: Any, ctx: TaskContext) -> Any:
     """`value` with every template in it rendered for this attempt."""
-    if not is_template(value):
+    if not _holds(value, is_jinja):
         return value
     from jinja2 import StrictUndefined, TemplateError  # only templates pay for Jinja2
     from jinja2.nativetypes import NativeEnvironment
@@ -54,7 +75,7 @@ def render(value: Any, ctx: TaskContext) -> Any:
             return {k: walk(x) for k, x in v.items()}
         if isinstance(v, list):
             return [walk(x) for x in v]
-        if not (isinstance(v, str) and is_template(v)):
+        if not (isinstance(v, str) and is_jinja(v)):
             return v
         try:
             return env.from_string(v).render(**names)

@@ -78,7 +78,7 @@ def test_full_example() -> None:
     assert flow.max_active_runs == 3
     assert flow.schedule == "0 * * * *"
     assert flow.triggers == ({"asset": "raw.events"},)
-    assert flow.notifications == ({"on": "failure", "email": "team@example.com"},)
+    assert flow.notifications == ({"on": ["failure"], "email": ["team@example.com"]},)
     assert flow.source is None
 
 
@@ -286,7 +286,7 @@ def test_on_is_a_plain_key() -> None:
         notifications: [{on: failure, email: a@b.c}]
         tasks: [{key: a, type: t}]
     """)
-    assert flow.notifications == ({"on": "failure", "email": "a@b.c"},)
+    assert flow.notifications == ({"on": ["failure"], "email": ["a@b.c"]},)
 
 
 # -- invalid definitions: each names the field, the task and the line -----------------------

@@ -1,4 +1,4 @@
-"""The API: tokens, the audit log, the notifications outbox.
+"""The API: tokens, the audit log, the notifications outbox; indexes for run lists.
 
 Revision ID: 0004
 Revises: 0003
@@ -26,6 +26,9 @@ def _id() -> TypeEngine[int]:
 
 
 def upgrade() -> None:
+    op.drop_index("ix_runs_state", "runs")
+    op.create_index("ix_runs_state_created", "runs", ["state", "created_at"])
+    op.create_index("ix_runs_parent", "runs", ["parent_run_id"])
     op.create_table(
         "tokens",
         sa.Column("id", _str(32), primary_key=True),
@@ -74,6 +77,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_runs_parent", "runs")
+    op.drop_index("ix_runs_state_created", "runs")
+    op.create_index("ix_runs_state", "runs", ["state"])
     op.drop_table("notifications")
     op.drop_table("audit_log")
     op.drop_table("tokens")

@@ -1,0 +1,291 @@
+"""REST API latency over real HTTP (issue #6's targets).
+
+Usage:
+    python bench/api.py [URL] [--requests N] [--profile]
+
+URL is a PostgreSQL server (default BATON_TEST_POSTGRES_URL, else the local test server: a
+fresh schema is made and dropped) or `sqlite` (a temp file). The store gets 10,000 runs of
+20 flows over 30 days (inserted through the store API, 1,000 per transaction) and one run
+of a 1,000-task flow, made the way workers make it (claimed and completed through the
+engine). Then the app is served by uvicorn in a subprocess and httpx, in this process, sends
+N sequential requests (after 20 unmeasured ones) to each of:
+
+- GET /api/v1/runs?limit=50 (the newest runs), with ?flow= (one flow's), and the second
+  page by its cursor: target p95 < 50 ms;
+- GET /api/v1/runs/{id} of the 1,000-task run: target p95 < 200 ms;
+- GET /metrics (for information).
+
+Prints a table and writes bench/results/api-latest.json. With --profile, the run-detail
+request is also run in-process under pyinstrument: bench/results/api-profile.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from baton.api.auth import create_token
+from baton.engine.planner import Outcome
+from baton.engine.service import Engine
+from baton.model.spec import FlowSpec, TaskSpec
+from baton.model.states import AttemptState
+from baton.settings import Settings
+from baton.store import dialect
+from baton.store.store import Store
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+BASE = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+RUNS, FLOWS, BIG_TASKS, BATCH = 10_000, 20, 1_000, 1_000
+TARGET_LIST_MS, TARGET_RUN_MS = 50.0, 200.0
+SERVER = """
+import sys, uvicorn
+from baton.api import create_app
+from baton.settings import Settings
+uvicorn.run(create_app(Settings.from_env()), host="127.0.0.1", port=int(sys.argv[1]),
+            log_level="warning", access_log=False)
+"""
+
+
+@contextlib.contextmanager
+def database(url: str, home: Path) -> Iterator[str]:
+    """A fresh store URL: a schema of its own on PostgreSQL (dropped after), or a file."""
+    if url == "sqlite":
+        yield f"sqlite:///{home / 'baton.db'}"
+        return
+    schema = f"baton_bench_{uuid.uuid4().hex[:10]}"
+    _sql(url, f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        _sql(url, f"DROP SCHEMA {schema} CASCADE")
+
+
+def _sql(url: str, statement: str) -> None:
+    conn = dialect.for_url(url).connect()
+    try:
+        conn.execute(statement)
+    finally:
+        conn.close()
+
+
+def fill(store: Store) -> tuple[str, str]:
+    """10,000 small runs and one of 1,000 tasks; the big run's id and a flow name."""
+    now = time.time()
+    versions = []
+    with store.transaction() as tx:
+        for f in range(FLOWS):
+            spec = FlowSpec(
+                name=f"flow{f:02d}",
+                tasks=(TaskSpec(key="work", type="shell", config={"command": "true"}),),
+            )
+            versions.append((spec.name, tx.save_version(spec, now)))
+    for start in range(0, RUNS, BATCH):
+        with store.transaction() as tx:
+            for i in range(start, start + BATCH):
+                flow, version = versions[i % FLOWS]
+                created = now - 30 * 86400 * (1 - i / RUNS)
+                run_id = f"{i:08d}{uuid.uuid4().hex[:8]}"
+                tx.insert_run(
+                    {
+                        "id": run_id,
+                        "flow_name": flow,
+                        "version_id": version,
+                        "state": "failed" if i % 17 == 0 else "succeeded",
+                        "params": json.dumps({"day": i % 30}),
+                        "trigger": "schedule",
+                        "unfinished": 0,
+                        "created_at": created,
+                    }
+                )
+                tx.insert_task_runs(
+                    [
+                        {
+                            "run_id": run_id,
+                            "task_key": "work",
+                            "map_index": -1,
+                            "state": "succeeded",
+                            "queue": "default",
+                            "pool": None,
+                            "priority": 0,
+                            "up_total": 0,
+                            "started_at": created + 1,
+                            "ended_at": created + 2,
+                            "attempts": 1,
+                        }
+                    ],
+                    created,
+                )
+    engine = Engine(store)
+    big = FlowSpec(
+        name="big",
+        tasks=tuple(
+            TaskSpec(key=f"t{i:04d}", type="shell", config={"command": "true"})
+            for i in range(BIG_TASKS)
+        ),
+    )
+    run_id = engine.create_run(engine.register(big), {})
+    claimed = engine.claim(
+        worker_id="bench", queues=["default"], limit=BIG_TASKS, run_ids=[run_id], lease=600
+    )
+    engine.complete(
+        [
+            Outcome(
+                c.attempt_id,
+                c.task_run_id,
+                c.run_id,
+                c.task_key,
+                c.attempt,
+                AttemptState.SUCCEEDED,
+                time.time(),
+                result=json.dumps(f"done {c.task_key}"),
+            )
+            for c in claimed
+        ]
+    )
+    assert store.read().run(run_id)["state"] == "succeeded", "the big run did not finish"
+    return run_id, versions[7][0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit("bench: the server did not start")
+            time.sleep(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def measure(client: httpx.Client, path: str, n: int) -> list[float]:
+    for _ in range(20):
+        client.get(path).raise_for_status()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        r = client.get(path)
+        times.append((time.perf_counter() - t) * 1000)
+        r.raise_for_status()
+    return times
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def profile(settings: Settings, token: str, run_id: str) -> None:
+    from fastapi.testclient import TestClient
+    from pyinstrument import Profiler
+
+    from baton.api import create_app
+
+    with TestClient(create_app(settings)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        client.get(f"/api/v1/runs/{run_id}").raise_for_status()
+        profiler = Profiler(interval=0.0005)
+        with profiler:
+            for _ in range(20):
+                client.get(f"/api/v1/runs/{run_id}").raise_for_status()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "api-profile.txt").write_text(profiler.output_text(unicode=True, show_all=False))
+    print(f"profile of 20 run-detail requests: {RESULTS / 'api-profile.txt'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("url", nargs="?", default=BASE, help="a PostgreSQL URL, or sqlite")
+    parser.add_argument("--requests", type=int, default=200, help="per endpoint (default 200)")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, database(args.url, Path(tmp)) as url:
+        settings = Settings.from_env({"BATON_HOME": tmp, "BATON_DATABASE_URL": url})
+        store = Store(url)
+        t = time.perf_counter()
+        big, flow = fill(store)
+        kind = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
+        took = time.perf_counter() - t
+        print(f"store: {kind}, {RUNS:,} runs + one of {BIG_TASKS:,} tasks, filled in {took:.1f} s")
+        with store.transaction() as tx:
+            token = create_token(tx, "bench", "viewer")[1]
+        store.close()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+        env |= {"BATON_HOME": tmp, "BATON_DATABASE_URL": url}
+        rows: list[dict[str, Any]] = []
+        with (
+            server(env) as base,
+            httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            ) as client,
+        ):
+            cursor = client.get("/api/v1/runs?limit=50").json()["next_cursor"]
+            cases = [
+                ("runs, newest 50", "/api/v1/runs?limit=50", TARGET_LIST_MS),
+                (f"runs of {flow}", f"/api/v1/runs?limit=50&flow={flow}", TARGET_LIST_MS),
+                ("runs, page 2 (cursor)", f"/api/v1/runs?limit=50&cursor={cursor}", TARGET_LIST_MS),
+                (f"run of {BIG_TASKS:,} tasks", f"/api/v1/runs/{big}", TARGET_RUN_MS),
+                ("metrics", "/metrics", None),
+            ]
+            for name, path, target in cases:
+                times = measure(client, path, args.requests)
+                rows.append(
+                    {
+                        "request": name,
+                        "path": path,
+                        "p50": statistics.median(times),
+                        "p95": pct(times, 95),
+                        "max": max(times),
+                        "target_p95": target,
+                    }
+                )
+        print(f"\n{args.requests} sequential requests each, over HTTP (ms)")
+        print(f"{'request':<24} {'p50':>7} {'p95':>7} {'max':>7}  target p95")
+        ok = True
+        for r in rows:
+            verdict = ""
+            if r["target_p95"] is not None:
+                passed = r["p95"] < r["target_p95"]
+                ok &= passed
+                verdict = f"< {r['target_p95']:.0f}  {'pass' if passed else 'FAIL'}"
+            print(
+                f"{r['request']:<24} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['max']:>7.1f}  {verdict}"
+            )
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "api-latest.json").write_text(json.dumps(rows, indent=2))
+        if args.profile:
+            profile(settings, token, big)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""What route modules share: error answers, opaque page cursors, ISO times, the settings,
+masking secrets in answers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, BeforeValidator, Field
+
+from baton.execution.secrets import Secrets
+from baton.settings import Settings
+
+PAGE_LIMIT = 50  # items in a page unless `?limit=` says otherwise (1..MAX_PAGE_LIMIT)
+MAX_PAGE_LIMIT = 500
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)?")
+
+
+class Problem(BaseModel):
+    loc: list[str | int] = Field(description="where: body, query or path, then the field")
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    detail: str | list[Problem] = Field(
+        description="what is wrong; for a malformed request, the problem of each field"
+    )
+
+
+# The errors any route may answer (baton's errors map to them: see app.STATUS).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "a body that cannot be read (not UTF-8 JSON)"},
+    401: {"model": ErrorOut, "description": "no valid token"},
+    403: {"model": ErrorOut, "description": "the token's role may not do this"},
+    404: {"model": ErrorOut, "description": "no such flow, run, task or attempt"},
+    409: {"model": ErrorOut, "description": "another change came first"},
+    422: {"model": ErrorOut, "description": "a malformed request, or one that cannot be done"},
+    503: {"model": ErrorOut, "description": "the store cannot be used as it is"},
+}
+
+
+def _iso_time(value: Any) -> Any:
+    if isinstance(value, str) and _ISO_TIME.fullmatch(value):
+        return value
+    raise ValueError("expected an ISO-8601 time such as 2024-06-01T00:00:00Z (UTC if no zone)")
+
+
+# A time in a query: ISO-8601 only (pydantic would also take a number of seconds).
+IsoTime = Annotated[datetime, BeforeValidator(_iso_time)]
+
+
+def encode_cursor(*values: Any) -> str:
+    """A page's `next_cursor`: where the next page starts, opaque to clients."""
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str, *types: type) -> tuple[Any, ...]:
+    """The values `encode_cursor` put in `text`, of these `types`; for anything else, a 422
+    naming `cursor`."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, ValueError):
+        values = None
+    if not (
+        isinstance(values, list)
+        and len(values) == len(types)
+        and all(_is(v, t) for v, t in zip(values, types, strict=True))
+    ):
+        msg = "not a cursor: pass a page's next_cursor as it is"
+        raise invalid((("query", "cursor"), msg, "value_error"))
+    return tuple(values)
+
+
+def _is(value: Any, kind: type) -> bool:
+    if kind is float:  # JSON may give a whole number back as an int
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def invalid(*problems: tuple[tuple[str, ...], str, str]) -> RequestValidationError:
+    """A 422 in FastAPI's own shape for checks FastAPI cannot do: (loc, msg, type) each,
+    `loc` naming the field, as in `("query", "cursor")`."""
+    return RequestValidationError(
+        [{"type": kind, "loc": loc, "msg": msg} for loc, msg, kind in problems]
+    )
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_secrets(request: Request) -> Secrets:
+    """The secrets whose values answers must not show; read for each request, so a secret
+    added to the file is masked at once."""
+    return Secrets.load(get_settings(request))
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SecretsDep = Annotated[Secrets, Depends(get_secrets)]

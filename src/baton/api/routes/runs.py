@@ -1,0 +1,210 @@
+"""Run routes: lists (filters, cursor pages), one run with its tasks and attempts, and what
+an operator does to a run: cancel, repair, resume. The server's workers do the work."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+
+from baton.api.app import StoreDep, audited_router, require
+from baton.api.auth import Principal
+from baton.api.common import (
+    MAX_PAGE_LIMIT,
+    PAGE_LIMIT,
+    IsoTime,
+    SecretsDep,
+    SettingsDep,
+    decode_cursor,
+    encode_cursor,
+)
+from baton.engine.service import Engine
+from baton.execution import local
+from baton.execution.secrets import Secrets
+from baton.model.states import RunState
+from baton.model.times import iso
+from baton.store.store import Row, Store
+
+router = audited_router(tags=["runs"])
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Operator = Annotated[Principal, Depends(require("operator"))]
+
+
+class RunSummary(BaseModel):
+    id: str
+    flow: str
+    state: str
+    trigger: str
+    params: dict[str, Any]
+    logical_date: str | None
+    created_at: str
+    started_at: str | None
+    ended_at: str | None
+    parent_run_id: str | None
+
+
+class RunPage(BaseModel):
+    items: list[RunSummary]
+    next_cursor: str | None
+
+
+class AttemptOut(BaseModel):
+    number: int
+    state: str
+    worker_id: str
+    started_at: str
+    ended_at: str | None
+    error: str | None
+    error_kind: str | None
+    traceback: str | None
+
+
+class TaskRunOut(BaseModel):
+    key: str
+    map_index: int | None
+    state: str
+    attempts: int
+    started_at: str | None
+    ended_at: str | None
+    error: str | None
+    error_kind: str | None
+    type: str | None
+    depends_on: list[str]
+    child_run_id: str | None
+    attempt_list: list[AttemptOut]
+
+
+class RunDetail(BaseModel):
+    id: str
+    flow: str
+    state: str
+    params: dict[str, Any]
+    trigger: str
+    trigger_info: dict[str, Any] | None
+    logical_date: str | None
+    data_interval_start: str | None
+    data_interval_end: str | None
+    parent_run_id: str | None
+    created_at: str
+    started_at: str | None
+    ended_at: str | None
+    tasks: list[TaskRunOut]
+    children: list[str]
+
+
+@router.get("/runs", name="runs.list", response_model=RunPage)
+def runs(
+    store: StoreDep,
+    secrets: SecretsDep,
+    _: Viewer,
+    flow: Annotated[str | None, Query(max_length=200)] = None,
+    state: RunState | None = None,
+    created_after: IsoTime | None = None,
+    created_before: IsoTime | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = PAGE_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Runs, newest first; `created_after` (inclusive) and `created_before` are ISO-8601
+    times (UTC unless they say otherwise); `cursor` (a page's `next_cursor`) pages back."""
+    rows = store.read().runs(
+        flow=flow,
+        state=state.value if state else None,
+        limit=limit + 1,
+        created_after=_seconds(created_after),
+        created_before=_seconds(created_before),
+        after=_after(cursor),
+    )
+    last = rows[limit - 1] if len(rows) > limit else None
+    return {
+        "items": secrets.mask_json([local.run_summary(r) for r in rows[:limit]]),
+        "next_cursor": encode_cursor(last["created_at"], last["id"]) if last else None,
+    }
+
+
+@router.get("/runs/{run_id}", name="runs.get", response_model=RunDetail)
+def get(run_id: str, store: StoreDep, secrets: SecretsDep, _: Viewer) -> dict[str, Any]:
+    """A run (by id, or a unique prefix of one) with its task runs and their attempts."""
+    return run_detail(store, store.read().resolve_run_id(run_id), secrets)
+
+
+@router.post("/runs/{run_id}/cancel", name="runs.cancel", response_model=RunDetail)
+def cancel(
+    run_id: str, store: StoreDep, settings: SettingsDep, secrets: SecretsDep, _: Operator
+) -> dict[str, Any]:
+    """Cancel a run: what has not started ends cancelled, running tasks are stopped by their
+    workers (the run is `cancelling` until they are)."""
+    run_id = store.read().resolve_run_id(run_id)
+    local.cancel(Engine(store), settings, run_id)
+    return run_detail(store, run_id, secrets)
+
+
+@router.post("/runs/{run_id}/repair", name="runs.repair", status_code=201, response_model=RunDetail)
+def repair(run_id: str, store: StoreDep, secrets: SecretsDep, _: Operator) -> dict[str, Any]:
+    """A new run of a finished run's flow version and params that re-runs only what did not
+    succeed (and what depends on it); the server's workers run it. Answers the new run."""
+    new_id = Engine(store).repair(store.read().resolve_run_id(run_id))
+    return run_detail(store, new_id, secrets)
+
+
+@router.post("/runs/{run_id}/resume", name="runs.resume", response_model=RunDetail)
+def resume(
+    run_id: str, store: StoreDep, settings: SettingsDep, secrets: SecretsDep, _: Operator
+) -> dict[str, Any]:
+    """Carry on a run whose process died: its attempts whose worker is gone end `lost` and
+    retry per policy, on the server's workers; what finished does not run again."""
+    run_id = store.read().resolve_run_id(run_id)
+    local.end_lost_attempts(Engine(store), settings, run_id)
+    return run_detail(store, run_id, secrets)
+
+
+def run_detail(store: Store, run_id: str, secrets: Secrets) -> dict[str, Any]:
+    """A run as `baton runs show --json` prints it, and per task its type, upstream keys,
+    attempts and sub-flow run; plus the runs made from it. A few queries, whatever its size."""
+    result = local.load_result(store, run_id)
+    read = store.read()
+    spec = read.load_version(read.run(run_id)["version_id"])
+    specs = {t.key: t for t in spec.tasks}
+    attempts: dict[int, list[dict[str, Any]]] = {}
+    for a in read.attempts(run_id):
+        attempts.setdefault(a["task_run_id"], []).append(_attempt(a))
+    made = read.runs_from(run_id)
+    child = {r["parent_task_run_id"]: r["id"] for r in made if r["parent_task_run_id"]}
+    data = result.to_json()
+    for t, out in zip(result.tasks.values(), data["tasks"], strict=True):
+        ts = specs.get(t.key)
+        out["error_kind"] = t.error_kind
+        out["type"] = ts.type if ts else None
+        out["depends_on"] = list(ts.depends_on) if ts else []
+        out["child_run_id"] = child.get(t.task_run_id)
+        out["attempt_list"] = attempts.get(t.task_run_id or 0, [])
+    data["children"] = [r["id"] for r in made]
+    masked: dict[str, Any] = secrets.mask_json(data)
+    return masked
+
+
+def _attempt(a: Row) -> dict[str, Any]:
+    return {
+        "number": a["number"],
+        "state": a["state"],
+        "worker_id": a["worker_id"],
+        "started_at": iso(a["started_at"]),
+        "ended_at": iso(a["ended_at"]),
+        "error": a["error"],
+        "error_kind": a["error_kind"],
+        "traceback": a["traceback"],
+    }
+
+
+def _after(cursor: str | None) -> tuple[float, str] | None:
+    if not cursor:  # `?cursor=`: the first page
+        return None
+    created_at, run_id = decode_cursor(cursor, float, str)
+    return float(created_at), run_id
+
+
+def _seconds(t: datetime | None) -> float | None:
+    if t is None:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()

@@ -1,0 +1,145 @@
+"""What the engine writes to the notifications outbox, in the transaction of each event.
+
+A run created (its SLA deadlines), a task attempt failed and retried, a run ended: each
+writes one row per entry of the flow's `notifications` that wants the event, so a
+notification exists exactly when its event was committed. Callers check
+`spec.notifications` first: a flow without any pays nothing. Rows hold data (the event,
+the entry, a JSON payload); `baton.notify` formats and sends them, and retries, so a
+failing notifier never touches a run. Links and secret masking are added when sending,
+where the settings are known.
+
+Keys make each notification unique, so an event recorded twice (two processes racing to
+report it) is still told once: `RUN:EVENT:ENTRY`, and for a retry
+`RUN:retry:TASK_RUN:ATTEMPT:ENTRY`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from baton.engine.planner import Outcome
+from baton.model import notifications
+from baton.model.spec import FlowSpec
+from baton.model.states import RunState, TaskState
+from baton.model.times import iso
+from baton.store.store import Row, Tx
+
+FAILED_TASKS = 20  # how many failed tasks a notification lists (it says how many in all)
+
+
+def run_created(tx: Tx, spec: FlowSpec, run: Row) -> None:
+    """Queue the run's SLA notifications, due at their deadlines (dropped if it ends first)."""
+    now = run["created_at"]
+    rows = [
+        _row(
+            spec,
+            run["id"],
+            "sla",
+            i,
+            entry,
+            _run_fields(run) | {"sla": entry["sla"]},
+            now,
+            due=now + entry["sla"],
+        )
+        for i, entry in notifications.wanted(spec.notifications, "sla")
+    ]
+    if rows:
+        tx.enqueue_notifications(rows)
+
+
+def run_ended(tx: Tx, spec: FlowSpec, run: Row, final: RunState, now: float) -> None:
+    """Queue the notifications of a run that ended `final`; drop its SLA ones not yet due."""
+    if notifications.wanted(spec.notifications, "sla"):
+        tx.drop_notifications(run["id"], "sla", now)
+    event = {RunState.SUCCEEDED: "success", RunState.FAILED: "failure"}.get(final)
+    entries = notifications.wanted(spec.notifications, event) if event else []
+    if not entries:
+        return
+    assert event is not None
+    started = run["started_at"] or now
+    payload = _run_fields(run) | {
+        "state": final.value,
+        "started_at": iso(started),
+        "ended_at": iso(now),
+        "duration": round(now - started, 3),
+    }
+    if final is RunState.FAILED:
+        failed = [r for r in tx.task_runs(run["id"]) if r["state"] == TaskState.FAILED]
+        payload["failed_count"] = len(failed)
+        payload["failed_tasks"] = [
+            {
+                "key": r["task_key"],
+                "map_index": r["map_index"] if r["map_index"] >= 0 else None,
+                "error_kind": r["error_kind"],
+                "error": notifications.excerpt(r["error"]),
+            }
+            for r in failed[:FAILED_TASKS]
+        ]
+    tx.enqueue_notifications(
+        [_row(spec, run["id"], event, i, entry, payload, now) for i, entry in entries]
+    )
+
+
+def task_retrying(
+    tx: Tx, spec: FlowSpec, run_id: str, retries: Sequence[tuple[Outcome, float | None]], now: float
+) -> None:
+    """Queue the notifications of task attempts that failed and will be retried (each
+    attempt's outcome, and when its retry may start)."""
+    entries = notifications.wanted(spec.notifications, "retry")
+    if not entries:
+        return
+    run = tx.run(run_id)
+    rows = []
+    for o, retry_at in retries:
+        map_index = tx.task_run(o.task_run_id)["map_index"]
+        payload = _run_fields(run) | {
+            "state": run["state"],
+            "started_at": iso(run["started_at"]),
+            "task": {
+                "key": o.task_key,
+                "map_index": map_index if map_index >= 0 else None,
+                "attempt": o.attempt,
+                "error_kind": o.error_kind.value if o.error_kind else None,
+                "error": notifications.excerpt(o.error),
+                "retry_at": iso(retry_at),
+            },
+        }
+        key = f"{run_id}:retry:{o.task_run_id}:{o.attempt}"
+        rows += [_row(spec, run_id, "retry", i, e, payload, now, key=key) for i, e in entries]
+    tx.enqueue_notifications(rows)
+
+
+def _run_fields(run: Row) -> dict[str, Any]:
+    return {
+        "params": json.loads(run["params"]),
+        "trigger": run["trigger"],
+        "logical_date": iso(run["logical_date"]),
+        "created_at": iso(run["created_at"]),
+    }
+
+
+def _row(
+    spec: FlowSpec,
+    run_id: str,
+    event: str,
+    index: int,
+    entry: dict[str, Any],
+    fields: dict[str, Any],
+    now: float,
+    *,
+    due: float | None = None,
+    key: str | None = None,
+) -> dict[str, Any]:
+    payload = {"event": event, "flow": spec.name, "run_id": run_id, **fields}
+    return {
+        "key": f"{key or f'{run_id}:{event}'}:{index}",
+        "flow_name": spec.name,
+        "run_id": run_id,
+        "event": event,
+        "channel": json.dumps(entry),
+        "payload": json.dumps(payload),
+        "next_at": now if due is None else due,
+        "created_at": now,
+    }

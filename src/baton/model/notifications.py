@@ -1,0 +1,170 @@
+"""A flow's notifications: who is told, how, and on which events. Pure: checks and lookups.
+
+Each entry names one channel, email or webhook, and the events it wants:
+
+    {on: [failure, sla], email: [oncall@example.com], sla: 3600}
+    {on: [failure, success], webhook: "https://hooks.slack.com/...", format: slack}
+
+- `on`: failure, success (a run ended so), retry (a task attempt failed and will be
+  retried), sla (a run has not ended `sla` seconds after it was created: time waiting for a
+  worker counts, it delays the result just the same). A string or a list; default [failure].
+- `email`: an address or a list of them. `webhook`: an http(s) URL, or a `${secret:NAME}`
+  reference to one (a Slack webhook URL is a credential); `format`: json (default: the
+  payload as it is) or slack (`{text, blocks}`, what Slack's incoming webhooks take).
+- `sla`: seconds, with `on` including sla (and only then). It lives on the entry rather than
+  the flow so that one flow can page on-call after an hour and email the team after ten
+  minutes.
+
+Entries are stored in a canonical form (every field present, events in EVENTS order), so
+equal definitions are equal versions. The engine writes what happened to the outbox
+(`engine.notifications`); `baton.notify` formats and sends it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from baton.errors import DefinitionError
+
+EVENTS = ("failure", "success", "retry", "sla")
+FORMATS = ("json", "slack")
+CHANNELS = ("email", "webhook")
+DEFAULT_EVENTS = ("failure",)
+ERROR_EXCERPT = 500  # characters of a task's error a notification quotes
+_FIELDS = ("on", "email", "webhook", "format", "sla")
+_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
+_SECRET_REF = "${secret:"
+
+
+def validate(entries: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """The flow's notification entries, checked, in their canonical form.
+
+    Raises:
+        DefinitionError: naming the entry (1-based) and the bad field.
+    """
+    if isinstance(entries, Mapping | str):
+        raise DefinitionError(
+            "notifications must be a list, e.g. [{on: [failure], email: [oncall@example.com]}]"
+        )
+    return tuple(entry(number, e) for number, e in enumerate(entries, 1))
+
+
+def entry(number: int, data: Mapping[str, Any]) -> dict[str, Any]:
+    """One entry (the `number`-th, 1-based), checked, in its canonical form."""
+    where = f"notification {number}"
+    if not isinstance(data, Mapping):
+        raise DefinitionError(
+            f"{where} must be a mapping such as {{on: [failure], email: oncall@example.com}},"
+            f" got {type(data).__name__}"
+        )
+    unknown = [k for k in data if k not in _FIELDS]
+    if unknown:
+        hint = next(
+            (
+                f"; did you mean '{close[0]}'?"
+                for k in unknown
+                if (close := difflib.get_close_matches(str(k), _FIELDS, n=1))
+            ),
+            "",
+        )
+        raise DefinitionError(
+            f"{where} has unknown field(s) {', '.join(repr(k) for k in unknown)}"
+            f" (allowed: {', '.join(_FIELDS)}){hint}"
+        )
+    channels = [c for c in CHANNELS if c in data]
+    if len(channels) != 1:
+        said = " and ".join(channels) if channels else "neither"
+        raise DefinitionError(
+            f"{where} names {said}: give exactly one of 'email' (addresses) or 'webhook' (a URL)"
+        )
+    out: dict[str, Any] = {"on": list(_events(where, data.get("on", DEFAULT_EVENTS)))}
+    if channels[0] == "email":
+        if "format" in data:
+            raise DefinitionError(f"{where}: 'format' is for webhooks; an email has its own")
+        out["email"] = _addresses(where, data["email"])
+    else:
+        out["webhook"] = _url(where, data["webhook"])
+        out["format"] = data.get("format", "json")
+        if out["format"] not in FORMATS:
+            raise DefinitionError(
+                f"{where}: 'format' must be one of {', '.join(FORMATS)}, got {data['format']!r}"
+            )
+    wants_sla = "sla" in out["on"]
+    if wants_sla and "sla" not in data:
+        raise DefinitionError(
+            f"{where}: 'on' includes sla, so give 'sla': the seconds a run may take"
+        )
+    if "sla" in data:
+        if not wants_sla:
+            raise DefinitionError(f"{where}: 'sla' is set but 'on' does not include sla")
+        out["sla"] = _seconds(where, data["sla"])
+    return out
+
+
+def wanted(entries: Sequence[Mapping[str, Any]], event: str) -> list[tuple[int, dict[str, Any]]]:
+    """The entries (index, entry) that want `event`."""
+    return [(i, dict(e)) for i, e in enumerate(entries) if event in e.get("on", ())]
+
+
+def excerpt(text: str | None, limit: int = ERROR_EXCERPT) -> str | None:
+    """At most `limit` characters of `text`, marked when cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def _events(where: str, value: object) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        raise DefinitionError(
+            f"{where}: 'on' must be an event or a non-empty list of them"
+            f" ({', '.join(EVENTS)}), got {value!r}"
+        )
+    for item in items:
+        if item not in EVENTS:
+            close = difflib.get_close_matches(str(item), EVENTS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise DefinitionError(
+                f"{where}: unknown event {item!r} in 'on' (events: {', '.join(EVENTS)}){hint}"
+            )
+    return tuple(e for e in EVENTS if e in items)
+
+
+def _addresses(where: str, value: object) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        raise DefinitionError(
+            f"{where}: 'email' must be an address or a non-empty list of them, got {value!r}"
+        )
+    for item in items:
+        if not isinstance(item, str) or not _ADDRESS.fullmatch(item):
+            raise DefinitionError(
+                f"{where}: 'email' holds {item!r}, which is not an address like name@example.com"
+            )
+    return list(dict.fromkeys(items))
+
+
+def _url(where: str, value: object) -> str:
+    if isinstance(value, str) and (
+        value.startswith(("http://", "https://")) or value.startswith(_SECRET_REF)
+    ):
+        return value
+    raise DefinitionError(
+        f"{where}: 'webhook' must be an http:// or https:// URL (or ${{secret:NAME}}),"
+        f" got {value!r}"
+    )
+
+
+def _seconds(where: str, value: object) -> float | int:
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    ):
+        return value
+    raise DefinitionError(f"{where}: 'sla' must be a number of seconds > 0, got {value!r}")

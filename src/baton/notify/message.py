@@ -1,0 +1,147 @@
+"""What a notification says: a subject, plain text, HTML, a Slack message. Pure.
+
+Every function takes the payload the engine wrote (`engine.notifications`) plus `url`, the
+link to the run's page, added when sending.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+
+def subject(p: Mapping[str, Any]) -> str:
+    """One line: what happened, e.g. `[baton] flow etl run 1f2e3d4c5b6a7980 failed`."""
+    return f"[baton] {summary(p)}"
+
+
+def summary(p: Mapping[str, Any]) -> str:
+    run = f"flow {p['flow']} run {p['run_id']}"
+    event = p["event"]
+    if event == "failure":
+        return f"{run} failed"
+    if event == "success":
+        return f"{run} succeeded"
+    if event == "retry":
+        t = p["task"]
+        return f"{run}: task {_task_name(t)} failed (attempt {t['attempt']}), retrying"
+    if event == "sla":
+        return f"{run} exceeded its SLA of {duration(p['sla'])}"
+    return f"{run}: {event}"
+
+
+def facts(p: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) lines about the run, those that are known."""
+    out = [("Flow", p["flow"]), ("Run", p["run_id"])]
+    if p.get("state"):
+        out.append(("State", p["state"]))
+    if p.get("trigger"):
+        out.append(("Trigger", p["trigger"]))
+    if p.get("params"):
+        out.append(("Params", ", ".join(f"{k}={v}" for k, v in p["params"].items())))
+    for label, field in (
+        ("Logical date", "logical_date"),
+        ("Created", "created_at"),
+        ("Started", "started_at"),
+        ("Ended", "ended_at"),
+    ):
+        if p.get(field):
+            out.append((label, p[field]))
+    if p.get("duration") is not None:
+        out.append(("Duration", duration(p["duration"])))
+    if p.get("sla") is not None:
+        out.append(("SLA", duration(p["sla"])))
+    return out
+
+
+def problems(p: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """(task, error) for the failed tasks a notification reports."""
+    if p["event"] == "retry":
+        t = p["task"]
+        retry = f", retry at {t['retry_at']}" if t.get("retry_at") else ""
+        return [(f"{_task_name(t)} (attempt {t['attempt']}{retry})", t.get("error"))]
+    return [(_task_name(t), t.get("error")) for t in p.get("failed_tasks", ())]
+
+
+def more_failed(p: Mapping[str, Any]) -> int:
+    """How many failed tasks the payload counts but does not list."""
+    return int(p.get("failed_count", 0)) - len(p.get("failed_tasks", ()))
+
+
+def text(p: Mapping[str, Any]) -> str:
+    lines = [summary(p), ""]
+    lines += [f"{label}: {value}" for label, value in facts(p)]
+    found = problems(p)
+    if found:
+        lines += ["", "Failed tasks:" if p["event"] == "failure" else "Failed attempt:"]
+        for task, error in found:
+            lines.append(f"- {task}")
+            lines += [f"    {line}" for line in (error or "(no error message)").splitlines()]
+        if more_failed(p) > 0:
+            lines.append(f"- and {more_failed(p)} more")
+    lines += ["", f"See the run: {p['url']}", ""]
+    return "\n".join(lines)
+
+
+def html_body(p: Mapping[str, Any]) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><th align='left'>{e(label)}</th><td>{e(str(value))}</td></tr>"
+        for label, value in facts(p)
+    )
+    parts = [f"<p><b>{e(summary(p))}</b></p>", f"<table>{rows}</table>"]
+    found = problems(p)
+    if found:
+        items = "".join(
+            f"<li><b>{e(task)}</b><pre>{e(error or '(no error message)')}</pre></li>"
+            for task, error in found
+        )
+        if more_failed(p) > 0:
+            items += f"<li>and {more_failed(p)} more</li>"
+        parts.append(f"<ul>{items}</ul>")
+    parts.append(f"<p><a href='{e(p['url'], quote=True)}'>See the run</a></p>")
+    return "<html><body>" + "".join(parts) + "</body></html>"
+
+
+def slack(p: Mapping[str, Any]) -> dict[str, Any]:
+    """A Slack incoming-webhook message: `text` (the fallback) and Block Kit `blocks`."""
+    head = f"<{p['url']}|{_slack_escape(summary(p))}>"
+    fields = [
+        {"type": "mrkdwn", "text": f"*{label}*\n{_slack_escape(str(value))}"}
+        for label, value in facts(p)
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": head}},
+        # Slack takes at most 10 fields in a section.
+        *({"type": "section", "fields": fields[i : i + 10]} for i in range(0, len(fields), 10)),
+    ]
+    for task, error in problems(p):
+        body = f"*{_slack_escape(task)}*"
+        if error:
+            body += f"\n```{_slack_escape(error)}```"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body}})
+    if more_failed(p) > 0:
+        extra = f"and {more_failed(p)} more failed tasks"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": extra}]})
+    return {"text": f"{summary(p)}: {p['url']}", "blocks": blocks}
+
+
+def duration(seconds: float) -> str:
+    """`3600` -> `1h`, `90.5` -> `1m30s`, `2.25` -> `2.25s`, `2` -> `2s`."""
+    if seconds < 60:
+        return f"{seconds:.2f}".rstrip("0").rstrip(".") + "s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(hours, "h"), (minutes, "m"), (secs, "s")]
+    return "".join(f"{n}{unit}" for n, unit in parts if n)
+
+
+def _task_name(t: Mapping[str, Any]) -> str:
+    return str(t["key"]) if t.get("map_index") is None else f"{t['key']}[{t['map_index']}]"
+
+
+def _slack_escape(value: str) -> str:
+    # Slack's mrkdwn reads these three as markup; everything else is literal.
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,162 @@
+"""Sending the notifications outbox: due rows are claimed, sent, and retried with backoff.
+
+The engine writes a row in the transaction of its event (`engine.notifications`); this
+module sends it. Whoever runs the timers (`baton server`, `baton scheduler`) calls `serve`
+in a thread of its own, and `baton run` sends its run's notifications while and after it
+runs. Several senders may run at once: a row is claimed (compare-and-set on its attempt
+count) before it is sent, so it is sent once; a sender that dies mid-send leaves the claim
+to expire after CLAIM seconds, then another one sends it (at least once).
+
+A failing notifier never touches a run: its error is logged (one line on stderr), kept on
+the row, and the row is tried again after BACKOFF; after the last try it ends `failed`.
+Secret values are masked in what is sent, and a `${secret:NAME}` webhook URL is resolved
+here, at the last moment.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from baton.settings import Settings
+from baton.store.store import Row, Store
+
+BACKOFF = (5.0, 30.0, 120.0, 600.0, 1800.0)  # seconds before each retry; then it failed
+MAX_ATTEMPTS = len(BACKOFF) + 1
+CLAIM = 120.0  # seconds a sender holds a row; must outlast one send (TIMEOUT)
+TIMEOUT = 10.0  # seconds one send may take
+BATCH = 50  # rows per pass
+POLL = 1.0  # seconds between passes of `serve`
+AFTER_ERROR = 5.0  # seconds `serve` waits after the store failed it
+
+
+class Secrets(Protocol):
+    """What sending needs of `baton.execution.secrets.Secrets`."""
+
+    def resolve(self, value: Any) -> Any: ...
+
+    def mask(self, text: str) -> str: ...
+
+    def mask_json(self, value: Any) -> Any: ...
+
+
+def deliver_due(
+    store: Store,
+    settings: Settings,
+    now: float,
+    *,
+    secrets: Callable[[], Secrets],
+    run_ids: Sequence[str] | None = None,
+    timeout: float = TIMEOUT,
+) -> float | None:
+    """Send the notifications due at `now` (of these runs only, with `run_ids`).
+
+    `secrets` is called once, and only if something is due. Returns when the next pending
+    notification is due (None: none is pending).
+    """
+    rows = store.read().due_notifications(now, BATCH, run_ids)
+    loaded: Secrets | None = None
+    for row in rows:
+        with store.transaction() as tx:
+            if not tx.claim_notification(row["id"], row["attempts"], now + CLAIM):
+                continue  # another sender took it
+        attempt = row["attempts"] + 1
+        try:
+            loaded = loaded or secrets()
+            send(row, settings, loaded, timeout=timeout)
+        except Exception as exc:  # any notifier failure: logged and retried, never raised
+            error = " ".join((str(exc) or type(exc).__name__).split())  # one line
+            if loaded is not None:
+                error = loaded.mask(error)
+            _failed(store, row, attempt, error, now)
+        else:
+            with store.transaction() as tx:
+                tx.update_notification(row["id"], {"state": "sent", "sent_at": now, "error": None})
+    return store.read().next_notification_at()
+
+
+def send(row: Row, settings: Settings, secrets: Secrets, *, timeout: float) -> None:
+    """Send one outbox row through its channel."""
+    # Imported here, like urllib in `describe`: httpx, email and html cost `baton run`
+    # ~130 ms at start-up, which only a run that sends something should pay.
+    from baton.notify import email, message, webhook
+
+    channel = json.loads(row["channel"])
+    payload = secrets.mask_json(json.loads(row["payload"]))
+    payload["url"] = f"{settings.base_url}/runs/{row['run_id']}"
+    if "email" in channel:
+        email.send(
+            settings,
+            channel["email"],
+            message.subject(payload),
+            message.text(payload),
+            message.html_body(payload),
+            timeout=timeout,
+        )
+    else:
+        body = message.slack(payload) if channel.get("format") == "slack" else payload
+        webhook.post(secrets.resolve(channel["webhook"]), body, timeout=timeout)
+
+
+def serve(
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    secrets: Callable[[], Secrets],
+    root_run_id: str | None = None,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Send due notifications every POLL seconds until `stop` is set; with `root_run_id`,
+    only those of that run and its sub-flow runs. Has a store connection of its own."""
+    store: Store | None = None
+    try:
+        while not stop.is_set():
+            try:
+                store = store or Store(settings.database_url)
+                runs = None if root_run_id is None else store.read().runs_under(root_run_id)
+                due = deliver_due(store, settings, clock(), secrets=secrets, run_ids=runs)
+            # The database is away (or worse): say so and try again, for notifications
+            # must never stop what runs them.
+            except Exception as exc:
+                print(f"baton: sending notifications: {exc}", file=sys.stderr, flush=True)
+                if store is not None:
+                    store.close()
+                store, due = None, clock() + AFTER_ERROR
+            wait = POLL if due is None else max(due - clock(), 0.0)
+            if store is not None:
+                wait = min(wait, POLL)  # new rows may come at any time
+            stop.wait(wait)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def describe(channel: Mapping[str, Any]) -> str:
+    """A channel as a log line names it: addresses, or a webhook's host (its URL often
+    holds a token)."""
+    if "email" in channel:
+        return "email to " + ", ".join(channel["email"])
+    import urllib.parse
+
+    url = str(channel["webhook"])
+    host = urllib.parse.urlsplit(url).hostname if url.startswith("http") else None
+    return f"webhook {host or url}"
+
+
+def _failed(store: Store, row: Row, attempt: int, error: str, now: float) -> None:
+    channel = describe(json.loads(row["channel"]))
+    what = f"notification {row['event']} of run {row['run_id']} ({channel})"
+    if attempt >= MAX_ATTEMPTS:
+        fields: dict[str, Any] = {"state": "failed", "error": error}
+        then = f"giving up after {attempt} attempts"
+    else:
+        delay = BACKOFF[attempt - 1]
+        fields = {"next_at": now + delay, "error": error}
+        then = f"retrying in {delay:g}s"
+    print(f"baton: {what} failed: {error}; {then}", file=sys.stderr, flush=True)
+    with store.transaction() as tx:
+        tx.update_notification(row["id"], fields)

@@ -1,0 +1,170 @@
+"""Log routes: pages of an attempt's log, and its live tail as server-sent events."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from baton.execution.worker import log_path
+
+LINES = 3000
+
+
+def run_to_end(client_for, worker, flow: str, params: dict[str, Any] | None = None) -> str:
+    r = client_for("operator").post(f"/api/v1/flows/{flow}/runs", json={"params": params or {}})
+    assert r.status_code == 201, r.text
+    worker.wake()
+    viewer = client_for("viewer")
+    deadline = time.monotonic() + 20
+    while viewer.get(f"/api/v1/runs/{r.json()['id']}").json()["state"] != "succeeded":
+        assert time.monotonic() < deadline, "the run did not succeed"
+        time.sleep(0.05)
+    run_id: str = r.json()["id"]
+    return run_id
+
+
+def events(lines: list[str]) -> list[dict[str, str]]:
+    """SSE lines as events: {"event", "id", "data"} (data lines joined by newlines)."""
+    out: list[dict[str, str]] = []
+    current: dict[str, Any] = {}
+    for line in lines:
+        if not line:
+            if current:
+                out.append({**current, "data": "\n".join(current.get("data", []))})
+            current = {}
+        elif not line.startswith(":"):
+            field, _, value = line.partition(": ")
+            if field == "data":
+                current.setdefault("data", []).append(value)
+            else:
+                current[field] = value
+    return out
+
+
+def test_pages_of_a_log_join_up_to_the_whole_file(client_for, define, worker, settings):
+    # Two-byte characters: pages of an odd size must not cut one in half.
+    define(
+        "name: talk\ntasks:\n"
+        f"  - {{key: t, type: shell, command: 'for i in $(seq {LINES}); do echo \"é $i\"; done'}}\n"
+    )
+    run_id = run_to_end(client_for, worker, "talk")
+    whole = Path(log_path(settings, run_id, "t", 1)).read_text()
+    assert whole.count("\n") == LINES
+    viewer = client_for("viewer")
+    texts, offset, pages = [], 0, 0
+    while True:
+        page = viewer.get(
+            f"/api/v1/runs/{run_id}/logs/t", params={"offset": offset, "limit": 4097}
+        ).json()
+        assert (page["run_id"], page["task"], page["attempt"], page["offset"]) == (
+            run_id,
+            "t",
+            1,
+            offset,
+        )
+        assert "\ufffd" not in page["text"]
+        texts.append(page["text"])
+        offset, pages = page["next_offset"], pages + 1
+        if page["complete"]:
+            break
+        assert pages < 100
+    assert "".join(texts) == whole and pages > 3
+    default = viewer.get(f"/api/v1/runs/{run_id}/logs/t").json()
+    assert default["text"] == whole and default["complete"] is True  # 64 KiB by default
+    past = viewer.get(f"/api/v1/runs/{run_id}/logs/t", params={"offset": offset}).json()
+    assert (past["text"], past["next_offset"], past["complete"]) == ("", offset, True)
+
+
+def test_mapped_tasks_attempts_and_what_is_not_there(client_for, define, worker, tmp_path):
+    define(
+        "name: fan\ntasks:\n"
+        f"  - {{key: rows, type: sql, url: 'sqlite:///{tmp_path}/x.db', "
+        "sql: \"SELECT 'a' AS v UNION ALL SELECT 'b'\"}\n"
+        "  - {key: each, type: shell, command: 'echo item {{ item.v }}', map_over: rows}\n"
+        "  - {key: quiet, type: shell, command: 'true'}\n"
+    )
+    run_id = run_to_end(client_for, worker, "fan")
+    viewer = client_for("viewer")
+
+    def log(task: str, **query: Any) -> Any:
+        return viewer.get(f"/api/v1/runs/{run_id}/logs/{task}", params=query)
+
+    assert log("each.1").json()["text"] == "item b\n"
+    assert log("each[0]").json()["task"] == "each.0"
+    assert log("quiet").json() | {"run_id": "", "task": ""} == {
+        "run_id": "",
+        "task": "",
+        "attempt": 1,
+        "offset": 0,
+        "next_offset": 0,
+        "text": "",
+        "complete": True,
+    }  # it printed nothing: no file, an empty log
+    for task, query, detail in (
+        ("nope", {}, f"run {run_id} has no task 'nope'"),
+        ("each.7", {}, f"run {run_id} has no task 'each.7'"),
+        ("quiet", {"attempt": 2}, f"task 'quiet' of run {run_id} has 1 attempt(s), not 2"),
+    ):
+        r = log(task, **query)
+        assert (r.status_code, r.json()["detail"]) == (404, detail)
+    assert log("each", attempt=0).status_code == 422
+    assert viewer.get("/api/v1/runs/nope/logs/x").status_code == 404
+    assert client_for(None).get(f"/api/v1/runs/{run_id}/logs/quiet").status_code == 401
+
+
+def test_stream_of_an_ended_attempt_sends_it_all_then_ends(client_for, define, worker, settings):
+    define(
+        "name: talk\ntasks:\n"
+        "  - {key: t, type: shell, command: 'printf \"one\\ntwo\\r\\nthree\"'}\n"
+    )
+    run_id = run_to_end(client_for, worker, "talk")
+    viewer = client_for("viewer")
+    with viewer.stream("GET", f"/api/v1/runs/{run_id}/logs/t/stream") as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        got = events(list(r.iter_lines()))
+    size = Path(log_path(settings, run_id, "t", 1)).stat().st_size
+    assert got == [
+        {"id": str(size), "data": "one\ntwo\nthree"},
+        {"event": "end", "data": json.dumps({"next_offset": size, "complete": True})},
+    ]
+    # From an offset (or a reconnecting client's Last-Event-ID): only what comes after it.
+    with viewer.stream("GET", f"/api/v1/runs/{run_id}/logs/t/stream?offset=4") as r:
+        assert events(list(r.iter_lines()))[0]["data"] == "two\nthree"
+    headers = {"Last-Event-ID": str(size)}
+    with viewer.stream("GET", f"/api/v1/runs/{run_id}/logs/t/stream", headers=headers) as r:
+        assert [e.get("event") for e in events(list(r.iter_lines()))] == ["end"]
+
+
+def test_stream_follows_a_running_attempt(client_for, define, worker, tmp_path: Path):
+    go = tmp_path / "go"
+    define(
+        "name: live\ntasks:\n"
+        "  - key: t\n    type: shell\n"
+        f"    command: 'echo first; for i in $(seq 400); do [ -f {go} ] && break; "
+        "sleep 0.05; done; echo second'\n"
+    )
+    operator, viewer = client_for("operator"), client_for("viewer")
+    run_id = operator.post("/api/v1/flows/live/runs", json={}).json()["id"]
+    worker.wake()
+    deadline = time.monotonic() + 20
+    while viewer.get(f"/api/v1/runs/{run_id}/logs/t").status_code != 200:
+        assert time.monotonic() < deadline, "the task did not start"
+        time.sleep(0.05)
+    with viewer.stream("GET", f"/api/v1/runs/{run_id}/logs/t/stream") as r:
+        lines = r.iter_lines()
+        seen = []
+        for line in lines:  # the first line arrives while the task still runs
+            seen.append(line)
+            if line == "data: first":
+                break
+        go.write_text("")  # now let it end
+        seen += list(lines)
+    got = events(seen)
+    assert "".join(e["data"] + "\n" for e in got if "event" not in e).split() == [
+        "first",
+        "second",
+    ]
+    assert got[-1]["event"] == "end" and json.loads(got[-1]["data"])["complete"] is True

@@ -1,0 +1,303 @@
+"""Every route of the app `baton server` serves (the API and the UI's pages), with every role.
+
+The matrix is built from `app.routes`, so a route added later is covered at once; MIN_ROLE
+says who may call each one, and a route missing from it fails the suite: no route goes out
+unclassified. For each route: no token, a garbage one and a revoked one are refused (401 for
+the API, a redirect to /login for a page), each role below the route's is refused (403), the
+refused calls change nothing in the store and are audited as refused (the API's mutating
+ones), and the route's own role and each role above it get past the check.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, routing
+from fastapi.testclient import TestClient
+from starlette.routing import Mount
+
+import baton
+from baton import ui
+from baton.api import create_app
+from baton.api.app import AuditedRoute
+from baton.api.auth import ROLES, create_token
+from baton.settings import Settings
+from baton.store.store import Store
+
+# Who may call each route (by name): the lowest role, or None for anyone.
+MIN_ROLE: dict[str, str | None] = {
+    # No token: health, the API's description, the UI's sign-in and static files.
+    "healthz": None,
+    "openapi": None,
+    "swagger_ui_html": None,
+    "swagger_ui_redirect": None,
+    "home": None,
+    "login_form": None,
+    "login": None,
+    "logout": None,
+    "static": None,
+    # viewer: read everything but tokens, users and the audit log.
+    "metrics.read": "viewer",
+    "flows.list": "viewer",
+    "flows.get": "viewer",
+    "runs.list": "viewer",
+    "runs.get": "viewer",
+    "logs.get": "viewer",
+    "logs.stream": "viewer",
+    "workers.list": "viewer",
+    "pools.list": "viewer",
+    "queues.list": "viewer",
+    "flows": "viewer",  # the UI's pages
+    "flow": "viewer",
+    "runs": "viewer",
+    "run": "viewer",
+    "task": "viewer",
+    "workers": "viewer",
+    # operator: + trigger, cancel, repair, resume runs; pause and unpause flows.
+    "flows.trigger": "operator",
+    "flows.pause": "operator",
+    "flows.unpause": "operator",
+    "runs.cancel": "operator",
+    "runs.repair": "operator",
+    "runs.resume": "operator",
+    # editor: + create, update and delete flows.
+    "flows.create": "editor",
+    "flows.update": "editor",
+    "flows.delete": "editor",
+    # admin: + tokens, users, pools, the audit log.
+    "tokens.create": "admin",
+    "tokens.list": "admin",
+    "tokens.revoke": "admin",
+    "users.list": "admin",
+    "audit.list": "admin",
+    "pools.set": "admin",
+    "pools.delete": "admin",
+    "audit": "admin",  # the UI's page
+}
+
+FLOW = "roles"
+YAML = "name: {name}\ntasks:\n  - {{key: hi, type: shell, command: 'echo hi'}}\n"
+_YAML = {"Content-Type": "application/yaml"}
+# What each mutating route is sent: a body that would change something, were it allowed.
+REQUESTS: dict[str, dict[str, Any]] = {
+    "tokens.create": {"json": {"user": "eve", "role": "admin"}},
+    "pools.set": {"json": {"slots": 9, "description": "changed"}},
+    "flows.create": {"content": YAML.format(name="made"), "headers": _YAML},
+    "flows.update": {"content": YAML.format(name=FLOW), "headers": _YAML},
+    "flows.trigger": {"json": {"params": {}}},
+}
+
+
+def request_for(route: Route, world: World) -> dict[str, Any]:
+    if route.name == "login":  # signing in with a valid token
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        return {"content": f"token={world.tokens['viewer']}", "headers": form}
+    return REQUESTS.get(route.name, {"json": {}} if route.method in ("POST", "PUT") else {})
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    method: str
+    path: str
+    kind: str  # "api" (a Bearer token), "page" (the UI's sign-in cookie) or "public"
+
+    @property
+    def role(self) -> str | None:
+        return MIN_ROLE[self.name]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def served_app(settings: Settings) -> FastAPI:
+    """The app as `baton server` serves it: the API and the UI."""
+    app = create_app(settings)
+    ui.install(app)
+    return app
+
+
+def routes_of(app: FastAPI) -> list[Route]:
+    found = []
+    for r in routing.iter_route_contexts(app.routes):
+        original = r.original_route
+        if isinstance(original, Mount):
+            found.append(Route(str(r.name), "GET", f"{r.path}/app.js", "public"))
+            continue
+        kind = "api" if isinstance(original, AuditedRoute) else "page"
+        if MIN_ROLE.get(str(r.name), "?") is None:
+            kind = "public"
+        for method in sorted((r.methods or set()) - {"HEAD"}):
+            found.append(Route(str(r.name), method, str(r.path), kind))
+    return found
+
+
+ROUTES = routes_of(served_app(Settings(home="/nonexistent", database_url="sqlite:////nonexistent")))
+
+
+def test_every_route_has_a_minimum_role():
+    unclassified = sorted({f"{r.name} ({r})" for r in ROUTES if r.name not in MIN_ROLE})
+    assert not unclassified, f"add these routes to MIN_ROLE: {unclassified}"
+    names = [r.name for r in ROUTES if r.kind == "api"]
+    assert len(names) == len(set(names)), "API route names must be unique (they are audited)"
+    assert all(r.path.startswith(("/api/v1/", "/metrics")) for r in ROUTES if r.kind == "api")
+
+
+@dataclass
+class World:
+    home: Path
+    tokens: dict[str, str]  # by role, plus "revoked"
+    values: dict[str, str]  # path parameters
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """A home with a finished run of a flow (with a log), a pool and a token per role."""
+    home = tmp_path_factory.mktemp("roles") / ".baton"
+    settings = Settings.from_env({"BATON_HOME": str(home)})
+    run = baton.run_flow(roles, settings=settings)
+    assert run.state == "succeeded"
+    store = Store(settings.database_url)
+    try:
+        with store.transaction() as tx:
+            tokens = {role: create_token(tx, role, role)[1] for role in ROLES}
+            revoked_id, tokens["revoked"] = create_token(tx, "gone", "admin")
+            tx.revoke_token(revoked_id, 0.0)
+            victim_id = create_token(tx, "victim", "viewer")[0]
+            tx.set_pool("p", 2, "a pool", 0.0)
+    finally:
+        store.close()
+    values = {"name": FLOW, "run_id": run.id, "task": "hello", "token_id": victim_id}
+    return World(home, tokens, values)
+
+
+@pytest.fixture
+def world(template: World, tmp_path: Path) -> World:
+    """A copy of the template's home, for one test to change."""
+    home = tmp_path / ".baton"
+    shutil.copytree(template.home, home)
+    return World(home, template.tokens, template.values)
+
+
+@baton.task
+def hello() -> str:
+    print("hello")
+    return "hi"
+
+
+@baton.flow(name=FLOW)
+def roles() -> None:
+    hello()
+
+
+def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table but the audit log (and when tokens were last used), row by row."""
+    conn = sqlite3.connect(db)
+    try:
+        tables = [
+            t
+            for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if t != "audit_log" and not t.startswith("sqlite_")
+        ]
+        rows = {}
+        for t in tables:
+            cur = conn.execute(f"SELECT * FROM {t} ORDER BY rowid")
+            cols = [d[0] for d in cur.description]
+            rows[t] = [
+                tuple(v for c, v in zip(cols, row, strict=True) if c != "last_used_at")
+                for row in cur
+            ]
+        return rows
+    finally:
+        conn.close()
+
+
+def audited(db: Path) -> list[tuple[str, str, int]]:
+    conn = sqlite3.connect(db)
+    try:
+        return list(conn.execute("SELECT action, outcome, status FROM audit_log ORDER BY id"))
+    finally:
+        conn.close()
+
+
+def url_of(route: Route, values: dict[str, str]) -> str:
+    if route.path.startswith("/api/v1/pools/"):
+        values = {**values, "name": "p"}
+
+    def fill(m: re.Match[str]) -> str:
+        if m.group(1) not in values:
+            pytest.fail(f"{route}: give World.values a sample for the path parameter {m[1]}")
+        return values[m.group(1)]
+
+    return re.sub(r"\{(\w+)(?::\w+)?\}", fill, route.path)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_a_route_admits_its_role_and_above_and_refuses_the_rest(route: Route, world: World):
+    if route.name not in MIN_ROLE:
+        pytest.fail(f"{route.name} is not in MIN_ROLE")
+    settings = Settings.from_env({"BATON_HOME": str(world.home)})
+    db = world.home / "baton.db"
+    url = url_of(route, world.values)
+    kwargs = request_for(route, world)
+    with TestClient(served_app(settings), follow_redirects=False) as client:
+
+        def call(token: str | None, *, ui_header: bool = False) -> Any:
+            headers = dict(kwargs.get("headers", {}))
+            cookies = {}
+            if route.kind == "page" or ui_header:
+                cookies = {"baton_token": token} if token else {}
+                if ui_header:
+                    headers["X-Baton-UI"] = "1"
+            elif token:
+                headers["Authorization"] = f"Bearer {token}"
+            client.cookies.clear()
+            client.cookies.update(cookies)
+            return client.request(route.method, url, **{**kwargs, "headers": headers})
+
+        if route.role is None:
+            r = call(None)
+            assert r.status_code not in (401, 403) and r.status_code < 500, (r, r.text)
+            assert not r.headers.get("location", "").startswith("/login?")
+            return
+
+        before = snapshot(db)
+        expected: list[tuple[str, str, int]] = []
+        garbage = ("nope", "baton_", f"baton_{world.values['token_id']}_wrong")
+        for token in (None, *garbage, world.tokens["revoked"]):
+            r = call(token)
+            if route.kind == "page":  # signed out: off to sign in, and back here after
+                assert r.status_code == 303, (token, r.status_code, r.text)
+                assert r.headers["location"].startswith("/login?next=")
+            else:
+                assert r.status_code == 401, (token, r.status_code, r.text)
+                expected.append((route.name, "refused", 401))
+        if route.kind == "api":  # the UI's cookie without its header: no CSRF
+            client.cookies.set("baton_token", world.tokens["admin"])
+            r = client.request(route.method, url, **kwargs)
+            assert r.status_code == 401, r.text
+            expected.append((route.name, "refused", 401))
+        lower = ROLES[: ROLES.index(route.role)]
+        for role in lower:
+            r = call(world.tokens[role])
+            assert r.status_code == 403, (role, r.status_code, r.text)
+            expected.append((route.name, "refused", 403))
+        assert snapshot(db) == before, "a refused call changed the store"
+        if route.kind == "api" and route.method != "GET":
+            assert audited(db) == expected
+        elif route.kind == "api":
+            assert audited(db) == []  # reads are not audited
+
+        for role in ROLES[ROLES.index(route.role) :]:
+            r = call(world.tokens[role])
+            assert r.status_code not in (401, 403) and r.status_code < 500, (role, r, r.text)
+            assert not r.headers.get("location", "").startswith("/login?")
+        if route.kind == "api":  # the UI calls the API with its cookie and header
+            r = call(world.tokens[route.role], ui_header=True)
+            assert r.status_code not in (401, 403) and r.status_code < 500, (r, r.text)
