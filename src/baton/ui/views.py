@@ -1,0 +1,174 @@
+"""How the pages say things: state labels and icons, times, durations, names.
+
+Templates get these as filters and globals (`web.UI`); the JavaScript gets the state tables
+in each page's data, so both say a state the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from baton.model.spec import FlowSpec
+from baton.model.states import RUN_TERMINAL
+from baton.model.times import iso
+from baton.scheduling import overview
+from baton.store.store import Row
+
+# Every state of a run, task run or attempt: its label and its icon (static/icons.svg).
+STATES: dict[str, tuple[str, str]] = {
+    "scheduled": ("Scheduled", "scheduled"),
+    "pending": ("Pending", "pending"),
+    "queued": ("Queued", "queued"),
+    "running": ("Running", "running"),
+    "retry_wait": ("Retry wait", "retry_wait"),
+    "waiting": ("Waiting", "waiting"),
+    "succeeded": ("Succeeded", "succeeded"),
+    "failed": ("Failed", "failed"),
+    "skipped": ("Skipped", "skipped"),
+    "upstream_failed": ("Upstream failed", "upstream_failed"),
+    "cancelling": ("Cancelling", "cancelled"),
+    "cancelled": ("Cancelled", "cancelled"),
+    "none": ("No run", "pending"),
+}
+
+# Which state a task with several task runs (a mapped task) shows: the first one found in
+# this order, so a failure or live work is never hidden behind a success.
+ROLLUP = (
+    "failed",
+    "upstream_failed",
+    "running",
+    "retry_wait",
+    "waiting",
+    "queued",
+    "pending",
+    "cancelled",
+    "succeeded",
+    "skipped",
+)
+
+TASK_TYPES = ("python", "shell", "script", "notebook", "sql", "http", "jar", "flow", "sensor")
+RESULT_PREVIEW = 20_000  # characters of a result shown on its page
+
+
+def whole(text: str | None, default: int = 0) -> int:
+    """A number from a page's query string; anything else (a hand-edited URL) the default."""
+    return int(text) if text and text.isdigit() and len(text) < 10 else default
+
+
+def rollup(states: Iterable[str]) -> str:
+    found = set(states)
+    return next((s for s in ROLLUP if s in found), "none")
+
+
+def task_name(key: str, map_index: int | None) -> str:
+    """A task run's name in URLs and the API: its key, `key.N` for a mapped one."""
+    return key if map_index is None or map_index < 0 else f"{key}.{map_index}"
+
+
+def label(state: str | None) -> str:
+    return STATES.get(state or "none", (str(state), "pending"))[0]
+
+
+def icon(state: str | None) -> str:
+    return STATES.get(state or "none", ("", "pending"))[1]
+
+
+def type_icon(task_type: str) -> str:
+    return task_type if task_type in TASK_TYPES else "python"
+
+
+def terminal(run_state: str) -> bool:
+    return run_state in RUN_TERMINAL
+
+
+def when(ts: float | None) -> str:
+    """A time as the pages show it: UTC, to the second."""
+    if ts is None:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+def duration(start: float | None, end: float | None = None) -> str:
+    """How long from start to end (or to now): '420 ms', '4.2 s', '3 min 05 s', '2 h 07 min'."""
+    if start is None:
+        return ""
+    seconds = max(0.0, (time.time() if end is None else end) - start)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def ago(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    seconds = time.time() - ts
+    if seconds < 0:
+        return "in " + duration(time.time(), ts)
+    if seconds < 45:
+        return "just now"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min ago"
+    if seconds < 86400:
+        return f"{round(seconds / 3600)} h ago"
+    return f"{round(seconds / 86400)} d ago"
+
+
+def short_id(run_id: str) -> str:
+    return run_id[:8]
+
+
+def pretty(value: Any, limit: int = RESULT_PREVIEW) -> str:
+    """A JSON value indented for reading, cut at `limit` characters."""
+    text = json.dumps(value, indent=2, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit:,} more)"
+
+
+def schedule_text(schedule: str | Mapping[str, Any] | None) -> str:
+    if schedule is None or isinstance(schedule, str):
+        return schedule or ""
+    what = schedule.get("cron") or f"every {schedule.get('every')}"
+    tz = schedule.get("timezone")
+    return f"{what} ({tz})" if tz else str(what)
+
+
+def next_run_at(spec: FlowSpec, flow: Row) -> float | None:
+    """When the schedule next fires a run (`overview.next_run_at`, as seconds)."""
+    text = overview.next_run_at(spec, flow, time.time())
+    return None if text is None else datetime.fromisoformat(text).timestamp()
+
+
+def trigger_text(trigger: str, info: Mapping[str, Any] | None) -> str:
+    """Why a run exists, in words."""
+    if not info:
+        return trigger
+    detail = info.get("path") or info.get("asset") or info.get("run_id") or info.get("flow")
+    return f"{trigger}: {detail}" if detail else trigger
+
+
+FILTERS = {
+    "label": label,
+    "icon": icon,
+    "type_icon": type_icon,
+    "when": when,
+    "iso": iso,
+    "ago": ago,
+    "short_id": short_id,
+    "pretty": pretty,
+    "schedule_text": schedule_text,
+}
+GLOBALS: dict[str, Any] = {
+    "duration": duration,
+    "task_name": task_name,
+    "terminal": terminal,
+    "META": {"states": STATES, "rollup": ROLLUP},
+}

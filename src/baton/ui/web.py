@@ -1,0 +1,201 @@
+"""What every page shares: templates, the signed-in principal, the store, error pages.
+
+Pages read the store directly (one or two queries each) and render HTML on the server; the
+browser's JavaScript calls the REST API for actions and live updates, with the sign-in
+cookie and the `X-Baton-UI` header (see `baton.api.app.token_of`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import jinja2
+import msgspec
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+
+from baton.api.app import COOKIE
+from baton.api.auth import ROLES, Principal, authenticate
+from baton.api.stores import StorePool
+from baton.execution.secrets import Secrets
+from baton.model.graph import Graph
+from baton.model.spec import FlowSpec
+from baton.store.store import Tx
+from baton.ui import dag, layout, views
+
+HERE = Path(__file__).parent
+DRAWINGS = 64  # flow versions whose DAG drawing is kept (a version never changes)
+
+
+class SignInRequired(Exception):
+    """The request has no valid sign-in cookie: it is sent to /login."""
+
+
+class PageForbidden(Exception):
+    """The principal's role may not see this page."""
+
+    def __init__(self, principal: Principal, role: str) -> None:
+        super().__init__(role)
+        self.principal = principal
+        self.role = role
+
+
+class UI:
+    """The UI's state on the app: templates, the static files' version, layouts, secrets."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self.env.globals.update(views.GLOBALS, static=self.static_url)
+        self.env.filters.update(views.FILTERS, tojson=_tojson)
+        for name in self.env.list_templates():  # compiled now, not by a user's first visit
+            self.env.get_template(name)
+        self.static_version = _digest(HERE / "static")
+        self.secrets = secrets
+        self._drawings: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def static_url(self, name: str) -> str:
+        # The version in the URL lets browsers cache the files for good.
+        return f"/static/{name}?v={self.static_version}"
+
+    def drawing(self, spec: FlowSpec, graph: Graph, version_id: str) -> dict[str, Any]:
+        """The DAG drawing of a flow version, laid out once (versions never change)."""
+        with self._lock:
+            found = self._drawings.get(version_id)
+            if found is not None:
+                self._drawings.move_to_end(version_id)
+                return found
+        made = dag.drawing(
+            layout.layout(graph.order, graph.upstream), {t.key: t.type for t in spec.tasks}
+        )
+        with self._lock:
+            self._drawings[version_id] = made
+            while len(self._drawings) > DRAWINGS:
+                self._drawings.popitem(last=False)
+        return made
+
+
+def ui_of(request: Request) -> UI:
+    ui: UI = request.app.state.ui
+    return ui
+
+
+@contextmanager
+def reading(request: Request) -> Iterator[Tx]:
+    """Reads from a store lent by the app's pool for as long as the block runs."""
+    pool: StorePool = request.app.state.stores
+    with pool.store() as store:
+        yield store.read()
+
+
+def signed_in(request: Request) -> Principal:
+    """The principal whose token the sign-in cookie holds; else off to /login."""
+    text = request.cookies.get(COOKIE)
+    principal = None
+    if text:
+        with reading(request) as read:
+            principal = authenticate(read, text)
+    if principal is None:
+        raise SignInRequired
+    request.state.principal = principal
+    return principal
+
+
+def at_least(role: str) -> Callable[[Principal], Principal]:
+    """A dependency: a signed-in principal of `role` or above (else a 403 page)."""
+
+    def check(principal: Annotated[Principal, Depends(signed_in)]) -> Principal:
+        if not principal.may(role):
+            raise PageForbidden(principal, role)
+        return principal
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(signed_in)]
+Admin = Annotated[Principal, Depends(at_least("admin"))]
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A rendered page; every template gets the request, the principal and what it may do."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    html = (
+        ui_of(request)
+        .env.get_template(template)
+        .render(
+            request=request,
+            principal=principal,
+            may={r: bool(principal and principal.may(r)) for r in ROLES},
+            **{"nav": "", **context},
+        )
+    )
+    return HTMLResponse(html, status_code=status_code, headers=_HEADERS)
+
+
+_HEADERS = {
+    # Pages hold live state: a browser must not show a stale copy on Back.
+    "Cache-Control": "no-store",
+    # Only this server's own script and styles run (the page data is JSON, not script).
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def sign_in_redirect(request: Request, exc: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+def forbidden_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageForbidden)
+    return page(
+        request,
+        "error.html",
+        status_code=403,
+        title="Not allowed",
+        message=f"This page needs the {exc.role} role; your token has the "
+        f"{exc.principal.role} role.",
+    )
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a form post comes from this server's own pages (a browser names the page's
+    origin; a post from another site's page must not sign anyone in or out)."""
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+def not_found(request: Request, message: str) -> HTMLResponse:
+    return page(request, "error.html", status_code=404, title="Not found", message=message)
+
+
+def _tojson(value: Any) -> Markup:
+    """JSON safe inside a <script> element (no `</script>` or `<!--` can end it)."""
+    text = msgspec.json.encode(value).decode()
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:10]
