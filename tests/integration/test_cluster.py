@@ -292,6 +292,9 @@ def test_workers_ride_out_a_database_outage(cluster, write, h, workdir: Path, sq
     )
     url = cluster.env["BATON_DATABASE_URL"]
     app = url.rpartition("application_name=")[2]
+    # Each step must run once: a lease that outlives a reconnect on a loaded machine (a
+    # longer outage would expire it, and the step would run again: at-least-once).
+    cluster.env["BATON_LEASE_SECONDS"] = "8"
     workers = [cluster.start("worker") for _ in range(2)]
     server = cluster.start("server")
     run = cluster.run("long.py")
