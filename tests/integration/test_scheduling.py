@@ -264,3 +264,23 @@ def test_the_scheduling_example(baton, workdir: Path, h):
     for p in (scheduler, worker):
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=10) == 0
+
+
+def test_ctrl_c_stops_a_backfill_and_cancels_its_active_run(baton, write, h):
+    write(
+        "stuck.yaml",
+        "name: stuck\nschedule: '@daily'\n"
+        "tasks: [{key: wait, type: shell, command: 'while [ ! -f go ]; do sleep 0.05; done'}]\n",
+    )
+    baton("deploy", ".")
+    proc = baton.start("backfill", "stuck", "--start", "2024-01-01", "--end", "2024-01-03")
+    h.wait_until(
+        lambda: [r["state"] for r in baton.json("runs", "list")] == ["running"],
+        what="the first run to start",
+    )
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    assert "2024-01-02 00:00:00" in out and "not created: the backfill was stopped" in out
+    assert [r["state"] for r in baton.json("runs", "list")] == ["cancelled"]

@@ -236,7 +236,7 @@ def execute(
         ),
         run_ids=runs,
     )
-    with _cancel_on_signal(worker.request_cancel), _notifying(engine, settings, run_id, runs):
+    with cancel_on_signal(worker.request_cancel), _notifying(engine, settings, run_id, runs):
         worker.run()
     return load_result(engine.store, run_id)
 
@@ -350,7 +350,7 @@ def run_flow(
 
 
 @contextmanager
-def _cancel_on_signal(cancel: Callable[[], object]) -> Iterator[None]:
+def cancel_on_signal(cancel: Callable[[], object]) -> Iterator[None]:
     """The first Ctrl-C or SIGTERM cancels the run (tasks stopped, state recorded)."""
     if threading.current_thread() is not threading.main_thread():
         yield

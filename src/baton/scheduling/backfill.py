@@ -13,14 +13,15 @@ store (PostgreSQL) the workers do, and this process creates runs as slots free u
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from time import sleep
 from zoneinfo import ZoneInfo
 
 from baton.engine.service import Engine
 from baton.errors import ConflictError, InputError, NotFoundError
+from baton.execution import local
 from baton.execution.worker import Worker
 from baton.model.params import coerce_params
 from baton.model.schedules import Schedule, parse_schedule
@@ -106,23 +107,47 @@ def execute(
     max_parallel: int,
     project_dir: str | None = None,
 ) -> None:
-    """Create the planned runs, at most `max_parallel` active at once, and see them end."""
+    """Create the planned runs, at most `max_parallel` active at once, and see them end.
+
+    The first Ctrl-C or SIGTERM stops the backfill: no more runs are created, and the active
+    ones are cancelled (their tasks stopped), so nothing is left running behind it.
+    """
     todo = [i for i in p.items if i.skipped is None]
     params = coerce_params(engine.compiled(p.version_id).spec.params, {}, flow=p.flow)
     active: list[Item] = []
-    while todo or active:
-        while todo and len(active) < max_parallel:
-            item = todo.pop(0)
-            if _create(engine, p, item, params):
-                active.append(item)
-        if not settings.cluster:
-            _work_on(engine, settings, active, project_dir)
-        else:
-            sleep(POLL)
-        read = engine.store.read()
-        for item in active:
-            item.state = read.run(str(item.run_id))["state"]
-        active = [i for i in active if i.state not in RUN_TERMINAL]
+    stopped = threading.Event()
+    workers: list[Worker] = []  # the one working now (embedded store), for the handler
+
+    def stop() -> None:
+        stopped.set()
+        for w in workers:
+            w.request_cancel()
+
+    with local.cancel_on_signal(stop):
+        while todo or active:
+            if stopped.is_set():
+                for item in todo:
+                    item.skipped = "not created: the backfill was stopped"
+                todo.clear()
+                for item in active:
+                    engine.cancel(str(item.run_id))
+            while todo and len(active) < max_parallel:
+                item = todo.pop(0)
+                if _create(engine, p, item, params):
+                    active.append(item)
+            if not active:
+                break
+            if not settings.cluster:
+                workers[:] = [_worker(engine, settings, active, project_dir)]
+                if stopped.is_set():  # Ctrl-C came while the worker was being made
+                    workers[0].request_cancel()
+                workers[0].run()
+            else:
+                stopped.wait(POLL)
+            read = engine.store.read()
+            for item in active:
+                item.state = read.run(str(item.run_id))["state"]
+            active = [i for i in active if i.state not in RUN_TERMINAL]
 
 
 def _create(engine: Engine, p: Plan, item: Item, params: dict[str, object]) -> bool:
@@ -143,19 +168,19 @@ def _create(engine: Engine, p: Plan, item: Item, params: dict[str, object]) -> b
     return True
 
 
-def _work_on(
+def _worker(
     engine: Engine, settings: Settings, items: Sequence[Item], project_dir: str | None
-) -> None:
-    """Run these runs to their end in this process (an embedded store has no workers)."""
+) -> Worker:
+    """A worker for these runs in this process (an embedded store has no workers)."""
     run_ids = [str(i.run_id) for i in items]
     queues = {t.queue for r in run_ids for t in engine.run_info(r)[0].spec.tasks}
-    Worker(
+    return Worker(
         engine,
         settings,
         queues=sorted(queues | {DEFAULT_QUEUE}),
         run_ids=run_ids,
         project_dir=project_dir,
-    ).run()
+    )
 
 
 def _when(text: str, option: str, schedule: Schedule, *, end_of_day: bool = False) -> datetime:
