@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from baton.execution.worker import log_path
+from baton.execution.logs import log_path
 
 LINES = 3000
 

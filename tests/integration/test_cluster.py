@@ -7,10 +7,13 @@ Every test has a PostgreSQL schema of its own (`pg_url`) and real processes; sho
 from __future__ import annotations
 
 import json
+import re
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.postgres
@@ -408,3 +411,153 @@ def test_deploy_refuses_triggers_naming_unknown_flows_or_assets(cluster, write, 
         """,
     )
     assert sorted(d["flow"] for d in cluster.json("deploy", ".")) == ["consumer", "producer"]
+
+
+TALK = """
+import os, time
+from baton import flow, task
+
+@task
+def talk() -> int:
+    key = os.environ["BATON_SECRET_API_KEY"]
+    for i in (1, 2, 3):
+        print(f"line {i}: naïve ✓ key={key}")
+        for _ in range(3000):  # until the test has seen the line (at most 30 s)
+            if os.path.exists(f"go{i}"):
+                break
+            time.sleep(0.01)
+    return 3
+
+@flow
+def talkative():
+    talk()
+"""
+SECRET = "sk-5f4e3d2c1b0a"
+
+
+def start_at(cluster: Any, home: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    """`baton ARGS` with a BATON_HOME of its own: another machine, as far as logs go."""
+    saved = dict(cluster.env)
+    cluster.env.update(BATON_HOME=str(home), **env)
+    try:
+        proc: subprocess.Popen[str] = cluster.start(*args)
+        return proc
+    finally:
+        cluster.env.clear()
+        cluster.env.update(saved)
+
+
+def test_logs_are_shipped_to_the_store_for_the_cli_and_api_elsewhere(
+    cluster, write, h, workdir: Path, sql
+):
+    write("talk.py", TALK)
+    worker = start_at(cluster, workdir / "worker-home", "worker", BATON_SECRET_API_KEY=SECRET)
+    server = start_at(cluster, workdir / "server-home", "server", "--no-worker", "--port", "0")
+    found = re.search(r"serving (http://\S+)/ ", server.stderr.readline())  # type: ignore[union-attr]
+    assert found
+    token = cluster("tokens", "create", "--user", "v", "--role", "viewer").stdout.strip()
+    run_id = cluster.run("talk.py")["id"]  # a cluster store: the worker runs it
+    page_url = f"{found.group(1)}/api/v1/runs/{run_id}/logs/talk"
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def cli() -> str:
+        return cluster("logs", run_id, "talk").stdout
+
+    line = "line {}: naïve ✓ key=***\n"  # masked by the worker, before the log reached a file
+    for i in (1, 2, 3):  # each line shows while the task runs, before it prints the next
+        shown = h.wait_until(lambda i=i: line.format(i) in (out := cli()) and out, what=f"line {i}")
+        assert shown == "=== talk attempt 1 ===\n" + "".join(
+            line.format(n) for n in range(1, i + 1)
+        )
+        page = httpx.get(page_url, headers=auth).json()
+        assert page["text"] == shown.partition("\n")[2] and page["complete"] is False
+        (workdir / f"go{i}").touch()
+    h.wait_until(
+        lambda: cluster.json("runs", "show", run_id)["state"] == "succeeded", what="the run"
+    )
+    whole = "".join(line.format(i) for i in (1, 2, 3))
+    assert cli() == f"=== talk attempt 1 ===\n{whole}"
+    remote = cluster("logs", run_id, "talk", "--server", found.group(1), "--token", token).stdout
+    assert remote == cli()
+    page = httpx.get(page_url, headers=auth).json()
+    assert (page["text"], page["next_offset"], page["complete"]) == (
+        whole,
+        len(whole.encode()),
+        True,
+    )
+    with httpx.stream("GET", f"{page_url}/stream", headers=auth) as r:
+        body = r.read().decode()
+    assert body.endswith(
+        f'event: end\ndata: {{"next_offset": {len(whole.encode())}, "complete": true}}\n\n'
+    )
+    data = [ln[len("data: ") :] for ln in body.splitlines() if ln.startswith("data: ")][:-1]
+    assert "\n".join(data) == whole  # one event: the whole log, line by line
+    # Only the worker's machine has the file; the store has the same text, never the secret.
+    stored = "".join(
+        r["data"]
+        for r in sql(
+            cluster.env["BATON_DATABASE_URL"], 'SELECT data FROM log_chunks ORDER BY "offset"'
+        )
+    )
+    assert stored == whole and SECRET not in stored
+    assert (workdir / "worker-home" / "logs" / run_id / "talk" / "1.log").read_text() == whole
+    assert not (workdir / ".baton" / "logs").exists()
+    assert not (workdir / "server-home" / "logs").exists()
+    for p in (worker, server):
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=10) == 0
+
+
+def test_a_waiting_attempt_resumed_on_another_machine_keeps_one_log(
+    cluster, write, h, workdir: Path
+):
+    write(
+        "waits.yaml",
+        """
+        name: waits
+        tasks:
+          - {key: wait, type: sensor, python: "checks:ready", poke_interval: 0.2}
+        """,
+    )
+    write(
+        "checks.py",
+        """
+        import os
+
+        def ready():
+            print(f"check by {os.path.basename(os.environ['BATON_HOME'])}")
+            return os.path.exists("ready")
+        """,
+    )
+    server = cluster.start("server", "--no-worker")  # wakes the sensor for its next check
+    w1 = start_at(cluster, workdir / "w1", "worker")
+    run_id = cluster.run("waits.yaml")["id"]
+
+    def log() -> list[str]:
+        return cluster("logs", run_id, "wait").stdout.splitlines()[1:]
+
+    h.wait_until(lambda: log().count("check by w1") >= 2, what="checks on w1")
+    w1.send_signal(signal.SIGTERM)
+    assert w1.wait(timeout=10) == 0
+    w2 = start_at(cluster, workdir / "w2", "worker")
+    h.wait_until(lambda: "check by w2" in log(), what="a check on w2")
+    (workdir / "ready").touch()
+    h.wait_until(lambda: cluster.json("runs", "show", run_id)["state"] == "succeeded", what="end")
+    lines = log()  # each check: what checks.py printed, then the sensor's line (or its end)
+    checks = lines[0::2]
+    on_w1 = checks.count("check by w1")
+    assert on_w1 >= 2 and checks == ["check by w1"] * on_w1 + ["check by w2"] * (
+        len(checks) - on_w1
+    )
+    assert lines[1::2] == [
+        *(f"check {n}: not yet; next in 0.2s" for n in range(1, len(checks))),
+        f"condition met after {len(checks)} check(s): True",
+    ]
+    # w2's file got the checks made on w1 before its own: it holds the whole log too.
+    assert (workdir / "w2" / "logs" / run_id / "wait" / "1.log").read_text().splitlines() == lines
+    # w1's file ends where the attempt left w1: read there, the log comes whole from the store.
+    there = cluster("logs", run_id, "wait", env={"BATON_HOME": str(workdir / "w1")}).stdout
+    assert there.splitlines()[1:] == lines
+    for p in (w2, server):
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=10) == 0

@@ -7,7 +7,6 @@ also keeps non-interactive runs from paying for importing it.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -15,8 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from baton.execution import logs as attempt_logs
 from baton.execution.local import RunResult
-from baton.execution.worker import log_path
 from baton.model.spec import FlowSpec
 from baton.model.times import iso
 from baton.settings import Settings
@@ -213,15 +212,30 @@ def logs(
         print("no attempts yet")
 
 
-def log_files(settings: Settings, run_id: str) -> Callable[[str, int], str | None]:
-    """`read` for `logs`: the log files under BATON_HOME."""
+def log_reader(store: Store, settings: Settings, run_id: str) -> Callable[[str, int], str | None]:
+    """`read` for `logs`: each attempt's log as far as it goes now (its file on this machine,
+    or what its worker shipped to the store), None when it has printed nothing."""
+    tx = store.read()
+    names = {
+        r["id"]: r["task_key"] if r["map_index"] < 0 else f"{r['task_key']}.{r['map_index']}"
+        for r in tx.task_runs(run_id)
+    }
+    attempts = {(names[a["task_run_id"]], a["number"]): a for a in tx.attempts(run_id)}
 
     def read(name: str, n: int) -> str | None:
-        path = log_path(settings, run_id, name, n)
-        if not os.path.exists(path):
+        attempt = attempts.get((name, n))
+        if attempt is None:
             return None
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
+        texts: list[str] = []
+        offset = 0
+        while True:
+            text, next_offset, complete = attempt_logs.read_attempt_log(
+                store, settings, attempt, name, offset, 1 << 20
+            )
+            texts.append(text)
+            if complete or next_offset == offset:
+                return "".join(texts) or None
+            offset = next_offset
 
     return read
 

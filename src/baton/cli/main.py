@@ -397,8 +397,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
         return 0
     with common.store() as store:
         result = local.load_result(store, store.read().resolve_run_id(args.run_id))
-    read = display.log_files(Settings.from_env(), result.id)
-    display.logs(result, args.task, args.attempt, read)
+        read = display.log_reader(store, Settings.from_env(), result.id)
+        display.logs(result, args.task, args.attempt, read)
     return 0
 
 

@@ -257,10 +257,14 @@ class Engine:
         run_ids: Sequence[str] | None = None,
         lease: float,
         outcomes: Sequence[Outcome] = (),
+        logs: Sequence[tuple[str, int, str]] = (),
     ) -> list[Claimed]:
-        """Record finished attempts, then claim up to `limit` ready task runs: one transaction."""
+        """Record finished attempts (and the rest of their `logs`, rows of
+        `Tx.append_log_chunks`), then claim up to `limit` ready task runs: one transaction."""
         now = self.clock()
         with self.store.transaction() as tx:
+            if logs:
+                tx.append_log_chunks(logs)
             if outcomes:
                 self._complete(tx, outcomes, now)
             if limit <= 0:

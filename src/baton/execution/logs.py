@@ -1,9 +1,13 @@
-"""Per-attempt log capture for tasks running in threads.
+"""Attempts' logs: captured to a file per attempt, shipped to the store, read back.
 
 sys.stdout, sys.stderr and the root logger are routed, per thread, to the log of the attempt
 that thread is running; output from any other thread goes where it went before. Child
 processes write to the same file directly, or, when there are secret values to mask, through
-a pipe that masks them (MaskedLog).
+a pipe that masks them (MaskedLog): the file never holds a secret value.
+
+In cluster mode a worker copies each log file, as it grows, into the store (Shipper), where
+a server or CLI on another machine reads it (read_attempt_log). Offsets are bytes of the
+file; text is decoded so that it keeps them (decode).
 """
 
 from __future__ import annotations
@@ -13,17 +17,32 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
 from baton.execution.secrets import Secrets
 from baton.model.context import open_log_file
+from baton.model.states import AttemptState
+from baton.settings import Settings
+from baton.store.store import Row, Store
 
 _local = threading.local()
 _install_lock = threading.Lock()
 _FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
 PIPE_GRACE = 2.0  # how long closing a masked log waits for its pipe to drain
+SHIP_MAX = 4 << 20  # bytes of one log a ship while the attempt runs takes at most
+CHUNK_BYTES = 256 << 10  # bytes of log per stored piece, at most
+_ONGOING = (AttemptState.RUNNING.value, AttemptState.WAITING.value)
+# What `decode` reads as `?`: NUL (PostgreSQL's text cannot hold it), and each byte that is
+# not part of a UTF-8 character (the surrogate that `surrogateescape` decodes it to).
+_UNREADABLE = {0: "?"} | {0xDC80 + b: "?" for b in range(128)}
+
+
+def log_path(settings: Settings, run_id: str, name: str, attempt: int) -> str:
+    """The log file of attempt `attempt` of task run `name` (its key, or `key.N`)."""
+    return os.path.join(settings.logs_dir, run_id, name, f"{attempt}.log")
 
 
 class _Router(io.TextIOBase):
@@ -180,3 +199,147 @@ class MaskedLog:
         os.close(pipe)
         assert self._pump is not None
         self._pump.join(PIPE_GRACE)
+
+
+# -- reading and shipping -----------------------------------------------------------------
+
+
+def decode(data: bytes) -> str:
+    """Log bytes as text of the same length in UTF-8, so byte offsets stay true: a byte that
+    is not part of a UTF-8 character (a child process printing Latin-1), or NUL, reads `?`."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "surrogateescape").translate(_UNREADABLE)
+    return text.replace("\x00", "?")
+
+
+def whole_chars(data: bytes) -> int:
+    """How many bytes of `data` make whole UTF-8 characters (a last one may be cut short)."""
+    start = len(data) - 1
+    while start >= 0 and len(data) - start < 4 and data[start] & 0xC0 == 0x80:
+        start -= 1  # back over continuation bytes to the character's first byte
+    if start < 0:
+        return len(data)
+    lead = data[start]
+    needed = 1 if lead < 0xC0 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+    return start if len(data) - start < needed else len(data)
+
+
+def read_attempt_log(
+    store: Store, settings: Settings, attempt: Row, name: str, offset: int, limit: int
+) -> tuple[str, int, bool]:
+    """Up to `limit` bytes of an attempt's log (a row of `Tx.attempt`; `name`: its task
+    run's key, or `key.N`) from byte `offset`: the text, the offset after it, and whether
+    the attempt has ended and the text reaches the end of its log.
+
+    The log file, when this machine ran the attempt: the freshest. In cluster mode, what the
+    attempt's worker shipped to the store when that is more (another machine ran it, or ran
+    the part after it waited): both hold the same bytes at the same offsets. Unless the text
+    reaches the end of an ended attempt's log, a character cut short is left for the next
+    read.
+    """
+    ended = attempt["state"] not in _ONGOING
+    try:
+        with open(log_path(settings, attempt["run_id"], name, attempt["number"]), "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(offset)
+            data = f.read(limit)
+    except FileNotFoundError:  # it printed nothing (yet), or not on this machine
+        size, data = 0, b""
+    if settings.cluster:
+        read = store.read()
+        shipped = read.log_size(attempt["id"])
+        if shipped > size:
+            text, next_offset = read.log_text(attempt["id"], offset, limit)
+            return text, next_offset, ended and next_offset >= shipped
+    to_end = ended and offset + len(data) >= size
+    if not to_end:
+        data = data[: whole_chars(data)]
+    return decode(data), offset + len(data), to_end
+
+
+@dataclass
+class _Shipping:
+    path: str
+    shipped: int  # bytes of the file turned into rows so far
+    pending: list[tuple[str, int, str]] = field(default_factory=list)  # not yet committed
+
+
+class Shipper:
+    """Copies the logs of a worker's attempts into the store as they grow (cluster mode).
+
+    `collect` turns what is new in each log file into rows for `Tx.append_log_chunks`. Rows
+    stay pending until `confirm` (their transaction committed) and go out again, the same,
+    with the next batch otherwise: a transaction that failed, or whose commit is in doubt,
+    is simply repeated, and the pieces already stored are left as they are.
+    """
+
+    def __init__(self) -> None:
+        self._logs: dict[str, _Shipping] = {}
+
+    def add(self, attempt_id: str, path: str) -> None:
+        self._logs[attempt_id] = _Shipping(path, 0)
+
+    def resume(self, store: Store, attempt_id: str, path: str) -> None:
+        """Follow an attempt that goes on after waiting, maybe begun on another machine: the
+        file first gets what the store has beyond the file's end, so both hold the same
+        bytes at the same offsets."""
+        read = store.read()
+        size = read.log_size(attempt_id)
+        try:
+            have = os.stat(path).st_size
+        except FileNotFoundError:
+            have = 0
+        if have < size:
+            with open_log_file(path) as f:
+                while have < size:
+                    text, after = read.log_text(attempt_id, have, CHUNK_BYTES)
+                    if after == have:
+                        break  # a hole in what was shipped: nothing more to copy
+                    f.write(text.encode("utf-8"))
+                    have = after
+        self._logs[attempt_id] = _Shipping(path, size)
+
+    def collect(self, attempt_ids: Iterable[str], *, final: bool) -> list[tuple[str, int, str]]:
+        """The rows to store for these attempts: pending ones and what their files gained.
+        `final`: the attempt ended, its log is closed: all of it, to its last byte."""
+        rows: list[tuple[str, int, str]] = []
+        for attempt_id in attempt_ids:
+            s = self._logs.get(attempt_id)
+            if s is None:
+                continue
+            try:
+                grown = os.stat(s.path).st_size > s.shipped
+            except FileNotFoundError:  # it printed nothing: the usual no-op task
+                grown = False
+            if grown:
+                self._read(attempt_id, s, final)
+            rows += s.pending
+        return rows
+
+    def _read(self, attempt_id: str, s: _Shipping, final: bool) -> None:
+        with open(s.path, "rb") as f:
+            f.seek(s.shipped)
+            data = f.read() if final else f.read(SHIP_MAX)
+        if not final:
+            data = data[: whole_chars(data)]  # the rest of a character comes next time
+        i = 0
+        while i < len(data):
+            piece = data[i : i + CHUNK_BYTES]
+            if i + len(piece) < len(data):
+                piece = piece[: whole_chars(piece)] or piece
+            s.pending.append((attempt_id, s.shipped, decode(piece)))
+            s.shipped += len(piece)
+            i += len(piece)
+
+    def confirm(self, attempt_ids: Iterable[str], *, ended: bool = False) -> None:
+        """The rows `collect` gave for these attempts are stored; `ended`: forget them."""
+        for attempt_id in attempt_ids:
+            if ended:
+                self._logs.pop(attempt_id, None)
+            elif (s := self._logs.get(attempt_id)) is not None:
+                s.pending.clear()
+
+    def attempts(self) -> list[str]:
+        return list(self._logs)

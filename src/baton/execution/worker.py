@@ -4,7 +4,8 @@ One loop thread owns the store connection. Attempts run in a thread pool and han
 Outcome back through a queue; the loop records a batch of outcomes and claims the next
 ready tasks in the same transaction, so a successor starts as soon as its upstream ends
 (no poll interval between them). Timers (retries, timeouts, cancel requests, leases) are
-the only periodic work.
+the only periodic work, with, in cluster mode, shipping running attempts' logs to the store
+(the rest of an attempt's log goes in the transaction that records how it ended).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ RECONNECT_MIN = 0.1  # first wait before reconnecting to the database, doubled u
 RECONNECT_MAX = 5.0
 THREAD_GRACE = 1.0  # how long a stopped thread has to report before it is abandoned
 EXIT_GRACE = 3.0  # how long the worker waits at exit for abandoned threads to let go
+LOG_SHIP_INTERVAL = 1.0  # seconds between copies of running attempts' logs to the store
 
 
 @dataclass
@@ -119,6 +121,8 @@ class Worker:
         self._stopping: dict[str, _Stopping] = {}
         self._abandoned: list[runner.Job] = []  # interrupted attempts, whatever they reported
         self._threads = TaskThreads()
+        # Cluster mode: a server or CLI on another machine reads logs from the store.
+        self._shipper = logs.Shipper() if settings.cluster else None
 
     def request_cancel(self) -> None:
         """Cancel this worker's runs; safe to call from a signal handler."""
@@ -142,6 +146,7 @@ class Worker:
             self.engine.store.listen(self.wake)
         next_timers = 0.0
         next_heartbeat = time.time() + self.settings.heartbeat_seconds
+        next_ship = time.monotonic() + LOG_SHIP_INTERVAL
         done: list[Outcome] = []
         undispatched: list[Claimed] = []
         drain_until: float | None = None
@@ -159,6 +164,7 @@ class Worker:
                             self.engine.cancel(run_id)
                         next_timers = 0.0
                     free = 0 if draining else self.concurrency - len(self._active)
+                    ended = [o.attempt_id for o in done]
                     claimed = self.engine.claim(
                         worker_id=self.id,
                         queues=self.queues,
@@ -166,7 +172,10 @@ class Worker:
                         run_ids=self._scope(),
                         lease=self.settings.lease_seconds,
                         outcomes=done,
+                        logs=self._shipper.collect(ended, final=True) if self._shipper else (),
                     )
+                    if self._shipper is not None:
+                        self._shipper.confirm(ended, ended=True)
                     done = []
                     undispatched += claimed
                     while undispatched:
@@ -182,6 +191,9 @@ class Worker:
                     if time.time() >= next_heartbeat:
                         self._heartbeat([o.attempt_id for o in done])
                         next_heartbeat = time.time() + self.settings.heartbeat_seconds
+                    if self._shipper is not None and time.monotonic() >= next_ship:
+                        self._ship_logs(self._shipper)
+                        next_ship = time.monotonic() + LOG_SHIP_INTERVAL
                     if drain_until is not None and (
                         not self._active or time.monotonic() >= drain_until
                     ):
@@ -249,11 +261,22 @@ class Worker:
             now = time.time()
             tx.renew_leases(self.id, running, now, now + self.settings.lease_seconds)
 
+    def _ship_logs(self, shipper: logs.Shipper) -> None:
+        """Store what running attempts' logs gained (cluster mode)."""
+        attempt_ids = shipper.attempts()
+        rows = shipper.collect(attempt_ids, final=False)
+        if rows:
+            with self.engine.store.transaction() as tx:
+                tx.append_log_chunks(rows)
+            shipper.confirm(attempt_ids)
+
     def _hand_back(self) -> None:
         """Give the attempts still running back to the queue, then stop them."""
         jobs = list(self._active.values())
         if not jobs:
             return
+        if self._shipper is not None:
+            self._ship_logs(self._shipper)  # what they printed so far stays theirs
         self.engine.hand_back(
             [j.claimed for j in jobs], f"handed back: worker {self.name} stopped before it ended"
         )
@@ -372,6 +395,12 @@ class Worker:
                     items = params[items[PARAM_KEY]]
                 item = items[c.map_index] if isinstance(items, list) else None
         name = c.task_key if c.map_index < 0 else f"{c.task_key}.{c.map_index}"
+        path = logs.log_path(self.settings, c.run_id, name, c.attempt)
+        if self._shipper is not None:
+            if c.resume_state is None:
+                self._shipper.add(c.attempt_id, path)
+            else:
+                self._shipper.resume(self.engine.store, c.attempt_id, path)
         source = loader.source_path(compiled.spec, self.project_dir)
         ctx = TaskContext(
             run_id=c.run_id,
@@ -383,7 +412,7 @@ class Worker:
             params=params,
             upstream=upstream,
             item=item,
-            log_path=log_path(self.settings, c.run_id, name, c.attempt),
+            log_path=path,
             flow_dir=os.path.dirname(source) if source else os.getcwd(),
             work_dir=self.settings.work_dir,
             load_function=flow.load_function,
@@ -509,10 +538,6 @@ def end_lost(engine: Engine, settings: Settings, attempts: Sequence[Row], reason
 
 def hostname() -> str:
     return os.uname().nodename  # what socket.gethostname() says, without importing socket
-
-
-def log_path(settings: Settings, run_id: str, name: str, attempt: int) -> str:
-    return os.path.join(settings.logs_dir, run_id, name, f"{attempt}.log")
 
 
 def _alive(pid: int | None) -> bool:

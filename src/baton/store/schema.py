@@ -300,6 +300,18 @@ notifications = Table(
     Index("ix_notifications_due", "state", "next_at"),
 )
 
+# Attempts' logs in cluster mode: workers copy each attempt's log file here as it grows, so a
+# server or CLI on another machine can show it. `offset` is the piece's place in the file, in
+# bytes; `data` is its text, whole UTF-8 characters only (see execution.logs.decode).
+log_chunks = Table(
+    "log_chunks",
+    metadata,
+    Column("attempt_id", _str(32), nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("data", Text, nullable=False),
+    PrimaryKeyConstraint("attempt_id", "offset"),
+)
+
 
 def create(url: str) -> None:
     """Create every table on an empty database and stamp the head revision.

@@ -1,14 +1,13 @@
 """Log routes: an attempt's log by pages, and its live tail as server-sent events.
 
-Logs are files under BATON_HOME/logs (see `execution.worker.log_path`), so the server shows
-the logs of attempts run on its machine (its own worker, or workers sharing BATON_HOME).
-Offsets are bytes into the file; a page never ends inside a UTF-8 character.
+An attempt's log is its file under BATON_HOME/logs when the attempt ran on this machine, or,
+in cluster mode, what its worker shipped to the store (`execution.logs.read_attempt_log`).
+Offsets are bytes into the log; a page never ends inside a UTF-8 character.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, NamedTuple
@@ -24,9 +23,8 @@ from baton.api.auth import Principal
 from baton.api.common import SecretsDep, SettingsDep
 from baton.api.stores import StorePool
 from baton.errors import NotFoundError
+from baton.execution import logs
 from baton.execution.secrets import Secrets
-from baton.execution.worker import log_path
-from baton.model.states import AttemptState
 from baton.settings import Settings
 from baton.store.store import Store
 
@@ -37,7 +35,6 @@ MAX_PAGE_BYTES = 1 << 20
 POLL = 0.2  # seconds between looks at a running attempt's log
 KEEPALIVE = 15.0  # an SSE comment this often, so proxies keep a quiet stream open
 STREAM_SECONDS = 3600.0  # a stream ends (`event: end`, complete false) after this; reconnect
-_ONGOING = (AttemptState.RUNNING.value, AttemptState.WAITING.value)
 
 
 class LogPage(BaseModel):
@@ -57,7 +54,6 @@ class _Log(NamedTuple):
     task: str  # key, or key.N
     task_run_id: int
     attempt: int
-    path: str
 
 
 AttemptQuery = Annotated[int | None, Query(ge=1, description="default: the latest attempt")]
@@ -77,9 +73,8 @@ def page(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_BYTES, description="bytes")] = PAGE_BYTES,
 ) -> dict[str, Any]:
     """A page of an attempt's log (`task`: a key, or `key.N` for one run of a mapped task)."""
-    log = _find(store, settings, run_id, task, attempt)
-    ended = _ended(store, log)
-    text, next_offset, size = _read(log.path, offset, limit, ended)
+    log = _find(store, run_id, task, attempt)
+    text, next_offset, complete = _read(store, settings, log, offset, limit)
     return {
         "run_id": log.run_id,
         "task": log.task,
@@ -87,7 +82,7 @@ def page(
         "offset": offset,
         "next_offset": next_offset,
         "text": secrets.mask(text),
-        "complete": ended and next_offset >= size,
+        "complete": complete,
     }
 
 
@@ -112,32 +107,33 @@ def stream(
     """An attempt's log as server-sent events: `data:` events with new text while it runs
     (each with the `id` of the offset after it, so a reconnecting client goes on from there),
     then `event: end` with `{"next_offset", "complete"}`."""
-    log = _find(store, settings, run_id, task, attempt)
+    log = _find(store, run_id, task, attempt)
     if last_event_id and last_event_id.isdigit():
         offset = int(last_event_id)
-    events = _tail(request.app.state.stores, log, offset, secrets)
+    events = _tail(request.app.state.stores, settings, log, offset, secrets)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
-async def _tail(pool: StorePool, log: _Log, offset: int, secrets: Secrets) -> AsyncIterator[str]:
+async def _tail(
+    pool: StorePool, settings: Settings, log: _Log, offset: int, secrets: Secrets
+) -> AsyncIterator[str]:
     started = last_sent = time.monotonic()
 
-    def look() -> tuple[bool, str, int, int]:
+    def look() -> tuple[str, int, bool]:
         with pool.store() as store:  # the request's store went back to the pool already
-            ended = _ended(store, log)
-        return (ended, *_read(log.path, offset, PAGE_BYTES, ended))
+            return _read(store, settings, log, offset, PAGE_BYTES)
 
     while True:
-        ended, text, next_offset, size = await run_in_threadpool(look)
-        if text:
+        text, next_offset, complete = await run_in_threadpool(look)
+        if next_offset > offset:
             offset = next_offset
-            last_sent = time.monotonic()
-            yield _event(secrets.mask(text), id=str(offset))
-            if offset < size:
-                continue  # more is there already
+            if text:
+                last_sent = time.monotonic()
+                yield _event(secrets.mask(text), id=str(offset))
+            continue  # more may be there already
         timed_out = time.monotonic() - started >= STREAM_SECONDS
-        if (ended and offset >= size) or timed_out:
+        if complete or timed_out:
             end = {"next_offset": offset, "complete": not timed_out}
             yield _event(json.dumps(end), event="end")
             return
@@ -159,7 +155,7 @@ def _event(data: str, *, id: str | None = None, event: str | None = None) -> str
     return "\n".join(lines) + "\n\n"
 
 
-def _find(store: Store, settings: Settings, run_id: str, task: str, attempt: int | None) -> _Log:
+def _find(store: Store, run_id: str, task: str, attempt: int | None) -> _Log:
     """The log of a task run's attempt (default: its latest); NotFoundError naming what is
     missing."""
     read = store.read()
@@ -182,36 +178,14 @@ def _find(store: Store, settings: Settings, run_id: str, task: str, attempt: int
         raise NotFoundError(
             f"task '{name}' of run {run_id} has {row['attempts']} attempt(s), not {number}"
         )
-    return _Log(run_id, name, row["id"], number, log_path(settings, run_id, name, number))
+    return _Log(run_id, name, row["id"], number)
 
 
-def _ended(store: Store, log: _Log) -> bool:
+def _read(
+    store: Store, settings: Settings, log: _Log, offset: int, limit: int
+) -> tuple[str, int, bool]:
+    """(text, next offset, complete): see `logs.read_attempt_log`."""
     row = store.read().attempt(log.task_run_id, log.attempt)
-    return row is None or row["state"] not in _ONGOING
-
-
-def _read(path: str, offset: int, limit: int, ended: bool) -> tuple[str, int, int]:
-    """(the text from `offset`, the offset after it, the file's size). Unless the attempt has
-    ended and the text reaches the end, a character cut short is left for the next read."""
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            f.seek(offset)
-            data = f.read(limit)
-    except FileNotFoundError:  # the attempt printed nothing (yet)
-        return "", offset, 0
-    if not (ended and offset + len(data) >= size):
-        data = data[: _whole_chars(data)]
-    return data.decode("utf-8", "replace"), offset + len(data), size
-
-
-def _whole_chars(data: bytes) -> int:
-    """How many bytes of `data` make whole UTF-8 characters (a last one may be cut short)."""
-    start = len(data) - 1
-    while start >= 0 and len(data) - start < 4 and data[start] & 0xC0 == 0x80:
-        start -= 1  # back over continuation bytes to the character's first byte
-    if start < 0:
-        return len(data)
-    lead = data[start]
-    needed = 1 if lead < 0xC0 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
-    return start if len(data) - start < needed else len(data)
+    if row is None:  # as good as ended with nothing printed (the claim counting it made it)
+        return "", offset, True
+    return logs.read_attempt_log(store, settings, row, log.task, offset, limit)

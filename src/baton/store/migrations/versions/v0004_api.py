@@ -1,4 +1,4 @@
-"""The API: tokens, the audit log, the notifications outbox; indexes for run lists.
+"""The API: tokens, audit log, notifications outbox, shipped logs; indexes for run lists.
 
 Revision ID: 0004
 Revises: 0003
@@ -74,12 +74,20 @@ def upgrade() -> None:
     )
     op.create_index("ix_notifications_run_id", "notifications", ["run_id"])
     op.create_index("ix_notifications_due", "notifications", ["state", "next_at"])
+    op.create_table(
+        "log_chunks",
+        sa.Column("attempt_id", _str(32), nullable=False),
+        sa.Column("offset", sa.BigInteger(), nullable=False),
+        sa.Column("data", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("attempt_id", "offset"),
+    )
 
 
 def downgrade() -> None:
     op.drop_index("ix_runs_parent", "runs")
     op.drop_index("ix_runs_state_created", "runs")
     op.create_index("ix_runs_state", "runs", ["state"])
+    op.drop_table("log_chunks")
     op.drop_table("notifications")
     op.drop_table("audit_log")
     op.drop_table("tokens")

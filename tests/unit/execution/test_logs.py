@@ -1,0 +1,164 @@
+"""Reading attempts' logs, and shipping them to the store (cluster mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from baton.execution import logs
+from baton.settings import Settings
+from baton.store.store import Store
+
+CLUSTER = "postgresql://db.example/baton"  # only `settings.cluster` reads it here
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(f"sqlite:///{tmp_path / 'baton.db'}")
+    yield s
+    s.close()
+
+
+def stored(store: Store, attempt_id: str) -> str:
+    return store.read().log_text(attempt_id, 0, 1 << 30)[0]
+
+
+def ship(store: Store, shipper: logs.Shipper, ids: list[str], *, final: bool) -> None:
+    rows = shipper.collect(ids, final=final)
+    with store.transaction() as tx:
+        tx.append_log_chunks(rows)
+    shipper.confirm(ids, ended=final)
+
+
+def test_decode_keeps_byte_offsets() -> None:
+    assert logs.decode("naïve ✓\n".encode()) == "naïve ✓\n"
+    # Latin-1 from a child process, a character cut short, NUL: one `?` per byte.
+    for raw, text in ((b"caf\xe9!", "caf?!"), (b"ok\xe2\x9c", "ok??"), (b"a\x00b", "a?b")):
+        assert logs.decode(raw) == text
+        assert len(text.encode()) == len(raw)
+
+
+def test_whole_chars_leaves_a_character_cut_short() -> None:
+    data = "é✓🎉".encode()  # 2, 3 and 4 bytes
+    assert [logs.whole_chars(data[:n]) for n in range(len(data) + 1)] == [
+        0, 0, 2, 2, 2, 5, 5, 5, 5, 9
+    ]  # fmt: skip
+    assert logs.whole_chars(b"caf\xe9") == 3  # may be the start of a character: wait for more
+    assert logs.whole_chars(b"caf\xe9!") == 5  # cannot be: it goes (and decodes as `?`)
+
+
+def test_an_attempt_that_printed_nothing_ships_nothing(store: Store, tmp_path: Path) -> None:
+    shipper = logs.Shipper()
+    shipper.add("a1", str(tmp_path / "1.log"))
+    assert shipper.collect(["a1"], final=False) == []
+    assert shipper.collect(["a1"], final=True) == []
+
+
+def test_what_a_log_gains_is_shipped_in_whole_characters(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "1.log"
+    shipper = logs.Shipper()
+    shipper.add("a1", str(path))
+    path.write_bytes("one\ncafé".encode()[:-1])  # é cut in half: it waits
+    assert shipper.collect(["a1"], final=False) == [("a1", 0, "one\ncaf")]
+    shipper.confirm(["a1"])
+    with path.open("ab") as f:
+        f.write("é".encode()[1:] + b"\nlast \xe2\x9c")  # the rest of é, then half a ✓
+    assert shipper.collect(["a1"], final=False) == [("a1", 7, "é\nlast ")]
+    # Not confirmed (the transaction failed, or its commit is in doubt): sent again, the same.
+    assert shipper.collect(["a1"], final=False) == [("a1", 7, "é\nlast ")]
+    shipper.confirm(["a1"])
+    # The attempt ended: whatever is left goes, a character cut short as `?`s.
+    assert shipper.collect(["a1"], final=True) == [("a1", 15, "??")]
+    shipper.confirm(["a1"], ended=True)
+    assert shipper.attempts() == []
+
+
+def test_a_long_log_is_stored_in_pieces_cut_between_characters(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs, "CHUNK_BYTES", 10)
+    text = "✓ line é\n" * 20
+    path = tmp_path / "1.log"
+    path.write_text(text)
+    shipper = logs.Shipper()
+    shipper.add("a1", str(path))
+    rows = shipper.collect(["a1"], final=True)
+    assert all(0 < len(d.encode()) <= 10 for _, _, d in rows) and len(rows) > 20
+    assert "".join(d for _, _, d in rows) == text
+    with store.transaction() as tx:
+        tx.append_log_chunks(rows)
+    assert stored(store, "a1") == text
+
+
+def test_a_resumed_attempt_goes_on_where_its_shipped_log_ends(store: Store, tmp_path: Path) -> None:
+    # It waited after printing on another machine: this one has no file, the store has it.
+    with store.transaction() as tx:
+        tx.append_log_chunks([("a1", 0, "poke 1 ✓\n"), ("a1", 11, "poke 2\n")])
+    path = tmp_path / "run" / "1.log"
+    shipper = logs.Shipper()
+    shipper.resume(store, "a1", str(path))
+    assert path.read_text() == "poke 1 ✓\npoke 2\n"  # the file holds the whole log too
+    with path.open("a") as f:
+        f.write("poke 3\n")
+    ship(store, shipper, ["a1"], final=True)
+    assert stored(store, "a1") == "poke 1 ✓\npoke 2\npoke 3\n"
+    # Resumed on the machine that has it all already: nothing copied, nothing shipped twice.
+    shipper.resume(store, "a1", str(path))
+    assert path.read_text() == "poke 1 ✓\npoke 2\npoke 3\n"
+    assert shipper.collect(["a1"], final=True) == []
+
+
+def attempt(state: str) -> dict[str, object]:
+    return {"id": "a1", "run_id": "r1", "number": 1, "state": state}
+
+
+def test_a_log_is_read_from_its_file_or_else_from_the_store(store: Store, tmp_path: Path) -> None:
+    embedded = Settings.from_env({"BATON_HOME": str(tmp_path / "home")})
+    cluster = Settings.from_env(
+        {"BATON_HOME": str(tmp_path / "home"), "BATON_DATABASE_URL": CLUSTER}
+    )
+    with store.transaction() as tx:
+        tx.append_log_chunks([("a1", 0, "shipped\n")])
+    read = logs.read_attempt_log
+    assert read(store, embedded, attempt("running"), "t", 0, 100) == ("", 0, False)
+    assert read(store, embedded, attempt("succeeded"), "t", 0, 100) == ("", 0, True)
+    assert read(store, cluster, attempt("running"), "t", 0, 100) == ("shipped\n", 8, False)
+    assert read(store, cluster, attempt("succeeded"), "t", 0, 100) == ("shipped\n", 8, True)
+    assert read(store, cluster, attempt("succeeded"), "t", 0, 3) == ("shi", 3, False)
+    path = Path(logs.log_path(cluster, "r1", "t", 1))
+    path.parent.mkdir(parents=True)
+    path.write_bytes("from the file é".encode()[:-1])
+    for settings in (embedded, cluster):  # this machine ran it: its file, the freshest
+        assert read(store, settings, attempt("running"), "t", 0, 100) == (
+            "from the file ",
+            14,
+            False,
+        )
+        assert read(store, settings, attempt("failed"), "t", 0, 100) == (
+            "from the file ?",
+            15,
+            True,
+        )
+
+
+def test_the_store_is_read_when_it_has_more_than_this_machines_file(
+    store: Store, tmp_path: Path
+) -> None:
+    cluster = Settings.from_env({"BATON_HOME": str(tmp_path), "BATON_DATABASE_URL": CLUSTER})
+    path = Path(logs.log_path(cluster, "r1", "t", 1))
+    path.parent.mkdir(parents=True)
+    path.write_text("poke 1\n")  # then it waited, and went on on another machine
+    with store.transaction() as tx:
+        tx.append_log_chunks([("a1", 0, "poke 1\n"), ("a1", 7, "poke 2\n")])
+    read = logs.read_attempt_log
+    assert read(store, cluster, attempt("succeeded"), "t", 0, 100) == ("poke 1\npoke 2\n", 14, True)
+    assert read(store, cluster, attempt("succeeded"), "t", 7, 100) == ("poke 2\n", 14, True)
+    # Its worker died before shipping the last line: this machine's file has more.
+    path.write_text("poke 1\npoke 2\nlast words\n")
+    assert read(store, cluster, attempt("failed"), "t", 7, 100) == (
+        "poke 2\nlast words\n",
+        25,
+        True,
+    )
