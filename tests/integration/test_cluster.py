@@ -328,7 +328,7 @@ def test_workers_ride_out_a_database_outage(cluster, write, h, workdir: Path, sq
             and r["state"] != "queued"
             and r
         ),
-        timeout=30,
+        timeout=60,  # a step claimed as a connection died waits out its lease (8 s)
         what="the run to end",
     )
     assert done["state"] == "succeeded"
