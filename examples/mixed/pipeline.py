@@ -7,6 +7,8 @@ sub-flow archives the outputs.
 
 from __future__ import annotations
 
+import os
+
 import mixed_lib as lib
 
 from baton import (
@@ -34,8 +36,12 @@ def load_orders(orders: dict, prices: dict, out_dir: str) -> str:
     return lib.load_orders(orders["csv"], prices, out_dir)
 
 
+# Absolute: the notebook runs in its own folder (as Jupyter runs it), the others here.
+OUT_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../out/mixed"))
+
+
 @flow(name="mixed")
-def mixed(n_orders: int = 200, out_dir: str = "examples/out/mixed"):
+def mixed(n_orders: int = 200, out_dir: str = OUT_DIR):
     url = serve_prices()
     prices = http_task(url, key="fetch_prices", retries=2, retry_delay=0.2, timeout=10)
     orders = script_task(
