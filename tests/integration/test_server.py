@@ -49,3 +49,10 @@ def test_a_port_in_use_is_a_clear_error(baton):
         proc = baton("server", "--port", port, check=2)
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
     assert "give another --port" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_bad_port_is_exit_2(baton):
+    proc = baton("server", "--port", "99999", check=2)
+    assert "expected a port number 0-65535" in proc.stderr and "Traceback" not in proc.stderr
+    proc = baton("ui", "--port", "-1", check=2)
+    assert "Traceback" not in proc.stderr

@@ -78,3 +78,12 @@ def path_option(p: argparse.ArgumentParser) -> None:
         help="the project folder `baton deploy` was given, here: where relative flow files "
         "and file-trigger globs are found (default: .)",
     )
+
+
+def port(text: str) -> int:
+    value = whole(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(
+            f"expected a port number 0-65535 (0: any free one), got {value}"
+        )
+    return value

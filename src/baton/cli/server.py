@@ -22,9 +22,7 @@ def add_commands(sub: Any) -> None:
         help="serve the REST API and UI, and run the cluster's timers and the scheduler",
     )
     p.add_argument("--host", help="the address to listen on (default BATON_HOST or 127.0.0.1)")
-    p.add_argument(
-        "--port", type=common.whole, help="default BATON_PORT or 8080 (0: any free port)"
-    )
+    p.add_argument("--port", type=common.port, help="default BATON_PORT or 8080 (0: any free port)")
     p.add_argument(
         "--worker",
         dest="worker",
@@ -39,9 +37,7 @@ def add_commands(sub: Any) -> None:
         "ui", help="serve the web UI (and the API) over the local store; runs no tasks itself"
     )
     p.add_argument("--host", help="the address to listen on (default BATON_HOST or 127.0.0.1)")
-    p.add_argument(
-        "--port", type=common.whole, help="default BATON_PORT or 8080 (0: any free port)"
-    )
+    p.add_argument("--port", type=common.port, help="default BATON_PORT or 8080 (0: any free port)")
     p.set_defaults(command=cmd_ui)
 
     tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(
