@@ -21,7 +21,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +104,43 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[Worker]:
         thread.join(timeout=30)
         store.close()
         assert not thread.is_alive(), "the worker did not stop"
+
+
+@pytest.fixture
+def add_run(store: Store) -> Callable[..., None]:
+    """`add_run(run_id, state, [(key, state, queue, pool), ...])`: a run and its task runs,
+    inserted as they are (no engine), for tests of what the API counts and lists."""
+
+    def add(run_id: str, state: str, tasks: Sequence[tuple[str, str, str, str | None]]) -> None:
+        now = time.time()
+        with store.transaction() as tx:
+            tx.insert_run(
+                {
+                    "id": run_id,
+                    "flow_name": "f",
+                    "version_id": "v",
+                    "state": state,
+                    "params": "{}",
+                    "trigger": "api",
+                    "unfinished": len(tasks),
+                    "created_at": now,
+                }
+            )
+            tx.insert_task_runs(
+                [
+                    {
+                        "run_id": run_id,
+                        "task_key": key,
+                        "map_index": -1,
+                        "state": task_state,
+                        "queue": queue,
+                        "pool": pool,
+                        "priority": 0,
+                        "up_total": 0,
+                    }
+                    for key, task_state, queue, pool in tasks
+                ],
+                now,
+            )
+
+    return add

@@ -28,42 +28,6 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     return Settings.from_env({"BATON_HOME": str(home), "BATON_DATABASE_URL": url})
 
 
-def add_run(store: Store, tasks: list[tuple[str, str, str, str | None]]) -> str:
-    """A run with task runs (key, state, queue, pool), inserted as they are."""
-    run_id = f"r{time.monotonic_ns()}"
-    now = time.time()
-    with store.transaction() as tx:
-        tx.insert_run(
-            {
-                "id": run_id,
-                "flow_name": "f",
-                "version_id": "v",
-                "state": "running",
-                "params": "{}",
-                "trigger": "api",
-                "unfinished": len(tasks),
-                "created_at": now,
-            }
-        )
-        tx.insert_task_runs(
-            [
-                {
-                    "run_id": run_id,
-                    "task_key": key,
-                    "map_index": -1,
-                    "state": state,
-                    "queue": queue,
-                    "pool": pool,
-                    "priority": 0,
-                    "up_total": 0,
-                }
-                for key, state, queue, pool in tasks
-            ],
-            now,
-        )
-    return run_id
-
-
 def add_worker(store: Store, worker_id: str, queues: list[str], **fields: Any) -> None:
     now = fields.pop("started_at", time.time())
     with store.transaction() as tx:
@@ -99,12 +63,12 @@ def test_workers_are_listed_as_baton_workers_json_prints_them(client_for, store)
     assert r.json()[2]["stopped_at"] == "1970-01-01T00:08:21.000000Z"
 
 
-def test_pools_are_created_resized_listed_and_deleted_by_an_admin(client_for, store):
+def test_pools_are_created_resized_listed_and_deleted_by_an_admin(client_for, store, add_run):
     admin = client_for("admin")
     r = admin.put("/api/v1/pools/db", json={"slots": 2, "description": "the warehouse"})
     assert r.status_code == 201
     assert r.json() == {"name": "db", "slots": 2, "running": 0, "description": "the warehouse"}
-    add_run(store, [("a", "running", "default", "db"), ("b", "queued", "default", "db")])
+    add_run("r1", "running", [("a", "running", "default", "db"), ("b", "queued", "default", "db")])
     r = admin.put("/api/v1/pools/db", json={"slots": 5})  # no description: kept
     assert r.status_code == 200
     assert r.json() == {"name": "db", "slots": 5, "running": 1, "description": "the warehouse"}
@@ -150,9 +114,12 @@ def test_a_bad_pool_is_refused_naming_the_field(client_for, store, name, body, l
     assert store.read().pools() == []
 
 
-def test_queues_count_queued_and_running_task_runs_and_show_served_queues(client_for, store):
+def test_queues_count_queued_and_running_task_runs_and_show_served_queues(
+    client_for, store, add_run
+):
     add_run(
-        store,
+        "r1",
+        "running",
         [
             ("a", "queued", "default", None),
             ("b", "queued", "default", None),

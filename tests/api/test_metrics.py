@@ -92,40 +92,6 @@ def scrape(client_for, app) -> Callable[[], Samples]:
     return get
 
 
-def add_run(store: Store, run_id: str, state: str, tasks: dict[str, tuple[str, str]]) -> None:
-    """A run in `state` with task runs {key: (state, queue)}, inserted as they are."""
-    now = time.time()
-    with store.transaction() as tx:
-        tx.insert_run(
-            {
-                "id": run_id,
-                "flow_name": "f",
-                "version_id": "v",
-                "state": state,
-                "params": "{}",
-                "trigger": "api",
-                "unfinished": len(tasks),
-                "created_at": now,
-            }
-        )
-        tx.insert_task_runs(
-            [
-                {
-                    "run_id": run_id,
-                    "task_key": key,
-                    "map_index": -1,
-                    "state": s,
-                    "queue": q,
-                    "pool": None,
-                    "priority": 0,
-                    "up_total": 0,
-                }
-                for key, (s, q) in tasks.items()
-            ],
-            now,
-        )
-
-
 def test_metrics_need_a_viewer_token(client_for):
     assert client_for(None).get("/metrics").status_code == 401
     bad = {"Authorization": "Bearer baton_nope_nope"}
@@ -133,11 +99,13 @@ def test_metrics_need_a_viewer_token(client_for):
     assert client_for("viewer").get("/api/v1/metrics").status_code == 404  # at the root
 
 
-def test_runs_task_runs_and_queues_are_counted(scrape, store):
-    add_run(store, "r1", "running", {"a": ("queued", "default"), "b": ("running", "gpu")})
-    add_run(store, "r2", "running", {"a": ("queued", 'we"ird\\q'), "b": ("pending", "default")})
-    add_run(store, "r3", "succeeded", {"a": ("succeeded", "default")})
-    add_run(store, "r4", "scheduled", {})
+def test_runs_task_runs_and_queues_are_counted(scrape, store, add_run):
+    add_run("r1", "running", [("a", "queued", "default", None), ("b", "running", "gpu", None)])
+    add_run(
+        "r2", "running", [("a", "queued", 'we"ird\\q', None), ("b", "pending", "default", None)]
+    )
+    add_run("r3", "succeeded", [("a", "succeeded", "default", None)])
+    add_run("r4", "scheduled", [])
     s = scrape()
     assert value(s, "baton_runs", state="running") == 2
     assert value(s, "baton_runs", state="succeeded") == 1
@@ -179,9 +147,9 @@ def test_workers_alive_have_heartbeated_within_three_periods(scrape, store):
     assert value(scrape(), "baton_workers_alive") == 2  # heartbeat 10 s: within 30 s
 
 
-def test_scheduler_lag_is_since_the_last_round_or_the_oldest_overdue_wakeup(scrape, store):
+def test_scheduler_lag_is_since_the_last_round_or_the_oldest_overdue_wakeup(scrape, store, add_run):
     assert value(scrape(), "baton_scheduler_lag_seconds") == 0  # nothing known to be late
-    add_run(store, "r1", "running", {"a": ("retry_wait", "default")})
+    add_run("r1", "running", [("a", "retry_wait", "default", None)])
     with store.transaction() as tx:
         retry = tx.task_runs("r1")[0]["id"]
         tx._c.execute("UPDATE task_runs SET ready_at = ? WHERE id = ?", (time.time() - 7, retry))
@@ -210,10 +178,10 @@ def _run_task(store: Store, run_id: str, key: str, start: float, end: float, to:
         )
 
 
-def test_task_durations_count_what_ended_after_the_first_scrape(scrape, store):
+def test_task_durations_count_what_ended_after_the_first_scrape(scrape, store, add_run):
     t = time.time() - 100
-    add_run(store, "r1", "running", {k: ("queued", "default") for k in "abcde"})
-    add_run(store, "r2", "running", {"z": ("pending", "default")})
+    add_run("r1", "running", [(k, "queued", "default", None) for k in "abcde"])
+    add_run("r2", "running", [("z", "pending", "default", None)])
     _run_task(store, "r1", "a", t, t + 0.3, "succeeded")  # before the first scrape
     first = scrape()
     assert value(first, "baton_task_duration_seconds_count", state="succeeded") == 0
@@ -236,11 +204,11 @@ def test_task_durations_count_what_ended_after_the_first_scrape(scrape, store):
     assert scrape() == s  # counted once
 
 
-def test_an_event_too_recent_to_be_settled_is_counted_at_a_later_scrape(store):
+def test_an_event_too_recent_to_be_settled_is_counted_at_a_later_scrape(store, add_run):
     durations = metrics.TaskDurations()
     durations.update(store.read(), time.time())
     now = time.time()
-    add_run(store, "r1", "running", {"a": ("queued", "default")})
+    add_run("r1", "running", [("a", "queued", "default", None)])
     _run_task(store, "r1", "a", now - 1, now, "succeeded")
     durations.update(store.read(), now)  # ended less than SETTLE ago: not yet
     assert 'le="+Inf"} 0' in "\n".join(durations.lines("d"))
