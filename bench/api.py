@@ -1,31 +1,39 @@
-"""REST API latency over real HTTP (issue #6's targets).
+"""REST API latency over real HTTP (issue #6's targets) and under load (issue #11's).
 
 Usage:
-    python bench/api.py [URL] [--requests N] [--profile]
+    python bench/api.py [URL] [--requests N] [--concurrent C] [--profile]
 
 URL is a PostgreSQL server (default BATON_TEST_POSTGRES_URL, else the local test server: a
 fresh schema is made and dropped) or `sqlite` (a temp file). The store gets 10,000 runs of
 20 flows over 30 days (inserted through the store API, 1,000 per transaction) and one run
 of a 1,000-task flow, made the way workers make it (claimed and completed through the
-engine). Then the app is served by uvicorn in a subprocess and httpx, in this process, sends
-N sequential requests (after 20 unmeasured ones) to each of:
+engine). Then `baton server --no-worker` serves it and httpx, in this process, sends N
+sequential requests (after 20 unmeasured ones) to each of:
 
 - GET /api/v1/runs?limit=50 (the newest runs), with ?flow= (one flow's), and the second
   page by its cursor: target p95 < 50 ms;
 - GET /api/v1/runs/{id} of the 1,000-task run: target p95 < 200 ms;
 - GET /metrics (for information).
 
-Prints a table and writes bench/results/api-latest.json. With --profile, the run-detail
+Then, on a fresh server warmed up by 20 requests, C (500) concurrent GET
+/api/v1/runs?limit=50, each on a connection of its own: how many were answered 200, 503
+(overloaded: the client should retry after `Retry-After`), anything else, or not at all
+within 30 s; p50/p95/max of the answered ones. Then one more request (the server still
+answers), and how long SIGTERM takes to stop it.
+
+Prints the tables and writes bench/results/api-latest.json. With --profile, the run-detail
 request is also run in-process under pyinstrument: bench/results/api-profile.txt.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
-import socket
+import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -52,13 +60,9 @@ RESULTS = BENCH / "results"
 BASE = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 RUNS, FLOWS, BIG_TASKS, BATCH = 10_000, 20, 1_000, 1_000
 TARGET_LIST_MS, TARGET_RUN_MS = 50.0, 200.0
-SERVER = """
-import sys, uvicorn
-from baton.api import create_app
-from baton.settings import Settings
-uvicorn.run(create_app(Settings.from_env()), host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning", access_log=False)
-"""
+BATON = str(Path(sys.executable).parent / "baton")
+LOAD_TIMEOUT = 30.0  # seconds a concurrent request may take before it counts as unanswered
+STOP_TIMEOUT = 60.0  # seconds SIGTERM may take before the server is killed (and reported)
 
 
 @contextlib.contextmanager
@@ -161,30 +165,45 @@ def fill(store: Store) -> tuple[str, str]:
     return run_id, versions[7][0]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class Served:
+    """`baton server --no-worker` in a subprocess, at `url`; `stop_seconds` is how long SIGTERM
+    took to stop it (None: it had not stopped after STOP_TIMEOUT and was killed)."""
+
+    def __init__(self, env: dict[str, str], cwd: str) -> None:
+        # Its stderr goes to a file: a pipe nobody reads would block it once full.
+        self.log = Path(cwd) / f"server-{uuid.uuid4().hex[:6]}.log"
+        with self.log.open("w") as log:
+            self.proc = subprocess.Popen(
+                [BATON, "server", "--port", "0", "--no-worker"], env=env, cwd=cwd, stderr=log
+            )
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r"serving (http://\S+)/ ", self.log.read_text())):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                sys.exit(f"bench: the server did not start\n{self.log.read_text()}")
+            time.sleep(0.05)
+        self.url = found.group(1)
+        self.stop_seconds: float | None = None
+
+    def stop(self) -> None:
+        t = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=STOP_TIMEOUT)
+            self.stop_seconds = time.monotonic() - t
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 @contextlib.contextmanager
-def server(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env)
-    base = f"http://127.0.0.1:{port}"
+def server(env: dict[str, str], cwd: str) -> Iterator[Served]:
+    served = Served(env, cwd)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit("bench: the server did not start")
-            time.sleep(0.05)
-        yield base
+        yield served
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        if served.proc.poll() is None:
+            served.stop()
 
 
 def measure(client: httpx.Client, path: str, n: int) -> list[float]:
@@ -202,6 +221,55 @@ def measure(client: httpx.Client, path: str, n: int) -> list[float]:
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def load(base: str, token: str, path: str, n: int) -> dict[str, Any]:
+    """`n` concurrent GETs of `path`, each on a connection of its own."""
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=0)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=LOAD_TIMEOUT
+    ) as client:
+
+        async def one() -> tuple[int | None, float]:
+            t = time.perf_counter()
+            try:
+                status: int | None = (await client.get(path)).status_code
+            except httpx.HTTPError:
+                status = None  # a timeout, or the connection refused or dropped
+            return status, (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        results = await asyncio.gather(*(one() for _ in range(n)))
+        took = time.perf_counter() - t
+    answered = [ms for status, ms in results if status is not None]
+    statuses = [status for status, _ in results]
+    return {
+        "concurrent": n,
+        "ok": statuses.count(200),
+        "busy": statuses.count(503),
+        "other": sum(s is not None and s not in (200, 503) for s in statuses),
+        "unanswered": statuses.count(None),
+        "p50": statistics.median(answered) if answered else None,
+        "p95": pct(answered, 95) if answered else None,
+        "max": max(answered) if answered else None,
+        "seconds": took,
+    }
+
+
+def after_load(base: str, token: str) -> str:
+    """Whether the server still answers, once the load is over."""
+    try:
+        r = httpx.get(
+            f"{base}/api/v1/runs?limit=1", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+    except httpx.HTTPError as exc:
+        return f"no answer ({type(exc).__name__})"
+    return str(r.status_code)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def profile(settings: Settings, token: str, run_id: str) -> None:
@@ -226,8 +294,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("url", nargs="?", default=BASE, help="a PostgreSQL URL, or sqlite")
     parser.add_argument("--requests", type=int, default=200, help="per endpoint (default 200)")
+    parser.add_argument(
+        "--concurrent",
+        default="500",
+        help="concurrent requests, or several loads (a fresh server each): 60,200,500",
+    )
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
+    loads = [int(n) for n in args.concurrent.split(",") if n.strip()]
     with tempfile.TemporaryDirectory() as tmp, database(args.url, Path(tmp)) as url:
         settings = Settings.from_env({"BATON_HOME": tmp, "BATON_DATABASE_URL": url})
         store = Store(url)
@@ -243,9 +317,9 @@ def main() -> None:
         env |= {"BATON_HOME": tmp, "BATON_DATABASE_URL": url}
         rows: list[dict[str, Any]] = []
         with (
-            server(env) as base,
+            server(env, tmp) as served,
             httpx.Client(
-                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
+                base_url=served.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
             ) as client,
         ):
             cursor = client.get("/api/v1/runs?limit=50").json()["next_cursor"]
@@ -280,8 +354,40 @@ def main() -> None:
             print(
                 f"{r['request']:<24} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['max']:>7.1f}  {verdict}"
             )
+        loaded = []
+        for n in loads:
+            with server(env, tmp) as served:
+                for _ in range(20):  # warm up: imports, the pool's connections
+                    after_load(served.url, token)
+                result = asyncio.run(load(served.url, token, "/api/v1/runs?limit=50", n))
+                result["after"] = after_load(served.url, token)
+                served.stop()
+            result["stop_seconds"] = served.stop_seconds
+            # Every request answered (200, or 503 to retry), the server still answering, and
+            # a clean stop: anything else is a hang.
+            passed = (
+                result["ok"] + result["busy"] == n
+                and result["after"] == "200"
+                and served.stop_seconds is not None
+            )
+            ok &= passed
+            loaded.append(result | {"pass": passed})
+        print("\nconcurrent GET /api/v1/runs?limit=50, each on its own connection (ms)")
+        print(
+            f"{'concurrent':>10} {'200':>5} {'503':>5} {'other':>5} {'none':>5} {'p50':>8} "
+            f"{'p95':>8} {'max':>8}  {'then':>9}  {'SIGTERM':>8}"
+        )
+        for r in loaded:
+            stop = "hung" if r["stop_seconds"] is None else f"{r['stop_seconds']:.1f} s"
+            print(
+                f"{r['concurrent']:>10} {r['ok']:>5} {r['busy']:>5} {r['other']:>5} "
+                f"{r['unanswered']:>5} {_ms(r['p50']):>8} {_ms(r['p95']):>8} {_ms(r['max']):>8}  "
+                f"{r['after']:>9}  {stop:>8}  {'pass' if r['pass'] else 'FAIL'}"
+            )
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "api-latest.json").write_text(json.dumps(rows, indent=2))
+        (RESULTS / "api-latest.json").write_text(
+            json.dumps({"sequential": rows, "concurrent": loaded}, indent=2)
+        )
         if args.profile:
             profile(settings, token, big)
     sys.exit(0 if ok else 1)

@@ -23,6 +23,7 @@ class Settings:
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_from: str = "baton@localhost"
+    api_max_body: int = 1 << 20  # bytes of a request body the API reads at most (else 413)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -49,6 +50,7 @@ class Settings:
             smtp_password=env.get("BATON_SMTP_PASSWORD") or None,
             smtp_starttls=(env.get("BATON_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
             smtp_from=env.get("BATON_SMTP_FROM") or "baton@localhost",
+            api_max_body=_bytes(env, "BATON_API_MAX_BODY", 1 << 20),
         )
 
     @property
@@ -82,6 +84,17 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
         raise InputError(f"{name}={text!r}: expected a number of seconds > 0")
     return value
+
+
+def _bytes(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    if not text.isdigit() or int(text) == 0:
+        from baton.errors import InputError
+
+        raise InputError(f"{name}={text!r}: expected a number of bytes > 0")
+    return int(text)
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

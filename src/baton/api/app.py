@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
@@ -60,7 +60,12 @@ class AuditedRoute(APIRoute):
     """A route that checks the caller's token and role before anything else (so a refused
     call learns nothing about its body: 401, then 403, then validation), and whose mutating
     calls write an audit entry: who, what, which object, when, from where, and the outcome
-    (ok, refused: 401/403, failed: any other error)."""
+    (ok, refused: 401/403, failed: any other error).
+
+    A request takes one store from the pool and keeps it for its authorization, its route and
+    its audit entry (`get_store` hands the route that one). It reads its body first: a slow
+    client keeps its own connection busy, never a store. A request that finds no store free
+    within the pool's wait is answered 503 (`stores.Busy`), unaudited: nothing was done."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -69,19 +74,40 @@ class AuditedRoute(APIRoute):
         action = self.name
 
         async def route(request: Request) -> Response:
-            try:
-                if role is not None:
-                    await run_in_threadpool(_authorize, request, role)
-                response = await handler(request)
-            except Exception as exc:
+            pool: StorePool = request.app.state.stores
+            if request.method in MUTATING:
+                await _read_body(request)
+            async with pool.lend() as store:
+                request.state.store = store
+                try:
+                    if role is not None:
+                        await run_in_threadpool(_authorize, store, request, role)
+                    response = await handler(request)
+                except Exception as exc:
+                    if audited:
+                        await run_in_threadpool(
+                            _audit, store, request, action, status_of(exc), str(exc)
+                        )
+                    raise
                 if audited:
-                    await run_in_threadpool(_audit, request, action, status_of(exc), str(exc))
-                raise
-            if audited:
-                await run_in_threadpool(_audit, request, action, response.status_code, None)
-            return response
+                    await run_in_threadpool(
+                        _audit, store, request, action, response.status_code, None
+                    )
+                return response
 
         return route
+
+
+async def _read_body(request: Request) -> None:
+    """Read the body now, before taking a store (the route reads it again from `request`'s
+    cache). A body over the limit is answered 413 here (`limits.BodyLimit`), unaudited like a
+    503: the call was refused before anyone was known or anything done."""
+    try:
+        await request.body()
+    except HTTPException:
+        raise
+    except Exception as exc:  # the client went away mid-body: nothing to answer
+        raise HTTPException(400, f"the request body could not be read ({exc})") from None
 
 
 def _required_role(dependant: Dependant) -> str | None:
@@ -107,11 +133,9 @@ def token_of(request: Request) -> str | None:
     return None
 
 
-def _authorize(request: Request, role: str) -> None:
+def _authorize(store: Store, request: Request, role: str) -> None:
     """Set `request.state.principal`, or raise 401 (no valid token) or 403 (role too low)."""
-    pool: StorePool = request.app.state.stores
-    with pool.store() as store:
-        principal = authenticate(store.read(), token_of(request))
+    principal = authenticate(store.read(), token_of(request))
     if principal is None:
         raise HTTPException(
             401,
@@ -126,7 +150,7 @@ def _authorize(request: Request, role: str) -> None:
         )
 
 
-def _audit(request: Request, action: str, status: int, error: str | None) -> None:
+def _audit(store: Store, request: Request, action: str, status: int, error: str | None) -> None:
     principal: Principal | None = getattr(request.state, "principal", None)
     params = dict(request.path_params)
     object_type = action.split(".", 1)[0]
@@ -135,8 +159,7 @@ def _audit(request: Request, action: str, status: int, error: str | None) -> Non
     detail = {"method": request.method, "path": request.url.path}
     if error:
         detail["error"] = error[:500]
-    pool: StorePool = request.app.state.stores
-    with pool.store() as store, store.transaction() as tx:
+    with store.transaction() as tx:
         tx.add_audit(
             {
                 "at": time.time(),
@@ -154,21 +177,20 @@ def _audit(request: Request, action: str, status: int, error: str | None) -> Non
         )
 
 
-def get_store(request: Request) -> Iterator[Store]:
-    """A store for this request, from the app's pool."""
-    pool: StorePool = request.app.state.stores
-    with pool.store() as store:
-        yield store
+async def get_store(request: Request) -> Store:
+    """The store the route class lent this request (a coroutine: no thread to wait for)."""
+    store: Store = request.state.store
+    return store
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def require(role: str) -> Callable[..., Principal]:
+def require(role: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency: the caller, who holds a valid token of `role` or above. The route class
     checks that before anything else; the bearer scheme here puts it in the OpenAPI document."""
 
-    def caller(
+    async def caller(  # a coroutine: no thread hop for a field read
         request: Request,
         _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
@@ -190,7 +212,7 @@ def audited_router(**kwargs: Any) -> APIRouter:
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The API over the store at `settings.database_url` (or over `store`, one connection
     that requests then take turns on)."""
-    from baton.api import metrics, routes
+    from baton.api import limits, metrics, routes
 
     app = FastAPI(
         title="baton",
@@ -209,12 +231,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.add_exception_handler(errors.BatonError, baton_error)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """Whether the server is up; needs no token."""
+    async def healthz() -> dict[str, str]:
+        """Whether the server is up; needs no token. (A coroutine: it needs no thread, so it
+        answers even when every thread is busy.)"""
         return {"status": "ok"}
 
     for module in routes.MODULES:
         app.include_router(module.router, prefix="/api/v1")
     metrics.install(app)
     app.router.add_event_handler("shutdown", app.state.stores.close)
+    app.add_middleware(limits.BodyLimit, limit=settings.api_max_body)
     return app

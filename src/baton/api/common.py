@@ -41,8 +41,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "the token's role may not do this"},
     404: {"model": ErrorOut, "description": "no such flow, run, task or attempt"},
     409: {"model": ErrorOut, "description": "another change came first"},
+    413: {"model": ErrorOut, "description": "a body over BATON_API_MAX_BODY bytes"},
     422: {"model": ErrorOut, "description": "a malformed request, or one that cannot be done"},
-    503: {"model": ErrorOut, "description": "the store cannot be used as it is"},
+    503: {
+        "model": ErrorOut,
+        "description": "the store cannot be used as it is, or the server is busy: try again "
+        "after the seconds in `Retry-After`",
+    },
 }
 
 

@@ -7,6 +7,7 @@ never imports user code, and its workers have no project folder to find it in. F
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Annotated, Any
 
@@ -44,6 +45,8 @@ Operator = Annotated[Principal, Depends(require("operator"))]
 Editor = Annotated[Principal, Depends(require("editor"))]
 RECENT_RUNS = 20  # runs per flow in a list: enough for a row of state dots
 MAX_YAML_BYTES = 1 << 20
+# A param's value is stored with its run and sent to every task: data belongs elsewhere.
+MAX_PARAM_BYTES = 64 << 10
 YAML_TYPES = ("application/yaml", "text/yaml", "application/x-yaml", "text/plain")
 BODY = "request body"  # where DefinitionErrors say the YAML was
 # ParamError.problems kinds as pydantic names them
@@ -238,6 +241,10 @@ def trigger(
                 for param, kind, msg in exc.problems
             )
         ) from None
+    oversized = [p for p in body.params if len(json.dumps(values.get(p))) > MAX_PARAM_BYTES]
+    if oversized:
+        msg = f"at most {MAX_PARAM_BYTES} bytes as JSON: pass a reference (a path, a URL)"
+        raise invalid(*((("body", "params", p), msg, "value_error") for p in oversized))
     run_id = Engine(store).create_run(
         flow["latest_version"], values, trigger="api", trigger_info={"user": caller.user}
     )

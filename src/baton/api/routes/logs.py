@@ -120,12 +120,11 @@ async def _tail(
 ) -> AsyncIterator[str]:
     started = last_sent = time.monotonic()
 
-    def look() -> tuple[str, int, bool]:
-        with pool.store() as store:  # the request's store went back to the pool already
-            return _read(store, settings, log, offset, PAGE_BYTES)
-
     while True:
-        text, next_offset, complete = await run_in_threadpool(look)
+        async with pool.lend() as store:  # the request's store went back to the pool already
+            text, next_offset, complete = await run_in_threadpool(
+                _read, store, settings, log, offset, PAGE_BYTES
+            )
         if next_offset > offset:
             offset = next_offset
             if text:
