@@ -8,6 +8,8 @@
     ├── ConflictError          it exists already (a run for this flow and logical date)
     ├── TransitionError        a forbidden or stale state transition (lost a race)
     └── StoreError             the store cannot be used as it is (e.g. old schema)
+        ├── StoreUnavailable   its database cannot be reached (CLI exit 3)
+        └── StoreCannotWrite   its disk is full, read-only or corrupt (CLI exit 3)
 
 Control signals derive from BaseException, so a user's `except Exception` cannot swallow them:
 
@@ -85,6 +87,21 @@ class TransitionError(BatonError):
 
 class StoreError(BatonError):
     """The store cannot be used as it is; the message says how to fix it."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached (for longer than the caller would wait): it is down,
+    restarting, or out of the network's reach. Waiting and trying again may work."""
+
+    exit_code = 3  # what `baton` exits with: not a failed run (1), not bad input (2)
+
+
+class StoreCannotWrite(StoreError):
+    """The store refuses to record anything, for a fault of this machine that waiting will
+    not mend: its disk is full, its file read-only or corrupt. Free space (or repair the
+    file), then `baton runs resume RUN` carries the run on."""
+
+    exit_code = 3
 
 
 class Skip(BaseException):

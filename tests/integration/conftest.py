@@ -6,13 +6,16 @@ Every test runs in its own working directory with `BATON_HOME=<tmp>/.baton` (and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -157,6 +160,30 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+class Stderr:
+    """A background process's stderr, read line by line as it comes (by a thread), so a
+    test can `wait_until` a line shows up without blocking on the pipe."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        self.lines: list[str] = []
+        self._stream = proc.stderr
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def finish(self) -> list[str]:
+        """Every line, once the process has exited (and closed its stderr)."""
+        self._thread.join(timeout=TIMEOUT)
+        return self.lines
+
+
 class Helpers:
     """The helpers above, as a fixture (test modules do not import conftest)."""
 
@@ -165,8 +192,97 @@ class Helpers:
     wait_until = staticmethod(wait_until)
     lines = staticmethod(lines)
     pid_alive = staticmethod(pid_alive)
+    stderr = Stderr
 
 
 @pytest.fixture
 def h() -> type[Helpers]:
     return Helpers
+
+
+class Proxy:
+    """A TCP forwarder from 127.0.0.1:`port` to a database: `stop()` cuts every connection
+    and closes the port, `start()` opens it again on the same port, so "the database is
+    gone for N seconds" is real for whoever connects through it (a URL from `url`)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def url(self, url: str) -> str:
+        """`url` (postgresql://USER@HOST:PORT/...) through this proxy."""
+        scheme, rest = url.split("://", 1)
+        user, _, rest = rest.rpartition("@")
+        _, sep, tail = rest.partition("/")
+        return f"{scheme}://{user}{'@' if user else ''}127.0.0.1:{self.port}{sep}{tail}"
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        listener.settimeout(0.05)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            sockets, self._sockets = self._sockets, []
+        for s in [*sockets, *([listener] if listener else [])]:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while self._listener is listener:
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            client.settimeout(None)
+            with self._lock:
+                if self._listener is not listener:
+                    client.close()
+                    upstream.close()
+                    return
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture
+def proxy(pg_url: str) -> Iterator[Proxy]:
+    """A stopped Proxy to this test's PostgreSQL (`start()` it); its port is free now."""
+    netloc = pg_url.split("://", 1)[1].split("/", 1)[0].rpartition("@")[2]
+    host, _, port = netloc.partition(":")
+    p = Proxy((host or "127.0.0.1", int(port or 5432)))
+    p.start()
+    p.stop()  # a port that refuses connections until the test starts the proxy
+    try:
+        yield p
+    finally:
+        p.stop()

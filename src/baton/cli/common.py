@@ -11,11 +11,37 @@ if TYPE_CHECKING:
     from baton.store.store import Store
 
 
-def store() -> closing[Store]:
-    from baton.settings import Settings
-    from baton.store.store import Store
+WAIT_FOR_DB = 60.0  # seconds: the default of --wait-for-db
 
-    return closing(Store(Settings.from_env().database_url))
+
+def store(patience: float = 0.0, who: str = "baton") -> closing[Store]:
+    """The store of BATON_DATABASE_URL; with `patience`, once its database can be reached
+    within that many seconds (one line on stderr per failed try, prefixed `who`)."""
+    from baton.settings import Settings
+    from baton.store import waiting
+
+    return closing(waiting.open_store(Settings.from_env().database_url, patience, say(who)))
+
+
+def say(who: str) -> Callable[[str], None]:
+    """A function printing one line to stderr as `who: line` (the waiting clients' log)."""
+    import sys
+
+    def print_line(line: str) -> None:
+        print(f"{who}: {line}", file=sys.stderr, flush=True)
+
+    return print_line
+
+
+def wait_for_db_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wait-for-db",
+        type=seconds,
+        default=WAIT_FOR_DB,
+        metavar="SECONDS",
+        help="while the database cannot be reached, try again for up to this long, then "
+        f"give up with exit code 3 (default {WAIT_FOR_DB:g}; 0: do not wait)",
+    )
 
 
 @contextmanager
@@ -54,6 +80,16 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got '{text}'") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got '{text}'") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text}")
     return value
 
 

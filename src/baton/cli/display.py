@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from baton.execution import logs as attempt_logs
@@ -62,7 +62,11 @@ def progress(settings: Settings, run_id: str, *, enabled: bool) -> Iterator[None
 
         def loop() -> None:
             while not stop.wait(REFRESH):
-                live.update(render())
+                try:
+                    live.update(render())
+                except store.errors:  # the database is away: the waiting client says so
+                    with suppress(Exception):
+                        store.reconnect()
 
         t = threading.Thread(target=loop, daemon=True)
         t.start()
@@ -120,7 +124,7 @@ def run_list(data: Sequence[dict[str, Any]], *, as_json: bool) -> None:
             d["id"],
             d["flow"],
             d["state"],
-            d["trigger"],
+            f"{d['trigger']}: {d['trigger_detail']}" if d.get("trigger_detail") else d["trigger"],
             (d["created_at"] or "")[:19].replace("T", " "),
             _duration(d["started_at"], d["ended_at"]),
         ]
@@ -327,12 +331,17 @@ def workers(rows: Sequence[Row], *, as_json: bool) -> None:
             f"{d['running']}/{d['concurrency']}",
             f"{now - r['heartbeat_at']:.0f}s ago",
             "stopped" if d["stopped_at"] else "",
+            ", ".join(
+                f"{t['run_id']}/{t['task_key']}"
+                + ("" if t["map_index"] is None else f"[{t['map_index']}]")
+                for t in d["tasks"]
+            ),
         ]
         for d, r in zip(data, rows, strict=True)
     ]
     print_table(
         f"{len(data)} workers",
-        ["worker", "host", "queues", "running", "last heartbeat", ""],
+        ["worker", "host", "queues", "running", "last heartbeat", "", "tasks"],
         table,
         state_col=5,
     )

@@ -1,8 +1,10 @@
 """The `baton` command. Thin: parse, call, print, exit code.
 
 Exit codes: 0 success, 1 the run failed, 2 bad definition or input (argparse's own usage
-errors are 2 as well). Commands import what they need when they run, and the parser is the
-standard library's: together that keeps `baton --help` and a one-task run fast.
+errors are 2 as well), 3 the database could not be reached (for longer than
+`--wait-for-db`, or the connection was lost mid-way through a command that cannot wait).
+Commands import what they need when they run, and the parser is the standard library's:
+together that keeps `baton --help` and a one-task run fast.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
-from baton.cli import common, remote, scheduling, server
+from baton.cli import common, history, remote, scheduling, server
 
 if TYPE_CHECKING:
     from baton.store.store import Store
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3  # errors.StoreUnavailable.exit_code
 RUN_STATES = ("scheduled", "queued", "running", "succeeded", "failed", "cancelling", "cancelled")
 
 
@@ -39,7 +42,37 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = getattr(exc, "exit_code", EXIT_BAD_INPUT)  # remote.RemoteError says its own
     except BrokenPipeError:  # `baton runs list | head`
         code = 0
+    except Exception as exc:
+        if not _connection_lost(exc):
+            raise
+        # A command that cannot wait (it was writing) lost its database: one line, no
+        # traceback, and not exit 1, which says that a run failed.
+        print(f"error: database error: {_described(exc)}", file=sys.stderr)
+        code = EXIT_UNAVAILABLE
     sys.exit(code)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` is a database driver's error about the connection, not about SQL."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    psycopg = sys.modules.get("psycopg")  # loaded only if the store is PostgreSQL
+    return psycopg is not None and isinstance(
+        exc, psycopg.OperationalError | psycopg.InterfaceError
+    )
+
+
+def _described(exc: BaseException) -> str:
+    from baton.settings import Settings
+    from baton.store import dialect
+
+    try:
+        url = Settings.from_env().database_url
+    except Exception:  # the environment was read once already; this cannot fail
+        url = ""
+    return dialect.describe(exc, url)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run is only created, for the workers",
     )
     common.json_option(p, "print the finished run as JSON")
+    common.wait_for_db_option(p)
     p.set_defaults(command=cmd_run)
 
     p = sub.add_parser("deploy", help="register the flows of a file or folder, and their triggers")
@@ -101,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="on SIGTERM, seconds running tasks have to finish before they are handed "
         "back to other workers (default 30)",
     )
+    common.wait_for_db_option(p)
     p.set_defaults(command=cmd_worker)
 
     server.add_commands(sub)
@@ -146,7 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=cmd_runs_list)
     p = runs_sub.add_parser("show", help="a run and each of its task runs")
     _run_argument(p)
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the run to its end first (exit 1 if it failed)",
+    )
     common.json_option(p)
+    common.wait_for_db_option(p)
     remote.add_options(p)
     p.set_defaults(command=cmd_runs_show)
     p = runs_sub.add_parser("cancel", help="cancel a run: running tasks stop, the rest end")
@@ -159,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_argument(p)
     _concurrency_option(p)
     common.json_option(p)
+    common.wait_for_db_option(p)
     remote.add_options(p)
     p.set_defaults(command=cmd_runs_repair)
     p = runs_sub.add_parser(
@@ -167,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run_argument(p)
     _concurrency_option(p)
     common.json_option(p)
+    common.wait_for_db_option(p)
     remote.add_options(p)
     p.set_defaults(command=cmd_runs_resume)
 
@@ -175,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = db.add_parser("upgrade", help="migrate BATON_DATABASE_URL to this baton's schema")
     p.set_defaults(command=cmd_db_upgrade)
+    history.add_commands(db)
 
     p = sub.add_parser("logs", help="print the logs of a run's attempts")
     _run_argument(p)
@@ -194,12 +238,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from baton.execution import loader, local
     from baton.model.params import parse_cli_params
     from baton.settings import Settings
-    from baton.store.store import Store
+    from baton.store import waiting
 
     given = parse_cli_params(args.params)
     flow = loader.pick(loader.load_file(args.path), args.flow_name, file=args.path)
     settings = Settings.from_env()
-    with closing(Store(settings.database_url)) as store:
+    say = common.say("baton run")
+    with closing(waiting.open_store(settings.database_url, args.wait_for_db, say)) as store:
         engine = Engine(store)
         run_id = local.start_run(engine, flow, given)
         if settings.cluster and not args.wait:
@@ -210,7 +255,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0
         with display.progress(settings, run_id, enabled=not args.json):
             if settings.cluster:
-                result = local.wait(store, run_id)
+                # Only reads: safe to repeat after the connection is lost and reopened.
+                result = waiting.patiently(
+                    store, args.wait_for_db, say, lambda: local.wait(store, run_id)
+                )
             else:
                 result = local.execute(engine, settings, run_id, flow, concurrency=args.concurrency)
     display.finished(result, as_json=args.json)
@@ -242,7 +290,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise InputError(f"--path {args.path}: no such folder")
     settings = Settings.from_env()
     stop = threading.Event()
-    with common.store() as store:
+    with common.store(args.wait_for_db, "baton worker") as store:
         worker = Worker(
             Engine(store),
             settings,
@@ -325,12 +373,22 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     from baton.execution import local
 
     if remote.wanted(args):
+        if args.wait:
+            return _follow_remote(args, remote.run(args).id)
         display.finished(remote.run(args), as_json=args.json)
         return 0
-    with common.store() as store:
-        result = local.load_result(store, store.read().resolve_run_id(args.run_id))
+    from baton.store import waiting
+
+    say = common.say("baton runs show")
+    with common.store(args.wait_for_db, "baton runs show") as store:
+        # Only reads: each is repeated if the connection is lost and reopened meanwhile.
+        run_id = waiting.patiently(
+            store, args.wait_for_db, say, lambda: store.read().resolve_run_id(args.run_id)
+        )
+        follow = local.wait if args.wait else local.load_result
+        result = waiting.patiently(store, args.wait_for_db, say, lambda: follow(store, run_id))
     display.finished(result, as_json=args.json)
-    return 0
+    return 0 if result.succeeded or not args.wait else EXIT_FAILED
 
 
 def cmd_runs_cancel(args: argparse.Namespace) -> int:
@@ -345,7 +403,7 @@ def cmd_runs_cancel(args: argparse.Namespace) -> int:
         with common.store() as store:
             run_id = store.read().resolve_run_id(args.run_id)
             state = local.cancel(Engine(store), Settings.from_env(), run_id)
-    print(f"run {run_id} is {state}")
+    print(local.cancel_text(run_id, state))
     return 0
 
 
@@ -357,7 +415,7 @@ def cmd_runs_repair(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"repair run {new_id}")
         return _follow_remote(args, new_id)
-    with common.store() as store:
+    with common.store(args.wait_for_db, "baton runs repair") as store:
         engine = Engine(store)
         new_id = engine.repair(store.read().resolve_run_id(args.run_id))
         if not args.json:
@@ -371,7 +429,7 @@ def cmd_runs_resume(args: argparse.Namespace) -> int:
 
     if remote.wanted(args):
         return _follow_remote(args, remote.run(args, "resume").id)
-    with common.store() as store:
+    with common.store(args.wait_for_db, "baton runs resume") as store:
         engine = Engine(store)
         run_id = store.read().resolve_run_id(args.run_id)
         local.check_resumable(store, run_id)

@@ -3,7 +3,9 @@ REST API instead of the store, printing the same as they do locally.
 
 The server comes from `--server` or BATON_SERVER, the token from `--token` or BATON_TOKEN.
 An error the server answers is printed as it says it (its `detail`): exit 2 for a 4xx, 1
-for a server that cannot be reached or fails (5xx). httpx is imported only when used.
+for a server that cannot be reached or fails (5xx). A command following a run to its end
+waits for a server that cannot be reached or answers 503 (its database is away) up to
+`--wait-for-db` seconds, then exits 3. httpx is imported only when used.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 class RemoteError(BatonError):
     """The server refused a call (exit 2) or could not answer it (exit 1)."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
+    def __init__(self, message: str, exit_code: int, *, unavailable: bool = False) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.unavailable = unavailable  # not reached, or 503: it may answer if asked again
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -82,9 +85,14 @@ class Client:
             raise RemoteError(
                 f"cannot reach the baton server at {self.url}: {exc or type(exc).__name__}",
                 EXIT_FAILED,
+                unavailable=True,
             ) from None
         if r.status_code >= 400:
-            raise RemoteError(_detail(r), EXIT_BAD_INPUT if r.status_code < 500 else EXIT_FAILED)
+            raise RemoteError(
+                _detail(r),
+                EXIT_BAD_INPUT if r.status_code < 500 else EXIT_FAILED,
+                unavailable=r.status_code == 503,
+            )
         return r.json()
 
     def close(self) -> None:
@@ -163,12 +171,32 @@ def run(args: argparse.Namespace, action: str | None = None) -> RunResult:
 
 
 def follow(args: argparse.Namespace, run_id: str) -> RunResult:
-    """Wait for a run the server's workers run to end; Ctrl-C stops waiting, not the run."""
+    """Wait for a run the server's workers run to end; Ctrl-C stops waiting, not the run.
+    A server away, or without its database (503), is waited for up to --wait-for-db."""
+    from baton.cli.common import say
+    from baton.errors import StoreUnavailable
     from baton.execution.local import RunResult
+    from baton.store.waiting import Outage
 
     client = Client(args)
+    patience = getattr(args, "wait_for_db", 0.0)
+    outage: Outage | None = None
     try:
-        while (data := client.get(f"/runs/{run_id}"))["state"] not in TERMINAL:
+        while True:
+            try:
+                data = client.get(f"/runs/{run_id}")
+            except RemoteError as exc:
+                if not exc.unavailable:
+                    raise
+                outage = outage or Outage(patience, say("baton"))
+                try:
+                    outage.wait(str(exc))
+                except StoreUnavailable as gave_up:
+                    raise RemoteError(str(gave_up), StoreUnavailable.exit_code) from None
+                continue
+            outage = None
+            if data["state"] in TERMINAL:
+                break
             time.sleep(POLL)
     except KeyboardInterrupt:
         raise RemoteError(

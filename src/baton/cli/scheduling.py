@@ -37,6 +37,7 @@ def add_commands(sub: Any, flows: Any) -> None:
         "`baton server`, without the rest)",
     )
     common.path_option(p)
+    common.wait_for_db_option(p)
     p.set_defaults(command=cmd_scheduler)
 
     p = sub.add_parser(
@@ -59,6 +60,7 @@ def add_commands(sub: Any, flows: Any) -> None:
     )
     common.path_option(p)
     p.add_argument("--json", action="store_true", help="print the runs as JSON")
+    common.wait_for_db_option(p)
     p.set_defaults(command=cmd_backfill)
 
 
@@ -128,8 +130,8 @@ def serve_timers(args: argparse.Namespace, role: str) -> int:
         print(f"baton {role}: {line}", file=sys.stderr, flush=True)
 
     stop = threading.Event()
-    with common.store() as store, common.stop_on_signal(stop):
-        engine = Engine(store)
+    with common.store(args.wait_for_db, f"baton {role}") as store, common.stop_on_signal(stop):
+        engine = Engine(store, clock=store.clock)  # the timers' clock (leases, schedules)
         scheduler = Scheduler(engine, project_dir=os.path.abspath(args.path), report=say)
         t = timers.Timers(engine, Settings.from_env(), scheduler=scheduler)
         say(f"{t.holder} started (timers, schedules, triggers)")
@@ -146,7 +148,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from baton.settings import Settings
 
     settings = Settings.from_env()
-    with common.store() as store:
+    with common.store(args.wait_for_db, "baton backfill") as store:
         engine = Engine(store)
         plan = backfill.plan(
             engine, args.flow, args.start, args.end, rerun=args.rerun, now=time.time()
@@ -157,6 +159,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             plan,
             max_parallel=args.max_parallel,
             project_dir=os.path.abspath(args.path),
+            patience=args.wait_for_db,
+            say=common.say("baton backfill"),
         )
     _print_backfill(plan.items, as_json=args.json)
     ran = [i for i in plan.items if i.skipped is None]

@@ -6,9 +6,10 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from baton.cli import common
+from baton.cli import common, history
 
 if TYPE_CHECKING:
+    import logging
     import socket
     import threading
     from collections.abc import Iterator
@@ -30,7 +31,15 @@ def add_commands(sub: Any) -> None:
         default=None,
         help="also run tasks in this process (default: with an embedded SQLite store only)",
     )
+    p.add_argument(
+        "--prune-older-than",
+        type=history.duration,
+        metavar="AGE",
+        help="once an hour, delete finished runs that ended more than AGE (30s, 15m, 6h, 30d) "
+        "ago, as `baton db prune` does",
+    )
     common.path_option(p)
+    common.wait_for_db_option(p)
     p.set_defaults(command=cmd_server)
 
     p = sub.add_parser(
@@ -84,15 +93,20 @@ def cmd_server(args: argparse.Namespace) -> int:
 
     stop = threading.Event()
     threads: list[threading.Thread] = []
-    with (
+    with (  # the stores first: SIGTERM ends a wait for the database at once
+        common.store(args.wait_for_db, "baton server") as store,
+        common.store(args.wait_for_db, "baton server") as worker_store,
         common.stop_on_signal(stop),
-        common.store() as store,
-        common.store() as worker_store,
     ):
-        engine = Engine(store)
+        engine = Engine(store, clock=store.clock)  # the timers' clock (leases, schedules)
         scheduler = Scheduler(engine, project_dir=project_dir, report=say)
         t = timers.Timers(engine, settings, scheduler=scheduler)
         threads.append(threading.Thread(target=timers.serve, args=(t, stop), name="timers"))
+        if args.prune_older_than:
+            from baton.scheduling import retention
+
+            prune = (settings, args.prune_older_than, stop, lambda: t.leader, say)
+            threads.append(threading.Thread(target=retention.serve, args=prune, name="prune"))
         if with_worker:
             worker = Worker(Engine(worker_store), settings, project_dir=project_dir)
             threads.append(threading.Thread(target=worker.run, args=(stop,), name="worker"))
@@ -174,8 +188,13 @@ def _url(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
+SHUTDOWN_GRACE = 10  # seconds requests in flight get to finish when the server stops
+
+
 def _serve(settings: Settings, sock: socket.socket, stop: threading.Event) -> None:
     """Serve the API (and UI) on `sock` until `stop` is set."""
+    import logging
+    import socket
     import threading
     from contextlib import contextmanager
 
@@ -194,15 +213,33 @@ def _serve(settings: Settings, sock: socket.socket, stop: threading.Event) -> No
 
     app = create_app(settings)
     ui.install(app)
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    # Once stopped, requests in flight get SHUTDOWN_GRACE seconds to finish; then they are
+    # cancelled and the server exits (without a bound, one stuck request kept it forever).
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE
+    )
     server = Server(config)
+    logging.getLogger("uvicorn.error").addFilter(_no_traceback_when_cancelled)
 
     def stop_server() -> None:
         stop.wait()
         server.should_exit = True
 
     threading.Thread(target=stop_server, name="stop-server", daemon=True).start()
-    server.run(sockets=[sock])
+    # `socket.create_server` leaves the socket's `proto` 0, and asyncio sets TCP_NODELAY only
+    # on connections accepted from a socket whose `proto` says TCP: without it each answer,
+    # written as a head then a body, waited ~40 ms for the client's delayed ACK. The same
+    # socket, its protocol read back from the kernel:
+    server.run(sockets=[socket.socket(fileno=sock.detach())])
+
+
+def _no_traceback_when_cancelled(record: logging.LogRecord) -> bool:
+    """A logging filter: requests still running when the grace period ends are cancelled,
+    which uvicorn logs as "Exception in ASGI application" with a traceback each; its line
+    "Cancel N running task(s)" has said so already."""
+    import asyncio
+
+    return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
 
 
 def cmd_tokens_create(args: argparse.Namespace) -> int:

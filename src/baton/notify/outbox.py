@@ -10,7 +10,8 @@ to expire after CLAIM seconds, then another one sends it (at least once).
 A failing notifier never touches a run: its error is logged (one line on stderr), kept on
 the row, and the row is tried again after BACKOFF; after the last try it ends `failed`.
 Secret values are masked in what is sent, and a `${secret:NAME}` webhook URL is resolved
-here, at the last moment.
+here, at the last moment. So are the last lines of each failed attempt's log added, by the
+`log_tail` the caller gives (`execution.log_tail.last_lines`: reading logs is not ours).
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class Secrets(Protocol):
     def mask_json(self, value: Any) -> Any: ...
 
 
+# (store, task run id, attempt number) -> the last lines of that attempt's log, or None.
+LogTail = Callable[[Store, int, int], str | None]
+LOG_TAILS = 5  # how many failed tasks of a notification get the end of their log
+
+
 def deliver_due(
     store: Store,
     settings: Settings,
@@ -52,6 +58,7 @@ def deliver_due(
     secrets: Callable[[], Secrets],
     run_ids: Sequence[str] | None = None,
     timeout: float = TIMEOUT,
+    log_tail: LogTail | None = None,
 ) -> float | None:
     """Send the notifications due at `now` (of these runs only, with `run_ids`).
 
@@ -67,7 +74,8 @@ def deliver_due(
         attempt = row["attempts"] + 1
         try:
             loaded = loaded or secrets()
-            send(row, settings, loaded, timeout=timeout)
+            tails = _log_tails(store, row, log_tail)
+            send(row, settings, loaded, timeout=timeout, tails=tails)
         except Exception as exc:  # any notifier failure: logged and retried, never raised
             error = " ".join((str(exc) or type(exc).__name__).split())  # one line
             if loaded is not None:
@@ -79,14 +87,27 @@ def deliver_due(
     return store.read().next_notification_at()
 
 
-def send(row: Row, settings: Settings, secrets: Secrets, *, timeout: float) -> None:
-    """Send one outbox row through its channel."""
+def send(
+    row: Row,
+    settings: Settings,
+    secrets: Secrets,
+    *,
+    timeout: float,
+    tails: Mapping[tuple[int, int], str] | None = None,
+) -> None:
+    """Send one outbox row through its channel; `tails` are the last lines of the failed
+    attempts' logs, by (task run id, attempt number), masked here with the rest."""
     # Imported here, like urllib in `describe`: httpx, email and html cost `baton run`
     # ~130 ms at start-up, which only a run that sends something should pay.
     from baton.notify import email, message, webhook
 
     channel = json.loads(row["channel"])
-    payload = secrets.mask_json(json.loads(row["payload"]))
+    payload = json.loads(row["payload"])
+    for task in _failed_attempts(payload):
+        at = _attempt_of(task)
+        if at is not None and at in (tails or {}):
+            task["log_tail"] = (tails or {})[at]
+    payload = secrets.mask_json(payload)
     payload["url"] = f"{settings.base_url}/runs/{row['run_id']}"
     if "email" in channel:
         email.send(
@@ -109,6 +130,7 @@ def serve(
     secrets: Callable[[], Secrets],
     root_run_id: str | None = None,
     clock: Callable[[], float] = time.time,
+    log_tail: LogTail | None = None,
 ) -> None:
     """Send due notifications every POLL seconds until `stop` is set; with `root_run_id`,
     only those of that run and its sub-flow runs. Has a store connection of its own."""
@@ -118,11 +140,14 @@ def serve(
             try:
                 store = store or Store(settings.database_url)
                 runs = None if root_run_id is None else store.read().runs_under(root_run_id)
-                due = deliver_due(store, settings, clock(), secrets=secrets, run_ids=runs)
+                due = deliver_due(
+                    store, settings, clock(), secrets=secrets, run_ids=runs, log_tail=log_tail
+                )
             # The database is away (or worse): say so and try again, for notifications
             # must never stop what runs them.
             except Exception as exc:
-                print(f"baton: sending notifications: {exc}", file=sys.stderr, flush=True)
+                why = store.describe(exc) if store is not None else exc  # one line
+                print(f"baton: sending notifications: {why}", file=sys.stderr, flush=True)
                 if store is not None:
                     store.close()
                 store, due = None, clock() + AFTER_ERROR
@@ -145,6 +170,40 @@ def describe(channel: Mapping[str, Any]) -> str:
     url = str(channel["webhook"])
     host = urllib.parse.urlsplit(url).hostname if url.startswith("http") else None
     return f"webhook {host or url}"
+
+
+def _failed_attempts(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The failed attempts a payload reports (a failure's first tasks, a retry's one)."""
+    if payload.get("event") == "retry":
+        return [payload["task"]]
+    return list(payload.get("failed_tasks", ()))[:LOG_TAILS]
+
+
+def _attempt_of(task: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(task run id, attempt number) of a reported task; None for a row an older baton
+    wrote, or a task that failed before any attempt ran (upstream, a bad map)."""
+    task_run_id, attempt = task.get("task_run_id"), task.get("attempt")
+    if not isinstance(task_run_id, int) or not isinstance(attempt, int) or attempt < 1:
+        return None
+    return task_run_id, attempt
+
+
+def _log_tails(store: Store, row: Row, log_tail: LogTail | None) -> dict[tuple[int, int], str]:
+    if log_tail is None or row["event"] not in ("failure", "retry"):
+        return {}
+    tails = {}
+    for task in _failed_attempts(json.loads(row["payload"])):
+        at = _attempt_of(task)
+        if at is None:
+            continue
+        try:
+            tail = log_tail(store, *at)
+        except Exception as exc:  # a log that cannot be read: the message goes without it
+            print(f"baton: reading a log for a notification: {exc}", file=sys.stderr, flush=True)
+            continue
+        if tail:
+            tails[at] = tail
+    return tails
 
 
 def _failed(store: Store, row: Row, attempt: int, error: str, now: float) -> None:

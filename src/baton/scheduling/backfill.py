@@ -12,9 +12,10 @@ store (PostgreSQL) the workers do, and this process creates runs as slots free u
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -28,6 +29,8 @@ from baton.model.schedules import Schedule, parse_schedule
 from baton.model.spec import DEFAULT_QUEUE
 from baton.model.states import RUN_TERMINAL
 from baton.settings import Settings
+from baton.store import waiting
+from baton.store.store import Row
 
 POLL = 0.2  # seconds between looks at a cluster's runs
 
@@ -106,11 +109,15 @@ def execute(
     *,
     max_parallel: int,
     project_dir: str | None = None,
+    patience: float = 0.0,
+    say: Callable[[str], object] = print,
 ) -> None:
     """Create the planned runs, at most `max_parallel` active at once, and see them end.
 
     The first Ctrl-C or SIGTERM stops the backfill: no more runs are created, and the active
-    ones are cancelled (their tasks stopped), so nothing is left running behind it.
+    ones are cancelled (their tasks stopped), so nothing is left running behind it. Looking
+    at a cluster's runs waits out a lost database connection up to `patience` seconds
+    (`store.waiting`), saying so with `say`.
     """
     todo = [i for i in p.items if i.skipped is None]
     params = coerce_params(engine.compiled(p.version_id).spec.params, {}, flow=p.flow)
@@ -144,10 +151,17 @@ def execute(
                 workers[0].run()
             else:
                 stopped.wait(POLL)
-            read = engine.store.read()
-            for item in active:
-                item.state = read.run(str(item.run_id))["state"]
+            rows = waiting.patiently(
+                engine.store, patience, say, functools.partial(_runs, engine, active)
+            )
+            for item, row in zip(active, rows, strict=True):
+                item.state = row["state"]
             active = [i for i in active if i.state not in RUN_TERMINAL]
+
+
+def _runs(engine: Engine, items: Sequence[Item]) -> list[Row]:
+    read = engine.store.read()
+    return [read.run(str(i.run_id)) for i in items]
 
 
 def _create(engine: Engine, p: Plan, item: Item, params: dict[str, object]) -> bool:

@@ -12,6 +12,7 @@ A `Dialect` holds the rest:
 | lock a row read to update it | the single writer | `SELECT ... FOR UPDATE` |
 | tell workers work is ready | (one process: its own wake-up) | `NOTIFY baton_ready` at commit |
 | count a pool's slots | the single writer | transaction advisory lock per pool |
+| clock of leases, locks, timers (`clock`) | the caller's, bound as `:now` | `clock_timestamp()` |
 | rows (read them by column name) | `sqlite3.Row` | `dict` (`dict_row`) |
 | tables present | `sqlite_master` | `information_schema`, current schema (search_path) |
 | one process creates the schema | `flock` on `PATH.init-lock` | a session advisory lock |
@@ -23,6 +24,7 @@ see `schema`. Only a PostgreSQL URL imports psycopg.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import os
@@ -32,7 +34,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from baton.errors import StoreError
+from baton.errors import StoreError, StoreUnavailable
+from baton.model import urls
 
 Params = Sequence[Any] | Mapping[str, Any]
 
@@ -63,16 +66,35 @@ def for_url(url: str) -> Dialect:
     if scheme in ("postgresql", "postgresql+psycopg", "postgres"):
         return Postgres(url)
     raise StoreError(
-        f"unsupported database URL '{url}': use sqlite:///PATH (one machine) or "
+        f"unsupported database URL '{urls.redacted(url)}': use sqlite:///PATH (one machine) or "
         "postgresql://USER@HOST:PORT/DATABASE (cluster mode)"
     )
+
+
+def describe(exc: BaseException, url: str) -> str:
+    """A driver's error as one line of a message or log, the URL's password masked."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return urls.redact(text, url)
+
+
+# What a PostgreSQL server or libpq says when the URL itself is wrong: trying again will
+# not help. Any other failure to connect (refused, timed out, starting up, too many
+# clients) may pass, so the caller may wait and try again (StoreUnavailable).
+_CONFIG_ERRORS = (
+    "does not exist",
+    "authentication failed",
+    "pg_hba.conf",
+    "configuration parameter",
+    "invalid ",
+    "permission denied",
+)
 
 
 def sqlite_path(url: str) -> str:
     # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
     if not path:
-        raise StoreError(f"database URL '{url}' names no file: use sqlite:///PATH")
+        raise StoreError(f"database URL '{urls.redacted(url)}' names no file: use sqlite:///PATH")
     return path
 
 
@@ -178,14 +200,21 @@ class Postgres:
             import psycopg  # only PostgreSQL users pay for it
         except ImportError:  # pragma: no cover - depends on the installation
             raise StoreError(
-                f"{self.url} needs the PostgreSQL driver: pip install 'baton[postgres]'"
+                f"{urls.redacted(self.url)} needs the PostgreSQL driver: "
+                "pip install 'baton[postgres]'"
             ) from None
         from psycopg.rows import dict_row
 
         try:
             conn = psycopg.connect(self.libpq_url(), autocommit=True, row_factory=dict_row)
-        except psycopg.OperationalError as e:
-            raise StoreError(f"cannot connect to {self.url}: {e}".strip()) from None
+        except psycopg.Error as e:
+            # libpq's message can quote the URL, password included: `describe` masks it.
+            text = f"cannot connect to {urls.redacted(self.url)}: {describe(e, self.url)}"
+            if isinstance(e, psycopg.OperationalError) and not any(
+                s in str(e) for s in _CONFIG_ERRORS
+            ):
+                raise StoreUnavailable(text) from None
+            raise StoreError(text) from None
         return PgConn(conn)
 
     def tables(self, conn: Conn) -> set[str]:
@@ -302,3 +331,42 @@ def translate(sql: str) -> str:
 
 
 Dialect = SQLite | Postgres
+
+
+# The clock of leases, locks and timers, as SQL for "now" in UNIX seconds. On PostgreSQL the
+# database's own: processes on machines whose clocks disagree, or a server whose clock jumps,
+# still agree on when a lease or a lock expires. On SQLite every process shares one machine
+# (its clock): the caller's time, bound as `:now` (which lets tests pass their own).
+_PG_CLOCK = "extract(epoch from clock_timestamp())::float8"
+
+
+def clock(d: Dialect) -> str:
+    """SQL for the store's "now"; a statement using it binds `now` (named) on SQLite."""
+    return ":now" if d.name == "sqlite" else _PG_CLOCK
+
+
+# SQLite result codes (their first two words, e.g. SQLITE_IOERR of SQLITE_IOERR_WRITE) and
+# errno values of a fault on this machine that no reconnect will mend.
+_LOCAL_FAULTS = {
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_CORRUPT",
+    "SQLITE_NOTADB",
+    "SQLITE_IOERR",
+}
+_LOCAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+
+
+def local_fault(exc: BaseException) -> str | None:
+    """What makes `exc` permanent, as one line, when it is a fault of this machine's disk
+    (full, read-only, a corrupt database file); None when trying again may work (a lost
+    connection, a busy database). A fault met during the rollback of another counts."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        name = getattr(seen, "sqlite_errorname", None) or ""
+        if "_".join(name.split("_")[:2]) in _LOCAL_FAULTS:
+            return " ".join(str(seen).split()) or name
+        if isinstance(seen, OSError) and seen.errno in _LOCAL_ERRNOS:
+            return seen.strerror or str(seen)
+        seen = seen.__context__
+    return None

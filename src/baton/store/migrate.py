@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from baton.errors import StoreError
+from baton.model import urls
 from baton.store import dialect
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
@@ -53,11 +54,13 @@ def upgrade(url: str, revision: str = "head") -> str | None:
                 version = row["v"] if row else None
                 stamp = _BEFORE_ALEMBIC.get(version) if isinstance(version, int) else None
                 if stamp is None:
-                    raise StoreError(f"{url} has an unknown baton_schema version: {version}")
+                    raise StoreError(
+                        f"{urls.redacted(url)} has an unknown baton_schema version: {version}"
+                    )
             elif "alembic_version" not in tables and tables:
                 raise StoreError(
-                    f"{url} is not a baton database (it has tables, but no alembic_version): "
-                    "give baton an empty database or schema of its own"
+                    f"{urls.redacted(url)} is not a baton database (it has tables, but no "
+                    "alembic_version): give baton an empty database or schema of its own"
                 )
             engine = create_engine(d.sqlalchemy_url())
             try:

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.pool import NullPool
 
-from baton.model import decorators
+from baton.model import decorators, urls
 from baton.model.context import TaskContext
 from baton.tasks.base import TaskConfig, TaskFailed, TaskType
 
@@ -142,7 +142,7 @@ def engine_url(cfg: SqlConfig) -> sa.URL:
 
 
 def shown(url: sa.URL) -> str:
-    return url.render_as_string(hide_password=True)
+    return urls.redacted(url.render_as_string(hide_password=False))
 
 
 def _transactional_sqlite(engine: sa.Engine) -> None:
@@ -166,8 +166,9 @@ def _run(ctx: TaskContext, cfg: SqlConfig, engine: sa.Engine, statements: list[s
     except exc.DBAPIError as error:
         if ctx.interrupted is not None:
             raise ctx.interrupted() from None
-        raise TaskFailed(
-            f"cannot connect to {shown(engine.url)}: {detail(error)}",
+        raise TaskFailed(  # the driver's message may quote the URL: masked too
+            f"cannot connect to {shown(engine.url)}: "
+            + urls.redact(detail(error), engine.url.render_as_string(hide_password=False)),
             error_types=error_types(error),
         ) from None
     canceller = Canceller(conn.connection.dbapi_connection)
