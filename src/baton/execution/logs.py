@@ -138,6 +138,7 @@ class MaskedLog:
         self._pipe: int | None = None  # the pipe's write end
         self._pump: threading.Thread | None = None
         self._closed = False
+        self._error: OSError | None = None  # the pipe's output could not be written
 
     def write(self, data: bytes) -> int:
         with self._lock:
@@ -173,16 +174,25 @@ class MaskedLog:
     def _copy(self, read: int, kept: bytes) -> None:
         try:
             while chunk := os.read(read, 65536):
+                if self._error is not None:
+                    continue  # read to the end, so that no writer blocks on a full pipe
                 ready, kept = self._secrets.mask_prefix(kept + chunk)
-                if ready:
-                    self._file.write(ready)
-            self._file.write(self._secrets.mask_bytes(kept))
+                try:
+                    if ready:
+                        self._file.write(ready)
+                except OSError as exc:  # a full disk: `close` reports it
+                    self._error = exc
+            if self._error is None:
+                self._file.write(self._secrets.mask_bytes(kept))
+        except OSError as exc:
+            self._error = exc
         finally:
             os.close(read)
             self._file.close()
 
     def close(self) -> None:
-        """Write what was kept back and close; a pipe is read to its end first.
+        """Write what was kept back and close; a pipe is read to its end first. Raises the
+        OSError that kept the log from being written whole (a full disk).
 
         A process that escaped the task's process group may hold the pipe open: after
         PIPE_GRACE the log is left to the thread, which closes it when that process ends.
@@ -193,12 +203,16 @@ class MaskedLog:
             self._closed = True
             pipe, kept = self._pipe, self._kept
         if pipe is None:
-            self._file.write(self._secrets.mask_bytes(kept))
-            self._file.close()
+            try:
+                self._file.write(self._secrets.mask_bytes(kept))
+            finally:
+                self._file.close()
             return
         os.close(pipe)
         assert self._pump is not None
         self._pump.join(PIPE_GRACE)
+        if self._error is not None:
+            raise self._error  # the attempt's log is incomplete: it fails (runner.internal)
 
 
 # -- reading and shipping -----------------------------------------------------------------

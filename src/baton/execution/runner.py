@@ -10,6 +10,7 @@ its spec; the attempt's log, error and result have the values masked (execution.
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import json
 import threading
@@ -29,6 +30,7 @@ from baton.execution.secrets import Secrets, references_secret
 from baton.model.context import TaskContext
 from baton.model.spec import TaskSpec
 from baton.model.states import AttemptState, ErrorKind
+from baton.store import dialect
 from baton.store.store import Claimed
 from baton.tasks.base import Defer, TaskFailed
 
@@ -45,6 +47,7 @@ class Job:
     load_secrets: Callable[[], Secrets] = Secrets.empty  # read when the attempt starts
     secrets: Secrets = field(default_factory=Secrets.empty)  # what it resolved and masks
     thread_id: int | None = None
+    lost: str | None = None  # why its worker stopped it itself (fencing.Fence)
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: threading.Event = field(default_factory=threading.Event)  # its thread is free
 
@@ -56,12 +59,32 @@ def run_attempt(job: Job) -> Outcome:
     ctx.on_interrupt(lambda kind: _raise_in_thread(job, kind))
     try:
         with logs.capture(ctx.log_file):
-            return _run(job)
+            result = _run(job)
+    except Exception as exc:  # baton's own failure around the task: its log cannot be written
+        result = internal(job, exc)
     finally:
         with job.lock:
             job.thread_id = None  # from here on, no interrupt may land in this thread
-        ctx.close()
+        try:
+            ctx.close()
+        except Exception as exc:  # a masked log writes what it kept back: the disk may be full
+            result = internal(job, exc)
         job.done.set()
+    if job.lost is not None:
+        return outcome(job, AttemptState.FAILED, error=job.lost, error_kind=ErrorKind.LOST)
+    return result
+
+
+def internal(job: Job, exc: BaseException) -> Outcome:
+    """The attempt failed through no fault of its task: baton could not write its log or
+    result here (the disk is full), or a bug of baton's. One line says which."""
+    fault = dialect.local_fault(exc)
+    if fault is not None:
+        where = getattr(exc, "filename", None) or "its log or result"
+        error = f"{fault} writing {where}: free space on this machine"
+    else:
+        error = f"{type(exc).__name__}: {exc}"
+    return outcome(job, AttemptState.FAILED, error=error, error_kind=ErrorKind.INTERNAL)
 
 
 def _run(job: Job) -> Outcome:
@@ -76,6 +99,8 @@ def _run(job: Job) -> Outcome:
         value = job.secrets.mask_json(value)
         try:
             result, ref, length = results.encode(value, job.results_dir, ctx.attempt_id)
+        except OSError as exc:  # the machine's fault (a full disk), not the task's
+            return internal(job, exc)
         except Exception as exc:  # running it again would not help
             raise TaskFailed(
                 f"its result cannot be stored ({type(exc).__name__}: {exc}): return JSON-like "
@@ -118,6 +143,8 @@ def _run(job: Job) -> Outcome:
             retryable=exc.retryable,
         )
     except Exception as exc:
+        if _out_of_space(exc):  # the machine's fault, not the task's: its log may be full too
+            return internal(job, exc)
         tb = traceback.format_exc()
         print(tb, end="")
         return outcome(
@@ -139,6 +166,10 @@ def _run(job: Job) -> Outcome:
         )
 
 
+def _out_of_space(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 def _with_secrets(job: Job) -> TaskSpec:
     """The task with its secret references resolved; from here on the log masks them.
 
@@ -154,6 +185,7 @@ def _with_secrets(job: Job) -> TaskSpec:
     try:
         job.secrets = job.load_secrets()
         job.ctx.open_log = functools.partial(logs.open_masked, job.secrets)
+        job.ctx.mask = job.secrets.mask_json
         # A python task's fields are not templates: its values go in as they are.
         config = job.secrets.resolve(job.task.config, templates=job.task.type != "python")
     except BatonError as exc:

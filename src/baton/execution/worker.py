@@ -19,14 +19,14 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from baton.engine.planner import Outcome
 from baton.engine.service import Engine, new_id
-from baton.errors import StoreError, TaskCancelled, TaskTimeout
-from baton.execution import loader, logs, results, runner, secrets
+from baton.errors import StoreCannotWrite, StoreError, TaskCancelled, TaskTimeout
+from baton.execution import fencing, loader, logs, lost, results, runner, secrets, threads
 from baton.execution.loader import LoadedFlow
 from baton.model.context import NO_ITEM, TaskContext
 from baton.model.params import coerce_params
@@ -34,6 +34,7 @@ from baton.model.spec import PARAM_KEY
 from baton.model.states import RUN_TERMINAL, RunState
 from baton.model.times import iso
 from baton.settings import Settings
+from baton.store import dialect
 from baton.store.store import Claimed, Row, Store
 from baton.tasks import process
 
@@ -51,43 +52,6 @@ class _Stopping:
     job: runner.Job
     outcome: Outcome
     report_by: float
-
-
-class TaskThreads:
-    """Daemon threads running attempts, started on demand and reused when idle.
-
-    Not a ThreadPoolExecutor: its threads are joined at interpreter exit, so one task stuck
-    in C past its timeout (abandoned, see Worker._interrupt) would hold the process open.
-    """
-
-    def __init__(self) -> None:
-        self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._idle = 0
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[[], None]) -> None:
-        with self._lock:
-            start = self._idle == 0
-            if not start:
-                self._idle -= 1
-        if start:
-            threading.Thread(target=self._serve, name="baton-task", daemon=True).start()
-        self._work.put(fn)
-
-    def shutdown(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, 0
-        for _ in range(idle):
-            self._work.put(None)
-
-    def _serve(self) -> None:
-        while True:
-            fn = self._work.get()
-            if fn is None:
-                return
-            fn()
-            with self._lock:
-                self._idle += 1
 
 
 class Worker:
@@ -120,7 +84,10 @@ class Worker:
         self._active: dict[str, runner.Job] = {}
         self._stopping: dict[str, _Stopping] = {}
         self._abandoned: list[runner.Job] = []  # interrupted attempts, whatever they reported
-        self._threads = TaskThreads()
+        self._threads = threads.TaskThreads()
+        self._guard = fencing.Guard(
+            settings.work_dir, settings.lease_seconds, settings.heartbeat_seconds, self._fenced
+        )
         # Cluster mode: a server or CLI on another machine reads logs from the store.
         self._shipper = logs.Shipper() if settings.cluster else None
 
@@ -145,12 +112,13 @@ class Worker:
         if self.run_ids is None:
             self.engine.store.listen(self.wake)
         next_timers = 0.0
-        next_heartbeat = time.time() + self.settings.heartbeat_seconds
+        next_heartbeat = time.monotonic() + self.settings.heartbeat_seconds
         next_ship = time.monotonic() + LOG_SHIP_INTERVAL
         done: list[Outcome] = []
         undispatched: list[Claimed] = []
         drain_until: float | None = None
         backoff = RECONNECT_MIN
+        self._guard.start()
         try:
             while True:
                 self._drain(done)
@@ -165,6 +133,7 @@ class Worker:
                         next_timers = 0.0
                     free = 0 if draining else self.concurrency - len(self._active)
                     ended = [o.attempt_id for o in done]
+                    asked = fencing.now()
                     claimed = self.engine.claim(
                         worker_id=self.id,
                         queues=self.queues,
@@ -177,6 +146,7 @@ class Worker:
                     if self._shipper is not None:
                         self._shipper.confirm(ended, ended=True)
                     done = []
+                    self._guard.claimed([c.attempt_id for c in claimed], asked)
                     undispatched += claimed
                     while undispatched:
                         self._dispatch(undispatched[0])
@@ -188,9 +158,9 @@ class Worker:
                         next_timers = mono + TIMER_INTERVAL
                         if next_retry is not None:
                             next_timers = min(next_timers, mono + max(next_retry - time.time(), 0))
-                    if time.time() >= next_heartbeat:
+                    if time.monotonic() >= next_heartbeat:
                         self._heartbeat([o.attempt_id for o in done])
-                        next_heartbeat = time.time() + self.settings.heartbeat_seconds
+                        next_heartbeat = time.monotonic() + self.settings.heartbeat_seconds
                     if self._shipper is not None and time.monotonic() >= next_ship:
                         self._ship_logs(self._shipper)
                         next_ship = time.monotonic() + LOG_SHIP_INTERVAL
@@ -208,6 +178,8 @@ class Worker:
                     ):
                         break
                 except self.engine.store.errors as exc:
+                    if (fault := dialect.local_fault(exc)) is not None:
+                        raise self._cannot_write(fault) from None
                     backoff = self._reconnect(exc, backoff, stop)
                     continue
                 backoff = RECONNECT_MIN
@@ -236,6 +208,7 @@ class Worker:
             deadline = time.monotonic() + EXIT_GRACE
             for job in self._abandoned:
                 job.done.wait(max(deadline - time.monotonic(), 0))
+            self._guard.close()  # kills the processes of attempts that still run
 
     def wake(self) -> None:
         """Make the loop look for work now (another process queued some)."""
@@ -257,9 +230,38 @@ class Worker:
 
     def _heartbeat(self, unreported: list[str]) -> None:
         running = [*self._active, *self._stopping, *unreported]
+        asked = fencing.now()
         with self.engine.store.transaction() as tx:
             now = time.time()
             tx.renew_leases(self.id, running, now, now + self.settings.lease_seconds)
+        self._guard.renewed(running, asked)
+
+    def _fenced(self, attempt_id: str) -> None:
+        """Its lease ends before this worker could renew it (fencing.Fence): its processes
+        are killed now, before another worker may run it again; it ends `lost`."""
+        stopping = self._stopping.get(attempt_id)
+        job = self._active.get(attempt_id) or (stopping.job if stopping else None)
+        if job is None:
+            return
+        job.lost = f"worker {self.name} could not renew its lease in time: it stopped it"
+        process.kill_groups(self.settings.work_dir, attempt_id)
+        job.ctx.interrupt(TaskCancelled)
+        print(
+            f"baton worker {self.name}: could not renew the lease of {job.claimed.task_key}"
+            f" (attempt {attempt_id}) in time: stopped it",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def _cannot_write(self, fault: str) -> StoreCannotWrite:
+        """The store refuses writes for good (a full disk): stop what runs, say what to do."""
+        for job in list(self._active.values()):
+            self._interrupt(job, TaskCancelled, runner.cancelled(job))
+        then = f"`baton runs resume {self._roots[0]}`" if self._roots else "start the worker again"
+        return StoreCannotWrite(
+            f"the store {self.engine.store.shown_url} cannot record anything ({fault}): "
+            f"free space on its disk, then {then}"
+        )
 
     def _ship_logs(self, shipper: logs.Shipper) -> None:
         """Store what running attempts' logs gained (cluster mode)."""
@@ -286,7 +288,7 @@ class Worker:
     def _reconnect(self, exc: BaseException, backoff: float, stop: threading.Event | None) -> float:
         """Wait, then open a new connection; the next, longer wait."""
         print(
-            f"baton worker {self.name}: database error ({str(exc).strip() or type(exc).__name__});"
+            f"baton worker {self.name}: database error ({self.engine.store.describe(exc)});"
             f" retrying in {backoff:.1f}s",
             file=sys.stderr,
             flush=True,
@@ -309,6 +311,7 @@ class Worker:
                 self._accept(o, into)
 
     def _accept(self, o: Outcome, into: list[Outcome]) -> None:
+        self._guard.ended(o.attempt_id)
         # An outcome counts once: a stopped attempt may still report after the loop
         # recorded its timeout or cancel for it.
         if (
@@ -512,15 +515,16 @@ class Worker:
 
 
 def lost_attempts(store: Store, run_ids: Sequence[str] | None, own_id: str | None) -> list[Row]:
-    """Running attempts whose worker is gone: its lease expired, it stopped, or it was a
-    process on this host that no longer exists."""
-    host, now = hostname(), time.time()
+    """Running attempts whose worker is gone: its lease expired (by the store's clock, the
+    one that set it: see `dialect.clock`), it stopped, or it was a process on this host that
+    no longer exists."""
+    host = hostname()
     return [
         a
-        for a in store.read().running_attempts(run_ids)
+        for a in store.read().lost_candidates(run_ids, host)
         if a["worker_id"] != own_id
         and (
-            a["lease_expires_at"] < now
+            a["lease_expired"]
             or a["stopped_at"] is not None
             or (a["host"] == host and not _alive(a["pid"]))
         )
@@ -528,12 +532,15 @@ def lost_attempts(store: Store, run_ids: Sequence[str] | None, own_id: str | Non
 
 
 def end_lost(engine: Engine, settings: Settings, attempts: Sequence[Row], reason: str) -> None:
-    """Fail attempts whose worker is gone, first killing the processes they left on this host."""
+    """Fail attempts whose worker is gone, first killing the processes they left on this host.
+    Each one's error, and a last line of its log, say which worker stopped heartbeating when."""
+    if not attempts:
+        return
     host = hostname()
     for a in attempts:
         if a["host"] == host:
             process.kill_groups(settings.work_dir, a["id"])
-    engine.fail_lost(attempts, reason)
+    lost.fail(engine, settings, attempts, reason)
 
 
 def hostname() -> str:
@@ -562,6 +569,16 @@ def describe(r: Row) -> dict[str, Any]:
         "queues": json.loads(r["queues"]),
         "concurrency": r["concurrency"],
         "running": r["running"],
+        "tasks": [
+            {
+                "run_id": t["run_id"],
+                "task_key": t["task_key"],
+                "map_index": t["map_index"] if t["map_index"] >= 0 else None,
+                "attempt": t["number"],
+                "started_at": iso(t["started_at"]),
+            }
+            for t in r["tasks"]
+        ],
         "started_at": iso(r["started_at"]),
         "heartbeat_at": iso(r["heartbeat_at"]),
         "stopped_at": iso(r["stopped_at"]),

@@ -4,6 +4,8 @@ and a timeout or cancel kills the whole group so no orphan survives."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
 import signal
 import subprocess
@@ -58,13 +60,20 @@ def _run(
         env={**os.environ, **ctx.env(), **(env or {})},
         start_new_session=True,  # its own process group, which we can kill as a whole
     )
-    # If this worker dies, whoever finds the attempt lost kills the group (see group_file).
-    with open(group_file(ctx.work_dir, ctx.attempt_id), "a") as f:
-        f.write(f"{proc.pid}\n")
+    # If this worker dies, its watchdog, or whoever finds the attempt lost, kills the group
+    # (see group_file): a group it cannot list (a full disk) does not run.
+    try:
+        with open(group_file(ctx.work_dir, ctx.attempt_id), "a") as f:
+            f.write(f"{proc.pid}\n")
+    except OSError:
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     last: list[bytes] = []
+    failed: list[Exception] = []  # the log could not be written (a full disk)
     reader = None
     if capture:
-        reader = threading.Thread(target=_copy, args=(proc, log, last), daemon=True)
+        reader = threading.Thread(target=_copy, args=(proc, log, last, failed), daemon=True)
         reader.start()
     killer = threading.Timer(KILL_GRACE, _signal_group, (proc.pid, signal.SIGKILL))
 
@@ -91,17 +100,44 @@ def _run(
         reader.join(timeout=KILL_GRACE)
     if ctx.interrupted is not None:
         raise ctx.interrupted(f"stopped: {ctx.interrupted.__name__}")
+    if failed:
+        raise failed[0]
+    if code != 0 and not capture and _disk_full(log):
+        # It wrote its output to the log itself and failed, most likely for want of space.
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), ctx.log_path)
     return code, last[0].decode(errors="replace").strip() if last else None
 
 
-def _copy(proc: subprocess.Popen[bytes], log: object, last: list[bytes]) -> None:
+def _copy(
+    proc: subprocess.Popen[bytes], log: object, last: list[bytes], failed: list[Exception]
+) -> None:
     assert proc.stdout is not None
     write = log.write  # type: ignore[attr-defined]
     with proc.stdout:  # closed once read to its end, not left to the garbage collector
         for line in proc.stdout:
-            write(line)
+            if failed:
+                continue  # read to the end, so that nothing blocks on a full pipe
+            try:
+                write(line)
+            except (OSError, ValueError) as exc:  # ValueError: closed, the attempt is over
+                # The log cannot hold its output (a full disk): the attempt fails, and
+                # whatever the process does from here on would be lost, so it stops now.
+                failed.append(exc)
+                _signal_group(proc.pid, signal.SIGKILL)
             if line.strip():
                 last[:] = [line]
+
+
+def _disk_full(log: object) -> bool:
+    """Whether the log is a file on a disk with no room left (for this user: root may use
+    the blocks kept for it)."""
+    if not isinstance(log, io.FileIO):
+        return False  # a pipe (a masked log), whose reader finds out for itself
+    try:
+        stat = os.fstatvfs(log.fileno())
+    except (OSError, ValueError):
+        return False
+    return (stat.f_bfree if os.geteuid() == 0 else stat.f_bavail) == 0
 
 
 def group_file(work_dir: str, attempt_id: str) -> str:
@@ -121,7 +157,8 @@ def kill_groups(work_dir: str, attempt_id: str) -> None:
         return
     for pgid in pgids:
         _signal_group(pgid, signal.SIGKILL)
-    os.remove(path)
+    with contextlib.suppress(FileNotFoundError):  # its task ended meanwhile
+        os.remove(path)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
