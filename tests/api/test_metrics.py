@@ -155,7 +155,11 @@ def test_scheduler_lag_is_since_the_last_round_or_the_oldest_overdue_wakeup(scra
         tx._c.execute("UPDATE task_runs SET ready_at = ? WHERE id = ?", (time.time() - 7, retry))
     assert value(scrape(), "baton_scheduler_lag_seconds") == pytest.approx(7, abs=1)
     with store.transaction() as tx:  # a leader whose last round was 60 s ago
-        tx.acquire_lock(timers.LOCK, "gone", time.time() - 60, timers.LOCK_TTL)
+        expires = time.time() - 60 + timers.LOCK_TTL  # (acquire_lock uses the database's clock)
+        tx._c.execute(
+            "INSERT INTO locks (name, holder, expires_at) VALUES (?, ?, ?)",
+            (timers.LOCK, "gone", expires),
+        )
     assert value(scrape(), "baton_scheduler_lag_seconds") == pytest.approx(60, abs=1)
     with store.transaction() as tx:  # a live leader, which woke the retry
         tx._c.execute("DELETE FROM locks")

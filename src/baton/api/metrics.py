@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -118,7 +117,7 @@ def metrics(request: Request, store: StoreDep, _: Viewer) -> Response:
 
 
 def render(read: Tx, app: FastAPI) -> str:
-    now = time.time()
+    now = read.now()  # leases, heartbeats and the leader lock are stamped by the store's clock
     durations: TaskDurations = app.state.task_durations
     durations.update(read, now)
     runs = read.run_state_counts()

@@ -2,7 +2,9 @@
 
 `Scheduler.tick()` does what is due now and says when to look again; `baton server` and
 `baton scheduler` call it in a loop while they hold the `scheduler` lock (`timers`). Its
-clock is injectable, so tests move time by hand instead of sleeping.
+clock is the store's (`Tx.now`: PostgreSQL's own on a cluster store), so a server whose
+clock jumps or disagrees with another's fires nothing early, late or twice; it is
+injectable, so tests move time by hand instead of sleeping.
 
 Each trigger of each flow keeps a cursor in the store (`trigger_state`), so a new scheduler
 (a restart, another machine) carries on where the last one stopped:
@@ -39,7 +41,6 @@ import json
 import math
 import os
 import stat
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -47,6 +48,7 @@ from typing import Any, NamedTuple
 from baton.engine.service import Compiled, Engine
 from baton.errors import BatonError, ConflictError
 from baton.execution import loader
+from baton.model import run_trigger
 from baton.model.params import coerce_params
 from baton.model.schedules import Schedule, parse_schedule
 from baton.model.spec import FlowSpec
@@ -73,7 +75,7 @@ class Scheduler:
 
     Args:
         engine: creates the runs (its store is where cursors are kept).
-        clock: the current UNIX time; tests pass a fake one.
+        clock: the current UNIX time (default: the store's clock); tests pass a fake one.
         project_dir: where relative flow sources (and so file globs) are found; default cwd.
         report: called with a line for each run created and each problem with a flow.
     """
@@ -82,21 +84,27 @@ class Scheduler:
         self,
         engine: Engine,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         project_dir: str | None = None,
         report: Callable[[str], object] | None = None,
     ) -> None:
         self.engine = engine
-        self.clock = clock
+        self.clock = clock or engine.store.clock
         self.project_dir = project_dir
         self.report = report or (lambda line: None)
         self._schedules: dict[str, Schedule] = {}  # by flow version
         self._next: dict[tuple[str, str], tuple[str, float]] = {}  # (flow, trigger): version, t
         self._problems: dict[str, str] = {}  # the last problem reported for each flow
+        self._last_tick = -math.inf
 
     def tick(self) -> float | None:
         """Create every run due now; the UNIX time something is next due (None: nothing)."""
         now = self.clock()
+        if now < self._last_tick:
+            # The clock went back: due times computed before are in its future. Look at
+            # everything again (the cursors and the store keep dates from firing twice).
+            self._next.clear()
+        self._last_tick = now
         due: list[float] = []
         for flow in self.engine.store.read().active_flows():
             try:
@@ -206,8 +214,9 @@ class Scheduler:
             for f in firings:
                 if f.key in done:
                     continue
+                kind, info = run_trigger.event_kind(f.info), {**f.info, "key": f.key}
                 run_id = self.engine.create_run(
-                    c.version_id, params, trigger="event", trigger_info={**f.info, "key": f.key}
+                    c.version_id, params, trigger=kind, trigger_info=info
                 )
                 self.report(f"flow {name}: run {run_id} ({f.info['type']} trigger: {f.key})")
         if new != cursor:

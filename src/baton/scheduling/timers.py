@@ -7,6 +7,11 @@ and schedules and event triggers. Exactly one process does this at a time: the h
 the `scheduler` lock, a row in the store with an expiry that its holder renews each round,
 so a second server stands by and takes over within LOCK_TTL of the first one dying.
 
+One clock decides all of it: the store's (`Tx.now`; PostgreSQL's own on a cluster store),
+which also set the leases and lock expiries being compared. A server whose clock jumps, or
+that runs on a machine whose clock disagrees with the workers', fails no live attempt and
+fires no schedule early or twice.
+
 Notifications are sent beside the rounds, by a thread with its own store connection: an
 SMTP server that hangs must not hold up leases, retries and schedules (nor outlive the
 lock). Every server sends; a row is claimed before it is sent, so none goes out twice.
@@ -18,12 +23,12 @@ import contextlib
 import functools
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Protocol
 
 from baton.engine.service import Engine, new_id
 from baton.errors import StoreError
+from baton.execution import log_tail
 from baton.execution.secrets import Secrets
 from baton.execution.worker import end_lost, hostname, lost_attempts
 from baton.notify import outbox
@@ -48,21 +53,22 @@ class Timers:
         settings: Settings,
         *,
         scheduler: Ticker | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         holder: str | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.scheduler = scheduler
-        self.clock = clock
+        self.clock = clock or engine.store.clock
         self.holder = holder or f"{hostname()}:{new_id(4)}"
         self.leader = False
 
     def tick(self) -> float:
         """One round, if this process holds the lock; the seconds until the next round."""
         store = self.engine.store
+        now = self.clock()
         with store.transaction() as tx:
-            self.leader = tx.acquire_lock(LOCK, self.holder, self.clock(), LOCK_TTL)
+            self.leader = tx.acquire_lock(LOCK, self.holder, now, LOCK_TTL)
         if not self.leader:
             return LOCK_TTL / 4
         end_lost(
@@ -77,7 +83,7 @@ class Timers:
         soonest = min((t for t in due if t is not None), default=None)
         if soonest is None:
             return POLL
-        return min(POLL, max(soonest - self.clock(), 0.0))
+        return min(POLL, max(soonest - now, 0.0))
 
     def release(self) -> None:
         with store_errors_ignored(self.engine), self.engine.store.transaction() as tx:
@@ -90,7 +96,10 @@ def serve(timers: Timers, stop: threading.Event) -> None:
     sender = threading.Thread(
         target=outbox.serve,
         args=(timers.settings, stop),
-        kwargs={"secrets": functools.partial(Secrets.load, timers.settings)},
+        kwargs={
+            "secrets": functools.partial(Secrets.load, timers.settings),
+            "log_tail": functools.partial(log_tail.last_lines, timers.settings),
+        },
         name="notifications",
         daemon=True,
     )
@@ -102,7 +111,8 @@ def serve(timers: Timers, stop: threading.Event) -> None:
                 wait = timers.tick()
                 backoff = 0.1
             except timers.engine.store.errors as exc:
-                print(f"baton: database error ({exc}); retrying in {backoff:.1f}s", file=sys.stderr)
+                why = timers.engine.store.describe(exc)  # one line, no password in it
+                print(f"baton: database error ({why}); retrying in {backoff:.1f}s", file=sys.stderr)
                 wait, backoff = backoff, min(backoff * 2, RECONNECT_MAX)
                 with store_errors_ignored(timers.engine):
                     timers.engine.store.reconnect()

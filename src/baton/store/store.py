@@ -20,6 +20,7 @@ from baton.errors import (
     StoreError,
     TransitionError,
 )
+from baton.model import urls
 from baton.model.spec import FlowSpec
 from baton.model.states import (
     TASK_TERMINAL,
@@ -51,6 +52,13 @@ _NEW_RUN: dict[str, Any] = dict.fromkeys(
 
 # The alembic revision this code reads and writes: store.schema.HEAD (checked by a test).
 SCHEMA_REVISION = "0004"
+
+
+# Attempts with the name of the worker that ran each (workers' rows are kept, stopped ones
+# too, so the name outlives the worker).
+_ATTEMPTS_NAMED = (
+    "SELECT a.*, w.name AS worker FROM attempts a LEFT JOIN workers w ON w.id = a.worker_id"
+)
 
 
 class TaskMove(NamedTuple):
@@ -114,14 +122,23 @@ class Store:
             found = f"schema version {row['v'] if row else None} (from before migrations)"
         else:
             raise StoreError(
-                f"{self.url} is not a baton database (it has tables, but no alembic_version): "
-                "give baton an empty database or schema of its own"
+                f"{self.shown_url} is not a baton database (it has tables, but no "
+                "alembic_version): give baton an empty database or schema of its own"
             )
         raise StoreError(
-            f"the database {self.url} has {found}, this baton needs schema revision "
+            f"the database {self.shown_url} has {found}, this baton needs schema revision "
             f"{SCHEMA_REVISION}: run `baton db upgrade` (a database a newer baton upgraded "
             "needs that baton)"
         )
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as messages show it: its password masked."""
+        return urls.redacted(self.url)
+
+    def describe(self, exc: BaseException) -> str:
+        """A database error as one line of a message or log, with no password in it."""
+        return dialect.describe(exc, self.url)
 
     def close(self) -> None:
         self._conn.close()
@@ -145,10 +162,19 @@ class Store:
         """Reads outside a transaction (each statement sees the latest commit)."""
         return Tx(self._conn, self._dialect)
 
+    def clock(self) -> float:
+        """The store's "now" (UNIX seconds): see `Tx.now`."""
+        return self.read().now()
+
     @property
     def errors(self) -> tuple[type[BaseException], ...]:
         """The driver's exceptions: a caller that can wait and retry catches these."""
         return self._dialect.errors()
+
+    @property
+    def broken(self) -> bool:
+        """Whether the database closed this connection (cluster mode): `reconnect`."""
+        return self._dialect.is_disconnect(self._conn)
 
     def reconnect(self) -> None:
         """Open a new connection if the database closed this one (cluster mode)."""
@@ -175,6 +201,7 @@ class Tx:
         self._c = conn
         self._d = d
         self._claim_lock = d.claim_lock
+        self._clock = dialect.clock(d)
         # Task runs this transaction made ready and did not claim itself: other workers are
         # told at commit. A worker that queues a successor and claims it in the same
         # transaction (a chain) wakes nobody for nothing.
@@ -186,6 +213,16 @@ class Tx:
 
     def _all(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
         return list(self._c.execute(sql, params).fetchall())
+
+    def now(self) -> float:
+        """The time by the clock of leases, locks and timers (`dialect.clock`): PostgreSQL's
+        on a cluster store, one round trip; this process's on SQLite, none. Statements that
+        compare or set those times use the clock in their SQL instead of calling this."""
+        if self._d.name == "sqlite":
+            return time.time()
+        row = self._one(f"SELECT {self._clock} AS t")
+        assert row is not None
+        return float(row["t"])
 
     # -- flows ---------------------------------------------------------------------------
 
@@ -205,11 +242,15 @@ class Tx:
         )
         return [FlowSpec.from_json(r["spec"]) for r in rows]
 
-    def save_version(self, spec: FlowSpec, now: float) -> str:
+    def save_version(self, spec: FlowSpec, now: float, *, deployed: bool = False) -> str:
+        """Store a flow version (its id: `spec.content_hash()`). The hash leaves out where
+        the file was found: a deployed spec's path (relative to the project, where workers
+        look) replaces the one a `baton run` stored for the same definition."""
         version = spec.content_hash()
+        conflict = "DO UPDATE SET spec = excluded.spec" if deployed else "DO NOTHING"
         self._c.execute(
             "INSERT INTO flow_versions (id, flow_name, spec, created_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (id) DO NOTHING",
+            f"ON CONFLICT (id) {conflict}",
             (version, spec.name, spec.to_json(), now),
         )
         self._c.execute(
@@ -330,6 +371,15 @@ class Tx:
             raise TransitionError(f"run {run_id} changed state concurrently")
         self._events([(run_id, None, row["state"], to.value, now or time.time(), None)])
         return True
+
+    def lock_run(self, run_id: str) -> Row:
+        """The run, its row held to the end of the transaction. What changes a run and its
+        task runs together (a completion, a cancel) takes it first: one lock order, so they
+        wait for each other instead of failing or deadlocking."""
+        row = self._one("SELECT * FROM runs WHERE id = ?" + self._d.row_lock, (run_id,))
+        if row is None:
+            raise NotFoundError(f"no run '{run_id}'")
+        return row
 
     def lock_flow(self, name: str) -> None:
         """Hold the flow's row to the end of the transaction: runs of one flow are admitted
@@ -482,10 +532,13 @@ class Tx:
             (run_id, key),
         )
 
-    def unfinished_task_runs(self, run_id: str) -> list[Row]:
+    def unfinished_task_runs(self, run_id: str, *, skip_locked: bool = False) -> list[Row]:
+        """A run's task runs not yet terminal; with `skip_locked`, those no other transaction
+        holds (a worker claiming them now), locked to the end of this one."""
         marks = ",".join("?" * len(TASK_TERMINAL))
         return self._all(
-            f"SELECT * FROM task_runs WHERE run_id = ? AND state NOT IN ({marks})",
+            f"SELECT * FROM task_runs WHERE run_id = ? AND state NOT IN ({marks})"
+            + (self._claim_lock if skip_locked else ""),
             (run_id, *TASK_TERMINAL),
         )
 
@@ -575,17 +628,26 @@ class Tx:
             ],
             now,
         )
+        # The lease runs from the store's clock (`now`): the caller's says only how long.
+        lease = {"worker": worker_id, "now": now, "lease": lease_until - now}
         resumed = [c for c in claimed if c.resume_state is not None]
         self._c.executemany(
-            "UPDATE attempts SET state = 'running', worker_id = ?, lease_expires_at = ? "
-            "WHERE id = ? AND state = 'waiting'",
-            [(worker_id, lease_until, c.attempt_id) for c in resumed],
+            "UPDATE attempts SET state = 'running', worker_id = :worker, "
+            f"lease_expires_at = {self._clock} + :lease WHERE id = :id AND state = 'waiting'",
+            [{**lease, "id": c.attempt_id} for c in resumed],
         )
         self._c.executemany(
             "INSERT INTO attempts (id, task_run_id, run_id, number, worker_id, state, started_at, "
-            "lease_expires_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+            "lease_expires_at) VALUES (:id, :task_run_id, :run_id, :number, :worker, 'running', "
+            f":now, {self._clock} + :lease)",
             [
-                (c.attempt_id, c.task_run_id, c.run_id, c.attempt, worker_id, now, lease_until)
+                {
+                    **lease,
+                    "id": c.attempt_id,
+                    "task_run_id": c.task_run_id,
+                    "run_id": c.run_id,
+                    "number": c.attempt,
+                }
                 for c in claimed
                 if c.resume_state is None
             ],
@@ -616,9 +678,26 @@ class Tx:
         return running
 
     def attempts(self, run_id: str) -> list[Row]:
+        """A run's attempts, each with its worker's name (`worker`), by task run and number."""
         return self._all(
-            "SELECT * FROM attempts WHERE run_id = ? ORDER BY task_run_id, number", (run_id,)
+            f"{_ATTEMPTS_NAMED} WHERE a.run_id = ? ORDER BY a.task_run_id, a.number", (run_id,)
         )
+
+    def lost_candidates(self, run_ids: Sequence[str] | None, host: str) -> list[Row]:
+        """Running attempts (as `running_attempts`, of these runs only when given) whose
+        lease expired by the store's clock (`lease_expired` true), whose worker stopped, or
+        whose worker runs on `host` (the caller sees whether that process is alive)."""
+        sql = (
+            f"SELECT a.*, a.lease_expires_at < {self._clock} AS lease_expired, w.host, w.pid, "
+            "w.heartbeat_at, w.stopped_at FROM attempts a LEFT JOIN workers w "
+            "ON w.id = a.worker_id WHERE a.state = 'running' AND "
+            f"(a.lease_expires_at < {self._clock} OR w.stopped_at IS NOT NULL OR w.host = :host)"
+        )
+        params: dict[str, Any] = {"now": time.time(), "host": host}
+        if run_ids is not None:
+            params |= {f"r{i}": r for i, r in enumerate(run_ids)}
+            sql += f" AND a.run_id IN ({','.join(f':r{i}' for i in range(len(run_ids)))})"
+        return self._all(sql, params)
 
     def running_attempts(self, run_ids: Sequence[str] | None = None) -> list[Row]:
         sql = (
@@ -634,13 +713,17 @@ class Tx:
     ) -> None:
         """Extend the leases of the attempts a worker is running. Only those it names: an
         attempt it claimed but never started (its connection broke first) lets its lease
-        expire, and is retried elsewhere."""
+        expire, and is retried elsewhere. Leases and the heartbeat run from the store's clock
+        (`now`); the worker's says only how long the lease is."""
+        lease = {"worker": worker_id, "now": now, "lease": lease_until - now}
         self._c.executemany(
-            "UPDATE attempts SET lease_expires_at = ? WHERE id = ? AND worker_id = ? "
-            "AND state = 'running'",
-            [(lease_until, a, worker_id) for a in attempt_ids],
+            f"UPDATE attempts SET lease_expires_at = {self._clock} + :lease WHERE id = :id "
+            "AND worker_id = :worker AND state = 'running'",
+            [{**lease, "id": a} for a in attempt_ids],
         )
-        self._c.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, worker_id))
+        self._c.execute(
+            f"UPDATE workers SET heartbeat_at = {self._clock} WHERE id = :worker", lease
+        )
 
     def runs_under(self, root_run_id: str) -> list[str]:
         """A run and every sub-flow run below it."""
@@ -688,30 +771,42 @@ class Tx:
         self._c.execute("UPDATE workers SET stopped_at = ? WHERE id = ?", (now, worker_id))
 
     def workers(self, *, include_stopped: bool = False) -> list[Row]:
-        """Workers with how many attempts each is running, newest first."""
+        """Workers with how many attempts each is running, newest first, and `tasks`: what
+        they run (run_id, task_key, map_index, number, started_at of each attempt, oldest
+        first). The running attempts are a range of the lease index: live work only."""
         sql = (
             "SELECT w.*, (SELECT count(*) FROM attempts a WHERE a.worker_id = w.id "
             "AND a.state = 'running') AS running FROM workers w"
         )
         if not include_stopped:
             sql += " WHERE w.stopped_at IS NULL"
-        return self._all(sql + " ORDER BY w.started_at DESC")
+        rows = self._all(sql + " ORDER BY w.started_at DESC")
+        tasks: dict[str, list[Row]] = {}
+        if any(r["running"] for r in rows):
+            for a in self._all(
+                "SELECT a.worker_id, a.run_id, t.task_key, t.map_index, a.number, a.started_at "
+                "FROM attempts a JOIN task_runs t ON t.id = a.task_run_id "
+                "WHERE a.state = 'running' ORDER BY a.started_at, a.id"
+            ):
+                tasks.setdefault(a["worker_id"], []).append(a)
+        return [{**r, "tasks": tasks.get(r["id"], [])} for r in rows]
 
     # -- leases on roles (one active `baton server` / scheduler) --------------------------
 
     def acquire_lock(self, name: str, holder: str, now: float, ttl: float) -> bool:
-        """Take or renew the named lock for `holder` until now + ttl; False if another
-        holder's lock has not expired. Either statement is atomic on its own, so two
-        contenders never both win."""
+        """Take or renew the named lock for `holder` until now + ttl by the store's clock
+        (`now` is used on SQLite only); False if another holder's lock has not expired.
+        Either statement is atomic on its own, so two contenders never both win."""
+        params = {"name": name, "holder": holder, "now": now, "ttl": ttl}
         self._c.execute(
-            "INSERT INTO locks (name, holder, expires_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (name) DO NOTHING",
-            (name, holder, now + ttl),
+            "INSERT INTO locks (name, holder, expires_at) "
+            f"VALUES (:name, :holder, {self._clock} + :ttl) ON CONFLICT (name) DO NOTHING",
+            params,
         )
         cur = self._c.execute(
-            "UPDATE locks SET holder = ?, expires_at = ? "
-            "WHERE name = ? AND (holder = ? OR expires_at < ?)",
-            (holder, now + ttl, name, holder, now),
+            f"UPDATE locks SET holder = :holder, expires_at = {self._clock} + :ttl "
+            f"WHERE name = :name AND (holder = :holder OR expires_at < {self._clock})",
+            params,
         )
         return cur.rowcount == 1
 
@@ -856,9 +951,11 @@ class Tx:
         )
 
     def event_trigger_infos(self, flow: str, since: float) -> list[str]:
-        """The trigger_info (JSON) of a flow's event-triggered runs created since `since`."""
+        """The trigger_info (JSON) of a flow's event-triggered runs created since `since`
+        (labelled by kind, model.run_trigger.EVENT_KINDS; `event` by an older baton)."""
         rows = self._all(
-            "SELECT trigger_info FROM runs WHERE flow_name = ? AND trigger = 'event' "
+            "SELECT trigger_info FROM runs WHERE flow_name = ? "
+            "AND trigger IN ('event', 'file', 'asset', 'flow') "
             "AND created_at >= ? AND trigger_info IS NOT NULL",
             (flow, since),
         )
@@ -1164,9 +1261,9 @@ class Tx:
         )
 
     def task_attempts(self, task_run_id: int) -> list[Row]:
-        """One task run's attempts, first first."""
+        """One task run's attempts, first first, each with its worker's name (`worker`)."""
         return self._all(
-            "SELECT * FROM attempts WHERE task_run_id = ? ORDER BY number", (task_run_id,)
+            f"{_ATTEMPTS_NAMED} WHERE a.task_run_id = ? ORDER BY a.number", (task_run_id,)
         )
 
     def run_summaries(self, run_ids: Sequence[str]) -> list[Row]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -81,12 +80,12 @@ def workers(request: Request, principal: Viewer) -> HTMLResponse:
         pools = read.pools()
         queues = read.queue_counts()
         running = read.running_tasks(RUNNING_SHOWN)
+        now = read.now()  # heartbeats are stamped by the store's clock (PostgreSQL's)
     doing: dict[str, list[dict[str, Any]]] = {}
     for r in running:
         doing.setdefault(r["worker_id"], []).append(
             {**r, "name": views.task_name(r["task_key"], r["map_index"])}
         )
-    now = time.time()
     stale_after = 3 * settings.heartbeat_seconds  # as `baton_workers_alive` counts them
     return web.page(
         request,
