@@ -9,21 +9,22 @@ import signal
 import threading
 import time
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from baton.engine.service import Engine
 from baton.errors import InputError
-from baton.execution import loader, results
+from baton.execution import loader, log_tail, results
 from baton.execution.loader import LoadedFlow
 from baton.execution.secrets import Secrets
 from baton.execution.worker import Worker, end_lost, lost_attempts
+from baton.model import run_trigger
 from baton.model.decorators import Flow
 from baton.model.params import coerce_params
 from baton.model.spec import DEFAULT_QUEUE
-from baton.model.states import RUN_TERMINAL
+from baton.model.states import RUN_TERMINAL, RunState
 from baton.model.times import iso
 from baton.notify import outbox
 from baton.settings import Settings
@@ -44,6 +45,8 @@ class TaskRunResult:
     error: str | None
     error_kind: str | None
     _row: Mapping[str, Any]
+    # As `attempt_json` gives them; None from a server too old to list them.
+    attempt_list: tuple[dict[str, Any], ...] | None = None
 
     @property
     def result(self) -> Any:
@@ -57,7 +60,7 @@ class TaskRunResult:
         return value
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "key": self.key,
             "map_index": self.map_index,
             "state": self.state,
@@ -66,6 +69,9 @@ class TaskRunResult:
             "ended_at": self.ended_at,
             "error": self.error,
         }
+        if self.attempt_list is not None:
+            data["attempt_list"] = list(self.attempt_list)
+        return data
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ class RunResult:
         for t in data["tasks"]:
             name = t["key"] if t["map_index"] is None else f"{t['key']}[{t['map_index']}]"
             fields: dict[str, Any] = {f: t.get(f) for f in _TASK_FIELDS}
+            listed = t.get("attempt_list")
+            fields["attempt_list"] = None if listed is None else tuple(listed)
             tasks[name] = TaskRunResult(**fields, _row=_NO_RESULT)
         run: dict[str, Any] = {f: data.get(f) for f in _RUN_FIELDS}
         return cls(**run, tasks=tasks)
@@ -121,6 +129,7 @@ class RunResult:
             "state": self.state,
             "params": self.params,
             "trigger": self.trigger,
+            "trigger_detail": run_trigger.detail(self.trigger_info),
             "parent_run_id": self.parent_run_id,
             "logical_date": self.logical_date,
             "data_interval_start": self.data_interval_start,
@@ -140,11 +149,13 @@ _NO_RESULT = {"id": None, "result": None, "result_ref": None}
 
 def run_summary(r: Row) -> dict[str, Any]:
     """A row of `Tx.runs` as `baton runs list --json` and the API's run lists show it."""
+    info = json.loads(r["trigger_info"]) if r["trigger_info"] else None
     return {
         "id": r["id"],
         "flow": r["flow_name"],
         "state": r["state"],
-        "trigger": r["trigger"],
+        "trigger": run_trigger.kind(r["trigger"], info),
+        "trigger_detail": run_trigger.detail(info),
         "params": json.loads(r["params"]),
         "logical_date": iso(r["logical_date"]),
         "created_at": iso(r["created_at"]),
@@ -155,30 +166,35 @@ def run_summary(r: Row) -> dict[str, Any]:
 
 
 def load_result(store: Store, run_id: str) -> RunResult:
+    """A run as it is now, each task run with its `attempt_list`."""
     read = store.read()
     run = read.run(run_id)
+    info = json.loads(run["trigger_info"]) if run["trigger_info"] else None
     rows = read.task_runs(run_id)
     first: dict[str, int] = {}
     for i, r in enumerate(rows):
         first.setdefault(r["task_key"], i)
     # Task runs in creation order, a mapped task's runs together and in order.
     rows.sort(key=lambda r: (first[r["task_key"]], r["map_index"]))
+    by_task: dict[int, list[dict[str, Any]]] = {}
+    for a in read.attempts(run_id):
+        by_task.setdefault(a["task_run_id"], []).append(attempt_json(a))
     tasks: dict[str, TaskRunResult] = {}
     for r in rows:
         mapped = r["map_index"] >= 0
         name = f"{r['task_key']}[{r['map_index']}]" if mapped else r["task_key"]
-        tasks[name] = task_result(r)
+        tasks[name] = task_result(r, by_task.get(r["id"], ()))
     return RunResult(
         id=run["id"],
         flow=run["flow_name"],
         state=run["state"],
         params=json.loads(run["params"]),
-        trigger=run["trigger"],
+        trigger=run_trigger.kind(run["trigger"], info),
         parent_run_id=run["parent_run_id"],
         logical_date=iso(run["logical_date"]),
         data_interval_start=iso(run["data_interval_start"]),
         data_interval_end=iso(run["data_interval_end"]),
-        trigger_info=json.loads(run["trigger_info"]) if run["trigger_info"] else None,
+        trigger_info=info,
         created_at=iso(run["created_at"]),
         started_at=iso(run["started_at"]),
         ended_at=iso(run["ended_at"]),
@@ -186,7 +202,7 @@ def load_result(store: Store, run_id: str) -> RunResult:
     )
 
 
-def task_result(r: Row) -> TaskRunResult:
+def task_result(r: Row, attempts: Iterable[dict[str, Any]] | None = None) -> TaskRunResult:
     return TaskRunResult(
         key=r["task_key"],
         map_index=r["map_index"] if r["map_index"] >= 0 else None,
@@ -197,7 +213,24 @@ def task_result(r: Row) -> TaskRunResult:
         error=r["error"],
         error_kind=r["error_kind"],
         _row=r,
+        attempt_list=None if attempts is None else tuple(attempts),
     )
+
+
+def attempt_json(a: Row) -> dict[str, Any]:
+    """An attempt (a row of `Tx.attempts`) as `runs show --json` and the API's run detail
+    list it: why it ended (`error_kind`, `error`) and on which worker (`worker`: its name)."""
+    return {
+        "number": a["number"],
+        "state": a["state"],
+        "error_kind": a["error_kind"],
+        "error": a["error"],
+        "worker": a["worker"],
+        "worker_id": a["worker_id"],
+        "started_at": iso(a["started_at"]),
+        "ended_at": iso(a["ended_at"]),
+        "traceback": a["traceback"],
+    }
 
 
 def get_run(run_id: str, *, settings: Settings | None = None) -> RunResult:
@@ -247,10 +280,11 @@ def _notifying(engine: Engine, settings: Settings, run_id: str, runs: list[str])
     any, then once what is due when it ends, briefly: one that fails then is retried by
     `baton server` or `baton scheduler`. Sending never changes how the run ends."""
     secrets = functools.partial(Secrets.load, settings)
+    tail = functools.partial(log_tail.last_lines, settings)
     stop = threading.Event()
     sender = None
     if any(engine.run_info(r)[0].spec.notifications for r in runs):
-        kwargs = {"secrets": secrets, "root_run_id": run_id}
+        kwargs = {"secrets": secrets, "root_run_id": run_id, "log_tail": tail}
         sender = threading.Thread(
             target=outbox.serve, args=(settings, stop), kwargs=kwargs, daemon=True
         )
@@ -264,7 +298,13 @@ def _notifying(engine: Engine, settings: Settings, run_id: str, runs: list[str])
     store = engine.store
     runs = store.read().runs_under(run_id)
     outbox.deliver_due(
-        store, settings, time.time(), secrets=secrets, run_ids=runs, timeout=LAST_SEND_TIMEOUT
+        store,
+        settings,
+        time.time(),
+        secrets=secrets,
+        run_ids=runs,
+        timeout=LAST_SEND_TIMEOUT,
+        log_tail=tail,
     )
 
 
@@ -278,17 +318,22 @@ def wait(store: Store, run_id: str, poll: float = 0.1) -> RunResult:
 
 def cancel(engine: Engine, settings: Settings, run_id: str) -> str:
     """Cancel a run (`Engine.cancel`), and end the attempts whose worker is gone, which no
-    worker will stop; the run's state now.
-
-    Raises:
-        InputError: the run already ended.
-    """
+    worker will stop; the run's state now. A run that already ended (perhaps as the cancel
+    came) is left as it is: cancelling it does nothing, and is no error (`cancel_text`)."""
     store = engine.store
     if not engine.cancel(run_id):
-        raise InputError(f"run {run_id} already ended {store.read().run(run_id)['state']}")
+        return str(store.read().run(run_id)["state"])
     lost = lost_attempts(store, store.read().runs_under(run_id), None)
     end_lost(engine, settings, lost, "cancelled; its worker was gone")
     return str(store.read().run(run_id)["state"])
+
+
+def cancel_text(run_id: str, state: str) -> str:
+    """What `baton runs cancel` says of a run it cancelled, or found finished (a cancel
+    never ends a run succeeded or failed: it finished on its own)."""
+    if state in (RunState.SUCCEEDED, RunState.FAILED):
+        return f"run {run_id} already finished: {state}"
+    return f"run {run_id} is {state}"
 
 
 def end_lost_attempts(engine: Engine, settings: Settings, run_id: str) -> int:

@@ -21,6 +21,14 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 MAX_SLOTS = 1_000_000  # far above any real pool; keeps the value a 32-bit integer column holds
 
 
+class RunningTaskOut(BaseModel):
+    run_id: str
+    task_key: str
+    map_index: int | None
+    attempt: int
+    started_at: str
+
+
 class WorkerOut(BaseModel):
     id: str
     name: str
@@ -29,6 +37,7 @@ class WorkerOut(BaseModel):
     queues: list[str]
     concurrency: int
     running: int
+    tasks: list[RunningTaskOut] = Field(description="the attempts it is running, oldest first")
     started_at: str
     heartbeat_at: str
     stopped_at: str | None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from baton.api.app import StoreDep, audited_router, require
 from baton.api.auth import Principal
@@ -24,8 +24,7 @@ from baton.engine.service import Engine
 from baton.execution import local
 from baton.execution.secrets import Secrets
 from baton.model.states import RunState
-from baton.model.times import iso
-from baton.store.store import Row, Store
+from baton.store.store import Store
 
 router = audited_router(tags=["runs"])
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -37,6 +36,7 @@ class RunSummary(BaseModel):
     flow: str
     state: str
     trigger: str
+    trigger_detail: str | None = Field(None, description="what fired it: a path, an asset, a run")
     params: dict[str, Any]
     logical_date: str | None
     created_at: str
@@ -53,11 +53,12 @@ class RunPage(BaseModel):
 class AttemptOut(BaseModel):
     number: int
     state: str
+    error_kind: str | None
+    error: str | None
+    worker: str | None = Field(description="the name of the worker that ran it")
     worker_id: str
     started_at: str
     ended_at: str | None
-    error: str | None
-    error_kind: str | None
     traceback: str | None
 
 
@@ -82,6 +83,7 @@ class RunDetail(BaseModel):
     state: str
     params: dict[str, Any]
     trigger: str
+    trigger_detail: str | None = Field(None, description="what fired it: a path, an asset, a run")
     trigger_info: dict[str, Any] | None
     logical_date: str | None
     data_interval_start: str | None
@@ -134,7 +136,8 @@ def cancel(
     run_id: str, store: StoreDep, settings: SettingsDep, secrets: SecretsDep, _: Operator
 ) -> dict[str, Any]:
     """Cancel a run: what has not started ends cancelled, running tasks are stopped by their
-    workers (the run is `cancelling` until they are)."""
+    workers (the run is `cancelling` until they are). A run that already ended (perhaps
+    while the cancel came) is left as it is: 200, with its final state."""
     run_id = store.read().resolve_run_id(run_id)
     local.cancel(Engine(store), settings, run_id)
     return run_detail(store, run_id, secrets)
@@ -166,9 +169,6 @@ def run_detail(store: Store, run_id: str, secrets: Secrets) -> dict[str, Any]:
     read = store.read()
     spec = read.load_version(read.run(run_id)["version_id"])
     specs = {t.key: t for t in spec.tasks}
-    attempts: dict[int, list[dict[str, Any]]] = {}
-    for a in read.attempts(run_id):
-        attempts.setdefault(a["task_run_id"], []).append(_attempt(a))
     made = read.runs_from(run_id)
     child = {r["parent_task_run_id"]: r["id"] for r in made if r["parent_task_run_id"]}
     data = result.to_json()
@@ -178,23 +178,9 @@ def run_detail(store: Store, run_id: str, secrets: Secrets) -> dict[str, Any]:
         out["type"] = ts.type if ts else None
         out["depends_on"] = list(ts.depends_on) if ts else []
         out["child_run_id"] = child.get(t.task_run_id)
-        out["attempt_list"] = attempts.get(t.task_run_id or 0, [])
     data["children"] = [r["id"] for r in made]
     masked: dict[str, Any] = secrets.mask_json(data)
     return masked
-
-
-def _attempt(a: Row) -> dict[str, Any]:
-    return {
-        "number": a["number"],
-        "state": a["state"],
-        "worker_id": a["worker_id"],
-        "started_at": iso(a["started_at"]),
-        "ended_at": iso(a["ended_at"]),
-        "error": a["error"],
-        "error_kind": a["error_kind"],
-        "traceback": a["traceback"],
-    }
 
 
 def _after(cursor: str | None) -> tuple[float, str] | None:

@@ -1,0 +1,92 @@
+"""Saying why an attempt was lost: in its error, and in a closing line of its log.
+
+An attempt whose worker died ends without a word from that worker, so whoever fails it
+(`baton server`'s timers, a resumed run, an embedded run's own worker) writes the last line
+of its log instead: which worker stopped heartbeating, and when. `baton logs RUN TASK
+--attempt N` then ends with it, on SQLite (the log file under BATON_HOME) as on PostgreSQL
+(the pieces of the log shipped to the store).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from baton.engine.service import Engine
+from baton.execution import logs
+from baton.model.context import open_log_file
+from baton.model.times import iso
+from baton.settings import Settings
+from baton.store.store import Row, Store
+
+
+def fail(engine: Engine, settings: Settings, attempts: Sequence[Row], why: str) -> None:
+    """Fail attempts whose worker is gone (error_kind lost), each with an error naming its
+    worker and its last heartbeat, and close their logs with it."""
+    by_worker: dict[str, list[Row]] = {}
+    for a in attempts:
+        by_worker.setdefault(a["worker_id"], []).append(a)
+    workers = workers_of(engine.store, attempts)
+    for worker_id, theirs in by_worker.items():
+        error = reason(workers.get(worker_id), worker_id, why)
+        engine.fail_lost(theirs, error)
+        close_logs(engine.store, settings, theirs, error)
+
+
+def reason(worker: Row | None, worker_id: str, why: str) -> str:
+    """The error of an attempt lost with its worker (a row of `Tx.workers`, None if gone)."""
+    if worker is None:
+        return f"lost: worker {worker_id} is gone: {why}"
+    return (
+        f"lost: worker {worker['name']} stopped heartbeating at {iso(worker['heartbeat_at'])}: "
+        f"{why}"
+    )
+
+
+def workers_of(store: Store, attempts: Sequence[Row]) -> dict[str, Row]:
+    """The workers (rows of `Tx.workers`, stopped ones too) that ran these attempts, by id."""
+    ids = {a["worker_id"] for a in attempts}
+    return {w["id"]: w for w in store.read().workers(include_stopped=True) if w["id"] in ids}
+
+
+def close_logs(store: Store, settings: Settings, attempts: Sequence[Row], error: str) -> None:
+    """End the logs of these attempts, just failed as lost with `error`, with a line saying
+    so; an attempt that ended otherwise (its worker's late report won) is left as it is."""
+    read = store.read()
+    for a in attempts:
+        now = read.attempt(a["task_run_id"], a["number"])
+        if now is None or now["state"] != "failed" or now["error"] != error:
+            continue
+        task_run = read.task_run(a["task_run_id"])
+        name = task_run["task_key"]
+        if task_run["map_index"] >= 0:
+            name = f"{name}.{task_run['map_index']}"
+        line = f"baton: attempt {a['number']} {error}\n"
+        path = logs.log_path(settings, a["run_id"], name, a["number"])
+        try:
+            _append(store, settings, now, path, line)
+        except OSError as exc:  # a full disk must not stop the timers: the error has it all
+            print(f"baton: could not end the log {path} ({exc})", file=sys.stderr)
+
+
+def _append(store: Store, settings: Settings, attempt: Row, path: str, line: str) -> None:
+    here = os.path.exists(path)
+    shipper = None
+    if settings.cluster and here:
+        # This machine ran it: the file first gets what the store has beyond its end (a
+        # part run elsewhere), then the line; what the dead worker never shipped goes to the
+        # store with the line, so both keep the same bytes at the same offsets.
+        shipper = logs.Shipper()
+        shipper.resume(store, attempt["id"], path)
+    if here or not settings.cluster:
+        with open_log_file(path) as f:
+            f.write(line.encode("utf-8"))
+    if not settings.cluster:
+        return
+    if shipper is not None:
+        rows = shipper.collect([attempt["id"]], final=True)
+    else:  # another machine ran it: the line follows what the store has
+        rows = [(attempt["id"], store.read().log_size(attempt["id"]), line)]
+    with store.transaction() as tx:
+        tx.append_log_chunks(rows)
