@@ -231,7 +231,10 @@ def test_the_slack_format_posts_text_and_blocks(
     assert body["text"] == f"flow etl run {run['id']} failed: {BASE_URL}/runs/{run['id']}"
     texts = [b["text"]["text"] for b in body["blocks"] if "text" in b]
     assert texts[0] == f"<{BASE_URL}/runs/{run['id']}|flow etl run {run['id']} failed>"
-    assert texts[-1] == "*a*\n```the command exited with code 3```"
+    assert texts[-1] == (
+        "*a*\n```the command exited with code 3```\n"
+        "Last lines of its log:\n```error: the command exited with code 3```"
+    )
 
 
 def test_a_retried_task_is_notified_and_so_is_the_success(

@@ -110,7 +110,7 @@ def test_a_file_trigger_and_an_asset_trigger_chain_two_flows(cluster, write, h, 
     (ingest,) = cluster.json("runs", "list", "--flow", "ingest")
     assert reported == f"ingest {ingest['id']}\n"
     shown = cluster.json("runs", "show", ingest["id"])
-    assert shown["trigger"] == "event"
+    assert shown["trigger"] == "file"
     assert shown["trigger_info"]["path"] == str(workdir / "landing" / "orders.csv")
     assert (workdir / "loaded.csv").read_text() == "id\n1\n"
     for p in (scheduler, worker):

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from baton.engine.planner import Outcome
-from baton.model import notifications
+from baton.model import notifications, run_trigger
 from baton.model.spec import FlowSpec
 from baton.model.states import RunState, TaskState
 from baton.model.times import iso
@@ -74,6 +74,9 @@ def run_ended(tx: Tx, spec: FlowSpec, run: Row, final: RunState, now: float) -> 
                 "map_index": r["map_index"] if r["map_index"] >= 0 else None,
                 "error_kind": r["error_kind"],
                 "error": notifications.excerpt(r["error"]),
+                # Its failed attempt, whose log's last lines are added when sending.
+                "task_run_id": r["id"],
+                "attempt": r["attempts"],
             }
             for r in failed[:FAILED_TASKS]
         ]
@@ -100,6 +103,7 @@ def task_retrying(
             "task": {
                 "key": o.task_key,
                 "map_index": map_index if map_index >= 0 else None,
+                "task_run_id": o.task_run_id,
                 "attempt": o.attempt,
                 "error_kind": o.error_kind.value if o.error_kind else None,
                 "error": notifications.excerpt(o.error),
@@ -112,9 +116,11 @@ def task_retrying(
 
 
 def _run_fields(run: Row) -> dict[str, Any]:
+    info = json.loads(run["trigger_info"]) if run["trigger_info"] else None
     return {
         "params": json.loads(run["params"]),
-        "trigger": run["trigger"],
+        "trigger": run_trigger.kind(run["trigger"], info),
+        "trigger_detail": run_trigger.detail(info),
         "logical_date": iso(run["logical_date"]),
         "created_at": iso(run["created_at"]),
     }

@@ -7,7 +7,7 @@ applies their answers through the store in one transaction.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from baton.model.graph import Graph
@@ -121,3 +121,81 @@ def map_length(
 
 def is_mapped(task: TaskSpec) -> bool:
     return task.map_over is not None or "map_items" in task.config
+
+
+_REPAIRED = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED})
+
+
+class RepairPlan(NamedTuple):
+    """What a repair run keeps of the run it repairs, and what it runs again."""
+
+    reuse: dict[str, list[Mapping[str, Any]]]  # task key -> the task runs kept as they were
+    items: dict[str, list[Mapping[str, Any]]]  # mapped task key -> its items to run again
+
+
+def repair_plan(
+    graph: Graph, mapped: Collection[str], rows: Sequence[Mapping[str, Any]]
+) -> RepairPlan | None:
+    """Re-run what did not succeed (failed, upstream_failed, cancelled) and everything
+    downstream of it; None if nothing did. A mapped task whose upstream tasks are all kept
+    maps over the same items again: only its items that did not succeed run, the others
+    keep their results."""
+    bad = {r["task_key"] for r in rows if r["state"] in _REPAIRED}
+    if not bad:
+        return None
+    rerun = set(bad)
+    for key in graph.order:  # upstream first, so descendants are found in one pass
+        if any(u in rerun for u in graph.upstream[key]):
+            rerun.add(key)
+    items: dict[str, list[Mapping[str, Any]]] = {}
+    for key in sorted(bad & set(mapped)):
+        own = [r for r in rows if r["task_key"] == key]
+        expanded = all(r["map_index"] >= 0 for r in own)  # else it failed before mapping
+        if expanded and not any(u in rerun for u in graph.upstream[key]):
+            items[key] = [r for r in own if r["state"] in _REPAIRED]
+    reuse: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        key = r["task_key"]
+        if key not in rerun or (key in items and r["state"] not in _REPAIRED):
+            reuse.setdefault(key, []).append(r)
+    return RepairPlan(reuse, items)
+
+
+def reused_row(run_id: str, r: Mapping[str, Any], parent_run_id: str | None) -> dict[str, Any]:
+    """A task run of a repair run copied from the run it repairs, outcome and result kept."""
+    return {
+        "run_id": run_id,
+        "task_key": r["task_key"],
+        "map_index": r["map_index"],
+        "state": r["state"],
+        "queue": r["queue"],
+        "pool": r["pool"],
+        "priority": r["priority"],
+        "up_total": r["up_total"],
+        "ready_at": None,
+        "result": r["result"],
+        "result_ref": r["result_ref"],
+        "result_len": r["result_len"],
+        "reused_from": parent_run_id,
+        "started_at": r["started_at"],
+        "ended_at": r["ended_at"],
+        "attempts": 0,
+        "note": f"reused from run {parent_run_id}",
+    }
+
+
+def item_row(run_id: str, r: Mapping[str, Any], state: TaskState, now: float) -> dict[str, Any]:
+    """A mapped task's item that a repair runs again: `r` is the item in the repaired run."""
+    queued = state is TaskState.QUEUED
+    return {
+        "run_id": run_id,
+        "task_key": r["task_key"],
+        "map_index": r["map_index"],
+        "state": state.value,
+        "queue": r["queue"],
+        "pool": r["pool"],
+        "priority": r["priority"],
+        "up_total": r["up_total"],
+        "up_counts": [0, 0, 0, 0],  # decided already: it runs
+        "ready_at": now if queued else None,
+    }

@@ -130,6 +130,7 @@ class Engine:
         trigger: str = "manual",
         parent_run_id: str | None = None,
         reuse: Mapping[str, Sequence[Row]] | None = None,
+        items: Mapping[str, Sequence[Row]] | None = None,
         parent_task_run_id: int | None = None,
         root_run_id: str | None = None,
         logical_date: float | None = None,
@@ -139,7 +140,8 @@ class Engine:
         """Insert a Run and all its TaskRuns; tasks with nothing to wait for are queued.
 
         `reuse` maps task keys to TaskRun rows of an earlier run whose outcome this run keeps
-        (a repair): they are copied as they were, and count for their downstream tasks.
+        (a repair): they are copied as they were, and count for their downstream tasks;
+        `items`, mapped task keys to the items of theirs it runs again.
         A sub-flow run names the `flow` task waiting for it and the run at the top.
         A scheduled run has a logical date (UNIX seconds) and data interval; the store holds
         at most one run per flow and logical date (ConflictError), repairs aside.
@@ -148,7 +150,7 @@ class Engine:
         A flow at its `max_active_runs` gets the run `scheduled`, its tasks all pending: it
         is admitted (queued) when one of the flow's active runs ends.
         """
-        reuse = reuse or {}
+        reuse, items = reuse or {}, items or {}
         now = self.clock()
         run_id = new_id()
         with self.store.transaction() as tx:
@@ -160,8 +162,12 @@ class Engine:
             rows: list[dict[str, Any]] = []
             for key in c.graph.order:
                 t = c.tasks[key]
-                if key in reuse:
-                    rows += [_reused_row(run_id, r, parent_run_id) for r in reuse[key]]
+                if key in reuse or key in items:
+                    rows += [
+                        planner.reused_row(run_id, r, parent_run_id) for r in reuse.get(key, ())
+                    ]
+                    again = TaskState.PENDING if held else TaskState.QUEUED
+                    rows += [planner.item_row(run_id, r, again, now) for r in items.get(key, ())]
                     continue
                 counts = [0, 0, 0, 0]
                 total = 0
@@ -169,7 +175,7 @@ class Engine:
                     for r in reuse.get(up, ()):
                         for i, d in enumerate(planner.upstream_deltas(TaskState(r["state"]))):
                             counts[i] += d
-                    total += max(len(reuse.get(up, ())), 1)
+                    total += max(len(reuse.get(up, ())) + len(items.get(up, ())), 1)
                 # A task with nothing to wait for is inserted queued: no second write.
                 ready = evaluate(t.trigger_rule, UpstreamCounts(total, *counts)) is Decision.RUN
                 queued = ready and not planner.is_mapped(t) and not held
@@ -241,8 +247,17 @@ class Engine:
         for run_id in tx.held_runs(flow, max(free, 0)):
             c, _ = self.run_info(run_id, tx)
             tx.move_run(run_id, RunState.QUEUED, None, now)
-            pending = [r["task_key"] for r in tx.unfinished_task_runs(run_id)]
-            self._decide_pending(tx, run_id, c, pending, now)
+            pending = tx.unfinished_task_runs(run_id)
+            # A repair's mapped items to run again were decided already: they run.
+            again = [
+                TaskMove(r["id"], run_id, TaskState.PENDING, TaskState.QUEUED, {"ready_at": now})
+                for r in pending
+                if r["map_index"] >= 0
+            ]
+            if again:
+                tx.move_tasks(again, now)
+            keys = [r["task_key"] for r in pending if r["map_index"] < 0]
+            self._decide_pending(tx, run_id, c, keys, now)
             if tx.run(run_id)["unfinished"] == 0:
                 self._finish_run(tx, run_id, c, now)
 
@@ -315,7 +330,7 @@ class Engine:
                 by_run.setdefault(o.run_id, []).append(o)
         for run_id, batch in sorted(by_run.items()):  # one lock order: no deadlock
             c, _ = self.run_info(run_id, tx)
-            cancelling = tx.run(run_id)["state"] == RunState.CANCELLING
+            cancelling = tx.lock_run(run_id)["state"] == RunState.CANCELLING
             steps: list[_Step] = []
             requeue: list[_Step] = []
             assets: list[dict[str, Any]] = []
@@ -610,7 +625,7 @@ class Engine:
         Cancelling a run that is already cancelling does nothing more."""
         now = self.clock()
         with self.store.transaction() as tx:
-            run = tx.run(run_id)
+            run = tx.lock_run(run_id)  # a completion under way commits first, or waits
             if run["state"] in RUN_TERMINAL:
                 return False
             if run["state"] == RunState.CANCELLING:
@@ -618,7 +633,8 @@ class Engine:
             c, _ = self.run_info(run_id, tx)
             tx.move_run(run_id, RunState.CANCELLING, None, now)
             # Everything not running ends at once; nothing downstream needs deciding, since
-            # it is all cancelled too. Running attempts report when their worker stops them.
+            # it is all cancelled too. Running attempts report when their worker stops them,
+            # as do those a worker is claiming now (skipped: their claim will see cancelling).
             moves = [
                 TaskMove(
                     r["id"],
@@ -627,7 +643,7 @@ class Engine:
                     TaskState.CANCELLED,
                     {"ended_at": now, "error_kind": ErrorKind.CANCELLED.value},
                 )
-                for r in tx.unfinished_task_runs(run_id)
+                for r in tx.unfinished_task_runs(run_id, skip_locked=True)
                 if r["state"] != TaskState.RUNNING
             ]
             if moves:
@@ -653,7 +669,8 @@ class Engine:
 
     def repair(self, run_id: str) -> str:
         """A new run of the same version and params that re-runs only what did not succeed
-        (failed, upstream_failed and cancelled tasks and everything downstream of them)."""
+        (failed, upstream_failed and cancelled tasks, and everything downstream of them; of
+        a mapped task, only its items that did not succeed: `planner.repair_plan`)."""
         read = self.store.read()
         run = read.run(run_id)
         if run["state"] not in RUN_TERMINAL:
@@ -662,20 +679,17 @@ class Engine:
                 "(wait for it, cancel it, or `baton runs resume` it)"
             )
         c, params = self.run_info(run_id)
-        rows = read.task_runs(run_id)
-        bad = {TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED}
-        rerun = {r["task_key"] for r in rows if r["state"] in bad}
-        if not rerun:
+        mapped = [t.key for t in c.spec.tasks if planner.is_mapped(t)]
+        plan = planner.repair_plan(c.graph, mapped, read.task_runs(run_id))
+        if plan is None:
             raise InputError(f"run {run_id} has nothing to repair: no task failed or was cancelled")
-        for key in c.graph.order:  # upstream first, so descendants are found in one pass
-            if any(u in rerun for u in c.graph.upstream[key]):
-                rerun.add(key)
-        reuse: dict[str, list[Row]] = {}
-        for r in rows:
-            if r["task_key"] not in rerun:
-                reuse.setdefault(r["task_key"], []).append(r)
         return self.create_run(
-            c.version_id, params, trigger="repair", parent_run_id=run_id, reuse=reuse
+            c.version_id,
+            params,
+            trigger="repair",
+            parent_run_id=run_id,
+            reuse=plan.reuse,
+            items=plan.items,
         )
 
 
@@ -702,25 +716,3 @@ def _pending_row(tx: Tx, run_id: str, key: str) -> Row | None:
         if r["state"] == TaskState.PENDING:
             return r
     return None
-
-
-def _reused_row(run_id: str, r: Row, parent_run_id: str | None) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "task_key": r["task_key"],
-        "map_index": r["map_index"],
-        "state": r["state"],
-        "queue": r["queue"],
-        "pool": r["pool"],
-        "priority": r["priority"],
-        "up_total": r["up_total"],
-        "ready_at": None,
-        "result": r["result"],
-        "result_ref": r["result_ref"],
-        "result_len": r["result_len"],
-        "reused_from": parent_run_id,
-        "started_at": r["started_at"],
-        "ended_at": r["ended_at"],
-        "attempts": 0,
-        "note": f"reused from run {parent_run_id}",
-    }

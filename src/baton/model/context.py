@@ -54,6 +54,9 @@ class TaskContext:
     cancel_run: Callable[[str], object] | None = None
     # How log_file() opens the log: the runner swaps in one that masks secret values.
     open_log: Callable[[str], IO[bytes]] = open_log_file
+    # JSON-like data with secret values masked, for what a task saves besides its log
+    # (an executed notebook): the runner swaps in `Secrets.mask_json`.
+    mask: Callable[[Any], Any] = lambda value: value
     _interrupt: type[TaskInterrupt] | None = None
     _interrupted: threading.Event = field(default_factory=threading.Event)
     _on_interrupt: list[Callable[[type[TaskInterrupt]], object]] = field(default_factory=list)

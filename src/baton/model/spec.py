@@ -114,7 +114,13 @@ class FlowSpec(Spec, frozen=True):
         return msgspec.json.decode(text, type=cls)
 
     def content_hash(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        """The version id: a hash of the definition and its code, not of where its file was
+        found (`baton run` records an absolute path, `baton deploy` one relative to the
+        project), so one definition registered both ways is one version."""
+        spec = self
+        if self.source is not None:
+            spec = self.with_source(SourceRef(path="", code_hash=self.source.code_hash))
+        return hashlib.sha256(spec.to_json().encode()).hexdigest()[:16]
 
     def with_source(self, source: SourceRef) -> FlowSpec:
         return msgspec.structs.replace(self, source=source)

@@ -10,6 +10,8 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+SLACK_LOG_CHARS = 2000  # of a log's last lines in a Slack message (a block takes 3,000)
+
 
 def subject(p: Mapping[str, Any]) -> str:
     """One line: what happened, e.g. `[baton] flow etl run 1f2e3d4c5b6a7980 failed`."""
@@ -37,7 +39,8 @@ def facts(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     if p.get("state"):
         out.append(("State", p["state"]))
     if p.get("trigger"):
-        out.append(("Trigger", p["trigger"]))
+        detail = f": {p['trigger_detail']}" if p.get("trigger_detail") else ""
+        out.append(("Trigger", f"{p['trigger']}{detail}"))
     if p.get("params"):
         out.append(("Params", ", ".join(f"{k}={v}" for k, v in p["params"].items())))
     for label, field in (
@@ -55,13 +58,15 @@ def facts(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def problems(p: Mapping[str, Any]) -> list[tuple[str, str | None]]:
-    """(task, error) for the failed tasks a notification reports."""
+def problems(p: Mapping[str, Any]) -> list[tuple[str, str | None, str | None]]:
+    """(task, error, the last lines of its failed attempt's log) for the failed tasks a
+    notification reports."""
     if p["event"] == "retry":
         t = p["task"]
         retry = f", retry at {t['retry_at']}" if t.get("retry_at") else ""
-        return [(f"{_task_name(t)} (attempt {t['attempt']}{retry})", t.get("error"))]
-    return [(_task_name(t), t.get("error")) for t in p.get("failed_tasks", ())]
+        name = f"{_task_name(t)} (attempt {t['attempt']}{retry})"
+        return [(name, t.get("error"), t.get("log_tail"))]
+    return [(_task_name(t), t.get("error"), t.get("log_tail")) for t in p.get("failed_tasks", ())]
 
 
 def more_failed(p: Mapping[str, Any]) -> int:
@@ -75,9 +80,11 @@ def text(p: Mapping[str, Any]) -> str:
     found = problems(p)
     if found:
         lines += ["", "Failed tasks:" if p["event"] == "failure" else "Failed attempt:"]
-        for task, error in found:
+        for task, error, log in found:
             lines.append(f"- {task}")
             lines += [f"    {line}" for line in (error or "(no error message)").splitlines()]
+            if log:
+                lines += ["    Last lines of its log:", *(f"    | {x}" for x in log.splitlines())]
         if more_failed(p) > 0:
             lines.append(f"- and {more_failed(p)} more")
     lines += ["", f"See the run: {p['url']}", ""]
@@ -94,8 +101,10 @@ def html_body(p: Mapping[str, Any]) -> str:
     found = problems(p)
     if found:
         items = "".join(
-            f"<li><b>{e(task)}</b><pre>{e(error or '(no error message)')}</pre></li>"
-            for task, error in found
+            f"<li><b>{e(task)}</b><pre>{e(error or '(no error message)')}</pre>"
+            + (f"<p>Last lines of its log:</p><pre>{e(log)}</pre>" if log else "")
+            + "</li>"
+            for task, error, log in found
         )
         if more_failed(p) > 0:
             items += f"<li>and {more_failed(p)} more</li>"
@@ -116,10 +125,12 @@ def slack(p: Mapping[str, Any]) -> dict[str, Any]:
         # Slack takes at most 10 fields in a section.
         *({"type": "section", "fields": fields[i : i + 10]} for i in range(0, len(fields), 10)),
     ]
-    for task, error in problems(p):
+    for task, error, log in problems(p):
         body = f"*{_slack_escape(task)}*"
         if error:
             body += f"\n```{_slack_escape(error)}```"
+        if log:  # a section's text holds 3,000 characters at most
+            body += f"\nLast lines of its log:\n```{_slack_escape(log[-SLACK_LOG_CHARS:])}```"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body}})
     if more_failed(p) > 0:
         extra = f"and {more_failed(p)} more failed tasks"

@@ -41,7 +41,7 @@ def deploy(store: Store, flows: Sequence[LoadedFlow]) -> list[Deployed]:
         for spec in specs:
             version = spec.content_hash()
             changed = tx.flow_version(spec.name) != version
-            tx.save_version(spec, now)
+            tx.save_version(spec, now, deployed=True)
             tx.mark_deployed(spec.name, now)
             out.append(Deployed(spec, version, changed))
     return out

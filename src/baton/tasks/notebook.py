@@ -7,6 +7,7 @@ process group holds the kernel too, so a timeout or cancel stops everything. The
 notebook, outputs included, is saved next to the attempt's log (or at `output`), also when
 a cell fails. The result is `{"output": path, "result": value}`, where `value` is the last
 output of the last cell tagged `result` (its JSON, else a literal; None without one).
+Secret values in the saved notebook are masked, as in the log.
 """
 
 from __future__ import annotations
@@ -76,9 +77,29 @@ def execute(ctx: TaskContext, cfg: NotebookConfig) -> Any:
             ) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        _mask_saved(ctx, output)
     if not status["ok"]:
         raise _failure(status)
     return {"output": output, "result": status.get("result")}
+
+
+def _mask_saved(ctx: TaskContext, output: str) -> None:
+    """Mask secret values in the executed notebook as in the log: a secret parameter is in
+    the injected cell, and a cell may print one. Masked as JSON values, not as bytes, so a
+    value JSON escapes (a quote, a backslash) is found too."""
+    try:
+        with open(output, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError):  # not written (the kernel never started): nothing to mask
+        return
+    masked = ctx.mask(saved)
+    if masked == saved:
+        return
+    tmp = f"{output}.{ctx.attempt_id}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(masked, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, output)
 
 
 def _failure(status: dict[str, Any]) -> TaskFailed:

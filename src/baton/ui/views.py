@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from baton.model import run_trigger
 from baton.model.spec import FlowSpec
 from baton.model.states import RUN_TERMINAL
 from baton.model.times import iso
@@ -148,11 +149,15 @@ def next_run_at(spec: FlowSpec, flow: Row) -> float | None:
 
 
 def trigger_text(trigger: str, info: Mapping[str, Any] | None) -> str:
-    """Why a run exists, in words."""
-    if not info:
-        return trigger
-    detail = info.get("path") or info.get("asset") or info.get("run_id") or info.get("flow")
-    return f"{trigger}: {detail}" if detail else trigger
+    """Why a run exists, in words: its trigger kind, and what fired it."""
+    shown, detail = run_trigger.kind(trigger, info), run_trigger.detail(info)
+    return f"{shown}: {detail}" if detail else shown
+
+
+def trigger_of(run: Row) -> tuple[str, str | None]:
+    """A run row's trigger kind and its detail (what fired it), for a list of runs."""
+    info = json.loads(run["trigger_info"]) if run["trigger_info"] else None
+    return run_trigger.kind(run["trigger"], info), run_trigger.detail(info)
 
 
 FILTERS = {
@@ -165,6 +170,7 @@ FILTERS = {
     "short_id": short_id,
     "pretty": pretty,
     "schedule_text": schedule_text,
+    "trigger_of": trigger_of,
 }
 GLOBALS: dict[str, Any] = {
     "duration": duration,

@@ -120,13 +120,23 @@ def test_a_failed_run_queues_its_failure_with_the_failed_tasks(
         "state": "failed",
         "params": {"day": "2024-06-01"},
         "trigger": "manual",
+        "trigger_detail": None,
         "logical_date": None,
         "created_at": "1970-01-01T00:16:40.000000Z",
         "started_at": "1970-01-01T00:16:50.000000Z",
         "ended_at": "1970-01-01T00:16:52.500000Z",
         "duration": 2.5,
         "failed_count": 1,  # c ended upstream_failed: a consequence, not a cause
-        "failed_tasks": [{"key": "a", "map_index": None, "error_kind": "user"}],
+        # The failed attempt: the sender adds the last lines of its log.
+        "failed_tasks": [
+            {
+                "key": "a",
+                "map_index": None,
+                "error_kind": "user",
+                "task_run_id": a.task_run_id,
+                "attempt": 1,
+            }
+        ],
     }
 
 
@@ -154,6 +164,7 @@ def test_each_retried_attempt_is_told_once(engine: Engine, store: Store, clock: 
     assert payload(row)["task"] == {
         "key": "a",
         "map_index": None,
+        "task_run_id": c.task_run_id,
         "attempt": 1,
         "error_kind": "user",
         "error": "ValueError: boom",
