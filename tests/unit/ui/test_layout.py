@@ -76,11 +76,15 @@ def test_an_empty_graph_has_no_size():
 
 def test_two_thousand_tasks_are_laid_out_fast():
     for order, upstream in (random_dag(2000, seed=1), fan(2000)):
-        started = time.perf_counter()
-        result = layout.layout(order, upstream)
-        elapsed = time.perf_counter() - started
+        # CPU time, best of three: the suite's other processes share the two cores, and
+        # wall time would measure them too.
+        times = []
+        for _ in range(3):
+            started = time.process_time()
+            result = layout.layout(order, upstream)
+            times.append(time.process_time() - started)
         assert len(result.nodes) == 2000 + (2 if order[0] == "root" else 0)
-        assert elapsed < 0.5, f"{elapsed:.2f}s"  # ~50 ms on a quiet 2-core machine
+        assert min(times) < 0.5, f"{min(times):.2f}s"  # ~50 ms on a quiet 2-core machine
 
 
 def random_dag(n: int, seed: int) -> tuple[list[str], dict[str, list[str]]]:
