@@ -6,23 +6,13 @@ schema each, so every engine scenario is checked on the cluster backend as well.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from borrow import borrow
 
-def _load() -> ModuleType:
-    path = Path(__file__).parents[1] / "unit" / "engine" / "test_service.py"
-    spec = importlib.util.spec_from_file_location("_baton_engine_service_tests", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_service_tests = _load()
+_service_tests = borrow(Path(__file__).parents[1] / "unit" / "engine" / "test_service.py")
 clock = _service_tests.clock
 engine = _service_tests.engine  # asks for `store`: this suite's, not the SQLite one there
 globals().update({k: v for k, v in vars(_service_tests).items() if k.startswith("test_")})

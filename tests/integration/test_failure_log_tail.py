@@ -4,27 +4,15 @@ store (cluster: the sender is on another machine than the worker, so it has no f
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from borrow import borrow
 
-def _notification_tests() -> ModuleType:
-    """The SMTP and webhook servers of test_notifications.py (test modules import no
-    conftest, and those fixtures live there)."""
-    path = Path(__file__).with_name("test_notifications.py")
-    spec = importlib.util.spec_from_file_location("_baton_notification_tests", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_n = _notification_tests()
+_n = borrow(Path(__file__).with_name("test_notifications.py"))  # its SMTP and webhook servers
 mailbox, hooks, base_url = _n.mailbox, _n.hooks, _n.base_url
 
 TOKEN = "hush-4b3a2918"

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from baton.engine import planner
@@ -14,19 +12,9 @@ from baton.model.graph import validate
 from baton.model.spec import FlowSpec
 from baton.model.states import AttemptState
 from baton.store.store import Store
+from borrow import borrow
 
-
-def _service_tests() -> ModuleType:
-    """The engine service tests' fixtures and helpers (test modules import no conftest)."""
-    path = Path(__file__).with_name("test_service.py")
-    spec = importlib.util.spec_from_file_location("_baton_service_tests_for_repair", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_s = _service_tests()
+_s = borrow(Path(__file__).with_name("test_service.py"))
 store, clock, engine = _s.store, _s.clock, _s.engine
 py, claim, claim_one, outcome, states, run_state = (
     _s.py,

@@ -3,29 +3,17 @@ the runs list and on the run's page, also for runs an older baton labelled `even
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
-from types import ModuleType
 
 from fastapi.testclient import TestClient
 
 from baton.engine.service import Engine
 from baton.model.spec import FlowSpec, TaskSpec
 from baton.store.store import Store
+from borrow import borrow
 
-
-def _page_tests() -> ModuleType:
-    """The UI page tests' fixtures (test modules import no conftest)."""
-    path = Path(__file__).with_name("test_pages.py")
-    spec = importlib.util.spec_from_file_location("_baton_ui_page_tests", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_p = _page_tests()
+_p = borrow(Path(__file__).with_name("test_pages.py"))
 settings, store, client, sign_in = _p.settings, _p.store, _p.client, _p.sign_in
 
 SPEC = FlowSpec(
