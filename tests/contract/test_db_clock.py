@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from baton.engine.service import Engine
-from baton.execution.worker import lost_attempts
+from baton.execution.lost import lost_attempts
 from baton.model.spec import SourceRef
 from baton.model.yaml_spec import load_yaml_flow
 from baton.scheduling.scheduler import FILE_POLL, Scheduler

@@ -80,6 +80,11 @@ class Guard:
             self._fence.ended(attempt_id)
             self._watchdog.untrack(attempt_id)
 
+    def holds(self, attempt_id: str) -> bool:
+        """Whether this worker still holds the attempt's lease, so it may start it (a claim
+        left unstarted through a store outage may have outlived it)."""
+        return self._fence is None or self._fence.holds(attempt_id)
+
     def close(self) -> None:
         if self._watchdog is not None and self._fence is not None:
             self._fence.close()
@@ -117,6 +122,12 @@ class Fence:
     def ended(self, attempt_id: str) -> None:
         with self._cond:
             self._until.pop(attempt_id, None)
+
+    def holds(self, attempt_id: str) -> bool:
+        """Whether the attempt is followed and its fence time not reached."""
+        with self._cond:
+            until = self._until.get(attempt_id)
+        return until is not None and now() < until
 
     def close(self) -> None:
         with self._cond:

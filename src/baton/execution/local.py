@@ -18,8 +18,9 @@ from baton.engine.service import Engine
 from baton.errors import InputError
 from baton.execution import loader, log_tail, results
 from baton.execution.loader import LoadedFlow
+from baton.execution.lost import end_lost, lost_attempts
 from baton.execution.secrets import Secrets
-from baton.execution.worker import Worker, end_lost, lost_attempts
+from baton.execution.worker import Worker
 from baton.model import run_trigger
 from baton.model.decorators import Flow
 from baton.model.params import coerce_params

@@ -1,4 +1,5 @@
-"""Saying why an attempt was lost: in its error, and in a closing line of its log.
+"""Lost attempts: finding those whose worker is gone (`lost_attempts`), and saying why one
+was lost (`end_lost`): in its error, and in a closing line of its log.
 
 An attempt whose worker died ends without a word from that worker, so whoever fails it
 (`baton server`'s timers, a resumed run, an embedded run's own worker) writes the last line
@@ -19,6 +20,7 @@ from baton.model.context import open_log_file
 from baton.model.times import iso
 from baton.settings import Settings
 from baton.store.store import Row, Store
+from baton.tasks import process
 
 
 def fail(engine: Engine, settings: Settings, attempts: Sequence[Row], why: str) -> None:
@@ -90,3 +92,48 @@ def _append(store: Store, settings: Settings, attempt: Row, path: str, line: str
         rows = [(attempt["id"], store.read().log_size(attempt["id"]), line)]
     with store.transaction() as tx:
         tx.append_log_chunks(rows)
+
+
+def lost_attempts(store: Store, run_ids: Sequence[str] | None, own_id: str | None) -> list[Row]:
+    """Running attempts whose worker is gone: its lease expired (by the store's clock, the
+    one that set it: see `dialect.clock`), it stopped, or it was a process on this host that
+    no longer exists."""
+    host = hostname()
+    return [
+        a
+        for a in store.read().lost_candidates(run_ids, host)
+        if a["worker_id"] != own_id
+        and (
+            a["lease_expired"]
+            or a["stopped_at"] is not None
+            or (a["host"] == host and not _alive(a["pid"]))
+        )
+    ]
+
+
+def end_lost(engine: Engine, settings: Settings, attempts: Sequence[Row], reason: str) -> None:
+    """Fail attempts whose worker is gone, first killing the processes they left on this host.
+    Each one's error, and a last line of its log, say which worker stopped heartbeating when."""
+    if not attempts:
+        return
+    host = hostname()
+    for a in attempts:
+        if a["host"] == host:
+            process.kill_groups(settings.work_dir, a["id"])
+    fail(engine, settings, attempts, reason)
+
+
+def hostname() -> str:
+    return os.uname().nodename  # what socket.gethostname() says, without importing socket
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

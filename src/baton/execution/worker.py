@@ -78,7 +78,7 @@ class Worker:
         self.run_ids = list(run_ids) if run_ids is not None else None
         self._scope_lock = threading.Lock()
         self.id = new_id()
-        self.name = name or f"{hostname()}:{os.getpid()}"
+        self.name = name or f"{lost.hostname()}:{os.getpid()}"
         self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
         self._cancel_requested = False
         self._active: dict[str, runner.Job] = {}
@@ -149,7 +149,7 @@ class Worker:
                     self._guard.claimed([c.attempt_id for c in claimed], asked)
                     undispatched += claimed
                     while undispatched:
-                        self._dispatch(undispatched[0])
+                        self._start(undispatched[0])
                         undispatched.pop(0)
                     mono = time.monotonic()
                     timers_ran = mono >= next_timers
@@ -220,7 +220,7 @@ class Worker:
                 {
                     "id": self.id,
                     "name": self.name,
-                    "host": hostname(),
+                    "host": lost.hostname(),
                     "pid": os.getpid(),
                     "queues": self.queues,
                     "concurrency": self.concurrency,
@@ -360,10 +360,10 @@ class Worker:
                 self._outcomes.put(s.outcome)
         if self.run_ids is None:
             return None  # leases and retry times are `baton server`'s timers
-        end_lost(
+        lost.end_lost(
             self.engine,
             self.settings,
-            lost_attempts(self.engine.store, self._scope(), self.id),
+            lost.lost_attempts(self.engine.store, self._scope(), self.id),
             "its worker stopped (process died)",
         )
         return self.engine.wake_due(self._scope())
@@ -379,6 +379,21 @@ class Worker:
         job.ctx.interrupt(kind)
 
     # -- dispatch ------------------------------------------------------------------------
+
+    def _start(self, c: Claimed) -> None:
+        """Dispatch a claimed attempt, unless its lease ran out before it could start (its
+        claim went unstarted through a store outage): the server fails it as lost and it
+        runs again elsewhere, never alongside a retry."""
+        if self._guard.holds(c.attempt_id):
+            self._dispatch(c)
+            return
+        self._guard.ended(c.attempt_id)
+        print(
+            f"baton worker {self.name}: the lease of {c.task_key} (attempt {c.attempt_id}) "
+            "ended before it could start: left to be retried",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _dispatch(self, c: Claimed) -> None:
         compiled, params = self.engine.run_info(c.run_id)
@@ -512,51 +527,6 @@ class Worker:
             else:
                 values.setdefault(row["task_key"], []).append(value)
         return values
-
-
-def lost_attempts(store: Store, run_ids: Sequence[str] | None, own_id: str | None) -> list[Row]:
-    """Running attempts whose worker is gone: its lease expired (by the store's clock, the
-    one that set it: see `dialect.clock`), it stopped, or it was a process on this host that
-    no longer exists."""
-    host = hostname()
-    return [
-        a
-        for a in store.read().lost_candidates(run_ids, host)
-        if a["worker_id"] != own_id
-        and (
-            a["lease_expired"]
-            or a["stopped_at"] is not None
-            or (a["host"] == host and not _alive(a["pid"]))
-        )
-    ]
-
-
-def end_lost(engine: Engine, settings: Settings, attempts: Sequence[Row], reason: str) -> None:
-    """Fail attempts whose worker is gone, first killing the processes they left on this host.
-    Each one's error, and a last line of its log, say which worker stopped heartbeating when."""
-    if not attempts:
-        return
-    host = hostname()
-    for a in attempts:
-        if a["host"] == host:
-            process.kill_groups(settings.work_dir, a["id"])
-    lost.fail(engine, settings, attempts, reason)
-
-
-def hostname() -> str:
-    return os.uname().nodename  # what socket.gethostname() says, without importing socket
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def describe(r: Row) -> dict[str, Any]:

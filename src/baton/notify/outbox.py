@@ -129,20 +129,23 @@ def serve(
     *,
     secrets: Callable[[], Secrets],
     root_run_id: str | None = None,
-    clock: Callable[[], float] = time.time,
     log_tail: LogTail | None = None,
 ) -> None:
     """Send due notifications every POLL seconds until `stop` is set; with `root_run_id`,
-    only those of that run and its sub-flow runs. Has a store connection of its own."""
+    only those of that run and its sub-flow runs. Has a store connection of its own. Its
+    "now" is the store's clock (PostgreSQL's, see `Store.clock`): a claim held until then
+    expires by the same clock on every server."""
     store: Store | None = None
     try:
         while not stop.is_set():
             try:
                 store = store or Store(settings.database_url)
                 runs = None if root_run_id is None else store.read().runs_under(root_run_id)
+                now = store.clock()
                 due = deliver_due(
-                    store, settings, clock(), secrets=secrets, run_ids=runs, log_tail=log_tail
+                    store, settings, now, secrets=secrets, run_ids=runs, log_tail=log_tail
                 )
+                due = None if due is None else time.time() + max(due - now, 0.0)
             # The database is away (or worse): say so and try again, for notifications
             # must never stop what runs them.
             except Exception as exc:
@@ -150,8 +153,8 @@ def serve(
                 print(f"baton: sending notifications: {why}", file=sys.stderr, flush=True)
                 if store is not None:
                     store.close()
-                store, due = None, clock() + AFTER_ERROR
-            wait = POLL if due is None else max(due - clock(), 0.0)
+                store, due = None, time.time() + AFTER_ERROR
+            wait = POLL if due is None else max(due - time.time(), 0.0)
             if store is not None:
                 wait = min(wait, POLL)  # new rows may come at any time
             stop.wait(wait)

@@ -29,8 +29,8 @@ from typing import Protocol
 from baton.engine.service import Engine, new_id
 from baton.errors import StoreError
 from baton.execution import log_tail
+from baton.execution.lost import end_lost, hostname, lost_attempts
 from baton.execution.secrets import Secrets
-from baton.execution.worker import end_lost, hostname, lost_attempts
 from baton.notify import outbox
 from baton.settings import Settings
 

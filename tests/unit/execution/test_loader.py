@@ -33,13 +33,16 @@ def other():
 
 
 @pytest.fixture(autouse=True)
-def restore_imports() -> Iterator[None]:
-    """The loader imports user modules and extends sys.path: undo both after each test."""
+def restore_imports(tmp_path: Path) -> Iterator[None]:
+    """The loader imports user modules and extends sys.path: undo both after each test.
+    Only the test's own modules are forgotten: a library first imported meanwhile (PyYAML,
+    with its C extension, which cannot be imported twice) must stay as it is."""
     path, modules = list(sys.path), set(sys.modules)
     yield
     sys.path[:] = path
     for name in set(sys.modules) - modules:
-        del sys.modules[name]
+        if str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(tmp_path)):
+            del sys.modules[name]
 
 
 def unique(stem: str) -> str:
