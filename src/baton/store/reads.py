@@ -1,0 +1,216 @@
+"""Reads for the API and the UI: run history, cluster and metrics counts, flow and run pages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from baton.model.states import TASK_TERMINAL
+from baton.store.base import Row, TxBase
+from baton.store.claims import ATTEMPTS_NAMED
+
+
+class Reads(TxBase):
+    """Queries that change nothing, for what the API and the UI show."""
+
+    # -- history -------------------------------------------------------------------------
+
+    def events(self, run_id: str) -> list[Row]:
+        return self._all("SELECT * FROM state_events WHERE run_id = ? ORDER BY id", (run_id,))
+
+    # -- API queries (cluster, metrics) ---------------------------------------------------
+
+    def queue_counts(self) -> list[Row]:
+        """Task runs queued and running per queue (queues with either), by queue name. A
+        range of the claim index (it starts with state): live work, not the history."""
+        return self._all(
+            "SELECT queue, sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) AS queued, "
+            "sum(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS running FROM task_runs "
+            "WHERE state IN ('queued', 'running') GROUP BY queue ORDER BY queue"
+        )
+
+    def served_queues(self) -> set[str]:
+        """The queues the workers not stopped serve."""
+        rows = self._all("SELECT queues FROM workers WHERE stopped_at IS NULL")
+        return {q for r in rows for q in json.loads(r["queues"])}
+
+    def run_state_counts(self) -> dict[str, int]:
+        """How many runs are in each state (states with none are left out)."""
+        rows = self._all("SELECT state, count(*) AS n FROM runs GROUP BY state")
+        return {r["state"]: int(r["n"]) for r in rows}
+
+    def task_state_counts(self, states: Collection[str]) -> dict[str, int]:
+        """How many task runs are in each of `states` (a range of the claim index each, so
+        ask for the live states: the finished ones are all of history)."""
+        marks = ",".join("?" * len(states))
+        rows = self._all(
+            f"SELECT state, count(*) AS n FROM task_runs WHERE state IN ({marks}) GROUP BY state",
+            tuple(states),
+        )
+        return {r["state"]: int(r["n"]) for r in rows}
+
+    def live_worker_count(self, heartbeat_since: float) -> int:
+        """Workers not stopped that have heartbeated at or after `heartbeat_since`."""
+        row = self._one(
+            "SELECT count(*) AS n FROM workers WHERE stopped_at IS NULL AND heartbeat_at >= ?",
+            (heartbeat_since,),
+        )
+        return int(row["n"]) if row else 0
+
+    def lock_expiry(self, name: str) -> float | None:
+        """When the named lock expires (its holder renews it each round), None if unheld."""
+        row = self._one("SELECT expires_at FROM locks WHERE name = ?", (name,))
+        return None if row is None else float(row["expires_at"])
+
+    def last_event_id(self) -> int:
+        """The id of the newest state event (0 if none): where a reader of new events starts."""
+        row = self._one("SELECT max(id) AS id FROM state_events")
+        return 0 if row is None or row["id"] is None else int(row["id"])
+
+    def task_ends(self, after_id: int, settled: float, span: int) -> tuple[int, list[Row]]:
+        """Task runs that ended after running, from the state events after `after_id`: where
+        the next read starts, and rows of `state` (terminal), `started_at`, `ended_at`.
+
+        Only events stamped at or before `settled` are read, so one that a transaction still
+        open has numbered but not committed is not skipped for good (unless that transaction
+        takes longer than now - settled); at most `span` events are read at once. A range of the
+        primary key: the cost is what happened since the last read, not all of history.
+        """
+        row = self._one(
+            "SELECT max(id) AS id FROM (SELECT id FROM state_events WHERE id > ? AND at <= ? "
+            "ORDER BY id LIMIT ?) AS e",
+            (after_id, settled, span),
+        )
+        upto = after_id if row is None or row["id"] is None else int(row["id"])
+        if upto == after_id:
+            return after_id, []
+        marks = ",".join("?" * len(TASK_TERMINAL))
+        rows = self._all(
+            "SELECT e.to_state AS state, t.started_at, t.ended_at FROM state_events e "
+            "JOIN task_runs t ON t.id = e.task_run_id WHERE e.id > ? AND e.id <= ? "
+            f"AND e.from_state IN ('running', 'waiting') AND e.to_state IN ({marks}) "
+            "AND t.started_at IS NOT NULL AND t.ended_at IS NOT NULL",
+            (after_id, upto, *TASK_TERMINAL),
+        )
+        return upto, rows
+
+    # -- API queries (flows, runs) --------------------------------------------------------
+
+    def flow_rows(
+        self,
+        *,
+        name: str | None = None,
+        search: str | None = None,
+        paused: bool | None = None,
+        after: str | None = None,
+        limit: int = 500,
+    ) -> list[Row]:
+        """Flows as `flows_overview` has them, by name: one `name`, or those whose name
+        holds `search` (any case), paused or not, after the name `after` (a page's last)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if name is not None:
+            where.append("f.name = ?")
+            params.append(name)
+        if search:
+            escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("lower(f.name) LIKE ? ESCAPE '\\'")
+            params.append(f"%{escaped}%")
+        if paused is not None:
+            where.append("f.paused = ?")
+            params.append(int(paused))
+        if after is not None:
+            where.append("f.name > ?")
+            params.append(after)
+        return self._all(
+            "SELECT f.name, f.deployed, f.paused, f.latest_version, v.spec, "
+            "r.id AS last_run_id, r.state AS last_run_state, r.created_at AS last_run_at "
+            "FROM flows f JOIN flow_versions v ON v.id = f.latest_version "
+            "LEFT JOIN runs r ON r.id = (SELECT id FROM runs WHERE flow_name = f.name "
+            "ORDER BY created_at DESC, id DESC LIMIT 1)"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY f.name LIMIT ?",
+            (*params, limit),
+        )
+
+    def recent_runs(self, flows: Sequence[str], per_flow: int) -> list[Row]:
+        """The latest `per_flow` runs (id, flow_name, state, created_at) of each flow, newest
+        first, in one query."""
+        if not flows:
+            return []
+        marks = ",".join("?" * len(flows))
+        return self._all(
+            "SELECT id, flow_name, state, created_at FROM (SELECT id, flow_name, state, "
+            "created_at, row_number() OVER (PARTITION BY flow_name "
+            "ORDER BY created_at DESC, id DESC) AS n "
+            f"FROM runs WHERE flow_name IN ({marks})) ranked WHERE n <= ? "
+            "ORDER BY flow_name, created_at DESC, id DESC",
+            (*flows, per_flow),
+        )
+
+    def flow_versions(self, name: str) -> list[Row]:
+        """A flow's versions (id, created_at), newest first."""
+        return self._all(
+            "SELECT id, created_at FROM flow_versions WHERE flow_name = ? "
+            "ORDER BY created_at DESC, id",
+            (name,),
+        )
+
+    def delete_flow(self, name: str) -> bool:
+        """Forget a flow and where its triggers got to; its versions and runs stay (they are
+        history, and runs still going need their version). False if there is no such flow."""
+        self._c.execute("DELETE FROM trigger_state WHERE flow_name = ?", (name,))
+        return self._c.execute("DELETE FROM flows WHERE name = ?", (name,)).rowcount == 1
+
+    def runs_from(self, run_id: str) -> list[Row]:
+        """The runs made from this one (sub-flow runs and repairs): id, parent_task_run_id."""
+        return self._all(
+            "SELECT id, parent_task_run_id FROM runs WHERE parent_run_id = ? "
+            "ORDER BY created_at, id",
+            (run_id,),
+        )
+
+    def attempt(self, task_run_id: int, number: int) -> Row | None:
+        return self._one(
+            "SELECT * FROM attempts WHERE task_run_id = ? AND number = ?", (task_run_id, number)
+        )
+
+    # -- UI queries -----------------------------------------------------------------------
+
+    def task_states(self, run_ids: Sequence[str], keys: Sequence[str]) -> list[Row]:
+        """run_id, task_key, map_index and state of these tasks in these runs (a runs grid)."""
+        if not run_ids or not keys:
+            return []
+        return self._all(
+            "SELECT run_id, task_key, map_index, state FROM task_runs "
+            f"WHERE run_id IN ({','.join('?' * len(run_ids))}) "
+            f"AND task_key IN ({','.join('?' * len(keys))})",
+            (*run_ids, *keys),
+        )
+
+    def task_attempts(self, task_run_id: int) -> list[Row]:
+        """One task run's attempts, first first, each with its worker's name (`worker`)."""
+        return self._all(
+            f"{ATTEMPTS_NAMED} WHERE a.task_run_id = ? ORDER BY a.number", (task_run_id,)
+        )
+
+    def run_summaries(self, run_ids: Sequence[str]) -> list[Row]:
+        """id, flow_name, state, trigger, parent_task_run_id and created_at of these runs."""
+        if not run_ids:
+            return []
+        return self._all(
+            "SELECT id, flow_name, state, trigger, parent_task_run_id, created_at FROM runs "
+            f"WHERE id IN ({','.join('?' * len(run_ids))}) ORDER BY created_at, id",
+            tuple(run_ids),
+        )
+
+    def running_tasks(self, limit: int) -> list[Row]:
+        """What workers run now: worker_id, run_id, task_key, map_index, started_at of the
+        running attempts, oldest first."""
+        return self._all(
+            "SELECT a.worker_id, a.run_id, t.task_key, t.map_index, a.started_at "
+            "FROM attempts a JOIN task_runs t ON t.id = a.task_run_id "
+            "WHERE a.state = 'running' ORDER BY a.started_at LIMIT ?",
+            (limit,),
+        )
