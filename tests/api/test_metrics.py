@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import baton
-from baton.api import metrics
+from baton.api.routes import metrics
 from baton.model.states import TaskState
 from baton.scheduling import timers
 from baton.settings import Settings

@@ -25,8 +25,8 @@ from starlette.routing import Mount
 import baton
 from baton import ui
 from baton.api import create_app
-from baton.api.app import AuditedRoute
 from baton.api.auth import ROLES, create_token
+from baton.api.deps import AuditedRoute
 from baton.settings import Settings
 from baton.store.store import Store
 

@@ -1,225 +1,35 @@
 """The REST API: `create_app(settings, store)` builds it; `baton server` serves it.
 
 Everything under /api/v1 needs `Authorization: Bearer <token>` (see `auth`); /healthz does
-not. Mutating calls are audited, refused ones too, by the route class below: one place, so no
-route can forget it. Errors are JSON: {"detail": "what is wrong"} for baton's own errors, and
-FastAPI's {"detail": [{"loc": [...], "msg": ...}]} for a malformed request (422), which names
-the field. No route answers 500 for bad input.
+not. Mutating calls are audited, refused ones too, by the route class all routes use
+(`deps.AuditedRoute`): one place, so no route can forget it. Errors are JSON:
+{"detail": "what is wrong"} for baton's own errors, and FastAPI's
+{"detail": [{"loc": [...], "msg": ...}]} for a malformed request (422), which names the
+field. No route answers 500 for bad input.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
-from fastapi.dependencies.models import Dependant
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from baton import errors
-from baton.api.auth import Principal, authenticate
+from baton.api import limits, routes
+from baton.api.deps import API, status_of
 from baton.api.stores import StorePool
 from baton.settings import Settings
 from baton.store.store import Store
-
-COOKIE = "baton_token"  # the UI's sign-in cookie
-MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-# baton's errors as HTTP statuses; anything else a route raises is a bug (500).
-STATUS: tuple[tuple[type[errors.BatonError], int], ...] = (
-    (errors.NotFoundError, 404),
-    (errors.ConflictError, 409),
-    (errors.TransitionError, 409),
-    (errors.ParamError, 422),
-    (errors.InputError, 422),
-    (errors.DefinitionError, 422),
-    (errors.StoreError, 503),
-)
-
-_bearer = HTTPBearer(auto_error=False, description="an API token: `baton tokens create`")
-
-
-def status_of(exc: BaseException) -> int:
-    if isinstance(exc, HTTPException):
-        return exc.status_code
-    if isinstance(exc, RequestValidationError):
-        return 422
-    for kind, status in STATUS:
-        if isinstance(exc, kind):
-            return status
-    return 500
-
-
-class AuditedRoute(APIRoute):
-    """A route that checks the caller's token and role before anything else (so a refused
-    call learns nothing about its body: 401, then 403, then validation), and whose mutating
-    calls write an audit entry: who, what, which object, when, from where, and the outcome
-    (ok, refused: 401/403, failed: any other error).
-
-    A request takes one store from the pool and keeps it for its authorization, its route and
-    its audit entry (`get_store` hands the route that one). It reads its body first: a slow
-    client keeps its own connection busy, never a store. A request that finds no store free
-    within the pool's wait is answered 503 (`stores.Busy`), unaudited: nothing was done."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        role = _required_role(self.dependant)
-        audited = bool((self.methods or set()) & MUTATING)
-        action = self.name
-
-        async def route(request: Request) -> Response:
-            pool: StorePool = request.app.state.stores
-            if request.method in MUTATING:
-                await _read_body(request)
-            async with pool.lend() as store:
-                request.state.store = store
-                try:
-                    if role is not None:
-                        await run_in_threadpool(_authorize, store, request, role)
-                    response = await handler(request)
-                except Exception as exc:
-                    if audited:
-                        await run_in_threadpool(
-                            _audit, store, request, action, status_of(exc), str(exc)
-                        )
-                    raise
-                if audited:
-                    await run_in_threadpool(
-                        _audit, store, request, action, response.status_code, None
-                    )
-                return response
-
-        return route
-
-
-async def _read_body(request: Request) -> None:
-    """Read the body now, before taking a store (the route reads it again from `request`'s
-    cache). A body over the limit is answered 413 here (`limits.BodyLimit`), unaudited like a
-    503: the call was refused before anyone was known or anything done."""
-    try:
-        await request.body()
-    except HTTPException:
-        raise
-    except Exception as exc:  # the client went away mid-body: nothing to answer
-        raise HTTPException(400, f"the request body could not be read ({exc})") from None
-
-
-def _required_role(dependant: Dependant) -> str | None:
-    for d in dependant.dependencies:
-        role = getattr(d.call, "required_role", None) or _required_role(d)
-        if role:
-            return str(role)
-    return None
-
-
-def token_of(request: Request) -> str | None:
-    """The token a request carries: `Authorization: Bearer`, or the UI's sign-in cookie.
-
-    The cookie counts only with the `X-Baton-UI` header, which a page of another site cannot
-    send without a CORS preflight that this server never grants: so a cookie alone cannot make
-    a browser change anything on a user's behalf (no CSRF).
-    """
-    scheme, _, text = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and text.strip():
-        return text.strip()
-    if request.headers.get("x-baton-ui"):
-        return request.cookies.get(COOKIE)
-    return None
-
-
-def _authorize(store: Store, request: Request, role: str) -> None:
-    """Set `request.state.principal`, or raise 401 (no valid token) or 403 (role too low)."""
-    principal = authenticate(store.read(), token_of(request))
-    if principal is None:
-        raise HTTPException(
-            401,
-            "a valid API token is required: `Authorization: Bearer <token>` "
-            "(`baton tokens create` makes one)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    request.state.principal = principal
-    if not principal.may(role):
-        raise HTTPException(
-            403, f"role '{principal.role}' may not do this: it needs '{role}' or above"
-        )
-
-
-def _audit(store: Store, request: Request, action: str, status: int, error: str | None) -> None:
-    principal: Principal | None = getattr(request.state, "principal", None)
-    params = dict(request.path_params)
-    object_type = action.split(".", 1)[0]
-    object_id = next(iter(params.values()), None) or getattr(request.state, "audit_object", None)
-    outcome = "ok" if status < 400 else "refused" if status in (401, 403) else "failed"
-    detail = {"method": request.method, "path": request.url.path}
-    if error:
-        detail["error"] = error[:500]
-    with store.transaction() as tx:
-        tx.add_audit(
-            {
-                "at": time.time(),
-                "actor": principal.user if principal else "anonymous",
-                "token_id": principal.token_id if principal else None,
-                "role": principal.role if principal else None,
-                "action": action,
-                "object_type": object_type,
-                "object_id": None if object_id is None else str(object_id)[:300],
-                "outcome": outcome,
-                "status": status,
-                "remote": request.client.host if request.client else None,
-                "detail": json.dumps(detail),
-            }
-        )
-
-
-async def get_store(request: Request) -> Store:
-    """The store the route class lent this request (a coroutine: no thread to wait for)."""
-    store: Store = request.state.store
-    return store
-
-
-StoreDep = Annotated[Store, Depends(get_store)]
-
-
-def require(role: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency: the caller, who holds a valid token of `role` or above. The route class
-    checks that before anything else; the bearer scheme here puts it in the OpenAPI document."""
-
-    async def caller(  # a coroutine: no thread hop for a field read
-        request: Request,
-        _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Principal:
-        principal: Principal = request.state.principal
-        return principal
-
-    caller.required_role = role  # type: ignore[attr-defined]
-    return caller
-
-
-def audited_router(**kwargs: Any) -> APIRouter:
-    """A router whose routes are authorized, audited and document the errors they answer;
-    every route module builds its own with this."""
-    from baton.api.common import ERRORS
-
-    return APIRouter(route_class=AuditedRoute, responses=ERRORS, **kwargs)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The API over the store at `settings.database_url` (or over `store`, one connection
     that requests then take turns on)."""
-    from baton.api import limits, metrics, routes
-
     app = FastAPI(
         title="baton",
         version="1",
         description="The REST API of baton, a workflow orchestrator.",
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
         redoc_url=None,
     )
     app.state.settings = settings
@@ -237,8 +47,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return {"status": "ok"}
 
     for module in routes.MODULES:
-        app.include_router(module.router, prefix="/api/v1")
-    metrics.install(app)
+        app.include_router(module.router)
     app.router.add_event_handler("shutdown", app.state.stores.close)
     app.add_middleware(limits.BodyLimit, limit=settings.api_max_body)
     return app

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from baton.api.app import COOKIE
 from baton.api.auth import authenticate
+from baton.api.deps import COOKIE
 from baton.ui import views, web
 from baton.ui.web import Admin, Viewer
 

@@ -2,7 +2,7 @@
 
 Pages read the store directly (one or two queries each) and render HTML on the server; the
 browser's JavaScript calls the REST API for actions and live updates, with the sign-in
-cookie and the `X-Baton-UI` header (see `baton.api.app.token_of`).
+cookie and the `X-Baton-UI` header (see `baton.api.deps.token_of`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from baton.api.app import COOKIE
 from baton.api.auth import ROLES, Principal, authenticate
+from baton.api.deps import COOKIE
 from baton.api.stores import StorePool
 from baton.execution.secrets import Secrets
 from baton.model.graph import Graph

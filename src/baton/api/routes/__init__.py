@@ -1,5 +1,7 @@
-"""The API's routes, one module per kind of object; each has a `router`."""
+"""The API's routes, one module per kind of object; each has a `router`, which says where its
+routes are served (under /api/v1, or /metrics at the root). `create_app` includes them in
+this order, which is the order of the OpenAPI document."""
 
-from baton.api.routes import admin, cluster, flows, logs, runs
+from baton.api.routes import admin, cluster, flows, logs, metrics, runs
 
-MODULES = (admin, cluster, flows, runs, logs)
+MODULES = (admin, cluster, flows, runs, logs, metrics)

@@ -6,15 +6,14 @@ import json
 import time
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from baton.api.app import StoreDep, audited_router, require
-from baton.api.auth import ROLES, Principal, create_token
+from baton.api.auth import ROLES, create_token
+from baton.api.deps import API, Admin, StoreDep, audited_router
 from baton.store.store import Row
 
-router = audited_router(tags=["admin"])
-Admin = Annotated[Principal, Depends(require("admin"))]
+router = audited_router(prefix=API, tags=["admin"])
 
 
 class TokenIn(BaseModel):

@@ -5,19 +5,16 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Response
+from fastapi import Path, Response
 from pydantic import BaseModel, Field
 
-from baton.api.app import StoreDep, audited_router, require
-from baton.api.auth import Principal
+from baton.api.deps import API, Admin, StoreDep, Viewer, audited_router
 from baton.errors import NotFoundError
 from baton.execution.worker import describe
 from baton.model.graph import NAME_RE
 from baton.store.store import Row, Tx
 
-router = audited_router(tags=["cluster"])
-Viewer = Annotated[Principal, Depends(require("viewer"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
+router = audited_router(prefix=API, tags=["cluster"])
 MAX_SLOTS = 1_000_000  # far above any real pool; keeps the value a 32-bit integer column holds
 
 

@@ -11,12 +11,10 @@ import json
 import time
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Query, Request, Response
+from fastapi import HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from baton.api.app import StoreDep, audited_router, require
-from baton.api.auth import Principal
 from baton.api.common import (
     MAX_PAGE_LIMIT,
     PAGE_LIMIT,
@@ -26,12 +24,14 @@ from baton.api.common import (
     encode_cursor,
     invalid,
 )
+from baton.api.deps import API, Editor, Operator, StoreDep, Viewer, audited_router
 from baton.api.routes.runs import RunDetail, run_detail
 from baton.engine.service import Engine
 from baton.errors import DefinitionError, InputError, NotFoundError, ParamError
 from baton.execution import loader
 from baton.execution.loader import LoadedFlow
 from baton.execution.secrets import Secrets
+from baton.model import yaml_spec
 from baton.model.params import coerce_params
 from baton.model.spec import FlowSpec
 from baton.model.times import iso
@@ -39,10 +39,7 @@ from baton.scheduling.overview import flow_summary
 from baton.scheduling.registration import deploy
 from baton.store.store import Row, Store
 
-router = audited_router(tags=["flows"])
-Viewer = Annotated[Principal, Depends(require("viewer"))]
-Operator = Annotated[Principal, Depends(require("operator"))]
-Editor = Annotated[Principal, Depends(require("editor"))]
+router = audited_router(prefix=API, tags=["flows"])
 RECENT_RUNS = 20  # runs per flow in a list: enough for a row of state dots
 MAX_YAML_BYTES = 1 << 20
 # A param's value is stored with its run and sent to every task: data belongs elsewhere.
@@ -284,8 +281,6 @@ async def _yaml_text(request: Request) -> str:
 
 def _define(store: Store, text: str, name: str | None) -> tuple[bool, str]:
     """Check and deploy the flow a YAML text defines; (whether it is new, its name)."""
-    from baton.model import yaml_spec
-
     try:
         spec = yaml_spec.load_yaml_flow(text, file=BODY)
     except RecursionError:

@@ -13,14 +13,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, NamedTuple
 
 import anyio
-from fastapi import Depends, Header, Query, Request
+from fastapi import Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from baton.api.app import StoreDep, audited_router, require
-from baton.api.auth import Principal
 from baton.api.common import SecretsDep, SettingsDep
+from baton.api.deps import API, StoreDep, Viewer, audited_router
 from baton.api.stores import StorePool
 from baton.errors import NotFoundError
 from baton.execution import logs
@@ -28,8 +27,7 @@ from baton.execution.secrets import Secrets
 from baton.settings import Settings
 from baton.store.store import Store
 
-router = audited_router(tags=["logs"])
-Viewer = Annotated[Principal, Depends(require("viewer"))]
+router = audited_router(prefix=API, tags=["logs"])
 PAGE_BYTES = 65536
 MAX_PAGE_BYTES = 1 << 20
 POLL = 0.2  # seconds between looks at a running attempt's log

@@ -6,11 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Query
 from pydantic import BaseModel, Field
 
-from baton.api.app import StoreDep, audited_router, require
-from baton.api.auth import Principal
 from baton.api.common import (
     MAX_PAGE_LIMIT,
     PAGE_LIMIT,
@@ -20,15 +18,14 @@ from baton.api.common import (
     decode_cursor,
     encode_cursor,
 )
+from baton.api.deps import API, Operator, StoreDep, Viewer, audited_router
 from baton.engine.service import Engine
 from baton.execution import local
 from baton.execution.secrets import Secrets
 from baton.model.states import RunState
 from baton.store.store import Store
 
-router = audited_router(tags=["runs"])
-Viewer = Annotated[Principal, Depends(require("viewer"))]
-Operator = Annotated[Principal, Depends(require("operator"))]
+router = audited_router(prefix=API, tags=["runs"])
 
 
 class RunSummary(BaseModel):

@@ -1,4 +1,5 @@
-"""Prometheus metrics at /metrics (a viewer token, like the rest of the API).
+"""Prometheus metrics at /metrics (a viewer token, like the rest of the API), at the root
+where Prometheus looks, not under /api/v1.
 
 The text exposition format is written here by hand: five gauges and one histogram take a
 few lines, where `prometheus_client` would add a dependency (and a process-wide default
@@ -23,13 +24,13 @@ import math
 import threading
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, Request, Response
 
-from baton.api.app import StoreDep, audited_router, require
-from baton.api.auth import Principal
+from baton.api.deps import StoreDep, Viewer, audited_router
 from baton.api.routes.cluster import queue_table
 from baton.model.states import TASK_TERMINAL, TASK_TRANSITIONS, RunState, TaskState
 from baton.scheduling import timers
+from baton.settings import Settings
 from baton.store.store import Tx
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -51,8 +52,7 @@ ENDED_STATES = tuple(
 )
 LIVE_HEARTBEATS = 3  # a worker is alive if it heartbeated within this many heartbeat periods
 
-router = audited_router(tags=["metrics"])
-Viewer = Annotated[Principal, Depends(require("viewer"))]
+router = audited_router(tags=["metrics"])  # no prefix: at the root
 
 
 class TaskDurations:
@@ -99,10 +99,14 @@ class TaskDurations:
             return out
 
 
-def install(app: FastAPI) -> None:
-    """Serve /metrics on `app`: at the root, where Prometheus looks, not under /api/v1."""
-    app.state.task_durations = TaskDurations()
-    app.include_router(router)
+async def task_durations(request: Request) -> TaskDurations:
+    """The app's histogram (`app.state.task_durations`), made at its first scrape: a coroutine,
+    run on the event loop, so two first scrapes cannot each make one."""
+    state = request.app.state
+    if not hasattr(state, "task_durations"):
+        state.task_durations = TaskDurations()
+    durations: TaskDurations = state.task_durations
+    return durations
 
 
 @router.get(
@@ -111,18 +115,23 @@ def install(app: FastAPI) -> None:
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
 )
-def metrics(request: Request, store: StoreDep, _: Viewer) -> Response:
+def metrics(
+    request: Request,
+    store: StoreDep,
+    _: Viewer,
+    durations: Annotated[TaskDurations, Depends(task_durations)],
+) -> Response:
     """baton's metrics in the Prometheus text format."""
-    return Response(render(store.read(), request.app), media_type=CONTENT_TYPE)
+    settings: Settings = request.app.state.settings
+    text = render(store.read(), durations, settings.heartbeat_seconds)
+    return Response(text, media_type=CONTENT_TYPE)
 
 
-def render(read: Tx, app: FastAPI) -> str:
+def render(read: Tx, durations: TaskDurations, heartbeat: float) -> str:
     now = read.now()  # leases, heartbeats and the leader lock are stamped by the store's clock
-    durations: TaskDurations = app.state.task_durations
     durations.update(read, now)
     runs = read.run_state_counts()
     tasks = read.task_state_counts(LIVE_TASK_STATES)
-    heartbeat = app.state.settings.heartbeat_seconds
     out: list[str] = []
     _family(out, "baton_runs", "gauge", "Runs by state.")
     out += [f'baton_runs{{state="{s}"}} {runs.get(s, 0)}' for s in RunState]
