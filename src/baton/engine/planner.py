@@ -13,8 +13,11 @@ from typing import Any, NamedTuple
 from baton.model.graph import Graph
 from baton.model.retry import retry_delay, should_retry
 from baton.model.spec import PARAM_KEY, REF_KEY, TaskSpec
-from baton.model.states import AttemptState, ErrorKind, RunState, TaskState
-from baton.model.trigger_rules import UpstreamCounts
+from baton.model.states import TASK_TERMINAL, AttemptState, ErrorKind, RunState, TaskState
+from baton.model.trigger_rules import Decision, UpstreamCounts, evaluate
+from baton.store.store import TaskMove
+
+UNMAPPED = -1  # the map_index of a task run that is not one item of a mapped task
 
 
 class Outcome(NamedTuple):
@@ -199,3 +202,244 @@ def item_row(run_id: str, r: Mapping[str, Any], state: TaskState, now: float) ->
         "up_counts": [0, 0, 0, 0],  # decided already: it runs
         "ready_at": now if queued else None,
     }
+
+
+# -- creating runs -------------------------------------------------------------------------
+
+
+def initial_rows(
+    run_id: str,
+    graph: Graph,
+    tasks: Mapping[str, TaskSpec],
+    reuse: Mapping[str, Sequence[Mapping[str, Any]]],
+    items: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    held: bool,
+    parent_run_id: str | None,
+    now: float,
+) -> list[dict[str, Any]]:
+    """The TaskRuns of a new run, in graph order: a repair's kept rows and items to run
+    again as `reused_row`/`item_row` make them, the rest pending with their reused
+    upstream outcomes counted, or queued when they have nothing to wait for (and the run
+    is not held back by `max_active_runs`)."""
+    rows: list[dict[str, Any]] = []
+    for key in graph.order:
+        t = tasks[key]
+        if key in reuse or key in items:
+            rows += [reused_row(run_id, r, parent_run_id) for r in reuse.get(key, ())]
+            again = TaskState.PENDING if held else TaskState.QUEUED
+            rows += [item_row(run_id, r, again, now) for r in items.get(key, ())]
+            continue
+        counts = [0, 0, 0, 0]
+        total = 0
+        for up in graph.upstream[key]:
+            for r in reuse.get(up, ()):
+                for i, d in enumerate(upstream_deltas(TaskState(r["state"]))):
+                    counts[i] += d
+            total += max(len(reuse.get(up, ())) + len(items.get(up, ())), 1)
+        # A task with nothing to wait for is inserted queued: no second write.
+        ready = evaluate(t.trigger_rule, UpstreamCounts(total, *counts)) is Decision.RUN
+        queued = ready and not is_mapped(t) and not held
+        rows.append(
+            {
+                "run_id": run_id,
+                "task_key": key,
+                "map_index": UNMAPPED,
+                "state": (TaskState.QUEUED if queued else TaskState.PENDING).value,
+                "queue": t.queue,
+                "pool": t.pool,
+                "priority": t.priority,
+                "up_total": total,
+                "up_counts": counts,
+                "ready_at": now if queued else None,
+            }
+        )
+    return rows
+
+
+def unfinished_count(rows: Iterable[Mapping[str, Any]]) -> int:
+    return sum(1 for r in rows if r["state"] not in TASK_TERMINAL)
+
+
+# -- completing attempts -------------------------------------------------------------------
+
+
+def check_branch(graph: Graph, o: Outcome) -> Outcome:
+    """A branch that chose keys which are not its downstream tasks fails, as in Airflow."""
+    if o.follow is None:
+        return o
+    unknown = branch_skips(graph, o.task_key, o.follow)[1]
+    if not unknown:
+        return o
+    return o._replace(
+        state=AttemptState.FAILED,
+        follow=None,
+        error=(
+            f"branch returned {', '.join(unknown)}, which is not a downstream task of "
+            f"'{o.task_key}' (downstream: {', '.join(graph.downstream[o.task_key]) or 'none'})"
+        ),
+        error_kind=ErrorKind.USER,
+    )
+
+
+class Completion(NamedTuple):
+    """What an accepted attempt outcome changes."""
+
+    move: TaskMove  # the TaskRun leaves `running`
+    requeue: TaskMove | None  # a retry due already is queued at once
+    assets: list[dict[str, Any]]  # asset events a success records
+    ready_at: float | None  # when a retry may start, or a waiting task runs again
+
+
+def completion(
+    task: TaskSpec,
+    o: Outcome,
+    *,
+    flow_name: str,
+    cancelling: bool,
+    now: float,
+    rng: random.Random,
+) -> Completion:
+    """How the TaskRun of an ended attempt moves, given whether its run is cancelling."""
+    to, ready_at = next_task_state(task, o, cancelling=cancelling, rng=rng)
+    fields: dict[str, Any] = {"ended_at": o.ended_at if to in TASK_TERMINAL else None}
+    assets: list[dict[str, Any]] = []
+    if to is TaskState.SUCCEEDED:
+        assets = [
+            {
+                "asset": asset,
+                "flow_name": flow_name,
+                "run_id": o.run_id,
+                "task_key": o.task_key,
+                "task_run_id": o.task_run_id,
+                "at": now,
+            }
+            for asset in task.outputs
+        ]
+        fields |= {
+            "result": o.result,
+            "result_ref": o.result_ref,
+            "result_len": o.result_len,
+            "error": None,
+            "error_kind": None,
+        }
+    else:
+        fields |= {"error": o.error, "error_kind": o.error_kind.value if o.error_kind else None}
+    if to is TaskState.RETRY_WAIT:
+        fields["ready_at"] = ready_at
+    if to is TaskState.WAITING:
+        fields |= {
+            "ready_at": ready_at,
+            "defer_state": o.defer_state,
+            "resume_attempt": o.attempt_id,
+        }
+    else:
+        fields |= {"defer_state": None, "resume_attempt": None}
+    move = TaskMove(o.task_run_id, o.run_id, TaskState.RUNNING, to, fields)
+    requeue = None
+    if to is TaskState.RETRY_WAIT and ready_at is not None and ready_at <= now:
+        fields = {"ready_at": now}
+        requeue = TaskMove(o.task_run_id, o.run_id, TaskState.RETRY_WAIT, TaskState.QUEUED, fields)
+    return Completion(move, requeue, assets, ready_at)
+
+
+# -- deciding pending tasks ----------------------------------------------------------------
+
+
+def leave_pending(decision: Decision, now: float) -> tuple[TaskState, dict[str, Any]] | None:
+    """Where a pending (not mapped) task goes on its trigger rule's decision; None: it waits."""
+    match decision:
+        case Decision.SKIP:
+            return TaskState.SKIPPED, {"ended_at": now}
+        case Decision.UPSTREAM_FAILED:
+            return TaskState.UPSTREAM_FAILED, {
+                "ended_at": now,
+                "error_kind": ErrorKind.UPSTREAM.value,
+            }
+        case Decision.RUN:
+            return TaskState.QUEUED, {"ready_at": now}
+    return None
+
+
+def source_length(rows: Sequence[Mapping[str, Any]]) -> int | None:
+    """How many items the task runs of a mapped task's source give: a plain task's list
+    result (None if it did not succeed or its result is no list), or one per item."""
+    if len(rows) == 1 and rows[0]["map_index"] == UNMAPPED:
+        return rows[0]["result_len"] if rows[0]["state"] == TaskState.SUCCEEDED else None
+    return len(rows)
+
+
+class Expansion(NamedTuple):
+    """A ready mapped task: where its placeholder goes, and the TaskRuns to add."""
+
+    to: TaskState
+    fields: dict[str, Any]
+    note: str | None
+    items: list[dict[str, Any]]  # items 1..n-1 (the placeholder becomes item 0)
+
+
+def expansion(
+    run_id: str,
+    task: TaskSpec,
+    row: Mapping[str, Any],
+    params: Mapping[str, Any],
+    source_lengths: Mapping[str, int | None],
+    now: float,
+) -> Expansion:
+    """Turn a ready mapped task into one TaskRun per item; it fails if its items are not a
+    list, and is skipped if there are none."""
+    n = map_length(task, params, source_lengths)
+    if n is None:
+        fields = {
+            "ended_at": now,
+            "error": f"cannot map over {task.map_over or 'its items'}: not a list",
+            "error_kind": ErrorKind.USER.value,
+        }
+        return Expansion(TaskState.FAILED, fields, None, [])
+    if n == 0:
+        return Expansion(TaskState.SKIPPED, {"ended_at": now}, "mapped over no items", [])
+    items = [
+        {
+            "run_id": run_id,
+            "task_key": task.key,
+            "map_index": i,
+            "state": TaskState.QUEUED.value,
+            "queue": task.queue,
+            "pool": task.pool,
+            "priority": task.priority,
+            "up_total": row["up_total"],
+            "ready_at": now,
+        }
+        for i in range(1, n)
+    ]
+    return Expansion(TaskState.QUEUED, {"ready_at": now, "map_index": 0}, None, items)
+
+
+# -- admitting and cancelling runs ---------------------------------------------------------
+
+
+def admitted_items(run_id: str, pending: Iterable[Mapping[str, Any]], now: float) -> list[TaskMove]:
+    """A held repair run's mapped items to run again were decided already: they run."""
+    return [
+        TaskMove(r["id"], run_id, TaskState.PENDING, TaskState.QUEUED, {"ready_at": now})
+        for r in pending
+        if r["map_index"] >= 0
+    ]
+
+
+def cancel_moves(
+    run_id: str, unfinished: Iterable[Mapping[str, Any]], now: float
+) -> list[TaskMove]:
+    """Cancelling a run ends at once everything of it that is not running; running attempts
+    are stopped by their worker, which sees the run `cancelling`."""
+    return [
+        TaskMove(
+            r["id"],
+            run_id,
+            TaskState(r["state"]),
+            TaskState.CANCELLED,
+            {"ended_at": now, "error_kind": ErrorKind.CANCELLED.value},
+        )
+        for r in unfinished
+        if r["state"] != TaskState.RUNNING
+    ]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from baton.engine import notifications, planner
+from baton.engine.cache import LRU
 from baton.engine.planner import Outcome
 from baton.errors import InputError
 from baton.model.graph import Graph, validate
@@ -27,10 +28,12 @@ from baton.model.states import (
     RunState,
     TaskState,
 )
-from baton.model.trigger_rules import Decision, UpstreamCounts, evaluate
+from baton.model.trigger_rules import Decision, evaluate
 from baton.store.store import Claimed, Row, Store, TaskMove, Tx
 
-UNMAPPED = -1
+# Bounds of the engine's caches: entries evicted are loaded again from the store when needed.
+RUN_CACHE_SIZE = 4096
+VERSION_CACHE_SIZE = 1024
 
 # A TaskRun move, the task's key, and for a branch task the downstream keys it chose.
 _Step = tuple[TaskMove, str, tuple[str, ...] | None]
@@ -60,6 +63,14 @@ class RunMeta(NamedTuple):
     trigger_info: dict[str, Any] | None
 
 
+class RunFacts(NamedTuple):
+    """What the engine caches of a run: none of it changes once the run exists."""
+
+    version_id: str
+    params: dict[str, Any]
+    meta: RunMeta
+
+
 class Engine:
     def __init__(
         self,
@@ -71,10 +82,8 @@ class Engine:
         self.store = store
         self.clock = clock
         self.rng = rng or random.Random()
-        self._versions: dict[str, Compiled] = {}
-        self._run_versions: dict[str, str] = {}
-        self._run_params: dict[str, dict[str, Any]] = {}
-        self._run_meta: dict[str, RunMeta] = {}
+        self._versions: LRU[str, Compiled] = LRU(VERSION_CACHE_SIZE)
+        self._runs: LRU[str, RunFacts] = LRU(RUN_CACHE_SIZE)
         self._attempt_ids = _attempt_ids()
 
     # -- definitions ---------------------------------------------------------------------
@@ -89,7 +98,7 @@ class Engine:
     def _compile(self, version_id: str, spec: FlowSpec) -> Compiled:
         graph = validate(spec, {t.type for t in spec.tasks})
         c = Compiled(version_id, spec, graph, {t.key: t for t in spec.tasks})
-        self._versions[version_id] = c
+        self._versions.put(version_id, c)
         return c
 
     def register(self, spec: FlowSpec) -> str:
@@ -100,25 +109,26 @@ class Engine:
 
     def run_info(self, run_id: str, tx: Tx | None = None) -> tuple[Compiled, dict[str, Any]]:
         """The compiled flow version and params of a run (cached: both never change)."""
-        if run_id not in self._run_versions:
-            self._cache_run((tx or self.store.read()).run(run_id))
-        return self.compiled(self._run_versions[run_id], tx), self._run_params[run_id]
+        facts = self._run_facts(run_id, tx)
+        return self.compiled(facts.version_id, tx), facts.params
 
     def run_meta(self, run_id: str) -> RunMeta:
         """What a run's tasks are told about why and for when it runs (cached)."""
-        if run_id not in self._run_meta:
-            self._cache_run(self.store.read().run(run_id))
-        return self._run_meta[run_id]
+        return self._run_facts(run_id, None).meta
 
-    def _cache_run(self, row: Row) -> None:
-        self._run_versions[row["id"]] = row["version_id"]
-        self._run_params[row["id"]] = json.loads(row["params"])
-        self._run_meta[row["id"]] = RunMeta(
-            row["logical_date"],
-            row["data_interval_start"],
-            row["data_interval_end"],
-            json.loads(row["trigger_info"]) if row["trigger_info"] else None,
-        )
+    def _run_facts(self, run_id: str, tx: Tx | None) -> RunFacts:
+        facts = self._runs.get(run_id)
+        if facts is None:
+            row = (tx or self.store.read()).run(run_id)
+            meta = RunMeta(
+                row["logical_date"],
+                row["data_interval_start"],
+                row["data_interval_end"],
+                json.loads(row["trigger_info"]) if row["trigger_info"] else None,
+            )
+            facts = RunFacts(row["version_id"], json.loads(row["params"]), meta)
+            self._runs.put(run_id, facts)
+        return facts
 
     # -- creating runs -------------------------------------------------------------------
 
@@ -159,41 +169,17 @@ class Engine:
             if c.spec.max_active_runs is not None:
                 tx.lock_flow(c.spec.name)
                 held = tx.active_run_count(c.spec.name) >= c.spec.max_active_runs
-            rows: list[dict[str, Any]] = []
-            for key in c.graph.order:
-                t = c.tasks[key]
-                if key in reuse or key in items:
-                    rows += [
-                        planner.reused_row(run_id, r, parent_run_id) for r in reuse.get(key, ())
-                    ]
-                    again = TaskState.PENDING if held else TaskState.QUEUED
-                    rows += [planner.item_row(run_id, r, again, now) for r in items.get(key, ())]
-                    continue
-                counts = [0, 0, 0, 0]
-                total = 0
-                for up in c.graph.upstream[key]:
-                    for r in reuse.get(up, ()):
-                        for i, d in enumerate(planner.upstream_deltas(TaskState(r["state"]))):
-                            counts[i] += d
-                    total += max(len(reuse.get(up, ())) + len(items.get(up, ())), 1)
-                # A task with nothing to wait for is inserted queued: no second write.
-                ready = evaluate(t.trigger_rule, UpstreamCounts(total, *counts)) is Decision.RUN
-                queued = ready and not planner.is_mapped(t) and not held
-                rows.append(
-                    {
-                        "run_id": run_id,
-                        "task_key": key,
-                        "map_index": UNMAPPED,
-                        "state": (TaskState.QUEUED if queued else TaskState.PENDING).value,
-                        "queue": t.queue,
-                        "pool": t.pool,
-                        "priority": t.priority,
-                        "up_total": total,
-                        "up_counts": counts,
-                        "ready_at": now if queued else None,
-                    }
-                )
-            unfinished = sum(1 for r in rows if r["state"] not in TASK_TERMINAL)
+            rows = planner.initial_rows(
+                run_id,
+                c.graph,
+                c.tasks,
+                reuse,
+                items,
+                held=held,
+                parent_run_id=parent_run_id,
+                now=now,
+            )
+            unfinished = planner.unfinished_count(rows)
             tx.insert_run(
                 {
                     "id": run_id,
@@ -216,11 +202,10 @@ class Engine:
             if c.spec.notifications:
                 notifications.run_created(tx, c.spec, tx.run(run_id))
             tx.insert_task_runs(rows, now)
-            self._run_versions[run_id] = version_id
-            self._run_params[run_id] = dict(params)
             start, end = data_interval or (None, None)
             info = dict(trigger_info) if trigger_info else None
-            self._run_meta[run_id] = RunMeta(logical_date, start, end, info)
+            meta = RunMeta(logical_date, start, end, info)
+            self._runs.put(run_id, RunFacts(version_id, dict(params), meta))
             # Count reused upstream outcomes first, then decide every pending task once.
             pending = [r for r in rows if r["state"] == TaskState.PENDING.value]
             for r in pending:
@@ -248,12 +233,7 @@ class Engine:
             c, _ = self.run_info(run_id, tx)
             tx.move_run(run_id, RunState.QUEUED, None, now)
             pending = tx.unfinished_task_runs(run_id)
-            # A repair's mapped items to run again were decided already: they run.
-            again = [
-                TaskMove(r["id"], run_id, TaskState.PENDING, TaskState.QUEUED, {"ready_at": now})
-                for r in pending
-                if r["map_index"] >= 0
-            ]
+            again = planner.admitted_items(run_id, pending, now)
             if again:
                 tx.move_tasks(again, now)
             keys = [r["task_key"] for r in pending if r["map_index"] < 0]
@@ -310,7 +290,9 @@ class Engine:
     def _complete(self, tx: Tx, reported: Sequence[Outcome], now: float) -> None:
         outcomes: dict[str, Outcome] = {}
         for o in reported:  # a report sent twice counts once
-            outcomes.setdefault(o.attempt_id, _check_branch(self.run_info(o.run_id, tx)[0], o))
+            outcomes.setdefault(
+                o.attempt_id, planner.check_branch(self.run_info(o.run_id, tx)[0].graph, o)
+            )
         accepted = tx.end_attempts(
             [
                 (
@@ -336,56 +318,20 @@ class Engine:
             assets: list[dict[str, Any]] = []
             retries: list[tuple[Outcome, float | None]] = []
             for o in batch:
-                task = c.tasks[o.task_key]
-                to, ready_at = planner.next_task_state(task, o, cancelling=cancelling, rng=self.rng)
-                fields: dict[str, Any] = {"ended_at": o.ended_at if to in TASK_TERMINAL else None}
-                if to is TaskState.SUCCEEDED:
-                    assets += [
-                        {
-                            "asset": asset,
-                            "flow_name": c.spec.name,
-                            "run_id": run_id,
-                            "task_key": o.task_key,
-                            "task_run_id": o.task_run_id,
-                            "at": now,
-                        }
-                        for asset in task.outputs
-                    ]
-                    fields |= {
-                        "result": o.result,
-                        "result_ref": o.result_ref,
-                        "result_len": o.result_len,
-                        "error": None,
-                        "error_kind": None,
-                    }
-                else:
-                    fields |= {
-                        "error": o.error,
-                        "error_kind": o.error_kind.value if o.error_kind else None,
-                    }
-                if to is TaskState.RETRY_WAIT:
-                    fields["ready_at"] = ready_at
-                    if c.spec.notifications:
-                        retries.append((o, ready_at))
-                if to is TaskState.WAITING:
-                    fields |= {
-                        "ready_at": ready_at,
-                        "defer_state": o.defer_state,
-                        "resume_attempt": o.attempt_id,
-                    }
-                else:
-                    fields |= {"defer_state": None, "resume_attempt": None}
-                move = TaskMove(o.task_run_id, run_id, TaskState.RUNNING, to, fields)
-                steps.append((move, o.task_key, o.follow))
-                if to is TaskState.RETRY_WAIT and ready_at is not None and ready_at <= now:
-                    back = TaskMove(
-                        o.task_run_id,
-                        run_id,
-                        TaskState.RETRY_WAIT,
-                        TaskState.QUEUED,
-                        {"ready_at": now},
-                    )
-                    requeue.append((back, o.task_key, None))
+                done = planner.completion(
+                    c.tasks[o.task_key],
+                    o,
+                    flow_name=c.spec.name,
+                    cancelling=cancelling,
+                    now=now,
+                    rng=self.rng,
+                )
+                steps.append((done.move, o.task_key, o.follow))
+                assets += done.assets
+                if done.move.to is TaskState.RETRY_WAIT and c.spec.notifications:
+                    retries.append((o, done.ready_at))
+                if done.requeue is not None:
+                    requeue.append((done.requeue, o.task_key, None))
             self._apply(tx, c, run_id, steps, now)
             if assets:
                 tx.record_assets(assets)
@@ -442,15 +388,12 @@ class Engine:
         """Evaluate a pending task's trigger rule and act on it."""
         task = c.tasks[row["task_key"]]
         decision = evaluate(task.trigger_rule, planner.counts_of(row))
-        if decision is Decision.SKIP:
-            self._leave_pending(tx, c, run_id, row, TaskState.SKIPPED, {"ended_at": now}, now)
-        elif decision is Decision.UPSTREAM_FAILED:
-            fields = {"ended_at": now, "error_kind": ErrorKind.UPSTREAM.value}
-            self._leave_pending(tx, c, run_id, row, TaskState.UPSTREAM_FAILED, fields, now)
-        elif decision is Decision.RUN and planner.is_mapped(task):
+        if decision is Decision.RUN and planner.is_mapped(task):
             self._expand(tx, run_id, c, task, row, now)
-        elif decision is Decision.RUN:
-            self._leave_pending(tx, c, run_id, row, TaskState.QUEUED, {"ready_at": now}, now)
+            return
+        left = planner.leave_pending(decision, now)
+        if left is not None:
+            self._leave_pending(tx, c, run_id, row, *left, now)
 
     def _leave_pending(
         self,
@@ -473,57 +416,14 @@ class Engine:
         _, params = self.run_info(run_id, tx)
         lengths: dict[str, int | None] = {}
         if task.map_over is not None:
-            src = tx.task_runs(run_id, [task.map_over])
-            if len(src) == 1 and src[0]["map_index"] == UNMAPPED:
-                lengths[task.map_over] = (
-                    src[0]["result_len"] if src[0]["state"] == TaskState.SUCCEEDED else None
-                )
-            else:
-                lengths[task.map_over] = len(src)
-        n = planner.map_length(task, params, lengths)
-        if n is None:
-            fields = {
-                "ended_at": now,
-                "error": f"cannot map over {task.map_over or 'its items'}: not a list",
-                "error_kind": ErrorKind.USER.value,
-            }
-            self._leave_pending(tx, c, run_id, row, TaskState.FAILED, fields, now)
-            return
-        if n == 0:
-            self._leave_pending(
-                tx,
-                c,
-                run_id,
-                row,
-                TaskState.SKIPPED,
-                {"ended_at": now},
-                now,
-                "mapped over no items",
-            )
-            return
-        if n > 1:
+            lengths[task.map_over] = planner.source_length(tx.task_runs(run_id, [task.map_over]))
+        e = planner.expansion(run_id, task, row, params, lengths, now)
+        if e.items:
             # Downstream tasks now wait for n instances instead of one.
-            tx.add_upstream_total(run_id, c.graph.downstream[task.key], n - 1)
-            tx.add_unfinished(run_id, n - 1)
-            tx.insert_task_runs(
-                [
-                    {
-                        "run_id": run_id,
-                        "task_key": task.key,
-                        "map_index": i,
-                        "state": TaskState.QUEUED.value,
-                        "queue": task.queue,
-                        "pool": task.pool,
-                        "priority": task.priority,
-                        "up_total": row["up_total"],
-                        "ready_at": now,
-                    }
-                    for i in range(1, n)
-                ],
-                now,
-            )
-        fields = {"ready_at": now, "map_index": 0}
-        self._leave_pending(tx, c, run_id, row, TaskState.QUEUED, fields, now)
+            tx.add_upstream_total(run_id, c.graph.downstream[task.key], len(e.items))
+            tx.add_unfinished(run_id, len(e.items))
+            tx.insert_task_runs(e.items, now)
+        self._leave_pending(tx, c, run_id, row, e.to, e.fields, now, e.note)
 
     def _finish_run(self, tx: Tx, run_id: str, c: Compiled, now: float) -> None:
         run = tx.run(run_id)
@@ -635,17 +535,9 @@ class Engine:
             # Everything not running ends at once; nothing downstream needs deciding, since
             # it is all cancelled too. Running attempts report when their worker stops them,
             # as do those a worker is claiming now (skipped: their claim will see cancelling).
-            moves = [
-                TaskMove(
-                    r["id"],
-                    run_id,
-                    TaskState(r["state"]),
-                    TaskState.CANCELLED,
-                    {"ended_at": now, "error_kind": ErrorKind.CANCELLED.value},
-                )
-                for r in tx.unfinished_task_runs(run_id, skip_locked=True)
-                if r["state"] != TaskState.RUNNING
-            ]
+            moves = planner.cancel_moves(
+                run_id, tx.unfinished_task_runs(run_id, skip_locked=True), now
+            )
             if moves:
                 tx.move_tasks(moves, now)
                 tx.finish_tasks(run_id, len(moves))
@@ -691,24 +583,6 @@ class Engine:
             reuse=plan.reuse,
             items=plan.items,
         )
-
-
-def _check_branch(c: Compiled, o: Outcome) -> Outcome:
-    """A branch that chose keys which are not its downstream tasks fails, as in Airflow."""
-    if o.follow is None:
-        return o
-    unknown = planner.branch_skips(c.graph, o.task_key, o.follow)[1]
-    if not unknown:
-        return o
-    return o._replace(
-        state=AttemptState.FAILED,
-        follow=None,
-        error=(
-            f"branch returned {', '.join(unknown)}, which is not a downstream task of "
-            f"'{o.task_key}' (downstream: {', '.join(c.graph.downstream[o.task_key]) or 'none'})"
-        ),
-        error_kind=ErrorKind.USER,
-    )
 
 
 def _pending_row(tx: Tx, run_id: str, key: str) -> Row | None:
