@@ -1,4 +1,6 @@
-"""TaskContext: everything a task type is handed to run one attempt."""
+"""The worker's TaskContext: what one attempt's task type is handed (the interface task
+types see is `baton.model.context.TaskContext`), with the attempt's log file and the
+interrupt the worker sends on a timeout or cancel."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from baton.errors import TaskInterrupt
+from baton.model.context import NO_ITEM
 from baton.model.spec import PARAM_KEY, REF_KEY
 
-NO_ITEM: Any = object()  # the `item` of a task that is not mapped
+__all__ = ["NO_ITEM", "TaskContext", "open_log_file"]
 
 
 def open_log_file(path: str) -> IO[bytes]:

@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
+from baton.execution.context import open_log_file
 from baton.execution.secrets import Secrets
-from baton.model.context import open_log_file
 from baton.model.states import AttemptState
 from baton.settings import Settings
 from baton.store.store import Row, Store

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from baton.engine.service import Engine
 from baton.execution import logs
-from baton.model.context import open_log_file
+from baton.execution.context import open_log_file
 from baton.model.times import iso
 from baton.settings import Settings
 from baton.store.store import Row, Store

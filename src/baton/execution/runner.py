@@ -26,8 +26,8 @@ from baton import tasks
 from baton.engine.planner import Outcome
 from baton.errors import BatonError, Skip, TaskCancelled, TaskInterrupt, TaskTimeout
 from baton.execution import logs, results
+from baton.execution.context import TaskContext
 from baton.execution.secrets import Secrets, references_secret
-from baton.model.context import TaskContext
 from baton.model.spec import TaskSpec
 from baton.model.states import AttemptState, ErrorKind
 from baton.store import dialect

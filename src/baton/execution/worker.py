@@ -20,22 +20,31 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from baton.engine.planner import Outcome
 from baton.engine.service import Engine, new_id
 from baton.errors import StoreCannotWrite, StoreError, TaskCancelled, TaskTimeout
-from baton.execution import fencing, loader, logs, lost, results, runner, secrets, threads
+from baton.execution import (
+    fencing,
+    loader,
+    logs,
+    lost,
+    results,
+    runner,
+    secrets,
+    subflows,
+    threads,
+)
+from baton.execution.context import NO_ITEM, TaskContext
 from baton.execution.loader import LoadedFlow
-from baton.model.context import NO_ITEM, TaskContext
-from baton.model.params import coerce_params
 from baton.model.spec import PARAM_KEY
 from baton.model.states import RUN_TERMINAL, RunState
 from baton.model.times import iso
 from baton.settings import Settings
 from baton.store import dialect
-from baton.store.store import Claimed, Row, Store
+from baton.store.store import Claimed, Row
 from baton.tasks import process
 
 TIMER_INTERVAL = 0.2  # seconds between checks for retries due, cancels and leases
@@ -52,6 +61,19 @@ class _Stopping:
     job: runner.Job
     outcome: Outcome
     report_by: float
+
+
+@dataclass
+class _Loop:
+    """What the worker loop carries from one turn to the next."""
+
+    next_heartbeat: float
+    next_ship: float  # when running attempts' logs are next copied to the store
+    next_timers: float = 0.0
+    done: list[Outcome] = field(default_factory=list)  # outcomes not recorded yet
+    undispatched: list[Claimed] = field(default_factory=list)  # claimed, not started yet
+    drain_until: float | None = None  # set once `stop` is: when what still runs is handed back
+    backoff: float = RECONNECT_MIN  # the next wait before reconnecting to the database
 
 
 class Worker:
@@ -107,108 +129,142 @@ class Worker:
         are kept and reported once it is back.
         """
         logs.install()
-        store = self.engine.store
         self._register()
         if self.run_ids is None:
             self.engine.store.listen(self.wake)
-        next_timers = 0.0
-        next_heartbeat = time.monotonic() + self.settings.heartbeat_seconds
-        next_ship = time.monotonic() + LOG_SHIP_INTERVAL
-        done: list[Outcome] = []
-        undispatched: list[Claimed] = []
-        drain_until: float | None = None
-        backoff = RECONNECT_MIN
+        loop = _Loop(
+            next_heartbeat=time.monotonic() + self.settings.heartbeat_seconds,
+            next_ship=time.monotonic() + LOG_SHIP_INTERVAL,
+        )
         self._guard.start()
         try:
-            while True:
-                self._drain(done)
-                if stop is not None and stop.is_set() and drain_until is None:
-                    drain_until = time.monotonic() + grace
-                draining = drain_until is not None
-                try:
-                    if self._cancel_requested and self._roots is not None:
-                        self._cancel_requested = False
-                        for run_id in self._roots:
-                            self.engine.cancel(run_id)
-                        next_timers = 0.0
-                    free = 0 if draining else self.concurrency - len(self._active)
-                    ended = [o.attempt_id for o in done]
-                    asked = fencing.now()
-                    claimed = self.engine.claim(
-                        worker_id=self.id,
-                        queues=self.queues,
-                        limit=free - len(undispatched),
-                        run_ids=self._scope(),
-                        lease=self.settings.lease_seconds,
-                        outcomes=done,
-                        logs=self._shipper.collect(ended, final=True) if self._shipper else (),
-                    )
-                    if self._shipper is not None:
-                        self._shipper.confirm(ended, ended=True)
-                    done = []
-                    self._guard.claimed([c.attempt_id for c in claimed], asked)
-                    undispatched += claimed
-                    while undispatched:
-                        self._start(undispatched[0])
-                        undispatched.pop(0)
-                    mono = time.monotonic()
-                    timers_ran = mono >= next_timers
-                    if timers_ran:
-                        next_retry = self._timers()
-                        next_timers = mono + TIMER_INTERVAL
-                        if next_retry is not None:
-                            next_timers = min(next_timers, mono + max(next_retry - time.time(), 0))
-                    if time.monotonic() >= next_heartbeat:
-                        self._heartbeat([o.attempt_id for o in done])
-                        next_heartbeat = time.monotonic() + self.settings.heartbeat_seconds
-                    if self._shipper is not None and time.monotonic() >= next_ship:
-                        self._ship_logs(self._shipper)
-                        next_ship = time.monotonic() + LOG_SHIP_INTERVAL
-                    if drain_until is not None and (
-                        not self._active or time.monotonic() >= drain_until
-                    ):
-                        self._hand_back()
-                        break
-                    if (
-                        not self._active
-                        and not self._stopping
-                        and not claimed
-                        and self.run_ids is not None
-                        and self._all_done()
-                    ):
-                        break
-                except self.engine.store.errors as exc:
-                    if (fault := dialect.local_fault(exc)) is not None:
-                        raise self._cannot_write(fault) from None
-                    backoff = self._reconnect(exc, backoff, stop)
-                    continue
-                backoff = RECONNECT_MIN
-                if (
-                    (claimed or timers_ran)
-                    and not draining
-                    and len(self._active) < self.concurrency
-                ):
-                    continue  # more may be ready: claim again before waiting
-                wait_until = min([next_timers, *self._deadlines()])
-                if drain_until is not None:
-                    wait_until = min(wait_until, drain_until)
-                try:
-                    o = self._outcomes.get(timeout=max(wait_until - time.monotonic(), 0))
-                except queue.Empty:
-                    continue
-                if o is not None:
-                    self._accept(o, done)
+            while self._turn(loop, stop, grace):
+                pass
         finally:
-            self.engine.store.unlisten()
-            with contextlib.suppress(*store.errors), store.transaction() as tx:
-                tx.stop_worker(self.id, time.time())
-            self._threads.shutdown()
-            # A thread stopped inside native code (a database driver) must leave it before
-            # the interpreter exits, or the exit can abort the process: wait a little.
-            deadline = time.monotonic() + EXIT_GRACE
-            for job in self._abandoned:
-                job.done.wait(max(deadline - time.monotonic(), 0))
-            self._guard.close()  # kills the processes of attempts that still run
+            self._shut_down()
+
+    def _turn(self, loop: _Loop, stop: threading.Event | None, grace: float) -> bool:
+        """One turn of the loop: record what ended, claim and start what is ready, run the
+        timers that are due, then wait for the next outcome or timer. False once the worker
+        is done (its runs ended, or it drained after `stop`)."""
+        self._drain(loop.done)
+        if stop is not None and stop.is_set() and loop.drain_until is None:
+            loop.drain_until = time.monotonic() + grace
+        draining = loop.drain_until is not None
+        try:
+            self._cancel_if_requested(loop)
+            claimed = self._claim(loop, draining)
+            timers_ran = self._due_timers(loop)
+            self._due_heartbeat(loop)
+            self._due_log_shipping(loop)
+            if self._finished(loop, claimed):
+                return False
+        except self.engine.store.errors as exc:
+            if (fault := dialect.local_fault(exc)) is not None:
+                raise self._cannot_write(fault) from None
+            loop.backoff = self._reconnect(exc, loop.backoff, stop)
+            return True
+        loop.backoff = RECONNECT_MIN
+        if (claimed or timers_ran) and not draining and len(self._active) < self.concurrency:
+            return True  # more may be ready: claim again before waiting
+        self._wait(loop)
+        return True
+
+    def _cancel_if_requested(self, loop: _Loop) -> None:
+        """Cancel the worker's runs once `request_cancel` asked (Ctrl-C in `baton run`)."""
+        if self._cancel_requested and self._roots is not None:
+            self._cancel_requested = False
+            for run_id in self._roots:
+                self.engine.cancel(run_id)
+            loop.next_timers = 0.0
+
+    def _claim(self, loop: _Loop, draining: bool) -> list[Claimed]:
+        """Record the outcomes in hand and claim what there is room for, in one
+        transaction; start what was claimed. What was claimed."""
+        free = 0 if draining else self.concurrency - len(self._active)
+        ended = [o.attempt_id for o in loop.done]
+        asked = fencing.now()
+        claimed = self.engine.claim(
+            worker_id=self.id,
+            queues=self.queues,
+            limit=free - len(loop.undispatched),
+            run_ids=self._scope(),
+            lease=self.settings.lease_seconds,
+            outcomes=loop.done,
+            logs=self._shipper.collect(ended, final=True) if self._shipper else (),
+        )
+        if self._shipper is not None:
+            self._shipper.confirm(ended, ended=True)
+        loop.done = []
+        self._guard.claimed([c.attempt_id for c in claimed], asked)
+        # Claimed but not started yet is kept across a store error: the claims stand.
+        loop.undispatched += claimed
+        while loop.undispatched:
+            self._start(loop.undispatched[0])
+            loop.undispatched.pop(0)
+        return claimed
+
+    def _due_timers(self, loop: _Loop) -> bool:
+        """Run the timers if due (a due retry brings the next run forward); whether they ran."""
+        mono = time.monotonic()
+        if mono < loop.next_timers:
+            return False
+        next_retry = self._timers()
+        loop.next_timers = mono + TIMER_INTERVAL
+        if next_retry is not None:
+            loop.next_timers = min(loop.next_timers, mono + max(next_retry - time.time(), 0))
+        return True
+
+    def _due_heartbeat(self, loop: _Loop) -> None:
+        if time.monotonic() >= loop.next_heartbeat:
+            self._heartbeat([o.attempt_id for o in loop.done])
+            loop.next_heartbeat = time.monotonic() + self.settings.heartbeat_seconds
+
+    def _due_log_shipping(self, loop: _Loop) -> None:
+        if self._shipper is not None and time.monotonic() >= loop.next_ship:
+            self._ship_logs(self._shipper)
+            loop.next_ship = time.monotonic() + LOG_SHIP_INTERVAL
+
+    def _finished(self, loop: _Loop, claimed: list[Claimed]) -> bool:
+        """Whether the worker is done: drained after `stop` (what still runs then is handed
+        back), or, scoped to runs, nothing runs and every run ended."""
+        if loop.drain_until is not None and (
+            not self._active or time.monotonic() >= loop.drain_until
+        ):
+            self._hand_back()
+            return True
+        return (
+            not self._active
+            and not self._stopping
+            and not claimed
+            and self.run_ids is not None
+            and self._all_done()
+        )
+
+    def _wait(self, loop: _Loop) -> None:
+        """Wait for an outcome (or a wake-up) until the next timer, deadline or drain end."""
+        wait_until = min([loop.next_timers, *self._deadlines()])
+        if loop.drain_until is not None:
+            wait_until = min(wait_until, loop.drain_until)
+        try:
+            o = self._outcomes.get(timeout=max(wait_until - time.monotonic(), 0))
+        except queue.Empty:
+            return
+        if o is not None:
+            self._accept(o, loop.done)
+
+    def _shut_down(self) -> None:
+        store = self.engine.store
+        store.unlisten()
+        with contextlib.suppress(*store.errors), store.transaction() as tx:
+            tx.stop_worker(self.id, time.time())
+        self._threads.shutdown()
+        # A thread stopped inside native code (a database driver) must leave it before
+        # the interpreter exits, or the exit can abort the process: wait a little.
+        deadline = time.monotonic() + EXIT_GRACE
+        for job in self._abandoned:
+            job.done.wait(max(deadline - time.monotonic(), 0))
+        self._guard.close()  # kills the processes of attempts that still run
 
     def wake(self) -> None:
         """Make the loop look for work now (another process queued some)."""
@@ -441,8 +497,8 @@ class Worker:
             trigger_info=meta.trigger_info,
             resume_state=json.loads(c.resume_state) if c.resume_state else None,
             start_run=functools.partial(self._start_child, c),
-            run_status=self._run_status,
-            cancel_run=self._cancel_run,
+            run_status=functools.partial(subflows.run_status, self.engine.store.url),
+            cancel_run=functools.partial(subflows.cancel_run, self.engine.store.url),
         )
         deadline = time.monotonic() + task.timeout if task.timeout else None
         job = runner.Job(
@@ -462,56 +518,13 @@ class Worker:
         self, parent: Claimed, path: str, flow_name: str | None, params: Mapping[str, Any]
     ) -> str:
         """Start a sub-flow run for a `flow` task; this worker works on it too."""
-        child = loader.pick(loader.load_file(path), flow_name, file=path)
-        values = coerce_params(child.spec.params, params, flow=child.spec.name)
-        store = Store(self.engine.store.url)
-        try:
-            engine = Engine(store)
-            root = store.read().run(parent.run_id)["root_run_id"] or parent.run_id
-            run_id = engine.create_run(
-                engine.register(child.spec),
-                values,
-                trigger="flow",
-                parent_run_id=parent.run_id,
-                parent_task_run_id=parent.task_run_id,
-                root_run_id=root,
-            )
-        finally:
-            store.close()
+        run_id, child = subflows.start_child(self.engine.store.url, parent, path, flow_name, params)
         self._flows[run_id] = child
         with self._scope_lock:
             if self.run_ids is not None:
                 self.run_ids.append(run_id)
                 self.queues = sorted(set(self.queues) | {t.queue for t in child.spec.tasks})
         return run_id
-
-    def _run_status(self, run_id: str) -> dict[str, Any]:
-        store = Store(self.engine.store.url)
-        try:
-            read = store.read()
-            run = read.run(run_id)
-            tasks = read.task_runs(run_id)
-        finally:
-            store.close()
-        return {
-            "id": run_id,
-            "flow": run["flow_name"],
-            "state": run["state"],
-            "tasks": {
-                r["task_key"] if r["map_index"] < 0 else f"{r['task_key']}[{r['map_index']}]": {
-                    "state": r["state"],
-                    "error": r["error"],
-                }
-                for r in tasks
-            },
-        }
-
-    def _cancel_run(self, run_id: str) -> bool:
-        store = Store(self.engine.store.url)
-        try:
-            return Engine(store).cancel(run_id)
-        finally:
-            store.close()
 
     def _run_job(self, job: runner.Job) -> None:
         self._outcomes.put(runner.run_attempt(job))

@@ -9,8 +9,8 @@ import pytest
 
 from baton.errors import DefinitionError, InputError, NotFoundError
 from baton.execution import logs
+from baton.execution.context import TaskContext
 from baton.execution.secrets import Secrets
-from baton.model.context import TaskContext
 from baton.settings import Settings
 from baton.tasks import template
 
