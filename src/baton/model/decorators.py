@@ -19,6 +19,7 @@ from typing import Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack,
 from baton.errors import DefinitionError
 from baton.model import notifications as notifications_mod
 from baton.model import params as params_mod
+from baton.model import triggers as triggers_mod
 from baton.model.graph import validate
 from baton.model.spec import DEFAULT_QUEUE, FlowSpec, TaskSpec, param_ref, ref, validated
 from baton.model.spec import ParamSpec as FlowParam
@@ -338,7 +339,8 @@ def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     Options: name, description, max_active_runs, schedule (`"0 3 * * *"`, `"@daily"`,
     `"every 15m"`, or a mapping `{cron|every, timezone, start, end, catchup}`) and triggers
     (`[{file: "in/*.csv"}, {asset: "raw.events"}, {assets: [a, b]}, {flow: "ingest",
-    states: ["succeeded"]}, {webhook: True}]`): see `baton.model.schedules`; notifications
+    states: ["succeeded"]}, {webhook: True}]`): see `baton.model.schedules` and
+    `baton.model.triggers`; notifications
     (`[{on: ["failure", "sla"], email: ["oncall@example.com"], sla: 3600}, {webhook: URL,
     format: "slack"}]`): see `baton.model.notifications`.
     """
@@ -419,7 +421,7 @@ def _when(
         )
     try:
         canonical = None if schedule is None else schedules.parse_schedule(schedule).to_builtins()
-        schedules.validate_triggers(triggers)
+        triggers_mod.validate_triggers(triggers)
     except DefinitionError as exc:
         raise exc.located(flow=flow_name) from None
     return canonical, tuple(json.loads(json.dumps(dict(t))) for t in triggers)

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from baton.model import triggers
+
 OLD_EVENT = "event"  # what runs of every event trigger were labelled before
-EVENT_KINDS = ("file", "asset", "flow")
-# A firing's `type` (see scheduling.scheduler) -> the run's trigger.
-_KINDS = {"file": "file", "asset": "asset", "assets": "asset", "flow": "flow"}
+# A firing's `type` (its trigger's kind, see scheduling.scheduler) -> the run's trigger.
+_KINDS = {kind: t.label for kind, t in triggers.KINDS.items() if t.label is not None}
+EVENT_KINDS = tuple(dict.fromkeys(_KINDS.values()))
 
 
 def event_kind(info: Mapping[str, Any]) -> str:
@@ -34,12 +36,12 @@ def detail(info: Mapping[str, Any] | None) -> str | None:
     if not info:
         return None
     match info.get("type"):
-        case "file":
+        case triggers.FILE:
             return str(info.get("path"))
-        case "asset":
+        case triggers.ASSET:
             return str(info.get("asset"))
-        case "assets":
+        case triggers.ASSETS:
             return ", ".join(sorted(info.get("assets") or ()))
-        case "flow":
+        case triggers.FLOW:
             return f"{info.get('flow')} run {info.get('run_id')}"
     return None

@@ -1,4 +1,4 @@
-"""Schedules (cron, fixed intervals) and the shape of event triggers: pure calendar logic.
+"""Schedules (cron, fixed intervals): pure calendar logic. (Event triggers: `model.triggers`.)
 
 A schedule is written as a string, `"0 3 * * *"`, or as a mapping with a time zone, bounds and
 a catch-up policy:
@@ -35,10 +35,9 @@ a read-only lookup that is the only data this module touches.
 from __future__ import annotations
 
 import copy
-import difflib
 import heapq
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import takewhile
@@ -48,7 +47,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from baton.errors import DefinitionError
-from baton.model.states import RUN_TERMINAL
+from baton.model import names
 
 ALIASES: dict[str, str] = {
     "@hourly": "0 * * * *",
@@ -60,8 +59,6 @@ ALIASES: dict[str, str] = {
     "@annually": "0 0 1 1 *",
 }
 SCHEDULE_KEYS = ("cron", "every", "timezone", "start", "end", "catchup")
-TRIGGER_KINDS = ("file", "asset", "assets", "flow", "webhook")
-FLOW_TRIGGER_STATES = tuple(sorted(RUN_TERMINAL))
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _EVERY = re.compile(r"every +(\d+)([smhd])")
@@ -74,7 +71,6 @@ _EXPECTED = (
     + ", ".join(ALIASES)
     + ") or an interval such as 'every 15m' (units s, m, h, d)"
 )
-_TRIGGER_FIELDS = {"flow": ("flow", "states")}
 
 
 class DataInterval(NamedTuple):
@@ -351,76 +347,6 @@ def parse_schedule(value: str | Mapping[str, Any]) -> Schedule:
     )
 
 
-def validate_triggers(triggers: Sequence[Mapping[str, Any]]) -> None:
-    """Check the shape of a flow's event triggers; that named flows and assets exist is checked
-    at deploy time. One kind per trigger:
-
-        {file: "data/in/*.csv"}                  a new or changed file matching a glob
-        {asset: raw.events}                      an asset was updated
-        {assets: [raw.events, raw.users]}        all of these were updated
-        {flow: ingest, states: [succeeded]}      another flow ended in one of these states
-        {webhook: true}                          an API call
-
-    Raises:
-        DefinitionError: naming the trigger (1-based) and the bad kind or field.
-    """
-    for number, trigger in enumerate(triggers, 1):
-        where = f"trigger {number}"
-        if not isinstance(trigger, Mapping):
-            raise DefinitionError(
-                f"{where} must be a mapping such as {{file: 'data/*.csv'}},"
-                f" got {type(trigger).__name__}"
-            )
-        kinds = [kind for kind in TRIGGER_KINDS if kind in trigger]
-        if not kinds:
-            keys = ", ".join(repr(k) for k in trigger) or "none"
-            raise DefinitionError(
-                f"{where} has no known kind (keys: {keys}); expected one of "
-                + ", ".join(TRIGGER_KINDS)
-                + _did_you_mean(list(trigger), TRIGGER_KINDS)
-            )
-        if len(kinds) > 1:
-            raise DefinitionError(
-                f"{where} declares {' and '.join(kinds)}: one kind per trigger"
-                " (to wait for several assets, write assets: [a, b])"
-            )
-        kind = kinds[0]
-        _reject_unknown(f"{where} ({kind})", trigger, _TRIGGER_FIELDS.get(kind, (kind,)))
-        _check_trigger_value(where, kind, trigger)
-
-
-def _check_trigger_value(where: str, kind: str, trigger: Mapping[str, Any]) -> None:
-    value = trigger[kind]
-    if kind == "webhook":
-        if value is not True:
-            raise DefinitionError(f"{where}: 'webhook' must be true, got {value!r}")
-    elif kind == "assets":
-        if not isinstance(value, list | tuple) or not value or not all(map(_is_name, value)):
-            raise DefinitionError(
-                f"{where}: 'assets' must be a non-empty list of asset names, got {value!r}"
-            )
-        if len(set(value)) != len(value):
-            raise DefinitionError(f"{where}: 'assets' names an asset twice: {list(value)!r}")
-    elif not _is_name(value):
-        what = {"file": "a glob such as 'data/*.csv'", "asset": "an asset name"}
-        raise DefinitionError(
-            f"{where}: '{kind}' must be {what.get(kind, 'a flow name')}, got {value!r}"
-        )
-    if kind == "flow" and "states" in trigger:
-        states = trigger["states"]
-        allowed = ", ".join(FLOW_TRIGGER_STATES)
-        if not isinstance(states, list | tuple) or not states:
-            raise DefinitionError(
-                f"{where}: 'states' must be a non-empty list of run states ({allowed}),"
-                f" got {states!r}"
-            )
-        for state in states:
-            if state not in FLOW_TRIGGER_STATES:
-                raise DefinitionError(
-                    f"{where}: unknown run state {state!r} in 'states' (allowed: {allowed})"
-                )
-
-
 def _cron(expression: str, zone: ZoneInfo) -> _Cron:
     cron = ALIASES.get(expression, expression)
     if cron.startswith("@") or len(cron.split()) != 5:
@@ -510,20 +436,8 @@ def _reject_unknown(where: str, data: Mapping[str, Any], allowed: Sequence[str])
     if unknown:
         raise DefinitionError(
             f"{where} has unknown field(s) {', '.join(repr(k) for k in unknown)}"
-            f" (allowed: {', '.join(allowed)}){_did_you_mean(unknown, allowed)}"
+            f" (allowed: {', '.join(allowed)}){names.did_you_mean(unknown, allowed)}"
         )
-
-
-def _did_you_mean(keys: Iterable[object], allowed: Sequence[str]) -> str:
-    for key in keys:
-        close = difflib.get_close_matches(str(key), allowed, n=1)
-        if close:
-            return f"; did you mean '{close[0]}'?"
-    return ""
-
-
-def _is_name(value: object) -> bool:
-    return isinstance(value, str) and bool(value.strip())
 
 
 def _utc(t: datetime) -> datetime:

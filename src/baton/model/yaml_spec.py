@@ -8,7 +8,6 @@ here because only here do we know the line of each.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any, NoReturn, TypeVar, get_args
 import yaml
 
 from baton.errors import DefinitionError
-from baton.model import graph, notifications, params
+from baton.model import graph, names, notifications, params, triggers
 from baton.model.spec import (
     DEFAULT_QUEUE,
     FlowSpec,
@@ -249,8 +248,7 @@ class _Parser:
     def check_flow_keys(self, data: dict[Any, Any]) -> None:
         for key in data:
             if key not in _FLOW_KEYS:
-                close = difflib.get_close_matches(str(key), _FLOW_KEYS, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
+                hint = names.did_you_mean(str(key), _FLOW_KEYS)
                 self.fail(
                     f"unknown key {key!r} (allowed: {', '.join(_FLOW_KEYS)}){hint}",
                     line=self.key_line(data, key),
@@ -279,17 +277,12 @@ class _Parser:
 
     def triggers(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         items = self.list_of_mappings(data, "triggers")
-        if not items:
-            return items
-        from baton.model import schedules
-
-        try:
-            schedules.validate_triggers(items)
-        except DefinitionError as exc:
-            # The first trigger that fails on its own is the one the message numbers.
-            bad = next((i for i in range(len(items)) if not _valid_triggers(items[: i + 1])), None)
-            self.fail(exc.message, line=None if bad is None else self.item_line(items, bad))
-        return items
+        for i, item in enumerate(items):
+            try:
+                triggers.parse_trigger(i + 1, item)
+            except DefinitionError as exc:
+                self.fail(exc.message, line=self.item_line(items, i))
+        return items  # stored as written: a version's hash does not depend on model.triggers
 
     def notifications(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         items = self.list_of_mappings(data, "notifications")
@@ -450,8 +443,8 @@ class _Parser:
         known = item.get("key") if isinstance(item.get("key"), str) else None
         for required in ("key", "type"):
             if required not in item:
-                close = difflib.get_close_matches(required, [str(k) for k in item], n=1)
-                hint = f" (is '{close[0]}' a typo?)" if close else ""
+                close = names.closest(required, item)
+                hint = f" (is '{close}' a typo?)" if close else ""
                 self.fail(f"a task has no '{required}'{hint}", line=self.line_of(item), task=known)
         key = self.name(item, "key", "task key")
         field = _Fields(self, item, key)
@@ -621,16 +614,6 @@ class _Fields:
         if value not in _TRIGGER_RULES:
             self.fail("trigger_rule", "one of " + ", ".join(_TRIGGER_RULES))
         return TriggerRule(value)
-
-
-def _valid_triggers(items: list[dict[str, Any]]) -> bool:
-    from baton.model import schedules
-
-    try:
-        schedules.validate_triggers(items)
-    except DefinitionError:
-        return False
-    return True
 
 
 def _is_int(value: object) -> bool:

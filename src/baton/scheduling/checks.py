@@ -1,7 +1,7 @@
 """Deploy-time checks of what triggers name: flows and assets must exist somewhere; and
 that a flow the scheduler starts can start without anyone giving it params.
 
-A trigger's shape is checked when the flow is defined (`model.schedules.validate_triggers`);
+A trigger's shape is checked when the flow is defined (`model.triggers.validate_triggers`);
 whether the flow or asset it names exists can only be known against the other flows, which
 is what `baton deploy` has: the flows it deploys and those deployed before.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baton.errors import DefinitionError
+from baton.model import triggers
 from baton.model.spec import FlowSpec
 
 
@@ -22,16 +23,15 @@ def check_references(deploying: Sequence[FlowSpec], deployed: Sequence[FlowSpec]
     for spec in deploying:
         source = spec.source.path if spec.source else None
         _check_params(spec, source)
-        for number, trigger in enumerate(spec.triggers, 1):
-            if "flow" in trigger and trigger["flow"] not in flows:
+        for number, trigger in enumerate(_typed(spec, source), 1):
+            if isinstance(trigger, triggers.FlowTrigger) and trigger.flow not in flows:
                 raise DefinitionError(
-                    f"trigger {number} waits for flow '{trigger['flow']}', which is not "
+                    f"trigger {number} waits for flow '{trigger.flow}', which is not "
                     f"deployed (deployed or deploying: {', '.join(sorted(flows))})",
                     file=source,
                     flow=spec.name,
                 )
-            named = trigger.get("assets") or ([trigger["asset"]] if "asset" in trigger else [])
-            unknown = [a for a in named if a not in assets]
+            unknown = [a for a in trigger.assets_named() if a not in assets]
             if unknown:
                 raise DefinitionError(
                     f"trigger {number} waits for asset {', '.join(map(repr, unknown))}, which "
@@ -42,9 +42,17 @@ def check_references(deploying: Sequence[FlowSpec], deployed: Sequence[FlowSpec]
                 )
 
 
+def _typed(spec: FlowSpec, source: str | None) -> tuple[triggers.Trigger, ...]:
+    try:
+        return triggers.validate_triggers(spec.triggers)
+    except DefinitionError as exc:
+        raise exc.located(file=source, flow=spec.name) from None
+
+
 def _check_params(spec: FlowSpec, source: str | None) -> None:
     """The scheduler starts runs with the params' defaults (a webhook passes its own)."""
-    automatic = spec.schedule is not None or any("webhook" not in t for t in spec.triggers)
+    fired = any(t.label is not None for t in _typed(spec, source))
+    automatic = spec.schedule is not None or fired
     required = [name for name, p in spec.params.items() if p.required]
     if automatic and required:
         raise DefinitionError(

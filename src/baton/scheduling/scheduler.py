@@ -36,7 +36,6 @@ What fires, and when a trigger is first seen (the first tick after `baton deploy
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import math
 import os
@@ -48,7 +47,7 @@ from typing import Any, NamedTuple
 from baton.engine.service import Compiled, Engine
 from baton.errors import BatonError, ConflictError
 from baton.execution import loader
-from baton.model import run_trigger
+from baton.model import run_trigger, triggers
 from baton.model.params import coerce_params
 from baton.model.schedules import Schedule, parse_schedule
 from baton.model.spec import FlowSpec
@@ -60,7 +59,6 @@ SETTLE = 300.0  # seconds an asset update or run end may take to be committed af
 MAX_RUNS_PER_TICK = 500  # per flow: a catch-up of years is spread over several ticks
 EVENT_POLL = 1.0  # seconds between looks at asset updates and run ends
 FILE_POLL = 2.0  # seconds between scans of a file trigger's glob
-DEFAULT_FLOW_STATES = ("succeeded",)
 
 
 class Firing(NamedTuple):
@@ -68,6 +66,27 @@ class Firing(NamedTuple):
 
     key: str
     info: dict[str, Any]
+
+
+# What a look at a trigger found: its firings, and its cursor after them (unchanged: no write).
+Fired = tuple[list[Firing], dict[str, Any] | None]
+
+
+class Look(NamedTuple):
+    """What a firing function looks at besides its trigger: where its cursor stands."""
+
+    spec: FlowSpec
+    flow: Row  # the deployed flow (its `updated_at`: when a new trigger starts looking)
+    cursor: dict[str, Any] | None
+    now: float
+
+
+class Poll(NamedTuple):
+    """How the scheduler fires one kind of trigger: what it does at each look, and how
+    often it looks (seconds)."""
+
+    fire: Callable[[Scheduler, Any, Look], Fired]
+    every: float
 
 
 class Scheduler:
@@ -127,14 +146,14 @@ class Scheduler:
                 nxt = self._schedule(c, params, now)
                 self._next[flow["name"], SCHEDULE] = (c.version_id, nxt or math.inf)
             due.append(self._next[flow["name"], SCHEDULE][1])
-        for trigger in c.spec.triggers:
-            if "webhook" in trigger:
+        for trigger in triggers.validate_triggers(c.spec.triggers):
+            poll = FIRINGS[trigger.kind]
+            if poll is None:
                 continue  # the API creates those runs
-            tid = trigger_id(trigger)
+            tid = trigger.id
             if self._is_due(flow, tid, now):
-                self._event_trigger(flow, c, params, trigger, now)
-                poll = FILE_POLL if "file" in trigger else EVENT_POLL
-                self._next[flow["name"], tid] = (c.version_id, now + poll)
+                self._event_trigger(flow, c, params, trigger, poll, now)
+                self._next[flow["name"], tid] = (c.version_id, now + poll.every)
             due.append(self._next[flow["name"], tid][1])
         return [t for t in due if t < math.inf]
 
@@ -191,23 +210,16 @@ class Scheduler:
         flow: Row,
         c: Compiled,
         params: Mapping[str, Any],
-        trigger: Mapping[str, Any],
+        trigger: triggers.Trigger,
+        poll: Poll,
         now: float,
     ) -> None:
-        name, tid = c.spec.name, trigger_id(trigger)
+        name, tid = c.spec.name, trigger.id
         row = self.engine.store.read().trigger_cursor(name, tid)
         old = row["cursor"] if row else None
         cursor = json.loads(old) if old else None
         moved_at = row["updated_at"] if row else flow["updated_at"]
-        new: dict[str, Any] | None
-        if "file" in trigger:
-            firings, new = self._files(c.spec, trigger["file"], cursor)
-        elif "flow" in trigger:
-            states = trigger.get("states") or DEFAULT_FLOW_STATES
-            firings, new = self._runs_ended(trigger["flow"], states, cursor, flow, now)
-        else:
-            assets = trigger.get("assets") or [trigger["asset"]]
-            firings, new = self._asset_updates(assets, "assets" in trigger, cursor, flow, now)
+        firings, new = poll.fire(self, trigger, Look(c.spec, flow, cursor, now))
         if firings:
             # A run whose cursor move was lost (killed in between) has fired already.
             done = self._fired_keys(name, moved_at - SETTLE)
@@ -227,40 +239,38 @@ class Scheduler:
         infos = self.engine.store.read().event_trigger_infos(flow, since)
         return {str(json.loads(i).get("key")) for i in infos}
 
-    def _files(
-        self, spec: FlowSpec, pattern: str, cursor: dict[str, Any] | None
-    ) -> tuple[list[Firing], dict[str, Any]]:
+    def _files(self, trigger: triggers.FileTrigger, look: Look) -> Fired:
         """Files new or changed since the last scan; the cursor is every file's mtime and
         size (a file that goes away and comes back fires again)."""
-        source = loader.source_path(spec, self.project_dir)
+        source = loader.source_path(look.spec, self.project_dir)
         base = os.path.dirname(source) if source else self.project_dir or os.getcwd()
         found: dict[str, list[int]] = {}
-        for path in glob.glob(os.path.join(base, pattern), recursive=True):
+        for path in glob.glob(os.path.join(base, trigger.glob), recursive=True):
             try:
                 st = os.stat(path)
             except OSError:  # gone since the glob saw it
                 continue
             if stat.S_ISREG(st.st_mode):
                 found[os.path.abspath(path)] = [st.st_mtime_ns, st.st_size]
-        seen = (cursor or {}).get("seen", {})
+        seen = (look.cursor or {}).get("seen", {})
         changed = sorted((v[0], p) for p, v in found.items() if seen.get(p) != v)
         firings = [
-            Firing(f"file:{p}:{found[p][0]}:{found[p][1]}", {"type": "file", "path": p})
+            Firing(f"file:{p}:{found[p][0]}:{found[p][1]}", {"type": triggers.FILE, "path": p})
             for _, p in changed
         ]
         return firings, {"seen": found}
 
-    def _asset_updates(
-        self,
-        assets: Sequence[str],
-        all_of: bool,
-        cursor: dict[str, Any] | None,
-        flow: Row,
-        now: float,
-    ) -> tuple[list[Firing], dict[str, Any] | None]:
+    def _asset(self, trigger: triggers.AssetTrigger, look: Look) -> Fired:
+        return self._asset_updates((trigger.asset,), False, look)
+
+    def _all_assets(self, trigger: triggers.AllAssetsTrigger, look: Look) -> Fired:
+        return self._asset_updates(trigger.assets, True, look)
+
+    def _asset_updates(self, assets: Sequence[str], all_of: bool, look: Look) -> Fired:
         """Updates of the assets since the cursor: one firing each, or, for all of them,
         one each time every asset has been updated (the cursor keeps those still waiting)."""
-        since, seen = _window(cursor, flow)
+        cursor = look.cursor
+        since, seen = _window(cursor, look.flow)
         waiting = dict((cursor or {}).get("waiting", {}))
         firings = []
         consumed = False
@@ -277,41 +287,36 @@ class Scheduler:
                 "at": iso(e["at"]),
             }
             if not all_of:
-                firings.append(Firing(f"asset:{e['id']}", {"type": "asset", **update}))
+                firings.append(Firing(f"asset:{e['id']}", {"type": triggers.ASSET, **update}))
                 continue
             waiting[e["asset"]] = update
             if all(a in waiting for a in assets):
-                info = {"type": "assets", "assets": {a: waiting[a] for a in assets}}
+                info = {"type": triggers.ASSETS, "assets": {a: waiting[a] for a in assets}}
                 firings.append(Firing(f"assets:{e['id']}", info))
                 waiting = {}
         if not consumed:
             return firings, cursor  # nothing new: nothing to write
-        new = _advanced(since, seen, now)
+        new = _advanced(since, seen, look.now)
         if all_of:
             new["waiting"] = waiting
         return firings, new
 
-    def _runs_ended(
-        self,
-        upstream: str,
-        states: Sequence[str],
-        cursor: dict[str, Any] | None,
-        flow: Row,
-        now: float,
-    ) -> tuple[list[Firing], dict[str, Any] | None]:
-        """Runs of the upstream flow that ended in one of `states` since the cursor."""
-        since, seen = _window(cursor, flow)
-        runs = self.engine.store.read().runs_ended_since(upstream, states, since)
+    def _runs_ended(self, trigger: triggers.FlowTrigger, look: Look) -> Fired:
+        """Runs of the upstream flow that ended in one of the trigger's states since the
+        cursor."""
+        since, seen = _window(look.cursor, look.flow)
+        upstream = trigger.flow
+        runs = self.engine.store.read().runs_ended_since(upstream, trigger.ends, since)
         firings = []
         for r in runs:
             if r["id"] in seen:
                 continue
             seen[r["id"]] = r["ended_at"]
-            info = {"type": "flow", "flow": upstream, "run_id": r["id"], "state": r["state"]}
+            info = {"type": triggers.FLOW, "flow": upstream, "run_id": r["id"], "state": r["state"]}
             firings.append(Firing(f"run:{r['id']}", info))
         if not firings:
-            return firings, cursor
-        return firings, _advanced(since, seen, now)
+            return firings, look.cursor
+        return firings, _advanced(since, seen, look.now)
 
     def _problem(self, flow: str, message: str) -> None:
         if self._problems.get(flow) != message:
@@ -319,12 +324,20 @@ class Scheduler:
             self.report(f"flow {flow}: not scheduled: {message}")
 
 
+# The one table from trigger kind to how the scheduler fires it (None: it does not, the API
+# does). A new kind of trigger is a class in model.triggers and an entry here.
+FIRINGS: dict[str, Poll | None] = {
+    triggers.FILE: Poll(Scheduler._files, FILE_POLL),
+    triggers.ASSET: Poll(Scheduler._asset, EVENT_POLL),
+    triggers.ASSETS: Poll(Scheduler._all_assets, EVENT_POLL),
+    triggers.FLOW: Poll(Scheduler._runs_ended, EVENT_POLL),
+    triggers.WEBHOOK: None,
+}
+
+
 def trigger_id(trigger: Mapping[str, Any]) -> str:
-    """A trigger's id in `trigger_state`: its kind and a hash of what it says, so the same
-    trigger in a new flow version keeps its cursor, and a changed one starts afresh."""
-    kind = next(k for k in ("file", "assets", "asset", "flow", "webhook") if k in trigger)
-    text = json.dumps(trigger, sort_keys=True)
-    return f"{kind}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    """A trigger's id in `trigger_state` (see `model.triggers.Trigger.id`)."""
+    return triggers.parse_trigger(1, trigger).id
 
 
 def _window(cursor: dict[str, Any] | None, flow: Row) -> tuple[float, dict[Any, float]]:

@@ -13,8 +13,8 @@ from baton.model.schedules import (
     DataInterval,
     Schedule,
     parse_schedule,
-    validate_triggers,
 )
+from baton.model.triggers import validate_triggers
 
 PARIS = "Europe/Paris"
 NEW_YORK = "America/New_York"
