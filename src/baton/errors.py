@@ -7,9 +7,17 @@
     ├── NotFoundError          a flow, run, task or attempt that does not exist
     ├── ConflictError          it exists already (a run for this flow and logical date)
     ├── TransitionError        a forbidden or stale state transition (lost a race)
-    └── StoreError             the store cannot be used as it is (e.g. old schema)
-        ├── StoreUnavailable   its database cannot be reached (CLI exit 3)
-        └── StoreCannotWrite   its disk is full, read-only or corrupt (CLI exit 3)
+    ├── StoreError             the store cannot be used as it is (e.g. old schema)
+    │   ├── StoreUnavailable   its database cannot be reached (CLI exit 3)
+    │   └── StoreCannotWrite   its disk is full, read-only or corrupt (CLI exit 3)
+    ├── TaskFailed             a task type's own failure (baton.tasks.base)
+    ├── Defer                  a task type waits without a slot (baton.tasks.base)
+    ├── WebhookError           a webhook answered with an error (baton.notify.webhook)
+    └── RemoteError            the server refused or could not answer (baton.cli.remote)
+
+The last four live beside what raises them, as only that code and its callers use them.
+Defer is no error but the runner's signal from a task type; it stays an Exception, as only
+baton's own code raises it, after the user's code has returned.
 
 Control signals derive from BaseException, so a user's `except Exception` cannot swallow them:
 
@@ -23,7 +31,7 @@ from __future__ import annotations
 
 
 class BatonError(Exception):
-    """Base of every error baton raises on purpose."""
+    """Base of every exception baton raises on purpose, but the control signals below."""
 
 
 class DefinitionError(BatonError):

@@ -22,13 +22,13 @@ equal definitions are equal versions. The engine writes what happened to the out
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baton.errors import DefinitionError
+from baton.model import names
 
 EVENTS = ("failure", "success", "retry", "sla")
 FORMATS = ("json", "slack")
@@ -63,14 +63,7 @@ def entry(number: int, data: Mapping[str, Any]) -> dict[str, Any]:
         )
     unknown = [k for k in data if k not in _FIELDS]
     if unknown:
-        hint = next(
-            (
-                f"; did you mean '{close[0]}'?"
-                for k in unknown
-                if (close := difflib.get_close_matches(str(k), _FIELDS, n=1))
-            ),
-            "",
-        )
+        hint = names.did_you_mean(unknown, _FIELDS)
         raise DefinitionError(
             f"{where} has unknown field(s) {', '.join(repr(k) for k in unknown)}"
             f" (allowed: {', '.join(_FIELDS)}){hint}"
@@ -126,8 +119,7 @@ def _events(where: str, value: object) -> tuple[str, ...]:
         )
     for item in items:
         if item not in EVENTS:
-            close = difflib.get_close_matches(str(item), EVENTS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = names.did_you_mean(str(item), EVENTS)
             raise DefinitionError(
                 f"{where}: unknown event {item!r} in 'on' (events: {', '.join(EVENTS)}){hint}"
             )

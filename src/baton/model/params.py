@@ -7,7 +7,6 @@ same spellings and reports the same errors.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -17,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baton.errors import InputError, ParamError
+from baton.model import names
 from baton.model.spec import ParamSpec, ParamType
 
 _TYPE_NAMES: dict[str, ParamType] = {
@@ -218,8 +218,7 @@ def coerce_params(
 def _unknown(name: str, specs: Mapping[str, ParamSpec], flow: str) -> str:
     if not specs:
         return f"flow '{flow}' takes no params, got '{name}'"
-    close = difflib.get_close_matches(name, list(specs), n=1)
-    hint = f"did you mean '{close[0]}'?" if close else "check for typos"
+    hint = names.did_you_mean(name, specs, lead="", otherwise="check for typos")
     return f"flow '{flow}' has no param '{name}' (its params: {', '.join(specs)}); {hint}"
 
 

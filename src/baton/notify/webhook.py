@@ -6,8 +6,10 @@ from typing import Any
 
 import httpx
 
+from baton.errors import BatonError
 
-class WebhookError(Exception):
+
+class WebhookError(BatonError):
     """The webhook answered with an error status."""
 
 

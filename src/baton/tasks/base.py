@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from baton.errors import BatonError
 from baton.model.context import TaskContext
 from baton.model.spec import Spec
 
@@ -13,7 +14,7 @@ class TaskConfig(Spec, frozen=True):
     """Base of the type-specific fields of a task (the `config` of its TaskSpec)."""
 
 
-class TaskFailed(Exception):
+class TaskFailed(BatonError):
     """A task type's own failure (a non-zero exit code, an error in a child process).
 
     `error_types` are the qualified class names of the original error, for `retry_on`;
@@ -34,7 +35,7 @@ class TaskFailed(Exception):
         self.retryable = retryable
 
 
-class Defer(Exception):
+class Defer(BatonError):
     """Raised by a task type to wait without holding a worker slot (state `waiting`).
 
     The attempt goes on when the task runs again: at `wake_at` (UNIX time), or earlier when
