@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from baton.model.context import TaskContext
+from baton.execution.context import TaskContext
 from baton.store import dialect
+from waiting import wait_until as _wait_until
 
 POSTGRES_URL_ENV = "BATON_TEST_POSTGRES_URL"
 
@@ -25,6 +26,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.skipped and os.environ.get("BATON_FORBID_SKIPS"):
         report.outcome = "failed"
         report.longrepr = f"skipped, but BATON_FORBID_SKIPS is set: {report.longrepr}"
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Any]:
+    """`wait_until(condition, timeout=, what=)` from tests/waiting.py, the suite's one
+    polling loop (helpers outside a test import it from there)."""
+    return _wait_until
 
 
 @pytest.fixture

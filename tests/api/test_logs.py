@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from baton.execution.logs import log_path
+from waiting import wait_until
 
 LINES = 3000
 
@@ -17,10 +17,11 @@ def run_to_end(client_for, worker, flow: str, params: dict[str, Any] | None = No
     assert r.status_code == 201, r.text
     worker.wake()
     viewer = client_for("viewer")
-    deadline = time.monotonic() + 20
-    while viewer.get(f"/api/v1/runs/{r.json()['id']}").json()["state"] != "succeeded":
-        assert time.monotonic() < deadline, "the run did not succeed"
-        time.sleep(0.05)
+    wait_until(
+        lambda: viewer.get(f"/api/v1/runs/{r.json()['id']}").json()["state"] == "succeeded",
+        timeout=20,
+        what="the run to succeed",
+    )
     run_id: str = r.json()["id"]
     return run_id
 
@@ -149,10 +150,11 @@ def test_stream_follows_a_running_attempt(client_for, define, worker, tmp_path: 
     operator, viewer = client_for("operator"), client_for("viewer")
     run_id = operator.post("/api/v1/flows/live/runs", json={}).json()["id"]
     worker.wake()
-    deadline = time.monotonic() + 20
-    while viewer.get(f"/api/v1/runs/{run_id}/logs/t").status_code != 200:
-        assert time.monotonic() < deadline, "the task did not start"
-        time.sleep(0.05)
+    wait_until(
+        lambda: viewer.get(f"/api/v1/runs/{run_id}/logs/t").status_code == 200,
+        timeout=20,
+        what="the task to start",
+    )
     with viewer.stream("GET", f"/api/v1/runs/{run_id}/logs/t/stream") as r:
         lines = r.iter_lines()
         seen = []

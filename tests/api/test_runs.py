@@ -3,8 +3,6 @@ resume; run by a worker thread, as `baton server` runs them."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ from baton.engine.service import Engine
 from baton.model import yaml_spec
 from baton.model.times import iso
 from baton.store.store import Store
+from waiting import wait_until
 
 TWO = """
 name: two
@@ -31,14 +30,6 @@ tasks:
 """
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
-
-
 def run_of(client, run_id: str) -> dict[str, Any]:
     r = client.get(f"/api/v1/runs/{run_id}")
     assert r.status_code == 200, r.text
@@ -47,11 +38,12 @@ def run_of(client, run_id: str) -> dict[str, Any]:
 
 
 def ended(client, run_id: str) -> dict[str, Any]:
-    return wait_for(
+    return wait_until(
         lambda: (
             (r := run_of(client, run_id))["state"] in ("succeeded", "failed", "cancelled") and r
         ),
-        f"run {run_id} to end",
+        timeout=20,
+        what=f"run {run_id} to end",
     )
 
 
@@ -164,7 +156,11 @@ def test_cancel_a_running_run(client_for, define, worker, tmp_path: Path):
     operator, viewer = client_for("operator"), client_for("viewer")
     run_id = operator.post("/api/v1/flows/slow/runs", json={}).json()["id"]
     worker.wake()
-    wait_for(lambda: run_of(viewer, run_id)["tasks"][0]["state"] == "running", "the task to start")
+    wait_until(
+        lambda: run_of(viewer, run_id)["tasks"][0]["state"] == "running",
+        timeout=20,
+        what="the task to start",
+    )
     r = operator.post(f"/api/v1/runs/{run_id}/cancel")
     assert r.status_code == 200 and r.json()["state"] in ("cancelling", "cancelled")
     done = ended(viewer, run_id)

@@ -16,12 +16,13 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from waiting import wait_until
 
 BATON = shutil.which("baton") or str(Path(sys.executable).parent / "baton")
 TIMEOUT = 30  # seconds: an upper bound for any one command, never reached when all is well
@@ -129,18 +130,6 @@ def tasks_of(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def states_of(run: dict[str, Any]) -> dict[str, str]:
     return {name: t["state"] for name, t in tasks_of(run).items()}
-
-
-def wait_until(condition: Callable[[], Any], *, timeout: float = 30.0, what: str = "it") -> Any:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def lines(path: Path) -> list[str]:
