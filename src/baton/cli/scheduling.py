@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from baton.cli import common, remote
+from baton.model import triggers
 
 EXIT_FAILED = 1
 
@@ -88,7 +89,7 @@ def cmd_flows_list(args: argparse.Namespace) -> int:
             "paused" if d["paused"] else "active" if d["deployed"] else "not deployed",
             _schedule_text(d["schedule"]),
             _short(d["next_run_at"]),
-            ", ".join(next(iter(t)) for t in d["triggers"]),
+            ", ".join(triggers.kind_of(t) for t in d["triggers"]),
             " ".join(_short(v) for v in (d["last_run"] or {}).values()),
         ]
         for d in data

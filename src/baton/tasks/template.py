@@ -52,7 +52,7 @@ def render(value: Any, ctx: TaskContext) -> Any:
     """`value` with every template in it rendered for this attempt."""
     if not _holds(value, is_jinja):
         return value
-    from jinja2 import StrictUndefined, TemplateError  # only templates pay for Jinja2
+    from jinja2 import StrictUndefined, TemplateError, Undefined  # only templates pay for it
     from jinja2.nativetypes import NativeEnvironment
 
     env = NativeEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -78,8 +78,13 @@ def render(value: Any, ctx: TaskContext) -> Any:
         if not (isinstance(v, str) and is_jinja(v)):
             return v
         try:
-            return env.from_string(v).render(**names)
+            out = env.from_string(v).render(**names)
+            if isinstance(out, Undefined):
+                # A field that is one expression gets its value unrendered: an unknown name
+                # would reach the task as an Undefined object. Rendering it raises, naming it.
+                str(out)
         except TemplateError as exc:
             raise TaskFailed(f"cannot render {v!r}: {exc}", retryable=False) from None
+        return out
 
     return walk(value)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from baton.execution.secrets import Secrets
+from baton.model import triggers
 from baton.model.graph import validate
 from baton.model.spec import FlowSpec
 from baton.store.store import Row, Tx
@@ -51,7 +52,7 @@ def flows(
                 "name": r["name"],
                 "description": spec.description,
                 "schedule": views.schedule_text(spec.schedule),
-                "triggers": [next(iter(t)) for t in spec.triggers],
+                "triggers": [triggers.kind_of(t) for t in spec.triggers],
                 "next_run_at": views.next_run_at(spec, r),
                 "paused": bool(r["paused"]),
                 "deployed": bool(r["deployed"]),
@@ -124,7 +125,7 @@ def flow(
             "paused": bool(row["paused"]),
             "deployed": bool(row["deployed"]),
             "schedule": views.schedule_text(latest.schedule),
-            "triggers": [next(iter(t)) for t in latest.triggers],
+            "triggers": [triggers.kind_of(t) for t in latest.triggers],
             "next_run_at": views.next_run_at(latest, row),
             "latest_version": row["latest_version"],
             "tasks": len(latest.tasks),
