@@ -1,8 +1,8 @@
-"""Every state a Run or TaskRun can be in, and every transition allowed between them.
+"""Every state a Run, TaskRun or Attempt can be in, and every transition allowed between them.
 
-This table is the only place that says which transitions are legal. The store's one write
-path (`StateStore.transition...`) checks it and does a compare-and-set on the allowed
-source states, so a stale or forbidden transition raises instead of silently winning.
+These tables are the only place that says which transitions are legal. The store's write
+paths (`Tx.move_run`, `Tx.move_tasks`, `Tx.move_attempts`) check them and compare-and-set on
+the allowed source states, so a forbidden transition raises instead of silently winning.
 """
 
 from __future__ import annotations
@@ -100,6 +100,24 @@ RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     _R.CANCELLED: frozenset(),
 }
 
+_A = AttemptState
+ATTEMPT_TRANSITIONS: dict[AttemptState, frozenset[AttemptState]] = {
+    _A.RUNNING: frozenset(
+        {
+            _A.SUCCEEDED,
+            _A.FAILED,
+            _A.SKIPPED,
+            _A.WAITING,  # deferred: the same attempt goes on at its next claim
+            _A.CANCELLED,  # stopped with its run, or handed back by a stopping worker
+        }
+    ),
+    _A.WAITING: frozenset({_A.RUNNING, _A.CANCELLED}),
+    _A.SUCCEEDED: frozenset(),
+    _A.FAILED: frozenset(),
+    _A.SKIPPED: frozenset(),
+    _A.CANCELLED: frozenset(),
+}
+
 
 def task_sources(target: TaskState) -> frozenset[TaskState]:
     """The states a TaskRun may move to `target` from."""
@@ -111,9 +129,18 @@ def run_sources(target: RunState) -> frozenset[RunState]:
     return _RUN_SOURCES[target]
 
 
+def attempt_sources(target: AttemptState) -> frozenset[AttemptState]:
+    """The states an Attempt may move to `target` from."""
+    return _ATTEMPT_SOURCES[target]
+
+
 _TASK_SOURCES = {
     t: frozenset(s for s, targets in TASK_TRANSITIONS.items() if t in targets) for t in TaskState
 }
 _RUN_SOURCES = {
     t: frozenset(s for s, targets in RUN_TRANSITIONS.items() if t in targets) for t in RunState
+}
+_ATTEMPT_SOURCES = {
+    t: frozenset(s for s, targets in ATTEMPT_TRANSITIONS.items() if t in targets)
+    for t in AttemptState
 }

@@ -1,4 +1,9 @@
-"""Claims, attempts and their leases, workers, role locks and pools: who runs what."""
+"""Claims, attempts and their leases, workers, role locks and pools: who runs what.
+
+Every state change of an attempt goes through `move_attempts` (or, for a new attempt,
+`claim`'s insert): it checks the transition table (`model.states`), compare-and-sets on the
+expected source state and appends to `state_events` in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from baton.model.states import TaskState
+from baton.errors import TransitionError
+from baton.model.states import AttemptState, TaskState, attempt_sources
 from baton.store.base import Row
 from baton.store.runs import RunWrites, TaskMove
 
@@ -16,6 +22,26 @@ from baton.store.runs import RunWrites, TaskMove
 ATTEMPTS_NAMED = (
     "SELECT a.*, w.name AS worker FROM attempts a LEFT JOIN workers w ON w.id = a.worker_id"
 )
+
+# An attempt's state event has this before its from_state and to_state, and the attempt's id
+# as its note: `state_events` has no column saying whose state it is, and a run's or task
+# run's state never starts so, so readers of those (`Reads.events`, `Reads.task_ends`) tell
+# them apart by it. The attempt's task run is its task_run_id.
+ATTEMPT_EVENT = "attempt:"
+
+
+def attempt_event_state(state: str | None) -> str | None:
+    """How an attempt's state is written in `state_events`."""
+    return None if state is None else ATTEMPT_EVENT + state
+
+
+class AttemptMove(NamedTuple):
+    """One Attempt state change: from the state it must be in, to its new state."""
+
+    id: str
+    frm: AttemptState
+    to: AttemptState
+    fields: Mapping[str, Any] = {}
 
 
 class Claimed(NamedTuple):
@@ -79,6 +105,8 @@ class Claims(RunWrites):
             )
             for r in rows
         ]
+        new = [c for c in claimed if c.resume_state is None]
+        running = attempt_event_state(AttemptState.RUNNING)
         self.move_tasks(
             [
                 TaskMove(
@@ -91,14 +119,25 @@ class Claims(RunWrites):
                 for c, r in zip(claimed, rows, strict=True)
             ],
             now,
+            # The new attempts' first events, written with the task runs' (inserted below).
+            events=[(c.run_id, c.task_run_id, None, running, now, c.attempt_id) for c in new],
         )
         # The lease runs from the store's clock (`now`): the caller's says only how long.
         lease = {"worker": worker_id, "now": now, "lease": lease_until - now}
-        resumed = [c for c in claimed if c.resume_state is not None]
-        self._c.executemany(
-            "UPDATE attempts SET state = 'running', worker_id = :worker, "
-            f"lease_expires_at = {self._clock} + :lease WHERE id = :id AND state = 'waiting'",
-            [{**lease, "id": c.attempt_id} for c in resumed],
+        # A waiting attempt goes on; one that is no longer waiting is left as it is.
+        self.move_attempts(
+            [
+                AttemptMove(
+                    c.attempt_id,
+                    AttemptState.WAITING,
+                    AttemptState.RUNNING,
+                    {"worker_id": worker_id, "lease_expires_at": lease_until - now},
+                )
+                for c in claimed
+                if c.resume_state is not None
+            ],
+            now,
+            clocked=("lease_expires_at",),
         )
         self._c.executemany(
             "INSERT INTO attempts (id, task_run_id, run_id, number, worker_id, state, started_at, "
@@ -112,34 +151,91 @@ class Claims(RunWrites):
                     "run_id": c.run_id,
                     "number": c.attempt,
                 }
-                for c in claimed
-                if c.resume_state is None
+                for c in new
             ],
         )
         self.queued.difference_update(c.task_run_id for c in claimed)
         return claimed
 
-    def end_attempts(self, ends: Sequence[tuple[Any, ...]]) -> set[str]:
+    def move_attempts(
+        self,
+        moves: Sequence[AttemptMove],
+        now: float,
+        *,
+        clocked: Sequence[str] = (),
+    ) -> set[str]:
+        """Apply attempt state changes; returns the ids of the attempts moved.
+
+        A transition the table forbids raises TransitionError. An attempt not in its move's
+        `frm` state is left as it is and not returned: a late report (the attempt was failed
+        as lost, or timed out, first) is refused, not an error. The `clocked` fields are
+        durations from the store's clock (`dialect.clock`), like leases.
+        """
+        for m in moves:
+            if m.frm not in attempt_sources(m.to):
+                raise TransitionError(f"attempt {m.id}: {m.frm} -> {m.to} is not allowed")
+        if not moves:
+            return set()
+        # Held to the end of the transaction: what is in `frm` now is what the update moves.
+        rows = self._all(
+            "SELECT id, run_id, task_run_id, state FROM attempts WHERE id IN "
+            f"({','.join('?' * len(moves))})" + self._d.row_lock,
+            [m.id for m in moves],
+        )
+        current = {r["id"]: r for r in rows}
+        moving: dict[str, AttemptMove] = {}
+        for m in moves:  # an attempt named twice moves once, by its first move
+            row = current.get(m.id)
+            if row is not None and row["state"] == m.frm.value and m.id not in moving:
+                moving[m.id] = m
+        groups: dict[tuple[Any, ...], list[AttemptMove]] = {}
+        for m in moving.values():
+            groups.setdefault((m.frm, m.to, tuple(sorted(m.fields))), []).append(m)
+        for (frm, to, names), group in groups.items():
+            sets = "".join(
+                f", {n} = {self._clock} + :{n}" if n in clocked else f", {n} = :{n}" for n in names
+            )
+            self._c.executemany(
+                f"UPDATE attempts SET state = :to{sets} WHERE id = :id AND state = :frm",
+                [
+                    {**m.fields, "to": to.value, "frm": frm.value, "id": m.id, "now": now}
+                    for m in group
+                ],
+            )
+        self._events(
+            [
+                (
+                    current[m.id]["run_id"],
+                    current[m.id]["task_run_id"],
+                    attempt_event_state(m.frm),
+                    attempt_event_state(m.to),
+                    now,
+                    m.id,
+                )
+                for m in moving.values()
+            ]
+        )
+        return set(moving)
+
+    def end_attempts(self, ends: Sequence[tuple[Any, ...]], now: float | None = None) -> set[str]:
         """Close running attempts: (id, state, ended_at, error, error_kind, traceback) each.
 
         Returns the ids that were still running; a report for any other attempt is late
-        (it was already failed as lost, or timed out) and is refused.
+        (it was already failed as lost, or timed out) and is refused. `now` stamps the
+        state events (this process's clock if not given).
         """
-        ids = [e[0] for e in ends]
-        running = {
-            r["id"]
-            for r in self._all(
-                f"SELECT id FROM attempts WHERE state = 'running' AND id IN "
-                f"({','.join('?' * len(ids))})",
-                ids,
-            )
-        }
-        self._c.executemany(
-            "UPDATE attempts SET state = ?, ended_at = ?, error = ?, error_kind = ?, "
-            "traceback = ? WHERE id = ? AND state = 'running'",
-            [(*e[1:], e[0]) for e in ends if e[0] in running],
+        return self.move_attempts(
+            [
+                AttemptMove(
+                    e[0],
+                    AttemptState.RUNNING,
+                    AttemptState(e[1]),
+                    dict(zip(("ended_at", "error", "error_kind", "traceback"), e[2:], strict=True)),
+                )
+                for e in ends
+            ],
+            time.time() if now is None else now,
         )
-        return running
 
     def attempts(self, run_id: str) -> list[Row]:
         """A run's attempts, each with its worker's name (`worker`), by task run and number."""
@@ -204,11 +300,27 @@ class Claims(RunWrites):
         return [r["id"] for r in rows]
 
     def close_attempts(self, attempt_ids: Sequence[str], state: str, now: float) -> None:
-        """End waiting attempts (their task run was cancelled while waiting)."""
-        self._c.executemany(
-            "UPDATE attempts SET state = ?, ended_at = ?, error_kind = ? "
-            "WHERE id = ? AND state = 'waiting'",
-            [(state, now, state, a) for a in attempt_ids],
+        """End waiting attempts (their task run was cancelled while waiting); one no longer
+        waiting is left as it is."""
+        self.move_attempts(
+            [
+                AttemptMove(
+                    a,
+                    AttemptState.WAITING,
+                    AttemptState(state),
+                    {"ended_at": now, "error_kind": state},
+                )
+                for a in attempt_ids
+            ],
+            now,
+        )
+
+    def attempt_events(self, run_id: str) -> list[Row]:
+        """A run's attempts' state events, oldest first: `note` is the attempt's id, and
+        `from_state`/`to_state` its states as `attempt_event_state` writes them."""
+        return self._all(
+            "SELECT * FROM state_events WHERE run_id = ? AND to_state LIKE ? ORDER BY id",
+            (run_id, ATTEMPT_EVENT + "%"),
         )
 
     # -- workers -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 from baton.model.states import TASK_TERMINAL
 from baton.store.base import Row, TxBase
-from baton.store.claims import ATTEMPTS_NAMED
+from baton.store.claims import ATTEMPT_EVENT, ATTEMPTS_NAMED
 
 
 class Reads(TxBase):
@@ -17,7 +17,12 @@ class Reads(TxBase):
     # -- history -------------------------------------------------------------------------
 
     def events(self, run_id: str) -> list[Row]:
-        return self._all("SELECT * FROM state_events WHERE run_id = ? ORDER BY id", (run_id,))
+        """A run's and its task runs' state events, oldest first (its attempts' are
+        `attempt_events`)."""
+        return self._all(
+            "SELECT * FROM state_events WHERE run_id = ? AND to_state NOT LIKE ? ORDER BY id",
+            (run_id, ATTEMPT_EVENT + "%"),
+        )
 
     # -- API queries (cluster, metrics) ---------------------------------------------------
 

@@ -4,6 +4,7 @@ import pytest
 
 from baton.model.states import (
     ATTEMPT_TERMINAL,
+    ATTEMPT_TRANSITIONS,
     RUN_TERMINAL,
     RUN_TRANSITIONS,
     TASK_TERMINAL,
@@ -11,6 +12,7 @@ from baton.model.states import (
     AttemptState,
     RunState,
     TaskState,
+    attempt_sources,
     run_sources,
     task_sources,
 )
@@ -124,3 +126,60 @@ def test_states_are_their_string_values() -> None:
     assert T.UPSTREAM_FAILED == "upstream_failed"
     assert R.CANCELLING == "cancelling"
     assert T("retry_wait") is T.RETRY_WAIT
+
+
+A = AttemptState
+
+
+def test_every_attempt_state_has_a_row() -> None:
+    assert set(ATTEMPT_TRANSITIONS) == set(AttemptState)
+
+
+@pytest.mark.parametrize("state", sorted(ATTEMPT_TERMINAL))
+def test_a_terminal_attempt_state_has_no_exit(state: AttemptState) -> None:
+    assert ATTEMPT_TRANSITIONS[state] == frozenset()
+
+
+def test_an_ongoing_attempt_can_be_cancelled() -> None:
+    for s in set(AttemptState) - ATTEMPT_TERMINAL:
+        assert A.CANCELLED in ATTEMPT_TRANSITIONS[s], s
+
+
+def test_no_attempt_self_transitions() -> None:
+    for s, targets in ATTEMPT_TRANSITIONS.items():
+        assert s not in targets
+
+
+@pytest.mark.parametrize(
+    ("frm", "to"),
+    [
+        (A.RUNNING, A.SUCCEEDED),  # a completion
+        (A.RUNNING, A.FAILED),  # a failure, or lost
+        (A.RUNNING, A.SKIPPED),
+        (A.RUNNING, A.CANCELLED),  # cancelled, or handed back
+        (A.RUNNING, A.WAITING),  # deferred
+        (A.WAITING, A.RUNNING),  # resumed by a claim
+        (A.WAITING, A.CANCELLED),  # its task run cancelled while waiting
+    ],
+)
+def test_the_walk_of_an_attempt_is_allowed(frm: AttemptState, to: AttemptState) -> None:
+    assert to in ATTEMPT_TRANSITIONS[frm]
+
+
+@pytest.mark.parametrize(
+    ("frm", "to"),
+    [
+        (A.SUCCEEDED, A.FAILED),  # a late report changes nothing
+        (A.FAILED, A.SUCCEEDED),
+        (A.CANCELLED, A.RUNNING),
+        (A.WAITING, A.SUCCEEDED),  # a waiting attempt ends only after it runs again
+    ],
+)
+def test_attempt_shortcuts_are_forbidden(frm: AttemptState, to: AttemptState) -> None:
+    assert to not in ATTEMPT_TRANSITIONS[frm]
+
+
+@pytest.mark.parametrize("target", list(AttemptState))
+def test_attempt_sources_invert_the_table(target: AttemptState) -> None:
+    for s in AttemptState:
+        assert (s in attempt_sources(target)) == (target in ATTEMPT_TRANSITIONS[s])
