@@ -1,8 +1,10 @@
 """StateStore: the only code that reads and writes baton's durable state.
 
-Every state change goes through `Tx.move_tasks` or `Tx.move_run`: each checks the transition
-table (`model.states`), does a compare-and-set on the expected source state, and appends to
-`state_events` in the same transaction. Nothing else writes a `state` column.
+Every state change of a run, task run or attempt goes through `Tx.move_run`, `Tx.move_tasks`
+or `Tx.move_attempts`: each checks the transition table (`model.states`), does a
+compare-and-set on the expected source state, and appends to `state_events` in the same
+transaction. Their inserts set the first state and append its event; nothing else writes
+their `state` columns. (A notification's delivery state is not one of these: see `admin`.)
 """
 
 from __future__ import annotations
@@ -10,22 +12,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
-from baton.errors import StoreError
+from baton.errors import StoreError, StoreUnavailable
 from baton.model import urls
 from baton.store import dialect
 from baton.store.admin import Admin
 from baton.store.base import Row
-from baton.store.claims import Claimed, Claims
+from baton.store.claims import AttemptMove, Claimed, Claims
 from baton.store.flows import Flows
 from baton.store.logs import Logs
 from baton.store.reads import Reads
+from baton.store.revision import HEAD
 from baton.store.runs import RunWrites, TaskMove
 
 # Callers import these from here: one path for the store's types, whichever part defines them.
-__all__ = ["SCHEMA_REVISION", "Claimed", "Row", "Store", "TaskMove", "Tx"]
+__all__ = ["SCHEMA_REVISION", "AttemptMove", "Claimed", "Row", "Store", "TaskMove", "Tx"]
 
-# The alembic revision this code reads and writes: store.schema.HEAD (checked by a test).
-SCHEMA_REVISION = "0004"
+# The alembic revision this code reads and writes, said once in store.revision (not
+# store.schema, which would pull SQLAlchemy's schema machinery onto every command's path).
+SCHEMA_REVISION = HEAD
 
 
 class Store:
@@ -40,6 +44,16 @@ class Store:
         self._conn = self._dialect.connect()
         try:
             self._ensure_schema()
+        except self._dialect.errors() as exc:
+            # Lost right after connecting (the server restarting, a backend terminated): an
+            # outage like a refused connection, which a patient caller waits out.
+            broken = self._dialect.is_disconnect(self._conn)
+            self._conn.close()
+            if broken:
+                raise StoreUnavailable(
+                    f"cannot connect to {self.shown_url}: {self.describe(exc)}"
+                ) from None
+            raise
         except BaseException:
             self._conn.close()
             raise
