@@ -5,22 +5,37 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from baton.settings import Settings
     from baton.store.store import Store
 
 
 WAIT_FOR_DB = 60.0  # seconds: the default of --wait-for-db
 
 
-def store(patience: float = 0.0, who: str = "baton") -> closing[Store]:
-    """The store of BATON_DATABASE_URL; with `patience`, once its database can be reached
-    within that many seconds (one line on stderr per failed try, prefixed `who`)."""
-    from baton.settings import Settings
-    from baton.store import waiting
+class Context:
+    """What every command is given: the settings, read from the environment once per process.
 
-    return closing(waiting.open_store(Settings.from_env().database_url, patience, say(who)))
+    Read on first use rather than before the command runs, so that a command which needs no
+    settings (`baton flows show`, one going through `--server`) does not fail on a variable
+    it never reads, and a bad one is reported once, where it is first needed.
+    """
+
+    @cached_property
+    def settings(self) -> Settings:
+        from baton.settings import Settings
+
+        return Settings.from_env()
+
+    def store(self, patience: float = 0.0, who: str = "baton") -> closing[Store]:
+        """The store of BATON_DATABASE_URL; with `patience`, once its database can be reached
+        within that many seconds (one line on stderr per failed try, prefixed `who`)."""
+        from baton.store import waiting
+
+        return closing(waiting.open_store(self.settings.database_url, patience, say(who)))
 
 
 def say(who: str) -> Callable[[str], None]:

@@ -16,7 +16,9 @@ from typing import Any
 
 from baton.execution import logs as attempt_logs
 from baton.execution.local import RunResult
+from baton.model.names import task_run_name
 from baton.model.spec import FlowSpec
+from baton.model.states import TASK_TERMINAL, TaskState
 from baton.model.times import iso
 from baton.settings import Settings
 from baton.store.store import Row, Store
@@ -42,8 +44,9 @@ def progress(settings: Settings, run_id: str, *, enabled: bool) -> Iterator[None
         for r in store.read().task_runs(run_id):
             counts[r["state"]] = counts.get(r["state"], 0) + 1
         total = sum(counts.values())
-        done = sum(counts.get(s, 0) for s in ("succeeded", "skipped"))
-        bad = sum(counts.get(s, 0) for s in ("failed", "upstream_failed", "cancelled"))
+        ok = {TaskState.SUCCEEDED, TaskState.SKIPPED}
+        done = sum(counts.get(s, 0) for s in ok)
+        bad = sum(counts.get(s, 0) for s in TASK_TERMINAL - ok)
         waiting = f"[blue]{counts['waiting']} waiting[/]  " if counts.get("waiting") else ""
         return Text.from_markup(  # a Text: no number highlighting in the middle of "0.3s"
             f"[bold]{run_id}[/]  {done + bad}/{total} done  "
@@ -185,9 +188,7 @@ def logs(
     of the task run whose log name is `name` (`key` or `key.N`); None when it has no log."""
     from baton.errors import NotFoundError
 
-    names = {
-        t.key if t.map_index is None else f"{t.key}.{t.map_index}": t for t in result.tasks.values()
-    }
+    names = {task_run_name(t.key, t.map_index): t for t in result.tasks.values()}
     if task is not None:
         # A mapped task's run is `key.N` in log paths and `key[N]` in summaries: take both.
         wanted = task.replace("[", ".").rstrip("]")
@@ -220,10 +221,7 @@ def log_reader(store: Store, settings: Settings, run_id: str) -> Callable[[str, 
     """`read` for `logs`: each attempt's log as far as it goes now (its file on this machine,
     or what its worker shipped to the store), None when it has printed nothing."""
     tx = store.read()
-    names = {
-        r["id"]: r["task_key"] if r["map_index"] < 0 else f"{r['task_key']}.{r['map_index']}"
-        for r in tx.task_runs(run_id)
-    }
+    names = {r["id"]: task_run_name(r["task_key"], r["map_index"]) for r in tx.task_runs(run_id)}
     attempts = {(names[a["task_run_id"]], a["number"]): a for a in tx.attempts(run_id)}
 
     def read(name: str, n: int) -> str | None:

@@ -43,14 +43,13 @@ def add_commands(db: Any) -> None:
     p.set_defaults(command=cmd_db_prune)
 
 
-def cmd_db_prune(args: argparse.Namespace) -> int:
+def cmd_db_prune(args: argparse.Namespace, ctx: common.Context) -> int:
     import json
 
     from baton.scheduling import retention
-    from baton.settings import Settings
 
-    settings = Settings.from_env()
-    with common.store() as store:
+    settings = ctx.settings
+    with ctx.store() as store:
         counts = retention.prune(
             store,
             settings,

@@ -16,27 +16,32 @@ from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 from baton.cli import common, history, remote, scheduling, server
+from baton.model.states import RunState
 
 if TYPE_CHECKING:
-    from baton.store.store import Store
+    from baton.cli.runs import Runs
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 3  # errors.StoreUnavailable.exit_code
-RUN_STATES = ("scheduled", "queued", "running", "succeeded", "failed", "cancelling", "cancelled")
+# Plain strings: argparse shows the choices with repr().
+RUN_STATES = tuple(s.value for s in RunState)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    command: Callable[[argparse.Namespace], int] | None = getattr(args, "command", None)
+    command: Callable[[argparse.Namespace, common.Context], int] | None = getattr(
+        args, "command", None
+    )
     if command is None:
         parser.print_help()
         sys.exit(0)
     from baton.errors import BatonError
 
+    ctx = common.Context()  # the one place the settings are read (on first use)
     try:
-        code = command(args)
+        code = command(args, ctx)
     except BatonError as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = getattr(exc, "exit_code", EXIT_BAD_INPUT)  # remote.RemoteError says its own
@@ -47,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
         # A command that cannot wait (it was writing) lost its database: one line, no
         # traceback, and not exit 1, which says that a run failed.
-        print(f"error: database error: {_described(exc)}", file=sys.stderr)
+        print(f"error: database error: {_described(exc, ctx)}", file=sys.stderr)
         code = EXIT_UNAVAILABLE
     sys.exit(code)
 
@@ -64,12 +69,11 @@ def _connection_lost(exc: BaseException) -> bool:
     )
 
 
-def _described(exc: BaseException) -> str:
-    from baton.settings import Settings
+def _described(exc: BaseException, ctx: common.Context) -> str:
     from baton.store import dialect
 
     try:
-        url = Settings.from_env().database_url
+        url = ctx.settings.database_url
     except Exception:  # the environment was read once already; this cannot fail
         url = ""
     return dialect.describe(exc, url)
@@ -232,17 +236,16 @@ def build_parser() -> argparse.ArgumentParser:
 # -- commands ----------------------------------------------------------------------------
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import display
     from baton.engine.service import Engine
     from baton.execution import loader, local
     from baton.model.params import parse_cli_params
-    from baton.settings import Settings
     from baton.store import waiting
 
     given = parse_cli_params(args.params)
     flow = loader.pick(loader.load_file(args.path), args.flow_name, file=args.path)
-    settings = Settings.from_env()
+    settings = ctx.settings
     say = common.say("baton run")
     with closing(waiting.open_store(settings.database_url, args.wait_for_db, say)) as store:
         engine = Engine(store)
@@ -265,18 +268,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.succeeded else EXIT_FAILED
 
 
-def cmd_deploy(args: argparse.Namespace) -> int:
+def cmd_deploy(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import display
     from baton.execution import loader
     from baton.scheduling.registration import deploy
 
-    with common.store() as store:
+    with ctx.store() as store:
         deployed = deploy(store, loader.load_project(args.path))
     display.deployed(deployed, as_json=args.json)
     return 0
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
+def cmd_worker(args: argparse.Namespace, ctx: common.Context) -> int:
     import os
     import threading
 
@@ -284,13 +287,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from baton.errors import InputError
     from baton.execution.worker import Worker
     from baton.model.spec import DEFAULT_QUEUE
-    from baton.settings import Settings
 
     if not os.path.isdir(args.path):
         raise InputError(f"--path {args.path}: no such folder")
-    settings = Settings.from_env()
+    settings = ctx.settings
     stop = threading.Event()
-    with common.store(args.wait_for_db, "baton worker") as store:
+    with ctx.store(args.wait_for_db, "baton worker") as store:
         worker = Worker(
             Engine(store),
             settings,
@@ -310,42 +312,42 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_workers(args: argparse.Namespace) -> int:
+def cmd_workers(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import display
 
-    with common.store() as store:
+    with ctx.store() as store:
         display.workers(store.read().workers(include_stopped=args.all), as_json=args.json)
     return 0
 
 
-def cmd_pools_set(args: argparse.Namespace) -> int:
+def cmd_pools_set(args: argparse.Namespace, ctx: common.Context) -> int:
     import time
 
-    with common.store() as store, store.transaction() as tx:
+    with ctx.store() as store, store.transaction() as tx:
         tx.set_pool(args.name, args.slots, args.description, time.time())
     print(f"pool {args.name}: {args.slots} slots")
     return 0
 
 
-def cmd_pools_list(args: argparse.Namespace) -> int:
+def cmd_pools_list(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import display
 
-    with common.store() as store:
+    with ctx.store() as store:
         display.pools(store.read().pools(), as_json=args.json)
     return 0
 
 
-def cmd_pools_delete(args: argparse.Namespace) -> int:
+def cmd_pools_delete(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.errors import NotFoundError
 
-    with common.store() as store, store.transaction() as tx:
+    with ctx.store() as store, store.transaction() as tx:
         if not tx.delete_pool(args.name):
             raise NotFoundError(f"no pool '{args.name}'; `baton pools list` shows the pools")
     print(f"pool {args.name} deleted")
     return 0
 
 
-def cmd_flows_show(args: argparse.Namespace) -> int:
+def cmd_flows_show(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import display
     from baton.execution import loader
 
@@ -355,107 +357,64 @@ def cmd_flows_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_runs_list(args: argparse.Namespace) -> int:
-    from baton.cli import display
-    from baton.execution import local
+def cmd_runs_list(args: argparse.Namespace, ctx: common.Context) -> int:
+    from baton.cli import display, runs
 
-    if remote.wanted(args):
-        display.run_list(remote.runs_list(args), as_json=args.json)
-        return 0
-    with common.store() as store:
-        rows = store.read().runs(flow=args.flow_name, state=args.state, limit=args.limit)
-    display.run_list([local.run_summary(r) for r in rows], as_json=args.json)
+    with runs.opened(args, ctx) as chosen:
+        data = chosen.list_runs(args.flow_name, args.state, args.limit)
+    display.run_list(data, as_json=args.json)
     return 0
 
 
-def cmd_runs_show(args: argparse.Namespace) -> int:
-    from baton.cli import display
-    from baton.execution import local
+def cmd_runs_show(args: argparse.Namespace, ctx: common.Context) -> int:
+    from baton.cli import display, runs
 
-    if remote.wanted(args):
-        if args.wait:
-            return _follow_remote(args, remote.run(args).id)
-        display.finished(remote.run(args), as_json=args.json)
-        return 0
-    from baton.store import waiting
-
-    say = common.say("baton runs show")
-    with common.store(args.wait_for_db, "baton runs show") as store:
-        # Only reads: each is repeated if the connection is lost and reopened meanwhile.
-        run_id = waiting.patiently(
-            store, args.wait_for_db, say, lambda: store.read().resolve_run_id(args.run_id)
-        )
-        follow = local.wait if args.wait else local.load_result
-        result = waiting.patiently(store, args.wait_for_db, say, lambda: follow(store, run_id))
+    with runs.opened(args, ctx, "baton runs show") as chosen:
+        result = chosen.show(args.run_id, wait=args.wait)
     display.finished(result, as_json=args.json)
     return 0 if result.succeeded or not args.wait else EXIT_FAILED
 
 
-def cmd_runs_cancel(args: argparse.Namespace) -> int:
-    from baton.engine.service import Engine
+def cmd_runs_cancel(args: argparse.Namespace, ctx: common.Context) -> int:
+    from baton.cli import runs
     from baton.execution import local
-    from baton.settings import Settings
 
-    if remote.wanted(args):
-        result = remote.run(args, "cancel")
-        run_id, state = result.id, result.state
-    else:
-        with common.store() as store:
-            run_id = store.read().resolve_run_id(args.run_id)
-            state = local.cancel(Engine(store), Settings.from_env(), run_id)
+    with runs.opened(args, ctx) as chosen:
+        run_id, state = chosen.cancel(args.run_id)
     print(local.cancel_text(run_id, state))
     return 0
 
 
-def cmd_runs_repair(args: argparse.Namespace) -> int:
-    from baton.engine.service import Engine
+def cmd_runs_repair(args: argparse.Namespace, ctx: common.Context) -> int:
+    from baton.cli import runs
 
-    if remote.wanted(args):
-        new_id = remote.run(args, "repair").id
+    with runs.opened(args, ctx, "baton runs repair") as chosen:
+        new_id = chosen.repair(args.run_id)
         if not args.json:
             print(f"repair run {new_id}")
-        return _follow_remote(args, new_id)
-    with common.store(args.wait_for_db, "baton runs repair") as store:
-        engine = Engine(store)
-        new_id = engine.repair(store.read().resolve_run_id(args.run_id))
-        if not args.json:
-            print(f"repair run {new_id}")
-        return _follow(store, engine, new_id, args)
+        return _follow(chosen, new_id, args)
 
 
-def cmd_runs_resume(args: argparse.Namespace) -> int:
-    from baton.engine.service import Engine
-    from baton.execution import local
+def cmd_runs_resume(args: argparse.Namespace, ctx: common.Context) -> int:
+    from baton.cli import runs
 
-    if remote.wanted(args):
-        return _follow_remote(args, remote.run(args, "resume").id)
-    with common.store(args.wait_for_db, "baton runs resume") as store:
-        engine = Engine(store)
-        run_id = store.read().resolve_run_id(args.run_id)
-        local.check_resumable(store, run_id)
-        return _follow(store, engine, run_id, args)
+    with runs.opened(args, ctx, "baton runs resume") as chosen:
+        return _follow(chosen, chosen.resume(args.run_id), args)
 
 
-def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from baton.settings import Settings
+def cmd_db_upgrade(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.store import migrate
 
-    url = Settings.from_env().database_url
+    url = ctx.settings.database_url
     print(f"database at schema revision {migrate.upgrade(url)}")
     return 0
 
 
-def cmd_logs(args: argparse.Namespace) -> int:
-    from baton.cli import display
-    from baton.execution import local
-    from baton.settings import Settings
+def cmd_logs(args: argparse.Namespace, ctx: common.Context) -> int:
+    from baton.cli import display, runs
 
-    if remote.wanted(args):
-        remote.logs(args)
-        return 0
-    with common.store() as store:
-        result = local.load_result(store, store.read().resolve_run_id(args.run_id))
-        read = display.log_reader(store, Settings.from_env(), result.id)
+    with runs.opened(args, ctx) as chosen:
+        result, read = chosen.logs(args.run_id)
         display.logs(result, args.task, args.attempt, read)
     return 0
 
@@ -463,24 +422,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _follow(store: Store, engine: Any, run_id: str, args: argparse.Namespace) -> int:
-    """Work on a run in this process until it ends, with progress; the exit code."""
-    from baton.cli import display
-    from baton.execution import local
-    from baton.settings import Settings
-
-    settings = Settings.from_env()
-    with display.progress(settings, run_id, enabled=not args.json):
-        result = local.execute(engine, settings, run_id, concurrency=args.concurrency)
-    display.finished(result, as_json=args.json)
-    return 0 if result.succeeded else EXIT_FAILED
-
-
-def _follow_remote(args: argparse.Namespace, run_id: str) -> int:
-    """Wait for a run the server's workers run to end, then print it; the exit code."""
+def _follow(chosen: Runs, run_id: str, args: argparse.Namespace) -> int:
+    """Follow a run to its end (here, or on the server); print it; the exit code."""
     from baton.cli import display
 
-    result = remote.follow(args, run_id)
+    result = chosen.follow(run_id, concurrency=args.concurrency, quiet=args.json)
     display.finished(result, as_json=args.json)
     return 0 if result.succeeded else EXIT_FAILED
 

@@ -1,5 +1,6 @@
 """`--server URL`: `baton runs ...`, `baton flows list` and `baton logs` through a server's
-REST API instead of the store, printing the same as they do locally.
+REST API instead of the store (`RemoteRuns`, one side of `runs.Runs`), printing the same as
+they do locally.
 
 The server comes from `--server` or BATON_SERVER, the token from `--token` or BATON_TOKEN.
 An error the server answers is printed as it says it (its `detail`): exit 2 for a 4xx, 1
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from baton.errors import BatonError
@@ -114,109 +116,105 @@ def _detail(r: httpx.Response) -> str:
     return str(detail)
 
 
-# -- the commands ------------------------------------------------------------------------
+# -- the runs through the server ---------------------------------------------------------
 
 
-def runs_list(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """The runs `baton runs list` shows, from the server (paging through up to --limit)."""
-    client = Client(args)
-    items: list[dict[str, Any]] = []
-    cursor = None
-    try:
-        while len(items) < args.limit:
-            page = client.get(
-                "/runs",
-                flow=args.flow_name,
-                state=args.state,
-                limit=min(args.limit - len(items), PAGE),
-                cursor=cursor,
+class RemoteRuns:
+    """`runs.Runs` through the server's API: what `--server` commands print is what they
+    print locally. `patience`: how long `follow` waits for a server that is away."""
+
+    def __init__(self, client: Client, patience: float) -> None:
+        self.client = client
+        self.patience = patience
+
+    def list_runs(self, flow: str | None, state: str | None, limit: int) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while len(items) < limit:  # paging through up to `limit`
+            page = self.client.get(
+                "/runs", flow=flow, state=state, limit=min(limit - len(items), PAGE), cursor=cursor
             )
             items += page["items"]
             cursor = page["next_cursor"]
             if cursor is None:
                 break
-    finally:
-        client.close()
-    return items
+        return items
 
-
-def flows_list(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Every flow as `baton flows list` has them, from the server."""
-    client = Client(args)
-    items: list[dict[str, Any]] = []
-    cursor = None
-    try:
+    def list_flows(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor = None
         while True:
-            page = client.get("/flows", limit=PAGE, cursor=cursor)
+            page = self.client.get("/flows", limit=PAGE, cursor=cursor)
             items += [{k: v for k, v in f.items() if k != "recent_runs"} for f in page["items"]]
             cursor = page["next_cursor"]
             if cursor is None:
                 return items
-    finally:
-        client.close()
 
+    def show(self, ref: str, *, wait: bool) -> RunResult:
+        from baton.execution.local import RunResult
 
-def run(args: argparse.Namespace, action: str | None = None) -> RunResult:
-    """A run from the server, after an action on it (cancel, repair, resume: the run it
-    answers, which for a repair is the new one)."""
-    from baton.execution.local import RunResult
+        result = RunResult.from_json(self.client.get(f"/runs/{ref}"))
+        return self._wait(result.id) if wait else result
 
-    client = Client(args)
-    try:
-        if action is None:
-            return RunResult.from_json(client.get(f"/runs/{args.run_id}"))
-        return RunResult.from_json(client.post(f"/runs/{args.run_id}/{action}"))
-    finally:
-        client.close()
+    def cancel(self, ref: str) -> tuple[str, str]:
+        result = self._act(ref, "cancel")
+        return result.id, result.state
 
+    def repair(self, ref: str) -> str:
+        return self._act(ref, "repair").id  # the new run
 
-def follow(args: argparse.Namespace, run_id: str) -> RunResult:
-    """Wait for a run the server's workers run to end; Ctrl-C stops waiting, not the run.
-    A server away, or without its database (503), is waited for up to --wait-for-db."""
-    from baton.cli.common import say
-    from baton.errors import StoreUnavailable
-    from baton.execution.local import RunResult
-    from baton.store.waiting import Outage
+    def resume(self, ref: str) -> str:
+        return self._act(ref, "resume").id
 
-    client = Client(args)
-    patience = getattr(args, "wait_for_db", 0.0)
-    outage: Outage | None = None
-    try:
-        while True:
-            try:
-                data = client.get(f"/runs/{run_id}")
-            except RemoteError as exc:
-                if not exc.unavailable:
-                    raise
-                outage = outage or Outage(patience, say("baton"))
+    def _act(self, ref: str, action: str) -> RunResult:
+        from baton.execution.local import RunResult
+
+        return RunResult.from_json(self.client.post(f"/runs/{ref}/{action}"))
+
+    def follow(self, run_id: str, *, concurrency: int, quiet: bool) -> RunResult:
+        # The server's workers run it, with their own concurrency; no progress is shown.
+        return self._wait(run_id)
+
+    def _wait(self, run_id: str) -> RunResult:
+        """Wait for a run the server's workers run to end; Ctrl-C stops waiting, not the run.
+        A server away, or without its database (503), is waited for up to `patience`."""
+        from baton.cli.common import say
+        from baton.errors import StoreUnavailable
+        from baton.execution.local import RunResult
+        from baton.store.waiting import Outage
+
+        outage: Outage | None = None
+        try:
+            while True:
                 try:
-                    outage.wait(str(exc))
-                except StoreUnavailable as gave_up:
-                    raise RemoteError(str(gave_up), StoreUnavailable.exit_code) from None
-                continue
-            outage = None
-            if data["state"] in TERMINAL:
-                break
-            time.sleep(POLL)
-    except KeyboardInterrupt:
-        raise RemoteError(
-            f"stopped waiting: run {run_id} goes on on the server "
-            f"(`baton runs show {run_id} --server {client.url}`)",
-            EXIT_FAILED,
-        ) from None
-    finally:
-        client.close()
-    return RunResult.from_json(data)
+                    data = self.client.get(f"/runs/{run_id}")
+                except RemoteError as exc:
+                    if not exc.unavailable:
+                        raise
+                    outage = outage or Outage(self.patience, say("baton"))
+                    try:
+                        outage.wait(str(exc))
+                    except StoreUnavailable as gave_up:
+                        raise RemoteError(str(gave_up), StoreUnavailable.exit_code) from None
+                    continue
+                outage = None
+                if data["state"] in TERMINAL:
+                    break
+                time.sleep(POLL)
+        except KeyboardInterrupt:
+            raise RemoteError(
+                f"stopped waiting: run {run_id} goes on on the server "
+                f"(`baton runs show {run_id} --server {self.client.url}`)",
+                EXIT_FAILED,
+            ) from None
+        return RunResult.from_json(data)
 
+    def logs(self, ref: str) -> tuple[RunResult, Callable[[str, int], str | None]]:
+        """A run, and a reader of its logs from the server page by page."""
+        from baton.execution.local import RunResult
 
-def logs(args: argparse.Namespace) -> None:
-    """Print a run's logs as `baton logs` does, read from the server page by page."""
-    from baton.cli import display
-    from baton.execution.local import RunResult
-
-    client = Client(args)
-    try:
-        result = RunResult.from_json(client.get(f"/runs/{args.run_id}"))
+        client = self.client
+        result = RunResult.from_json(client.get(f"/runs/{ref}"))
 
         def read(name: str, n: int) -> str | None:
             texts: list[str] = []
@@ -231,6 +229,4 @@ def logs(args: argparse.Namespace) -> None:
                 offset = page["next_offset"]
             return "".join(texts) or None  # as a missing file is locally
 
-        display.logs(result, args.task, args.attempt, read)
-    finally:
-        client.close()
+        return result, read

@@ -68,18 +68,13 @@ def add_commands(sub: Any, flows: Any) -> None:
 # -- commands ----------------------------------------------------------------------------
 
 
-def cmd_flows_list(args: argparse.Namespace) -> int:
+def cmd_flows_list(args: argparse.Namespace, ctx: common.Context) -> int:
     import json
-    import time
 
-    from baton.cli import display
-    from baton.scheduling.overview import flow_summary
+    from baton.cli import display, runs
 
-    if remote.wanted(args):
-        data = remote.flows_list(args)
-    else:
-        with common.store() as store:
-            data = [flow_summary(r, time.time()) for r in store.read().flows_overview()]
+    with runs.opened(args, ctx) as chosen:
+        data = chosen.list_flows()
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -103,21 +98,21 @@ def cmd_flows_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_flows_pause(args: argparse.Namespace) -> int:
+def cmd_flows_pause(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.errors import NotFoundError
 
-    with common.store() as store, store.transaction() as tx:
+    with ctx.store() as store, store.transaction() as tx:
         if not tx.set_paused(args.name, args.paused):
             raise NotFoundError(f"no flow '{args.name}'; `baton flows list` shows the flows")
     print(f"flow {args.name} {'paused' if args.paused else 'unpaused'}")
     return 0
 
 
-def cmd_scheduler(args: argparse.Namespace) -> int:
-    return serve_timers(args, "scheduler")
+def cmd_scheduler(args: argparse.Namespace, ctx: common.Context) -> int:
+    return serve_timers(args, ctx, "scheduler")
 
 
-def serve_timers(args: argparse.Namespace, role: str) -> int:
+def serve_timers(args: argparse.Namespace, ctx: common.Context, role: str) -> int:
     """Run the cluster's timers and the scheduler until SIGTERM or Ctrl-C."""
     import os
     import threading
@@ -125,31 +120,29 @@ def serve_timers(args: argparse.Namespace, role: str) -> int:
     from baton.engine.service import Engine
     from baton.scheduling import timers
     from baton.scheduling.scheduler import Scheduler
-    from baton.settings import Settings
 
     def say(line: str) -> None:
         print(f"baton {role}: {line}", file=sys.stderr, flush=True)
 
     stop = threading.Event()
-    with common.store(args.wait_for_db, f"baton {role}") as store, common.stop_on_signal(stop):
+    with ctx.store(args.wait_for_db, f"baton {role}") as store, common.stop_on_signal(stop):
         engine = Engine(store, clock=store.clock)  # the timers' clock (leases, schedules)
         scheduler = Scheduler(engine, project_dir=os.path.abspath(args.path), report=say)
-        t = timers.Timers(engine, Settings.from_env(), scheduler=scheduler)
+        t = timers.Timers(engine, ctx.settings, scheduler=scheduler)
         say(f"{t.holder} started (timers, schedules, triggers)")
         timers.serve(t, stop)
     return 0
 
 
-def cmd_backfill(args: argparse.Namespace) -> int:
+def cmd_backfill(args: argparse.Namespace, ctx: common.Context) -> int:
     import os
     import time
 
     from baton.engine.service import Engine
     from baton.scheduling import backfill
-    from baton.settings import Settings
 
-    settings = Settings.from_env()
-    with common.store(args.wait_for_db, "baton backfill") as store:
+    settings = ctx.settings
+    with ctx.store(args.wait_for_db, "baton backfill") as store:
         engine = Engine(store)
         plan = backfill.plan(
             engine, args.flow, args.start, args.end, rerun=args.rerun, now=time.time()

@@ -74,7 +74,7 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(command=cmd_audit)
 
 
-def cmd_server(args: argparse.Namespace) -> int:
+def cmd_server(args: argparse.Namespace, ctx: common.Context) -> int:
     import os
     import threading
 
@@ -83,7 +83,7 @@ def cmd_server(args: argparse.Namespace) -> int:
     from baton.scheduling import timers
     from baton.scheduling.scheduler import Scheduler
 
-    settings = _settings(args)
+    settings = _settings(args, ctx)
     project_dir = os.path.abspath(args.path)
     with_worker = not settings.cluster if args.worker is None else args.worker
     sock = _listen(settings.host, settings.port)
@@ -94,8 +94,8 @@ def cmd_server(args: argparse.Namespace) -> int:
     stop = threading.Event()
     threads: list[threading.Thread] = []
     with (  # the stores first: SIGTERM ends a wait for the database at once
-        common.store(args.wait_for_db, "baton server") as store,
-        common.store(args.wait_for_db, "baton server") as worker_store,
+        ctx.store(args.wait_for_db, "baton server") as store,
+        ctx.store(args.wait_for_db, "baton server") as worker_store,
         common.stop_on_signal(stop),
     ):
         engine = Engine(store, clock=store.clock)  # the timers' clock (leases, schedules)
@@ -127,19 +127,19 @@ def cmd_server(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
+def cmd_ui(args: argparse.Namespace, ctx: common.Context) -> int:
     import os
     import threading
     import time
 
     from baton.api.auth import create_token
 
-    settings = _settings(args)
+    settings = _settings(args, ctx)
     sock = _listen(settings.host, settings.port)
     # A sign-in for this session only (revoked at exit): whoever can open the store could
     # make a token anyway. The link carries it after '#', which no server or log sees.
     user = os.environ.get("USER") or "local"
-    with common.store() as store, store.transaction() as tx:
+    with ctx.store() as store, store.transaction() as tx:
         token_id, text = create_token(tx, user, "admin", "baton ui (revoked when it stops)")
     print(
         f"baton ui: sign in at {_url(sock)}/login#token={text}\n"
@@ -152,17 +152,15 @@ def cmd_ui(args: argparse.Namespace) -> int:
         with common.stop_on_signal(stop):
             _serve(settings, sock, stop)
     finally:
-        with common.store() as store, store.transaction() as tx:
+        with ctx.store() as store, store.transaction() as tx:
             tx.revoke_token(token_id, time.time())
     return 0
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, ctx: common.Context) -> Settings:
     import dataclasses
 
-    from baton.settings import Settings
-
-    settings = Settings.from_env()
+    settings = ctx.settings
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     return dataclasses.replace(settings, host=host, port=port)
@@ -242,10 +240,10 @@ def _no_traceback_when_cancelled(record: logging.LogRecord) -> bool:
     return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
 
 
-def cmd_tokens_create(args: argparse.Namespace) -> int:
+def cmd_tokens_create(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.api.auth import create_token
 
-    with common.store() as store, store.transaction() as tx:
+    with ctx.store() as store, store.transaction() as tx:
         token_id, text = create_token(tx, args.user, args.role, args.description)
     if args.json:
         import json
@@ -260,31 +258,31 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tokens_list(args: argparse.Namespace) -> int:
+def cmd_tokens_list(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import display
 
-    with common.store() as store:
+    with ctx.store() as store:
         rows = store.read().tokens(include_revoked=args.all)
     display.tokens(rows, as_json=args.json)
     return 0
 
 
-def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+def cmd_tokens_revoke(args: argparse.Namespace, ctx: common.Context) -> int:
     import time
 
     from baton.errors import NotFoundError
 
-    with common.store() as store, store.transaction() as tx:
+    with ctx.store() as store, store.transaction() as tx:
         if not tx.revoke_token(args.token_id, time.time()):
             raise NotFoundError(f"no active token '{args.token_id}'; `baton tokens list`")
     print(f"token {args.token_id} revoked")
     return 0
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
+def cmd_audit(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import display
 
-    with common.store() as store:
+    with ctx.store() as store:
         rows = store.read().audit(limit=args.limit, actor=args.actor, action=args.action)
     display.audit(rows, as_json=args.json)
     return 0
