@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from baton.errors import BatonError, DefinitionError, InputError, ParamError, Skip
     from baton.execution.local import RunResult, TaskRunResult, get_run, run_flow
     from baton.model.decorators import Flow, Task, flow, task
+    from baton.model.retry import Retry
     from baton.model.trigger_rules import TriggerRule
     from baton.settings import Settings
     from baton.tasks.flow import flow_task
@@ -40,6 +41,7 @@ _WHERE = {
     "Task": "baton.model.decorators",
     "flow": "baton.model.decorators",
     "task": "baton.model.decorators",
+    "Retry": "baton.model.retry",
     "TriggerRule": "baton.model.trigger_rules",
     "Settings": "baton.settings",
     "flow_task": "baton.tasks.flow",
@@ -58,6 +60,7 @@ __all__ = [
     "Flow",
     "InputError",
     "ParamError",
+    "Retry",
     "RunResult",
     "Settings",
     "Skip",

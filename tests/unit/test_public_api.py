@@ -13,6 +13,7 @@ EXPECTED = [
     "Flow",
     "InputError",
     "ParamError",
+    "Retry",
     "RunResult",
     "Settings",
     "Skip",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from baton.execution import logs
+from baton.model.names import task_run_name
 from baton.settings import Settings
 from baton.store.store import Row, Store
 
@@ -29,7 +30,7 @@ def last_lines(
     if row is None:
         return None
     task = read.task_run(task_run_id)
-    name = task["task_key"] if task["map_index"] < 0 else f"{task['task_key']}.{task['map_index']}"
+    name = task_run_name(task["task_key"], task["map_index"])
     size = _size(store, settings, row, name)
     offset = max(size - TAIL_BYTES, 0)
     text, _, _ = logs.read_attempt_log(store, settings, row, name, offset, TAIL_BYTES)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from baton.engine.service import Engine
 from baton.execution import logs
 from baton.execution.context import open_log_file
+from baton.model.names import task_run_name
 from baton.model.times import iso
 from baton.settings import Settings
 from baton.store.store import Row, Store
@@ -61,9 +62,7 @@ def close_logs(store: Store, settings: Settings, attempts: Sequence[Row], error:
         if now is None or now["state"] != "failed" or now["error"] != error:
             continue
         task_run = read.task_run(a["task_run_id"])
-        name = task_run["task_key"]
-        if task_run["map_index"] >= 0:
-            name = f"{name}.{task_run['map_index']}"
+        name = task_run_name(task_run["task_key"], task_run["map_index"])
         line = f"baton: attempt {a['number']} {error}\n"
         path = logs.log_path(settings, a["run_id"], name, a["number"])
         try:

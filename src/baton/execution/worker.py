@@ -39,6 +39,7 @@ from baton.execution import (
 )
 from baton.execution.context import NO_ITEM, TaskContext
 from baton.execution.loader import LoadedFlow
+from baton.model.names import task_run_name
 from baton.model.spec import PARAM_KEY
 from baton.model.states import RUN_TERMINAL, RunState
 from baton.model.times import iso
@@ -468,7 +469,7 @@ class Worker:
                 if isinstance(items, dict) and PARAM_KEY in items:
                     items = params[items[PARAM_KEY]]
                 item = items[c.map_index] if isinstance(items, list) else None
-        name = c.task_key if c.map_index < 0 else f"{c.task_key}.{c.map_index}"
+        name = task_run_name(c.task_key, c.map_index)
         path = logs.log_path(self.settings, c.run_id, name, c.attempt)
         if self._shipper is not None:
             if c.resume_state is None:

@@ -21,6 +21,7 @@ from baton.model import notifications as notifications_mod
 from baton.model import params as params_mod
 from baton.model import triggers as triggers_mod
 from baton.model.graph import validate
+from baton.model.retry import RETRY_OPTIONS, Retry, policy_fields
 from baton.model.spec import DEFAULT_QUEUE, FlowSpec, TaskSpec, param_ref, ref, validated
 from baton.model.spec import ParamSpec as FlowParam
 from baton.model.trigger_rules import TriggerRule
@@ -198,6 +199,7 @@ class TaskOptions(TypedDict, total=False):
     max_retry_delay: float | None
     retry_jitter: float
     retry_on: Iterable[type[BaseException] | str]
+    retry: Retry  # all of the above as one object (then none of them may be given)
     timeout: float | None
     trigger_rule: TriggerRule | str
     queue: str
@@ -212,21 +214,10 @@ def spec_fields(key: str, **options: Unpack[TaskOptions]) -> dict[str, Any]:
     unknown = set(options) - set(TaskOptions.__annotations__)
     if unknown:
         raise DefinitionError(f"unknown task option(s): {', '.join(sorted(unknown))}", task=key)
-    backoff = options.get("retry_backoff", 1.0)
     fields = {
         "key": key,
         "type": "python",
-        "retry": {
-            "retries": options.get("retries", 0),
-            "delay": options.get("retry_delay", 0.0),
-            "backoff": 2.0 if backoff is True else 1.0 if backoff is False else backoff,
-            "max_delay": options.get("max_retry_delay"),
-            "jitter": options.get("retry_jitter", 0.0),
-            "retry_on": [
-                r if isinstance(r, str) else f"{r.__module__}.{r.__qualname__}"
-                for r in options.get("retry_on", ())
-            ],
-        },
+        "retry": policy_fields(**_retry_options(key, options)),
         "timeout": options.get("timeout"),
         "trigger_rule": str(options.get("trigger_rule", TriggerRule.ALL_SUCCESS)),
         "queue": options.get("queue", DEFAULT_QUEUE),
@@ -240,6 +231,23 @@ def spec_fields(key: str, **options: Unpack[TaskOptions]) -> dict[str, Any]:
     except ValueError as exc:
         raise DefinitionError(f"invalid task options: {exc}", task=key) from None
     return {f: getattr(checked, f) for f in fields if f not in ("key", "type")}
+
+
+def _retry_options(key: str, options: TaskOptions) -> dict[str, Any]:
+    """The retry options, from `retry=Retry(...)` or from the separate keyword arguments."""
+    given = {k: v for k, v in options.items() if k in RETRY_OPTIONS}
+    if "retry" not in options:
+        return given
+    retry = options["retry"]
+    if not isinstance(retry, Retry):
+        raise DefinitionError(f"retry must be a baton.Retry(...), not {retry!r}", task=key)
+    if given:
+        raise DefinitionError(
+            f"give the retry policy either as retry=Retry(...) or as the options "
+            f"{', '.join(sorted(given))}, not both",
+            task=key,
+        )
+    return retry.options()
 
 
 def typed_task(
@@ -312,8 +320,9 @@ def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
     """Make a function a task: `@task` or `@task(retries=3, retry_delay=1, timeout=60)`.
 
     Options: name, retries, retry_delay (s), retry_backoff (multiplier, True = 2),
-    max_retry_delay, retry_jitter (fraction), retry_on (exception types), timeout (s),
-    trigger_rule, queue, pool, priority, inputs, outputs (asset names), isolation
+    max_retry_delay, retry_jitter (fraction), retry_on (exception types) or all of these as
+    retry=Retry(retries=3, delay=1, backoff=2, max_delay=60, jitter=0.1, on=(IOError,)),
+    timeout (s), trigger_rule, queue, pool, priority, inputs, outputs (asset names), isolation
     ("thread" or "process"), branch (the task returns the downstream key or keys to follow).
     """
     if fn is not None:

@@ -29,3 +29,9 @@ def did_you_mean(
     to put at the end of a message."""
     close = closest(words, choices)
     return f"{lead}did you mean '{close}'?" if close is not None else otherwise
+
+
+def task_run_name(key: str, map_index: int | None) -> str:
+    """A task run's name in URLs, log paths, the API and `baton logs`: its key, `key.N` for
+    run N of a mapped task (`map_index` is None or -1 for a task that is not mapped)."""
+    return key if map_index is None or map_index < 0 else f"{key}.{map_index}"

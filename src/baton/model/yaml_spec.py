@@ -17,12 +17,12 @@ import yaml
 
 from baton.errors import DefinitionError
 from baton.model import graph, names, notifications, params, triggers
+from baton.model.retry import RETRY_OPTIONS, policy_fields
 from baton.model.spec import (
     DEFAULT_QUEUE,
     FlowSpec,
     ParamSpec,
     ParamType,
-    RetryPolicy,
     TaskSpec,
     validated,
 )
@@ -46,12 +46,7 @@ _TASK_KEYS = frozenset(
         "type",
         "depends_on",
         "trigger_rule",
-        "retries",
-        "retry_delay",
-        "retry_backoff",
-        "max_retry_delay",
-        "retry_jitter",
-        "retry_on",
+        *RETRY_OPTIONS,
         "timeout",
         "queue",
         "pool",
@@ -463,13 +458,14 @@ class _Parser:
         map_over = field.optional_text("map_over")
         if map_over is not None and map_over not in depends_on:
             depends_on.append(map_over)  # mapping over a task's result needs that result
-        retry = RetryPolicy(
+        # Each field checked here, so that a wrong one is named with its line.
+        retry = policy_fields(
             retries=field.integer("retries", default=0, minimum=0),
-            delay=field.number("retry_delay", default=0.0, minimum=0.0),
-            backoff=field.backoff(),
-            max_delay=field.optional_number("max_retry_delay", minimum=0.0),
-            jitter=field.number("retry_jitter", default=0.0, minimum=0.0, maximum=1.0),
-            retry_on=tuple(field.names("retry_on")),
+            retry_delay=field.number("retry_delay", default=0.0, minimum=0.0),
+            retry_backoff=field.backoff(),
+            max_retry_delay=field.optional_number("max_retry_delay", minimum=0.0),
+            retry_jitter=field.number("retry_jitter", default=0.0, minimum=0.0, maximum=1.0),
+            retry_on=field.names("retry_on"),
         )
         spec = {
             "key": key,
@@ -600,11 +596,11 @@ class _Fields:
             return None
         return self.number(field, default=0.0, minimum=minimum, exclusive=exclusive)
 
-    def backoff(self) -> float:
+    def backoff(self) -> float | bool:
+        """A multiplier >= 1, or a boolean (which `policy_fields` reads)."""
         value = self.item.get("retry_backoff")
-        # `retry_backoff: true` reads naturally as "exponential", i.e. doubling.
         if isinstance(value, bool):
-            return 2.0 if value else 1.0
+            return value
         return self.number("retry_backoff", default=1.0, minimum=1.0)
 
     def trigger_rule(self) -> TriggerRule:

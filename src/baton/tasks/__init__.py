@@ -49,6 +49,16 @@ def task_type(name: str, *, task: str | None = None) -> TaskType:
     return found
 
 
+def icon(name: str) -> str:
+    """The UI icon of the task type `name`; a type this baton does not know shows python's."""
+    return task_type(name if name in MODULES else "python").icon
+
+
+def runs_user_code(task: TaskSpec) -> bool:
+    """Whether the task imports the flow's Python code (which the API server never does)."""
+    return task.type in MODULES and task_type(task.type, task=task.key).user_code(task.config)
+
+
 def config_of(task: TaskSpec, ctx: TaskContext | None = None) -> TaskConfig | None:
     """The task's type-specific fields, validated; a DefinitionError names the bad field.
 

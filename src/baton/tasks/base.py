@@ -48,7 +48,23 @@ class Defer(BatonError):
         self.state = state
 
 
+def _no_user_code(config: dict[str, Any]) -> bool:
+    return False
+
+
+def always_user_code(config: dict[str, Any]) -> bool:
+    return True
+
+
 class TaskType(NamedTuple):
+    """A task type: its name, config model and execute function, and the facts the API and
+    UI need about it (said here once, not in lists of type names there)."""
+
     name: str
     config: type[TaskConfig]
     execute: Callable[[TaskContext, Any], Any]
+    # The icon the UI shows (`#t-<icon>` in the page's sprite).
+    icon: str
+    # Whether a task with this (raw) config imports the flow's Python code: the API server
+    # never imports user code, so such a flow is deployed with `baton deploy` instead.
+    user_code: Callable[[dict[str, Any]], bool] = _no_user_code

@@ -82,4 +82,4 @@ def flow_task(
     return decorators.typed_task("flow", key, config, wait_for=wait_for, **options)
 
 
-TYPE = TaskType("flow", FlowConfig, execute)
+TYPE = TaskType("flow", FlowConfig, execute, icon="flow")

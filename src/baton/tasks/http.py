@@ -270,4 +270,4 @@ def http_task(
     return decorators.typed_task("http", key, config, wait_for=wait_for, **options)
 
 
-TYPE = TaskType("http", HttpConfig, execute)
+TYPE = TaskType("http", HttpConfig, execute, icon="http")

@@ -147,4 +147,4 @@ def jar_task(
     return decorators.typed_task("jar", key, config, wait_for=wait_for, **options)
 
 
-TYPE = TaskType("jar", JarConfig, execute)
+TYPE = TaskType("jar", JarConfig, execute, icon="jar")

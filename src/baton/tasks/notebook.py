@@ -141,4 +141,4 @@ def notebook_task(
     return decorators.typed_task("notebook", key, config, wait_for=wait_for, **options)
 
 
-TYPE = TaskType("notebook", NotebookConfig, execute)
+TYPE = TaskType("notebook", NotebookConfig, execute, icon="notebook")

@@ -20,7 +20,7 @@ import msgspec
 
 from baton.model.context import NO_ITEM, TaskContext
 from baton.model.decorators import RUN_CONTEXT
-from baton.tasks.base import TaskConfig, TaskFailed, TaskType
+from baton.tasks.base import TaskConfig, TaskFailed, TaskType, always_user_code
 
 
 class PythonConfig(TaskConfig, frozen=True):
@@ -113,4 +113,4 @@ def _in_subprocess(ctx: TaskContext, function: str, args: list[Any], kwargs: dic
     raise TaskFailed(message, error_types=error_types, traceback=tb)
 
 
-TYPE = TaskType("python", PythonConfig, execute)
+TYPE = TaskType("python", PythonConfig, execute, icon="python", user_code=always_user_code)

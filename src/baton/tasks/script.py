@@ -149,4 +149,4 @@ def script_task(
     )
 
 
-TYPE = TaskType("script", ScriptConfig, execute)
+TYPE = TaskType("script", ScriptConfig, execute, icon="script")

@@ -113,4 +113,8 @@ def sensor_task(
     return decorators.typed_task("sensor", key, config, wait_for=wait_for, **options)
 
 
-TYPE = TaskType("sensor", SensorConfig, execute)
+def _python_check(config: dict[str, Any]) -> bool:
+    return config.get("python") is not None
+
+
+TYPE = TaskType("sensor", SensorConfig, execute, icon="sensor", user_code=_python_check)

@@ -60,4 +60,4 @@ def shell_task(
     )
 
 
-TYPE = TaskType("shell", ShellConfig, execute)
+TYPE = TaskType("shell", ShellConfig, execute, icon="shell")

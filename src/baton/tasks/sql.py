@@ -381,4 +381,4 @@ def sql_task(
     return decorators.typed_task("sql", key, config, wait_for=wait_for, **options)
 
 
-TYPE = TaskType("sql", SqlConfig, execute)
+TYPE = TaskType("sql", SqlConfig, execute, icon="sql")

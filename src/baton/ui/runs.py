@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from baton.errors import InputError, NotFoundError
 from baton.model.graph import validate
-from baton.model.states import RUN_TERMINAL, TaskState
+from baton.model.states import RUN_TERMINAL, RunState, TaskState
 from baton.model.times import iso
 from baton.store.store import Row, Tx
 from baton.ui import dag, views, web
@@ -47,7 +47,15 @@ def runs(
         runs=rows[:RUNS_PAGE],
         flow=flow,
         state=state,
-        run_states=("queued", "running", "succeeded", "failed", "cancelled", "scheduled"),
+        # The states a user filters by, in the menu's order (cancelling is too brief to ask for).
+        run_states=(
+            RunState.QUEUED,
+            RunState.RUNNING,
+            RunState.SUCCEEDED,
+            RunState.FAILED,
+            RunState.CANCELLED,
+            RunState.SCHEDULED,
+        ),
         older=rows[RUNS_PAGE - 1]["id"] if len(rows) > RUNS_PAGE else None,
         first_page=before is None,
     )

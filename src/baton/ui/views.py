@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from baton.model import run_trigger
+from baton import tasks as task_types
+from baton.model import names, run_trigger
 from baton.model.spec import FlowSpec
-from baton.model.states import RUN_TERMINAL
+from baton.model.states import RUN_TERMINAL, TaskState
 from baton.model.times import iso
 from baton.scheduling import overview
 from baton.store.store import Row
@@ -39,19 +40,27 @@ STATES: dict[str, tuple[str, str]] = {
 # Which state a task with several task runs (a mapped task) shows: the first one found in
 # this order, so a failure or live work is never hidden behind a success.
 ROLLUP = (
-    "failed",
-    "upstream_failed",
-    "running",
-    "retry_wait",
-    "waiting",
-    "queued",
-    "pending",
-    "cancelled",
-    "succeeded",
-    "skipped",
+    TaskState.FAILED,
+    TaskState.UPSTREAM_FAILED,
+    TaskState.RUNNING,
+    TaskState.RETRY_WAIT,
+    TaskState.WAITING,
+    TaskState.QUEUED,
+    TaskState.PENDING,
+    TaskState.CANCELLED,
+    TaskState.SUCCEEDED,
+    TaskState.SKIPPED,
 )
 
-TASK_TYPES = ("python", "shell", "script", "notebook", "sql", "http", "jar", "flow", "sensor")
+# The task states a run's page offers as filters of its task list, in this order.
+TASK_FILTERS = (
+    TaskState.FAILED,
+    TaskState.UPSTREAM_FAILED,
+    TaskState.RUNNING,
+    TaskState.RETRY_WAIT,
+    TaskState.QUEUED,
+    TaskState.SUCCEEDED,
+)
 RESULT_PREVIEW = 20_000  # characters of a result shown on its page
 
 
@@ -67,7 +76,7 @@ def rollup(states: Iterable[str]) -> str:
 
 def task_name(key: str, map_index: int | None) -> str:
     """A task run's name in URLs and the API: its key, `key.N` for a mapped one."""
-    return key if map_index is None or map_index < 0 else f"{key}.{map_index}"
+    return names.task_run_name(key, map_index)
 
 
 def label(state: str | None) -> str:
@@ -79,7 +88,7 @@ def icon(state: str | None) -> str:
 
 
 def type_icon(task_type: str) -> str:
-    return task_type if task_type in TASK_TYPES else "python"
+    return task_types.icon(task_type)
 
 
 def terminal(run_state: str) -> bool:
@@ -176,5 +185,6 @@ GLOBALS: dict[str, Any] = {
     "duration": duration,
     "task_name": task_name,
     "terminal": terminal,
+    "TASK_FILTERS": TASK_FILTERS,
     "META": {"states": STATES, "rollup": ROLLUP},
 }

@@ -15,6 +15,7 @@ from fastapi import HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from baton import tasks as task_types
 from baton.api.common import (
     MAX_PAGE_LIMIT,
     PAGE_LIMIT,
@@ -291,7 +292,7 @@ def _define(store: Store, text: str, name: str | None) -> tuple[bool, str]:
             f"/api/v1/flows/{spec.name}, or change its name"
         )
     for t in spec.tasks:
-        if t.type == "python" or (t.type == "sensor" and t.config.get("python") is not None):
+        if task_types.runs_user_code(t):
             raise DefinitionError(
                 f"a {t.type} task with Python code cannot be defined through the API (the "
                 "server never imports user code): deploy this flow "

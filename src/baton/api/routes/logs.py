@@ -24,6 +24,7 @@ from baton.api.stores import StorePool
 from baton.errors import NotFoundError
 from baton.execution import logs
 from baton.execution.secrets import Secrets
+from baton.model.names import task_run_name
 from baton.settings import Settings
 from baton.store.store import Store
 
@@ -167,7 +168,7 @@ def _find(store: Store, run_id: str, task: str, attempt: int | None) -> _Log:
     if not rows:
         raise NotFoundError(f"run {run_id} has no task '{task}'")
     row = rows[0]
-    name = key if index < 0 else f"{key}.{index}"
+    name = task_run_name(key, index)
     if row["attempts"] == 0:
         raise NotFoundError(f"task '{name}' of run {run_id} has no attempt yet ({row['state']})")
     number = attempt or row["attempts"]
