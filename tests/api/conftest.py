@@ -6,9 +6,8 @@
         run = client_for("operator").post("/api/v1/flows/hi/runs", json={}).json()
         worker.wake()                              # a worker thread runs it (see `worker`)
 
-- `settings`: BATON_HOME under tmp_path (the SQLite store, logs, results are there).
-- `store`: a Store on that database, to set up or check state directly.
-- `app`: `create_app(settings)`, its store pool closed at the end.
+- `settings`, `store`, `app`: from tests/app_kit.py (BATON_HOME under tmp_path, a Store on
+  its SQLite database, and `create_app(settings)`).
 - `client_for(role, user=None)`: a new TestClient with a new token of `role` (one of
   `baton.api.auth.ROLES`; the user is the role's name unless given); `client_for(None)`
   sends no token.
@@ -30,31 +29,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from baton.api import create_app
+from app_kit import app, settings, store
 from baton.api.auth import create_token
 from baton.engine.service import Engine
 from baton.execution.worker import Worker
 from baton.settings import Settings
 from baton.store.store import Store
 
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({"BATON_HOME": str(tmp_path / ".baton")})
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    s = Store(settings.database_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def app(settings: Settings, store: Store) -> Iterator[FastAPI]:
-    app = create_app(settings)  # `store` first: it creates the database
-    yield app
-    app.state.stores.close()
+__all__ = ["add_run", "app", "client_for", "define", "settings", "store", "worker"]
 
 
 @pytest.fixture

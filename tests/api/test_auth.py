@@ -17,18 +17,6 @@ from baton.store.store import Store
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({"BATON_HOME": str(tmp_path / ".baton")})
-
-
-@pytest.fixture
-def store(settings: Settings) -> Store:
-    s = Store(settings.database_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def client(settings: Settings) -> TestClient:
     with TestClient(create_app(settings)) as c:
         yield c

@@ -6,26 +6,14 @@ import os
 import threading
 
 from baton.store.store import Store
+from store_rows import run_row
 
 
 def test_concurrent_claimers_never_share_a_task_run_and_take_them_all(url: str) -> None:
     tasks, claimers = 300, 3
     setup = Store(url)
     with setup.transaction() as tx:
-        tx.insert_run(
-            {
-                "id": "r1",
-                "flow_name": "f",
-                "version_id": "v1",
-                "state": "running",
-                "params": "{}",
-                "trigger": "manual",
-                "logical_date": None,
-                "parent_run_id": None,
-                "unfinished": tasks,
-                "created_at": 1.0,
-            }
-        )
+        tx.insert_run(run_row("r1", state="running", unfinished=tasks, created_at=1.0))
         tx.insert_task_runs(
             [
                 {

@@ -23,6 +23,7 @@ from baton.model.spec import SourceRef
 from baton.model.yaml_spec import load_yaml_flow
 from baton.scheduling.scheduler import FILE_POLL, Scheduler
 from baton.store.store import Store
+from engine_kit import Clock
 
 # The lease and lock tests are about a cluster store; other processes of a SQLite store
 # share its machine's clock.
@@ -121,13 +122,6 @@ def test_lock_expiry_runs_from_the_database_clock(store: Store):
 START = 1_700_000_000.0
 
 
-class Clock:
-    now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def deploy(store: Store, clock: Clock, body: str, source: Path) -> str:
     spec = load_yaml_flow(textwrap.dedent(body), file="flow.yaml")
     spec = spec.with_source(SourceRef(str(source), "x"))
@@ -140,7 +134,7 @@ def deploy(store: Store, clock: Clock, body: str, source: Path) -> str:
 def test_a_scheduler_clock_jumping_ahead_and_back_fires_nothing_twice_and_stalls_nothing(
     store: Store, tmp_path: Path
 ):
-    clock = Clock()
+    clock = Clock(START)
     engine = Engine(store, clock=clock)
     (tmp_path / "in").mkdir()
     deploy(store, clock, "name: m\nschedule: every 1m\ntasks: [{key: a, type: shell}]\n", tmp_path)

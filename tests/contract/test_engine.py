@@ -5,31 +5,14 @@ from __future__ import annotations
 from baton.engine.planner import Outcome
 from baton.engine.service import Engine
 from baton.model.spec import FlowSpec, RetryPolicy, TaskSpec
-from baton.model.states import AttemptState, ErrorKind
+from baton.model.states import AttemptState
 from baton.store.store import Claimed, Store
-
-
-class Clock:
-    now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from engine_kit import Clock, outcome_of
 
 
 def done(c: Claimed, state: AttemptState = AttemptState.SUCCEEDED) -> Outcome:
     failed = state is AttemptState.FAILED
-    return Outcome(
-        attempt_id=c.attempt_id,
-        task_run_id=c.task_run_id,
-        run_id=c.run_id,
-        task_key=c.task_key,
-        attempt=c.attempt,
-        state=state,
-        ended_at=1000.0,
-        result=None if failed else '"ok"',
-        error="boom" if failed else None,
-        error_kind=ErrorKind.USER if failed else None,
-    )
+    return outcome_of(c, state, at=1000.0, result=None if failed else '"ok"')
 
 
 def test_a_run_goes_from_created_to_succeeded(store: Store) -> None:

@@ -12,9 +12,11 @@ import pytest
 
 from borrow import borrow
 
+# Fixtures, found by pytest in this module's namespace; `engine` asks for `store`: this
+# suite's PostgreSQL one, not the SQLite one of tests/unit/engine.
+from engine_kit import clock, engine  # noqa: F401
+
 _service_tests = borrow(Path(__file__).parents[1] / "unit" / "engine" / "test_service.py")
-clock = _service_tests.clock
-engine = _service_tests.engine  # asks for `store`: this suite's, not the SQLite one there
 globals().update({k: v for k, v in vars(_service_tests).items() if k.startswith("test_")})
 
 

@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from baton.engine.planner import Outcome
 from baton.engine.service import Engine
 from baton.model.spec import FlowSpec
-from baton.model.states import AttemptState
 from baton.model.yaml_spec import load_yaml_flow
 from baton.scheduling.scheduler import Scheduler
 from baton.store.store import Store
+from engine_kit import outcome_of
 
 
 class Clock:
@@ -65,21 +64,7 @@ def finish(engine: Engine, run_id: str) -> None:
         )
         if not claimed:
             return
-        engine.complete(
-            [
-                Outcome(
-                    c.attempt_id,
-                    c.task_run_id,
-                    c.run_id,
-                    c.task_key,
-                    c.attempt,
-                    AttemptState.SUCCEEDED,
-                    engine.clock(),
-                    result="null",
-                )
-                for c in claimed
-            ]
-        )
+        engine.complete([outcome_of(c, at=engine.clock(), result="null") for c in claimed])
 
 
 @pytest.fixture

@@ -12,22 +12,15 @@ from typing import Any
 
 import pytest
 
-from baton.engine.planner import Outcome
 from baton.engine.service import Engine
 from baton.model.spec import FlowSpec, SourceRef
-from baton.model.states import AttemptState, ErrorKind
+from baton.model.states import AttemptState
 from baton.model.yaml_spec import load_yaml_flow
 from baton.scheduling.scheduler import FILE_POLL, Scheduler, trigger_id
 from baton.store.store import Store
+from engine_kit import Clock, outcome_of
 
 START = 1_700_000_000.0
-
-
-class Clock:
-    now = START
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def flow(name: str, body: str, source: Path | None = None) -> FlowSpec:
@@ -60,18 +53,7 @@ def run(engine: Engine, version: str, state: AttemptState = AttemptState.SUCCEED
         failed = state is AttemptState.FAILED
         engine.complete(
             [
-                Outcome(
-                    c.attempt_id,
-                    c.task_run_id,
-                    c.run_id,
-                    c.task_key,
-                    c.attempt,
-                    state,
-                    engine.clock(),
-                    result=None if failed else "null",
-                    error="boom" if failed else None,
-                    error_kind=ErrorKind.USER if failed else None,
-                )
+                outcome_of(c, state, at=engine.clock(), result=None if failed else "null")
                 for c in claimed
             ]
         )
@@ -91,7 +73,7 @@ def fired(store: Store, name: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

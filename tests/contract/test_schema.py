@@ -13,24 +13,12 @@ from baton.errors import StoreError
 from baton.store import dialect, migrate, schema
 from baton.store import store as store_mod
 from baton.store.store import Store
+from store_rows import run_row
 
 
 def add_run(store: Store, run_id: str) -> None:
     with store.transaction() as tx:
-        tx.insert_run(
-            {
-                "id": run_id,
-                "flow_name": "f",
-                "version_id": "v1",
-                "state": "queued",
-                "params": "{}",
-                "trigger": "manual",
-                "logical_date": None,
-                "parent_run_id": None,
-                "unfinished": 0,
-                "created_at": 1.0,
-            }
-        )
+        tx.insert_run(run_row(run_id, unfinished=0, created_at=1.0))
 
 
 def revision(url: str) -> str | None:

@@ -14,46 +14,9 @@ from baton.model.spec import FlowSpec, TaskSpec
 from baton.model.states import RunState, TaskState
 from baton.store import store as store_mod
 from baton.store.store import Store, TaskMove, Tx
+from store_rows import run_row, task_row
 
 T = TaskState
-
-
-def run_row(run_id: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "id": run_id,
-        "flow_name": "f",
-        "version_id": "v1",
-        "state": "queued",
-        "params": "{}",
-        "trigger": "manual",
-        "logical_date": None,
-        "parent_run_id": None,
-        "unfinished": 1,
-        "created_at": 1000.0,
-        **fields,
-    }
-
-
-def task_row(run_id: str, key: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "task_key": key,
-        "map_index": -1,
-        "state": "queued",
-        "queue": "default",
-        "pool": None,
-        "priority": 0,
-        "up_total": 0,
-        "ready_at": 1000.0,
-        "result": None,
-        "result_ref": None,
-        "result_len": None,
-        "reused_from": None,
-        "started_at": None,
-        "ended_at": None,
-        "attempts": 0,
-        **fields,
-    }
 
 
 def add_run(

@@ -18,6 +18,7 @@ from baton.model.spec import FlowSpec, TaskSpec
 from baton.model.states import AttemptState, ErrorKind
 from baton.settings import Settings
 from baton.store.store import Store
+from engine_kit import outcome_of
 
 WIDTH, DEPTH = 40, 50  # 2,000 tasks: 50 layers of 40, each task waiting on 2 of the layer before
 BUDGET = 1.0  # seconds
@@ -50,14 +51,10 @@ def big_run(home: Path) -> str:
             clock[0] += 0.4
             failing = {c.task_key for c in claimed[:2]} if done > 800 else set()
             outcomes = [
-                Outcome(
-                    c.attempt_id,
-                    c.task_run_id,
-                    c.run_id,
-                    c.task_key,
-                    c.attempt,
+                outcome_of(
+                    c,
                     AttemptState.FAILED if c.task_key in failing else AttemptState.SUCCEEDED,
-                    clock[0],
+                    at=clock[0],
                     error="exit 1" if c.task_key in failing else None,
                     error_kind=ErrorKind.USER if c.task_key in failing else None,
                 )

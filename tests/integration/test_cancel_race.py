@@ -19,8 +19,9 @@ import pytest
 from baton.engine.planner import Outcome
 from baton.engine.service import Engine
 from baton.model.spec import FlowSpec, TaskSpec
-from baton.model.states import RUN_TERMINAL, AttemptState
+from baton.model.states import RUN_TERMINAL
 from baton.store.store import Claimed, Store
+from engine_kit import outcome_of
 
 pytestmark = pytest.mark.postgres
 
@@ -47,15 +48,7 @@ def engines(pg_url: str) -> Iterator[tuple[Engine, Engine]]:
 
 
 def done(c: Claimed) -> Outcome:
-    return Outcome(
-        attempt_id=c.attempt_id,
-        task_run_id=c.task_run_id,
-        run_id=c.run_id,
-        task_key=c.task_key,
-        attempt=c.attempt,
-        state=AttemptState.SUCCEEDED,
-        ended_at=time.time(),
-    )
+    return outcome_of(c, at=time.time())
 
 
 def claim(engine: Engine, run_id: str, outcomes: list[Outcome] | None = None) -> list[Claimed]:

@@ -19,15 +19,15 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from baton.engine.planner import Outcome
 from baton.engine.service import Engine
 from baton.execution.secrets import Secrets
 from baton.model.notifications import validate
 from baton.model.spec import FlowSpec, TaskSpec
-from baton.model.states import AttemptState, ErrorKind
+from baton.model.states import AttemptState
 from baton.notify import outbox
 from baton.settings import Settings
 from baton.store.store import Store
+from engine_kit import outcome_of
 
 BASE_URL = "http://baton.example:8080"
 TIMEOUT = 10.0
@@ -364,17 +364,7 @@ def failed_runs(store: Store, hook_url: str, count: int) -> list[str]:
     claimed = engine.claim(worker_id="w", queues=["default"], limit=count, lease=30)
     engine.complete(
         [
-            Outcome(
-                attempt_id=c.attempt_id,
-                task_run_id=c.task_run_id,
-                run_id=c.run_id,
-                task_key=c.task_key,
-                attempt=c.attempt,
-                state=AttemptState.FAILED,
-                ended_at=time.time(),
-                error="boom",
-                error_kind=ErrorKind.USER,
-            )
+            outcome_of(c, AttemptState.FAILED, at=time.time())  # a user error "boom"
             for c in claimed
         ]
     )

@@ -8,18 +8,19 @@ from __future__ import annotations
 import http.server
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from local_http import LocalServer
 
 TOKEN = "tok-9f8e7d6c5b4a"  # from the secrets file
 DB_PASSWORD = "pw-0a1b2c3d4e5f"  # from BATON_SECRET_DB_PASSWORD
 PLAIN = "plain-5e6f7a8b9c0d"  # from the plain variable PLAIN_SECRET
 
 
-class Server:
+class Server(LocalServer):
     """Answers every request with the Authorization header it got (so the result has it)."""
 
     def __init__(self) -> None:
@@ -39,15 +40,7 @@ class Server:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from baton.errors import TaskTimeout
 from baton.settings import Settings
 from baton.tasks import http as http_type
 from baton.tasks.base import TaskFailed
+from local_http import LocalServer
 
 TOKEN = "s3cr3t-t0ken-value"
 
@@ -33,24 +34,18 @@ def save(call):
 """
 
 
-class Server:
+class Server(LocalServer):
     """A local API: routes by path, records every request it gets."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.flaky_failures = 2  # /flaky answers 503 this many times, then 200
         self.stop = threading.Event()  # wakes /slow at shutdown
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
+        super().__init__(self._handler())
 
     def close(self) -> None:
         self.stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
+        super().close()
 
     def hits(self, path: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == path]

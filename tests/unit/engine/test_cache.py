@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from baton.engine import service
 from baton.engine.cache import LRU
-from baton.engine.planner import Outcome
 from baton.engine.service import Engine, RunMeta
 from baton.model.spec import FlowSpec, TaskSpec
-from baton.model.states import AttemptState
 from baton.store.store import Store
+from engine_kit import outcome_of
 
 
 def test_the_lru_drops_the_entry_used_longest_ago() -> None:
@@ -41,13 +38,6 @@ def test_the_default_bounds_hold_a_few_thousand_runs() -> None:
 
 
 BOUND = 8
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path}/baton.db")
-    yield s
-    s.close()
 
 
 @pytest.fixture
@@ -102,19 +92,7 @@ def test_an_evicted_run_is_loaded_again_as_it_was(engine: Engine, store: Store) 
         [claimed] = engine.claim(
             worker_id="w", queues=["default"], limit=1, run_ids=[first], lease=30
         )
-        engine.complete(
-            [
-                Outcome(
-                    attempt_id=claimed.attempt_id,
-                    task_run_id=claimed.task_run_id,
-                    run_id=first,
-                    task_key=claimed.task_key,
-                    attempt=claimed.attempt,
-                    state=AttemptState.SUCCEEDED,
-                    ended_at=1000.0,
-                )
-            ]
-        )
+        engine.complete([outcome_of(claimed, at=1000.0)])
     assert store.read().run(first)["state"] == "succeeded"
     assert len(engine._runs) <= BOUND
 

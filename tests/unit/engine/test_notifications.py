@@ -3,44 +3,14 @@
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from baton.engine.planner import Outcome
 from baton.engine.service import Engine
 from baton.model.notifications import validate
 from baton.model.spec import FlowSpec, RetryPolicy, TaskSpec
-from baton.model.states import AttemptState, ErrorKind
+from baton.model.states import AttemptState
 from baton.store.store import Claimed, Row, Store
-
-
-class Clock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path}/baton.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def engine(store: Store, clock: Clock) -> Engine:
-    return Engine(store, clock=clock, rng=random.Random(0))
+from engine_kit import Clock, outcome_of
 
 
 def py(key: str, *depends_on: str) -> TaskSpec:
@@ -53,21 +23,10 @@ def start(engine: Engine, notifications: list[dict[str, Any]], *tasks: TaskSpec)
 
 
 def finish(engine: Engine, c: Claimed, ok: bool = True, error: str = "ValueError: boom") -> None:
-    engine.complete(
-        [
-            Outcome(
-                attempt_id=c.attempt_id,
-                task_run_id=c.task_run_id,
-                run_id=c.run_id,
-                task_key=c.task_key,
-                attempt=c.attempt,
-                state=AttemptState.SUCCEEDED if ok else AttemptState.FAILED,
-                ended_at=engine.clock(),
-                error=None if ok else error,
-                error_kind=None if ok else ErrorKind.USER,
-            )
-        ]
-    )
+    if ok:
+        engine.complete([outcome_of(c, at=engine.clock())])
+    else:
+        engine.complete([outcome_of(c, AttemptState.FAILED, at=engine.clock(), error=error)])
 
 
 def claim(engine: Engine) -> list[Claimed]:

@@ -15,7 +15,6 @@ from baton.store.store import Store
 from borrow import borrow
 
 _s = borrow(Path(__file__).with_name("test_service.py"))
-store, clock, engine = _s.store, _s.clock, _s.engine
 py, claim, claim_one, outcome, states, run_state = (
     _s.py,
     _s.claim,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,33 +13,9 @@ from baton.errors import ConflictError, InputError, TransitionError
 from baton.model.spec import FlowSpec, RetryPolicy, TaskSpec
 from baton.model.states import AttemptState, ErrorKind, TaskState
 from baton.store.store import Claimed, Row, Store, TaskMove
+from engine_kit import Clock, outcome_of
 
 T = TaskState
-
-
-class Clock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def store(tmp_path: Any) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path}/baton.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def engine(store: Store, clock: Clock) -> Engine:
-    return Engine(store, clock=clock, rng=random.Random(0))
 
 
 def py(key: str, *depends_on: str, **fields: Any) -> TaskSpec:
@@ -94,21 +68,10 @@ def outcome(
     error_kind: ErrorKind | None = None,
     follow: tuple[str, ...] | None = None,
 ) -> Outcome:
-    failed = state is AttemptState.FAILED
-    return Outcome(
-        attempt_id=c.attempt_id,
-        task_run_id=c.task_run_id,
-        run_id=c.run_id,
-        task_key=c.task_key,
-        attempt=c.attempt,
-        state=state,
-        ended_at=engine.clock(),
-        result=result,
-        result_len=result_len,
-        error="boom" if failed else None,
-        error_kind=(error_kind or ErrorKind.USER) if failed else error_kind,
-        follow=follow,
-    )
+    fields: dict[str, Any] = {"result": result, "result_len": result_len, "follow": follow}
+    if error_kind is not None:
+        fields["error_kind"] = error_kind
+    return outcome_of(c, state, at=engine.clock(), **fields)
 
 
 def events(store: Store, run_id: str) -> list[Row]:

@@ -5,44 +5,25 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from baton import ui
-from baton.api import create_app
 from baton.api.auth import create_token
 from baton.engine.planner import Outcome
 from baton.engine.service import Engine
 from baton.model.spec import FlowSpec, ParamSpec, TaskSpec
 from baton.model.states import AttemptState, ErrorKind
-from baton.settings import Settings
 from baton.store.store import Store
+from engine_kit import outcome_of
 
 SECRET = "hunter2-very-secret"
 
 
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+@pytest.fixture(autouse=True)
+def secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A secret the pages must mask wherever it shows up."""
     monkeypatch.setenv("BATON_SECRET_PASSWORD", SECRET)
-    return Settings.from_env({"BATON_HOME": str(tmp_path / ".baton")})
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    s = Store(settings.database_url)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings)
-    ui.install(app)
-    with TestClient(app) as c:
-        yield c
 
 
 def sign_in(client: TestClient, store: Store, role: str) -> None:
@@ -81,14 +62,10 @@ def failed_run(store: Store) -> str:
         for c in claimed:
             fail = c.task_key == "each" and c.map_index == 1
             outcomes.append(
-                Outcome(
-                    c.attempt_id,
-                    c.task_run_id,
-                    c.run_id,
-                    c.task_key,
-                    c.attempt,
+                outcome_of(
+                    c,
                     AttemptState.FAILED if fail else AttemptState.SUCCEEDED,
-                    now,
+                    at=now,
                     result=None if fail else ("[1, 2]" if c.task_key == "split" else '"ok"'),
                     result_len=2 if c.task_key == "split" else None,
                     error=f"could not log in with {SECRET}" if fail else None,

@@ -14,7 +14,7 @@ from baton.store.store import Store
 from borrow import borrow
 
 _p = borrow(Path(__file__).with_name("test_pages.py"))
-settings, store, client, sign_in = _p.settings, _p.store, _p.client, _p.sign_in
+sign_in = _p.sign_in
 
 SPEC = FlowSpec(
     name="on_events", tasks=(TaskSpec(key="a", type="shell", config={"command": "true"}),)
