@@ -60,6 +60,8 @@ class TaskContext:
     # JSON-like data with secret values masked, for what a task saves besides its log
     # (an executed notebook): the runner swaps in `Secrets.mask_json`.
     mask: Callable[[Any], Any] = lambda value: value
+    # Called before a child process starts: the worker's watchdog must then be running.
+    before_spawn: Callable[[], object] = lambda: None
     _interrupt: type[TaskInterrupt] | None = None
     _interrupted: threading.Event = field(default_factory=threading.Event)
     _on_interrupt: list[Callable[[type[TaskInterrupt]], object]] = field(default_factory=list)
@@ -112,6 +114,10 @@ class TaskContext:
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         return value
+
+    def spawning(self) -> None:
+        """A child process is about to start (see `before_spawn`)."""
+        self.before_spawn()
 
     def env(self) -> dict[str, str]:
         """Environment variables describing the attempt, for child processes."""

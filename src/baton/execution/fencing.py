@@ -85,6 +85,12 @@ class Guard:
         left unstarted through a store outage may have outlived it)."""
         return self._fence is None or self._fence.holds(attempt_id)
 
+    def spawning(self) -> None:
+        """An attempt is about to start a child process: the watchdog must run from now on
+        (started on first need: a worker of thread tasks only never pays for it)."""
+        if self._watchdog is not None:
+            self._watchdog.start()
+
     def close(self) -> None:
         if self._watchdog is not None and self._fence is not None:
             self._fence.close()
@@ -106,6 +112,9 @@ class Fence:
         self._until: dict[str, float] = {}  # attempt id -> when to fence it (`now()`)
         self._cond = threading.Condition()
         self._closed = False
+        # When the thread wakes next: a renewal later than that need not wake it (a wake-up
+        # per claim costs a chain of quick tasks a GIL hand-over each).
+        self._wake_at = float("inf")
         self._thread = threading.Thread(target=self._serve, name="baton-fence", daemon=True)
         self._thread.start()
 
@@ -117,7 +126,8 @@ class Fence:
             for a in attempt_ids:
                 if not known or a in self._until:
                     self._until[a] = max(until, self._until.get(a, until))
-            self._cond.notify()
+            if until < self._wake_at:
+                self._cond.notify()
 
     def ended(self, attempt_id: str) -> None:
         with self._cond:
@@ -143,8 +153,9 @@ class Fence:
                 for a in due:
                     del self._until[a]
                     self._stop(a)
-                wait = min(self._until.values(), default=t + 60.0) - t
-                self._cond.wait(max(wait, 0.0))
+                wait = max(min(self._until.values(), default=t + 60.0) - t, 0.0)
+                self._wake_at = t + wait
+                self._cond.wait(wait)
 
 
 # Run by the watchdog's interpreter: only what killing needs (tasks.process) is imported.
@@ -152,45 +163,67 @@ _WATCHDOG = "from baton.execution import fencing; fencing.watch()"
 
 
 class Watchdog:
-    """A process that kills the process groups of this worker's attempts if it dies."""
+    """A process that kills the process groups of this worker's attempts if it dies.
+
+    It is started (`start`) only once an attempt is about to start a child process: its own
+    interpreter costs a one-task `baton run` about a tenth of its time, and attempts that run
+    in threads leave no process behind. It is then told of every attempt still live."""
 
     def __init__(self, work_dir: str) -> None:
-        # The package the worker runs from, even when it was put on sys.path by hand.
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        self._work_dir = work_dir
         self._lock = threading.Lock()
         self._live: set[str] = set()
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", _WATCHDOG, work_dir],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": path},
-            start_new_session=True,  # Ctrl-C or a kill of the worker's group leaves it be
-        )
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._proc is not None:
+                return
+            # The package the worker runs from, even when it was put on sys.path by hand.
+            root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _WATCHDOG, self._work_dir],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": path},
+                start_new_session=True,  # Ctrl-C or a kill of the worker's group leaves it be
+            )
+            self._write("".join(f"+{a}\n" for a in sorted(self._live)))
 
     def track(self, attempt_id: str) -> None:
-        self._live.add(attempt_id)
-        self._send(f"+{attempt_id}\n")
+        with self._lock:
+            self._live.add(attempt_id)
+            self._write(f"+{attempt_id}\n")
 
     def untrack(self, attempt_id: str) -> None:
-        self._live.discard(attempt_id)
-        self._send(f"-{attempt_id}\n")
+        with self._lock:
+            self._live.discard(attempt_id)
+            self._write(f"-{attempt_id}\n")
 
     def close(self) -> None:
         """The worker ends: the attempts it still has are stopped (their groups killed)."""
-        with self._lock, contextlib.suppress(OSError):
-            assert self._proc.stdin is not None
-            self._proc.stdin.close()
-        if not self._live:  # nothing for it to kill: it is reaped when it is done
-            threading.Thread(target=self._proc.wait, name="baton-watchdog", daemon=True).start()
+        with self._lock:
+            proc = self._proc
+            if proc is None:
+                return
+            with contextlib.suppress(OSError):
+                assert proc.stdin is not None
+                proc.stdin.close()
+            live = bool(self._live)
+        if not live:  # nothing for it to kill: it is reaped when it is done
+            threading.Thread(target=proc.wait, name="baton-watchdog", daemon=True).start()
             return
         with contextlib.suppress(subprocess.TimeoutExpired):
-            self._proc.wait(WATCHDOG_EXIT)
+            proc.wait(WATCHDOG_EXIT)
 
-    def _send(self, line: str) -> None:
-        with self._lock, contextlib.suppress(OSError, ValueError):  # it died: nothing to do
+    def _write(self, text: str) -> None:
+        """Under the lock: tell a started watchdog `text` (lines of `+ID` / `-ID`)."""
+        if self._proc is None or not text:
+            return
+        with contextlib.suppress(OSError, ValueError):  # it died: nothing to do
             assert self._proc.stdin is not None
-            self._proc.stdin.write(line.encode())
+            self._proc.stdin.write(text.encode())
             self._proc.stdin.flush()
 
 

@@ -500,6 +500,7 @@ class Worker:
             start_run=functools.partial(self._start_child, c),
             run_status=functools.partial(subflows.run_status, self.engine.store.url),
             cancel_run=functools.partial(subflows.cancel_run, self.engine.store.url),
+            before_spawn=self._guard.spawning,
         )
         deadline = time.monotonic() + task.timeout if task.timeout else None
         job = runner.Job(

@@ -72,5 +72,9 @@ class TaskContext(Protocol):
     def resolve(self, value: Any) -> Any:
         """`value` with task results and params put in place of their references."""
 
+    def spawning(self) -> None:
+        """Say that a child process is about to start (the worker then makes sure it can kill
+        it should the worker die): call it before every spawn."""
+
     def env(self) -> dict[str, str]:
         """Environment variables describing the attempt, for child processes."""

@@ -51,6 +51,7 @@ def _run(
     capture: bool,
 ) -> tuple[int, str | None]:
     log = ctx.log_file()
+    ctx.spawning()
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,

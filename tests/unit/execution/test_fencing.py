@@ -34,3 +34,22 @@ def test_a_claim_asked_for_longer_ago_than_its_lease_is_not_held() -> None:
         assert not fence.holds("late")
     finally:
         fence.close()
+
+
+def test_the_watchdog_starts_only_once_an_attempt_is_about_to_spawn(tmp_path) -> None:
+    guard = fencing.Guard(str(tmp_path), lease=30, heartbeat=10, stop=lambda a: None)
+    guard.start()
+    watchdog = guard._watchdog
+    assert watchdog is not None
+    try:
+        guard.claimed(["thread-task"], fencing.now())
+        assert watchdog._proc is None  # attempts in threads leave no process to kill
+        guard.spawning()
+        proc = watchdog._proc
+        assert proc is not None and proc.poll() is None
+        guard.spawning()
+        assert watchdog._proc is proc  # one watchdog per worker
+    finally:
+        guard.ended("thread-task")
+        guard.close()
+    assert proc.wait(10) == 0  # told nothing is left, it ends on its own
