@@ -55,13 +55,4 @@ def outcome_of(
     A failure is a user error "boom" unless `fields` say otherwise."""
     if state is AttemptState.FAILED:
         fields = {"error": "boom", "error_kind": ErrorKind.USER} | fields
-    return Outcome(
-        attempt_id=c.attempt_id,
-        task_run_id=c.task_run_id,
-        run_id=c.run_id,
-        task_key=c.task_key,
-        attempt=c.attempt,
-        state=state,
-        ended_at=at,
-        **fields,
-    )
+    return Outcome.of(c, state, at, **fields)

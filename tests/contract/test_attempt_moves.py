@@ -10,6 +10,7 @@ import pytest
 from baton.errors import TransitionError
 from baton.model.states import AttemptState, TaskState
 from baton.store.store import AttemptMove, Claimed, Store, TaskMove
+from store_rows import run_row, task_row
 
 A = AttemptState
 
@@ -22,33 +23,9 @@ def ids() -> Iterator[str]:
 def run(store: Store) -> Store:
     """A running run r1 with two queued task runs, t1 and t2."""
     with store.transaction() as tx:
-        tx.insert_run(
-            {
-                "id": "r1",
-                "flow_name": "f",
-                "version_id": "v1",
-                "state": "running",
-                "params": "{}",
-                "trigger": "manual",
-                "unfinished": 2,
-                "created_at": 1.0,
-            }
-        )
+        tx.insert_run(run_row("r1", state="running", unfinished=2, created_at=1.0))
         tx.insert_task_runs(
-            [
-                {
-                    "run_id": "r1",
-                    "task_key": key,
-                    "map_index": -1,
-                    "state": "queued",
-                    "queue": "default",
-                    "pool": None,
-                    "priority": 0,
-                    "up_total": 0,
-                    "ready_at": 1.0,
-                }
-                for key in ("t1", "t2")
-            ],
+            [task_row("r1", key, ready_at=1.0) for key in ("t1", "t2")],
             1.0,
         )
     return store

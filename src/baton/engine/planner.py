@@ -15,7 +15,7 @@ from baton.model.retry import retry_delay, should_retry
 from baton.model.spec import PARAM_KEY, REF_KEY, TaskSpec
 from baton.model.states import TASK_TERMINAL, AttemptState, ErrorKind, RunState, TaskState
 from baton.model.trigger_rules import Decision, UpstreamCounts, evaluate
-from baton.store.store import TaskMove
+from baton.store.store import Claimed, TaskMove
 
 UNMAPPED = -1  # the map_index of a task run that is not one item of a mapped task
 
@@ -41,6 +41,20 @@ class Outcome(NamedTuple):
     retryable: bool = True  # False: fail now whatever the retry policy (e.g. HTTP 4xx)
     wake_at: float | None = None  # a waiting task runs again then (None: when woken)
     defer_state: str | None = None  # JSON it gets back when it runs again
+
+    @classmethod
+    def of(cls, c: Claimed, state: AttemptState, ended_at: float, **fields: Any) -> Outcome:
+        """How claimed attempt `c` ended: `state` at `ended_at`, with any other fields."""
+        return cls(
+            attempt_id=c.attempt_id,
+            task_run_id=c.task_run_id,
+            run_id=c.run_id,
+            task_key=c.task_key,
+            attempt=c.attempt,
+            state=state,
+            ended_at=ended_at,
+            **fields,
+        )
 
 
 def next_task_state(

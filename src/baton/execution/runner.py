@@ -199,17 +199,7 @@ def outcome(job: Job, state: AttemptState, **fields: Any) -> Outcome:
     for name in ("error", "traceback"):
         if fields.get(name):
             fields[name] = job.secrets.mask(fields[name])
-    c = job.claimed
-    return Outcome(
-        attempt_id=c.attempt_id,
-        task_run_id=c.task_run_id,
-        run_id=c.run_id,
-        task_key=c.task_key,
-        attempt=c.attempt,
-        state=state,
-        ended_at=time.time(),
-        **fields,
-    )
+    return Outcome.of(job.claimed, state, time.time(), **fields)
 
 
 def timed_out(job: Job) -> Outcome:
