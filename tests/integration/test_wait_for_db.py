@@ -103,9 +103,16 @@ def test_runs_show_wait_survives_a_dropped_connection_and_exits_1_on_failure(
     cluster.start("worker")
     client = start(cluster, "runs", "show", run_id, "--wait", "--json", url=f"{url}_client")
     h.wait_until((workdir / "started").exists, what="the task to start")
+    # Past opening its store (whose queries name no run table): the connection it then loses
+    # is the one it follows the run on. Terminated while opening, it waits that out too, but
+    # says "cannot connect" instead.
     h.wait_until(
-        lambda: sql(url, f"SELECT 1 FROM pg_stat_activity WHERE application_name = '{app}_client'"),
-        what="the client to connect",
+        lambda: sql(
+            url,
+            "SELECT 1 FROM pg_stat_activity "
+            f"WHERE application_name = '{app}_client' AND query LIKE '%runs%'",
+        ),
+        what="the client to follow the run",
     )
     terminate(sql, url, f"{app}_client")
     (workdir / "go").write_text("fail")
