@@ -151,7 +151,7 @@ def test_scheduler_lag_is_since_the_last_round_or_the_oldest_overdue_wakeup(scra
     assert value(scrape(), "baton_scheduler_lag_seconds") == 0  # nothing known to be late
     add_run("r1", "running", [("a", "retry_wait", "default", None)])
     with store.transaction() as tx:
-        retry = tx.task_runs("r1")[0]["id"]
+        retry = tx.task_runs("r1")[0].id
         tx._c.execute("UPDATE task_runs SET ready_at = ? WHERE id = ?", (time.time() - 7, retry))
     assert value(scrape(), "baton_scheduler_lag_seconds") == pytest.approx(7, abs=1)
     with store.transaction() as tx:  # a leader whose last round was 60 s ago
@@ -170,7 +170,7 @@ def test_scheduler_lag_is_since_the_last_round_or_the_oldest_overdue_wakeup(scra
 
 def _run_task(store: Store, run_id: str, key: str, start: float, end: float, to: str) -> None:
     """Move a queued task run through running to `to`, stamped `start` and `end`."""
-    tid = next(r["id"] for r in store.read().task_runs(run_id) if r["task_key"] == key)
+    tid = next(r.id for r in store.read().task_runs(run_id) if r.task_key == key)
     with store.transaction() as tx:
         tx.move_tasks(
             [TaskMove(tid, run_id, TaskState.QUEUED, TaskState.RUNNING, {"started_at": start})],
@@ -193,7 +193,7 @@ def test_task_durations_count_what_ended_after_the_first_scrape(scrape, store, a
     _run_task(store, "r1", "c", t, t + 0.007, "succeeded")
     _run_task(store, "r1", "d", t, t + 42, "failed")
     with store.transaction() as tx:  # never ran: not a duration
-        z = tx.task_runs("r2")[0]["id"]
+        z = tx.task_runs("r2")[0].id
         tx.move_tasks([TaskMove(z, "r2", TaskState.PENDING, TaskState.SKIPPED)], t)
     s = scrape()
     h = "baton_task_duration_seconds"

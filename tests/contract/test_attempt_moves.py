@@ -105,9 +105,11 @@ def test_an_ending_writes_an_event_and_a_late_report_is_refused_without_one(run:
         (a1.attempt_id, "running", "succeeded"),
         (a2.attempt_id, "running", "failed"),
     ]
-    rows = {a["id"]: a for a in run.read().attempts("r1")}
-    assert (rows[a1.attempt_id]["state"], rows[a1.attempt_id]["ended_at"]) == ("succeeded", 3.0)
-    assert [rows[a2.attempt_id][k] for k in ("state", "error", "error_kind", "traceback")] == [
+    rows = {a.id: a for a in run.read().attempts("r1")}
+    assert (rows[a1.attempt_id].state, rows[a1.attempt_id].ended_at) == ("succeeded", 3.0)
+    assert [
+        getattr(rows[a2.attempt_id], k) for k in ("state", "error", "error_kind", "traceback")
+    ] == [
         "failed",
         "boom",
         "user",
@@ -135,13 +137,13 @@ def test_a_resumed_attempt_moves_from_waiting_to_running_with_an_event(
         (a1.attempt_id, "running", "waiting"),
         (a1.attempt_id, "waiting", "running"),
     ]
-    (row,) = [a for a in run.read().attempts("r1") if a["id"] == a1.attempt_id]
-    assert (row["state"], row["worker_id"]) == ("running", "w1")
+    (row,) = [a for a in run.read().attempts("r1") if a.id == a1.attempt_id]
+    assert (row.state, row.worker_id) == ("running", "w1")
     # The lease runs from the store's clock: the claim's `now` on SQLite, PostgreSQL's own.
     if backend == "sqlite":
-        assert row["lease_expires_at"] == 34.0
+        assert row.lease_expires_at == 34.0
     else:
-        assert 0 < row["lease_expires_at"] - run.clock() <= 30.0
+        assert 0 < row.lease_expires_at - run.clock() <= 30.0
 
 
 def test_closing_a_waiting_attempt_writes_an_event_and_skips_one_not_waiting(run: Store) -> None:
@@ -154,13 +156,13 @@ def test_closing_a_waiting_attempt_writes_an_event_and_skips_one_not_waiting(run
         (a1.attempt_id, "running", "waiting"),
         (a1.attempt_id, "waiting", "cancelled"),
     ]
-    rows = {a["id"]: a for a in run.read().attempts("r1")}
-    assert [rows[a1.attempt_id][k] for k in ("state", "ended_at", "error_kind")] == [
+    rows = {a.id: a for a in run.read().attempts("r1")}
+    assert [getattr(rows[a1.attempt_id], k) for k in ("state", "ended_at", "error_kind")] == [
         "cancelled",
         5.0,
         "cancelled",
     ]
-    assert rows[a2.attempt_id]["state"] == "running"
+    assert rows[a2.attempt_id].state == "running"
 
 
 def test_a_forbidden_attempt_move_raises_and_changes_nothing(run: Store) -> None:
@@ -168,7 +170,7 @@ def test_a_forbidden_attempt_move_raises_and_changes_nothing(run: Store) -> None
     with pytest.raises(TransitionError, match="waiting -> succeeded"), run.transaction() as tx:
         tx.move_attempts([AttemptMove(a1.attempt_id, A.WAITING, A.SUCCEEDED)], 3.0)
     assert len(moves(run)) == 2
-    assert {a["state"] for a in run.read().attempts("r1")} == {"running"}
+    assert {a.state for a in run.read().attempts("r1")} == {"running"}
 
 
 def test_an_attempt_named_twice_moves_once(run: Store) -> None:

@@ -66,8 +66,8 @@ def test_concurrent_claimers_never_share_a_task_run_and_take_them_all(url: str) 
     every = [task_run_id for c in claimed for task_run_id in c]
     assert len(every) == len(set(every)) == tasks
     read = setup.read()
-    assert {r["state"] for r in read.task_runs("r1")} == {"running"}
+    assert {r.state for r in read.task_runs("r1")} == {"running"}
     attempts = read.attempts("r1")
     assert len(attempts) == tasks
-    assert len({a["task_run_id"] for a in attempts}) == tasks
+    assert len({a.task_run_id for a in attempts}) == tasks
     setup.close()

@@ -68,8 +68,8 @@ def claim(store: Store, now: float) -> str:
 
 
 def lease_of(store: Store, attempt_id: str) -> float:
-    (a,) = [a for a in store.read().running_attempts() if a["id"] == attempt_id]
-    return float(a["lease_expires_at"])
+    (a,) = [a for a in store.read().running_attempts() if a.id == attempt_id]
+    return float(a.lease_expires_at)
 
 
 def test_the_store_clock_is_the_database_clock_or_this_process(store: Store):
@@ -93,12 +93,12 @@ def test_leases_and_heartbeats_run_from_the_database_clock(store: Store):
         tx.renew_leases("w1", [attempt], ahead, ahead + LEASE)
     assert lease_of(store, attempt) == pytest.approx(store.clock() + LEASE, abs=5)
     (w,) = store.read().workers()
-    assert w["heartbeat_at"] == pytest.approx(store.clock(), abs=5)
+    assert w.heartbeat_at == pytest.approx(store.clock(), abs=5)
     assert lost_attempts(store, None, None) == []
 
     with store.transaction() as tx:  # a lease renewed for no time expires at once
         tx.renew_leases("w1", [attempt], ahead, ahead - 1)
-    assert [a["id"] for a in lost_attempts(store, None, None)] == [attempt]
+    assert [a.id for a in lost_attempts(store, None, None)] == [attempt]
 
 
 @ON_POSTGRES
@@ -147,7 +147,7 @@ def test_a_scheduler_clock_jumping_ahead_and_back_fires_nothing_twice_and_stalls
     scheduler = Scheduler(engine, clock=clock)
 
     def dates() -> list[float]:
-        return [r["logical_date"] for r in store.read().runs(flow="m", limit=1000)]
+        return [r.logical_date for r in store.read().runs(flow="m", limit=1000)]
 
     scheduler.tick()
     assert len(dates()) == 1

@@ -35,7 +35,7 @@ def test_a_run_goes_from_created_to_succeeded(store: Store) -> None:
         )
 
     (a,) = claim()
-    assert store.read().run(run_id)["state"] == "running"
+    assert store.read().run(run_id).state == "running"
     b, c = sorted(claim([done(a)]), key=lambda x: x.task_key)
     (b2,) = claim([done(b, AttemptState.FAILED), done(c)])  # b retries at once
     assert (b2.task_key, b2.attempt) == ("b", 2)
@@ -43,8 +43,8 @@ def test_a_run_goes_from_created_to_succeeded(store: Store) -> None:
     assert d.task_key == "d"
     engine.complete([done(d)])
     run = store.read().run(run_id)
-    assert (run["state"], run["unfinished"]) == ("succeeded", 0)
-    assert {r["task_key"]: r["state"] for r in store.read().task_runs(run_id)} == dict.fromkeys(
+    assert (run.state, run.unfinished) == ("succeeded", 0)
+    assert {r.task_key: r.state for r in store.read().task_runs(run_id)} == dict.fromkeys(
         "abcd", "succeeded"
     )
     assert len(store.read().attempts(run_id)) == 5

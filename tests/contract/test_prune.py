@@ -53,7 +53,7 @@ def add(store: Store, settings: Settings) -> Callable[..., None]:
             parent_task = None
             if subflow:
                 assert parent is not None
-                parent_task = tx.task_runs(parent)[0]["id"]
+                parent_task = tx.task_runs(parent)[0].id
             tx.insert_run(
                 {
                     "id": run_id,
@@ -124,7 +124,7 @@ def counts(store: Store) -> dict[str, int]:
 
 
 def run_ids(store: Store) -> set[str]:
-    return {r["id"] for r in store.read().runs(limit=1000)}
+    return {r.id for r in store.read().runs(limit=1000)}
 
 
 def prune(store: Store, settings: Settings, **kw: Any) -> dict[str, int]:
@@ -163,7 +163,7 @@ def test_old_finished_runs_go_with_all_they_own_and_the_rest_stays(store, settin
     for kept in ("f3", "f4", "f5", "g1", "h1", "h3"):
         assert Path(settings.logs_dir, kept, "t", "1.log").exists()
         (attempt,) = store.read().attempts(kept)
-        assert store.read().log_text(attempt["id"], 0, 100) == ("hello\n", 6)
+        assert store.read().log_text(attempt.id, 0, 100) == ("hello\n", 6)
     assert prune(store, settings)["runs"] == 0  # nothing more to do
 
 
@@ -189,10 +189,10 @@ def test_a_family_of_runs_goes_whole_or_not_at_all(store, settings, add):
     # No run left links to one that is gone, and each still reads whole.
     for run_id in run_ids(store):
         row = store.read().run(run_id)
-        for link in (row["parent_run_id"], row["root_run_id"]):
+        for link in (row.parent_run_id, row.root_run_id):
             assert link is None or link in run_ids(store)
         result = local.load_result(store, run_id)
-        assert [t.attempt_list[0]["number"] for t in result.tasks.values()] == [1]
+        assert [t.attempt_list[0].number for t in result.tasks.values()] == [1]
     assert [r["id"] for r in store.read().runs_from("q")] == ["qc"]
     assert [r["id"] for r in store.read().runs_from("s")] == ["sr"]
 

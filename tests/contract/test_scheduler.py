@@ -51,8 +51,7 @@ def runs(store: Store, name: str = "f") -> list[tuple[str | None, str | None, st
     """(logical date, interval start, interval end) of each run, oldest logical date first."""
     rows = store.read().runs(flow=name, limit=10_000)
     return sorted(
-        (utc(r["logical_date"]), utc(r["data_interval_start"]), utc(r["data_interval_end"]))
-        for r in rows
+        (utc(r.logical_date), utc(r.data_interval_start), utc(r.data_interval_end)) for r in rows
     )
 
 
@@ -180,17 +179,17 @@ def test_catchup_creates_every_missed_run_oldest_first_within_max_active_runs(
     scheduler.tick()
     clock.set("2024-01-05T10:00")
     scheduler.tick()
-    rows = sorted(store.read().runs(flow="f"), key=lambda r: r["logical_date"])
-    assert [utc(r["logical_date"]) for r in rows] == [
+    rows = sorted(store.read().runs(flow="f"), key=lambda r: r.logical_date)
+    assert [utc(r.logical_date) for r in rows] == [
         "2023-12-31 00:00",
         "2024-01-01 00:00",
         "2024-01-02 00:00",
         "2024-01-03 00:00",
         "2024-01-04 00:00",
     ]
-    assert [r["state"] for r in rows] == ["queued"] + ["scheduled"] * 4
-    finish(engine, rows[0]["id"])  # one ends: the oldest held run is admitted, only it
-    assert [store.read().run(r["id"])["state"] for r in rows] == [
+    assert [r.state for r in rows] == ["queued"] + ["scheduled"] * 4
+    finish(engine, rows[0].id)  # one ends: the oldest held run is admitted, only it
+    assert [store.read().run(r.id).state for r in rows] == [
         "succeeded",
         "queued",
         "scheduled",
@@ -221,8 +220,8 @@ def test_a_flow_param_default_goes_into_scheduled_runs(store, clock, scheduler):
     deploy(store, flow("'@hourly'", extra="params: {region: eu}"), clock)
     scheduler.tick()
     (run,) = store.read().runs(flow="f")
-    assert run["trigger"] == "schedule"
-    assert run["params"] == '{"region": "eu"}'
+    assert run.trigger == "schedule"
+    assert run.params == '{"region": "eu"}'
 
 
 def test_a_flow_whose_params_have_no_default_is_reported_not_run(store, clock, engine):

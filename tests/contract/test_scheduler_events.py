@@ -63,12 +63,12 @@ def run(engine: Engine, version: str, state: AttemptState = AttemptState.SUCCEED
 def fired(store: Store, name: str) -> list[dict[str, Any]]:
     """The trigger_info of a flow's runs, oldest first (the firing key left out)."""
     read = store.read()  # in creation order: runs of one tick share their created_at
-    rows = sorted(read.runs(flow=name, limit=1000), key=lambda r: read.events(r["id"])[0]["id"])
+    rows = sorted(read.runs(flow=name, limit=1000), key=lambda r: read.events(r.id)[0]["id"])
     kinds = {"file": "file", "asset": "asset", "assets": "asset", "flow": "flow"}
     for r in rows:  # labelled by the kind of trigger that fired it
-        assert r["trigger"] == kinds[json.loads(r["trigger_info"])["type"]]
-        assert r["logical_date"] is None
-    return [{k: v for k, v in json.loads(r["trigger_info"]).items() if k != "key"} for r in rows]
+        assert r.trigger == kinds[json.loads(r.trigger_info)["type"]]
+        assert r.logical_date is None
+    return [{k: v for k, v in json.loads(r.trigger_info).items() if k != "key"} for r in rows]
 
 
 @pytest.fixture

@@ -88,7 +88,7 @@ def test_a_database_from_before_alembic_is_upgraded_with_its_rows(url: str) -> N
         Store(url)
     migrate.upgrade(url)
     s = Store(url)
-    assert s.read().run("r1")["flow_name"] == "f"
+    assert s.read().run("r1").flow_name == "f"
     s.close()
 
 
@@ -123,7 +123,7 @@ def test_stores_opening_a_new_database_at_once_all_work(url: str) -> None:
         t.join()
     assert errors == []
     s = Store(url)
-    assert sorted(r["id"] for r in s.read().runs()) == [f"r{i}" for i in range(n)]
+    assert sorted(r.id for r in s.read().runs()) == [f"r{i}" for i in range(n)]
     s.close()
     assert revision(url) == schema.HEAD
 

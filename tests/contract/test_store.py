@@ -71,8 +71,8 @@ def test_the_schema_is_created_on_first_open_and_reopened(url: str) -> None:
     add_run(first, "r1")
     first.close()
     again = Store(url)
-    assert again.read().run("r1")["state"] == "queued"
-    assert [r["task_key"] for r in again.read().task_runs("r1")] == ["a"]
+    assert again.read().run("r1").state == "queued"
+    assert [r.task_key for r in again.read().task_runs("r1")] == ["a"]
     again.close()
 
 
@@ -108,7 +108,7 @@ def test_names_order_byte_by_byte(store: Store) -> None:
     """As SQLite does, whatever the PostgreSQL server's default collation."""
     add_run(store, "r1", tasks={k: {} for k in ("b", "B", "_a", "a-b", "ab", "a")})
     keys = ["b", "B", "_a", "a-b", "ab", "a"]
-    assert [r["task_key"] for r in store.read().task_runs("r1", keys)] == sorted(keys)
+    assert [r.task_key for r in store.read().task_runs("r1", keys)] == sorted(keys)
     assert store.read().resolve_run_id("r") == "r1"
 
 
@@ -165,11 +165,11 @@ def test_runs_filters_and_orders_newest_first(store: Store) -> None:
     add_run(store, "r3", flow_name="ml", created_at=2.0)
     add_run(store, "r4", flow_name="etl", created_at=4.0)
     read = store.read()
-    assert [r["id"] for r in read.runs()] == ["r4", "r2", "r3", "r1"]
-    assert [r["id"] for r in read.runs(flow="etl")] == ["r4", "r2", "r1"]
-    assert [r["id"] for r in read.runs(state="queued")] == ["r4", "r3", "r1"]
-    assert [r["id"] for r in read.runs(flow="etl", state="queued")] == ["r4", "r1"]
-    assert [r["id"] for r in read.runs(limit=2)] == ["r4", "r2"]
+    assert [r.id for r in read.runs()] == ["r4", "r2", "r3", "r1"]
+    assert [r.id for r in read.runs(flow="etl")] == ["r4", "r2", "r1"]
+    assert [r.id for r in read.runs(state="queued")] == ["r4", "r3", "r1"]
+    assert [r.id for r in read.runs(flow="etl", state="queued")] == ["r4", "r1"]
+    assert [r.id for r in read.runs(limit=2)] == ["r4", "r2"]
     assert read.runs(flow="nope") == []
 
 
@@ -187,7 +187,7 @@ def test_move_run_checks_the_table_and_records_the_event(store: Store) -> None:
         # a forbidden transition raises (and its transaction rolls back)
         tx.move_run("r1", RunState.CANCELLING, None, 8.0)
     run = store.read().run("r1")
-    assert (run["state"], run["started_at"], run["ended_at"]) == ("succeeded", 5.0, 7.0)
+    assert (run.state, run.started_at, run.ended_at) == ("succeeded", 5.0, 7.0)
     events = [(e["from_state"], e["to_state"], e["at"]) for e in store.read().events("r1")]
     assert events == [
         (None, "queued", 1000.0),
@@ -203,8 +203,8 @@ def test_move_run_checks_the_table_and_records_the_event(store: Store) -> None:
 
 def test_insert_task_runs_records_their_first_state(store: Store) -> None:
     ids_ = add_run(store, "r1", tasks={"a": {}, "b": {"state": "pending", "up_total": 1}})
-    rows = {r["task_key"]: r for r in store.read().task_runs("r1")}
-    assert ids_ == {"a": rows["a"]["id"], "b": rows["b"]["id"]}
+    rows = {r.task_key: r for r in store.read().task_runs("r1")}
+    assert ids_ == {"a": rows["a"].id, "b": rows["b"].id}
     assert [
         (e["task_run_id"], e["from_state"], e["to_state"]) for e in store.read().events("r1")
     ] == [
@@ -212,7 +212,7 @@ def test_insert_task_runs_records_their_first_state(store: Store) -> None:
         (ids_["a"], None, "queued"),
         (ids_["b"], None, "pending"),
     ]
-    assert [r["task_key"] for r in store.read().task_runs("r1", ["b"])] == ["b"]
+    assert [r.task_key for r in store.read().task_runs("r1", ["b"])] == ["b"]
     assert store.read().task_runs("r1", []) == []
 
 
@@ -228,7 +228,7 @@ def test_move_tasks_is_a_compare_and_set(store: Store) -> None:
         )
     assert finished == {"r1": 1}
     a = store.read().task_run(ids_["a"])
-    assert (a["state"], a["started_at"]) == ("running", 3.0)
+    assert (a.state, a.started_at) == ("running", 3.0)
     last = store.read().events("r1")[-1]
     assert (last["task_run_id"], last["from_state"], last["to_state"], last["note"]) == (
         ids_["b"],
@@ -244,8 +244,8 @@ def test_move_tasks_is_a_compare_and_set(store: Store) -> None:
     # skipped is terminal: a forbidden move is refused before touching the row
     with pytest.raises(TransitionError, match="not allowed"), store.transaction() as tx:
         tx.move_tasks([TaskMove(ids_["b"], "r1", T.SKIPPED, T.QUEUED)], 4.0)
-    assert store.read().task_run(ids_["a"])["state"] == "running"
-    assert store.read().task_run(ids_["b"])["state"] == "skipped"
+    assert store.read().task_run(ids_["a"]).state == "running"
+    assert store.read().task_run(ids_["b"]).state == "skipped"
     assert len(store.read().events("r1")) == before
 
 
@@ -256,7 +256,7 @@ def test_a_stale_move_in_a_batch_rolls_back_the_whole_transaction(store: Store) 
         tx.move_tasks(
             [TaskMove(ids_[k], "r1", T.QUEUED, T.CANCELLED) for k in ("a", "b", "c")], 5.0
         )
-    assert {r["state"] for r in store.read().task_runs("r1")} == {"queued", "running"}
+    assert {r.state for r in store.read().task_runs("r1")} == {"queued", "running"}
     assert len(store.read().events("r1")) == before
 
 
@@ -273,7 +273,7 @@ def test_a_transaction_rolls_back_on_any_error(store: Store) -> None:
     assert store.read().task_runs("r1") == []
     assert store.read().events("r1") == []
     add_run(store, "r1")  # the store is usable after a rollback
-    assert store.read().run("r1")["id"] == "r1"
+    assert store.read().run("r1").id == "r1"
 
 
 def test_bump_upstream_counts_only_pending_task_runs(store: Store) -> None:
@@ -349,13 +349,13 @@ def test_claim_starts_an_attempt(store: Store, backend: str) -> None:
     assert (c.task_run_id, c.run_id, c.task_key, c.map_index) == (ids_["a"], "r1", "a", -1)
     assert (c.attempt_id, c.attempt) == ("att-x", 2)
     row = store.read().task_run(ids_["a"])
-    assert (row["state"], row["attempts"], row["started_at"]) == ("running", 2, 2000.0)
+    assert (row.state, row.attempts, row.started_at) == ("running", 2, 2000.0)
     (attempt,) = store.read().attempts("r1")
-    assert attempt["id"] == "att-x"
-    assert (attempt["worker_id"], attempt["number"], attempt["state"]) == ("w9", 2, "running")
+    assert attempt.id == "att-x"
+    assert (attempt.worker_id, attempt.number, attempt.state) == ("w9", 2, "running")
     if backend == "sqlite":  # the lease runs from the store's clock: the caller's here...
-        assert attempt["lease_expires_at"] == 2030.0
+        assert attempt.lease_expires_at == 2030.0
     else:  # ...the database's on PostgreSQL
-        assert abs(attempt["lease_expires_at"] - (store.clock() + 30)) < 5
-    assert [a["id"] for a in store.read().running_attempts(["r1"])] == ["att-x"]
+        assert abs(attempt.lease_expires_at - (store.clock() + 30)) < 5
+    assert [a.id for a in store.read().running_attempts(["r1"])] == ["att-x"]
     assert store.read().events("r1")[-1]["to_state"] == "running"

@@ -117,12 +117,12 @@ def test_cancel_racing_completions_never_fails(engines: tuple[Engine, Engine]) -
             left = got["complete"] or []
             got["complete"] = claim(worker, run_id, [done(c) for c in left])
         run = operator.store.read().run(run_id)
-        assert run["state"] in RUN_TERMINAL and run["unfinished"] == 0, dict(run)
+        assert run.state in RUN_TERMINAL and run.unfinished == 0, run
         if got["cancel"] is False:  # too late: the run had finished on its own
-            assert run["state"] == "succeeded"
+            assert run.state == "succeeded"
             outcomes["too late"] += 1
         else:
-            assert run["state"] == "cancelled"
+            assert run.state == "cancelled"
             outcomes["cancelled"] += 1
         n += 1
     assert n >= 20, f"only {n} iterations in {SECONDS}s"

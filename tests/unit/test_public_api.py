@@ -41,11 +41,15 @@ def test_all_is_the_promised_surface() -> None:
     assert sorted(dir(baton)) == EXPECTED
 
 
+# Public names of classes that live under their own name (the read model's views).
+ALIASES = {"RunResult": "RunView", "TaskRunResult": "TaskRunView"}
+
+
 @pytest.mark.parametrize("name", EXPECTED)
 def test_every_public_name_resolves(name: str) -> None:
     value = getattr(baton, name)
     assert value is not None
-    assert getattr(value, "__name__", name) == name
+    assert getattr(value, "__name__", name) == ALIASES.get(name, name)
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:

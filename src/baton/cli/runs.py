@@ -93,10 +93,11 @@ class LocalRuns:
         return Engine(self.store)
 
     def list_runs(self, flow: str | None, state: str | None, limit: int) -> list[dict[str, Any]]:
-        from baton.execution import local
 
         rows = self.store.read().runs(flow=flow, state=state, limit=limit)
-        return [local.run_summary(r) for r in rows]
+        from baton.execution.views import RunView
+
+        return [RunView.of(r).summary_json() for r in rows]
 
     def list_flows(self) -> list[dict[str, Any]]:
         import time

@@ -24,18 +24,19 @@ from baton.model import notifications, run_trigger
 from baton.model.spec import FlowSpec
 from baton.model.states import RunState, TaskState
 from baton.model.times import iso
-from baton.store.store import Row, Tx
+from baton.store.records import RunRow
+from baton.store.store import Tx
 
 FAILED_TASKS = 20  # how many failed tasks a notification lists (it says how many in all)
 
 
-def run_created(tx: Tx, spec: FlowSpec, run: Row) -> None:
+def run_created(tx: Tx, spec: FlowSpec, run: RunRow) -> None:
     """Queue the run's SLA notifications, due at their deadlines (dropped if it ends first)."""
-    now = run["created_at"]
+    now = run.created_at
     rows = [
         _row(
             spec,
-            run["id"],
+            run.id,
             "sla",
             i,
             entry,
@@ -49,16 +50,16 @@ def run_created(tx: Tx, spec: FlowSpec, run: Row) -> None:
         tx.enqueue_notifications(rows)
 
 
-def run_ended(tx: Tx, spec: FlowSpec, run: Row, final: RunState, now: float) -> None:
+def run_ended(tx: Tx, spec: FlowSpec, run: RunRow, final: RunState, now: float) -> None:
     """Queue the notifications of a run that ended `final`; drop its SLA ones not yet due."""
     if notifications.wanted(spec.notifications, "sla"):
-        tx.drop_notifications(run["id"], "sla", now)
+        tx.drop_notifications(run.id, "sla", now)
     event = {RunState.SUCCEEDED: "success", RunState.FAILED: "failure"}.get(final)
     entries = notifications.wanted(spec.notifications, event) if event else []
     if not entries:
         return
     assert event is not None
-    started = run["started_at"] or now
+    started = run.started_at or now
     payload = _run_fields(run) | {
         "state": final.value,
         "started_at": iso(started),
@@ -66,22 +67,22 @@ def run_ended(tx: Tx, spec: FlowSpec, run: Row, final: RunState, now: float) -> 
         "duration": round(now - started, 3),
     }
     if final is RunState.FAILED:
-        failed = [r for r in tx.task_runs(run["id"]) if r["state"] == TaskState.FAILED]
+        failed = [r for r in tx.task_runs(run.id) if r.state == TaskState.FAILED]
         payload["failed_count"] = len(failed)
         payload["failed_tasks"] = [
             {
-                "key": r["task_key"],
-                "map_index": r["map_index"] if r["map_index"] >= 0 else None,
-                "error_kind": r["error_kind"],
-                "error": notifications.excerpt(r["error"]),
+                "key": r.task_key,
+                "map_index": r.map_index if r.map_index >= 0 else None,
+                "error_kind": r.error_kind,
+                "error": notifications.excerpt(r.error),
                 # Its failed attempt, whose log's last lines are added when sending.
-                "task_run_id": r["id"],
-                "attempt": r["attempts"],
+                "task_run_id": r.id,
+                "attempt": r.attempts,
             }
             for r in failed[:FAILED_TASKS]
         ]
     tx.enqueue_notifications(
-        [_row(spec, run["id"], event, i, entry, payload, now) for i, entry in entries]
+        [_row(spec, run.id, event, i, entry, payload, now) for i, entry in entries]
     )
 
 
@@ -96,10 +97,10 @@ def task_retrying(
     run = tx.run(run_id)
     rows = []
     for o, retry_at in retries:
-        map_index = tx.task_run(o.task_run_id)["map_index"]
+        map_index = tx.task_run(o.task_run_id).map_index
         payload = _run_fields(run) | {
-            "state": run["state"],
-            "started_at": iso(run["started_at"]),
+            "state": run.state,
+            "started_at": iso(run.started_at),
             "task": {
                 "key": o.task_key,
                 "map_index": map_index if map_index >= 0 else None,
@@ -115,14 +116,14 @@ def task_retrying(
     tx.enqueue_notifications(rows)
 
 
-def _run_fields(run: Row) -> dict[str, Any]:
-    info = json.loads(run["trigger_info"]) if run["trigger_info"] else None
+def _run_fields(run: RunRow) -> dict[str, Any]:
+    info = json.loads(run.trigger_info) if run.trigger_info else None
     return {
-        "params": json.loads(run["params"]),
-        "trigger": run_trigger.kind(run["trigger"], info),
+        "params": json.loads(run.params),
+        "trigger": run_trigger.kind(run.trigger, info),
         "trigger_detail": run_trigger.detail(info),
-        "logical_date": iso(run["logical_date"]),
-        "created_at": iso(run["created_at"]),
+        "logical_date": iso(run.logical_date),
+        "created_at": iso(run.created_at),
     }
 
 

@@ -15,6 +15,7 @@ from baton.model.retry import retry_delay, should_retry
 from baton.model.spec import PARAM_KEY, REF_KEY, TaskSpec
 from baton.model.states import TASK_TERMINAL, AttemptState, ErrorKind, RunState, TaskState
 from baton.model.trigger_rules import Decision, UpstreamCounts, evaluate
+from baton.store.records import TaskRunRow
 from baton.store.store import Claimed, TaskMove
 
 UNMAPPED = -1  # the map_index of a task run that is not one item of a mapped task
@@ -146,73 +147,73 @@ _REPAIRED = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.CA
 class RepairPlan(NamedTuple):
     """What a repair run keeps of the run it repairs, and what it runs again."""
 
-    reuse: dict[str, list[Mapping[str, Any]]]  # task key -> the task runs kept as they were
-    items: dict[str, list[Mapping[str, Any]]]  # mapped task key -> its items to run again
+    reuse: dict[str, list[TaskRunRow]]  # task key -> the task runs kept as they were
+    items: dict[str, list[TaskRunRow]]  # mapped task key -> its items to run again
 
 
 def repair_plan(
-    graph: Graph, mapped: Collection[str], rows: Sequence[Mapping[str, Any]]
+    graph: Graph, mapped: Collection[str], rows: Sequence[TaskRunRow]
 ) -> RepairPlan | None:
     """Re-run what did not succeed (failed, upstream_failed, cancelled) and everything
     downstream of it; None if nothing did. A mapped task whose upstream tasks are all kept
     maps over the same items again: only its items that did not succeed run, the others
     keep their results."""
-    bad = {r["task_key"] for r in rows if r["state"] in _REPAIRED}
+    bad = {r.task_key for r in rows if r.state in _REPAIRED}
     if not bad:
         return None
     rerun = set(bad)
     for key in graph.order:  # upstream first, so descendants are found in one pass
         if any(u in rerun for u in graph.upstream[key]):
             rerun.add(key)
-    items: dict[str, list[Mapping[str, Any]]] = {}
+    items: dict[str, list[TaskRunRow]] = {}
     for key in sorted(bad & set(mapped)):
-        own = [r for r in rows if r["task_key"] == key]
-        expanded = all(r["map_index"] >= 0 for r in own)  # else it failed before mapping
+        own = [r for r in rows if r.task_key == key]
+        expanded = all(r.map_index >= 0 for r in own)  # else it failed before mapping
         if expanded and not any(u in rerun for u in graph.upstream[key]):
-            items[key] = [r for r in own if r["state"] in _REPAIRED]
-    reuse: dict[str, list[Mapping[str, Any]]] = {}
+            items[key] = [r for r in own if r.state in _REPAIRED]
+    reuse: dict[str, list[TaskRunRow]] = {}
     for r in rows:
-        key = r["task_key"]
-        if key not in rerun or (key in items and r["state"] not in _REPAIRED):
+        key = r.task_key
+        if key not in rerun or (key in items and r.state not in _REPAIRED):
             reuse.setdefault(key, []).append(r)
     return RepairPlan(reuse, items)
 
 
-def reused_row(run_id: str, r: Mapping[str, Any], parent_run_id: str | None) -> dict[str, Any]:
+def reused_row(run_id: str, r: TaskRunRow, parent_run_id: str | None) -> dict[str, Any]:
     """A task run of a repair run copied from the run it repairs, outcome and result kept."""
     return {
         "run_id": run_id,
-        "task_key": r["task_key"],
-        "map_index": r["map_index"],
-        "state": r["state"],
-        "queue": r["queue"],
-        "pool": r["pool"],
-        "priority": r["priority"],
-        "up_total": r["up_total"],
+        "task_key": r.task_key,
+        "map_index": r.map_index,
+        "state": r.state,
+        "queue": r.queue,
+        "pool": r.pool,
+        "priority": r.priority,
+        "up_total": r.up_total,
         "ready_at": None,
-        "result": r["result"],
-        "result_ref": r["result_ref"],
-        "result_len": r["result_len"],
+        "result": r.result,
+        "result_ref": r.result_ref,
+        "result_len": r.result_len,
         "reused_from": parent_run_id,
-        "started_at": r["started_at"],
-        "ended_at": r["ended_at"],
+        "started_at": r.started_at,
+        "ended_at": r.ended_at,
         "attempts": 0,
         "note": f"reused from run {parent_run_id}",
     }
 
 
-def item_row(run_id: str, r: Mapping[str, Any], state: TaskState, now: float) -> dict[str, Any]:
+def item_row(run_id: str, r: TaskRunRow, state: TaskState, now: float) -> dict[str, Any]:
     """A mapped task's item that a repair runs again: `r` is the item in the repaired run."""
     queued = state is TaskState.QUEUED
     return {
         "run_id": run_id,
-        "task_key": r["task_key"],
-        "map_index": r["map_index"],
+        "task_key": r.task_key,
+        "map_index": r.map_index,
         "state": state.value,
-        "queue": r["queue"],
-        "pool": r["pool"],
-        "priority": r["priority"],
-        "up_total": r["up_total"],
+        "queue": r.queue,
+        "pool": r.pool,
+        "priority": r.priority,
+        "up_total": r.up_total,
         "up_counts": [0, 0, 0, 0],  # decided already: it runs
         "ready_at": now if queued else None,
     }
@@ -225,8 +226,8 @@ def initial_rows(
     run_id: str,
     graph: Graph,
     tasks: Mapping[str, TaskSpec],
-    reuse: Mapping[str, Sequence[Mapping[str, Any]]],
-    items: Mapping[str, Sequence[Mapping[str, Any]]],
+    reuse: Mapping[str, Sequence[TaskRunRow]],
+    items: Mapping[str, Sequence[TaskRunRow]],
     *,
     held: bool,
     parent_run_id: str | None,
@@ -248,7 +249,7 @@ def initial_rows(
         total = 0
         for up in graph.upstream[key]:
             for r in reuse.get(up, ()):
-                for i, d in enumerate(upstream_deltas(TaskState(r["state"]))):
+                for i, d in enumerate(upstream_deltas(TaskState(r.state))):
                     counts[i] += d
             total += max(len(reuse.get(up, ())) + len(items.get(up, ())), 1)
         # A task with nothing to wait for is inserted queued: no second write.
@@ -375,11 +376,11 @@ def leave_pending(decision: Decision, now: float) -> tuple[TaskState, dict[str, 
     return None
 
 
-def source_length(rows: Sequence[Mapping[str, Any]]) -> int | None:
+def source_length(rows: Sequence[TaskRunRow]) -> int | None:
     """How many items the task runs of a mapped task's source give: a plain task's list
     result (None if it did not succeed or its result is no list), or one per item."""
-    if len(rows) == 1 and rows[0]["map_index"] == UNMAPPED:
-        return rows[0]["result_len"] if rows[0]["state"] == TaskState.SUCCEEDED else None
+    if len(rows) == 1 and rows[0].map_index == UNMAPPED:
+        return rows[0].result_len if rows[0].state == TaskState.SUCCEEDED else None
     return len(rows)
 
 
@@ -432,28 +433,26 @@ def expansion(
 # -- admitting and cancelling runs ---------------------------------------------------------
 
 
-def admitted_items(run_id: str, pending: Iterable[Mapping[str, Any]], now: float) -> list[TaskMove]:
+def admitted_items(run_id: str, pending: Iterable[TaskRunRow], now: float) -> list[TaskMove]:
     """A held repair run's mapped items to run again were decided already: they run."""
     return [
-        TaskMove(r["id"], run_id, TaskState.PENDING, TaskState.QUEUED, {"ready_at": now})
+        TaskMove(r.id, run_id, TaskState.PENDING, TaskState.QUEUED, {"ready_at": now})
         for r in pending
-        if r["map_index"] >= 0
+        if r.map_index >= 0
     ]
 
 
-def cancel_moves(
-    run_id: str, unfinished: Iterable[Mapping[str, Any]], now: float
-) -> list[TaskMove]:
+def cancel_moves(run_id: str, unfinished: Iterable[TaskRunRow], now: float) -> list[TaskMove]:
     """Cancelling a run ends at once everything of it that is not running; running attempts
     are stopped by their worker, which sees the run `cancelling`."""
     return [
         TaskMove(
-            r["id"],
+            r.id,
             run_id,
-            TaskState(r["state"]),
+            TaskState(r.state),
             TaskState.CANCELLED,
             {"ended_at": now, "error_kind": ErrorKind.CANCELLED.value},
         )
         for r in unfinished
-        if r["state"] != TaskState.RUNNING
+        if r.state != TaskState.RUNNING
     ]

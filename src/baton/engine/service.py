@@ -29,6 +29,7 @@ from baton.model.states import (
     TaskState,
 )
 from baton.model.trigger_rules import Decision, evaluate
+from baton.store.records import AttemptRow, TaskRunRow
 from baton.store.store import Claimed, Row, Store, TaskMove, Tx
 
 # Bounds of the engine's caches: entries evicted are loaded again from the store when needed.
@@ -121,12 +122,12 @@ class Engine:
         if facts is None:
             row = (tx or self.store.read()).run(run_id)
             meta = RunMeta(
-                row["logical_date"],
-                row["data_interval_start"],
-                row["data_interval_end"],
-                json.loads(row["trigger_info"]) if row["trigger_info"] else None,
+                row.logical_date,
+                row.data_interval_start,
+                row.data_interval_end,
+                json.loads(row.trigger_info) if row.trigger_info else None,
             )
-            facts = RunFacts(row["version_id"], json.loads(row["params"]), meta)
+            facts = RunFacts(row.version_id, json.loads(row.params), meta)
             self._runs.put(run_id, facts)
         return facts
 
@@ -139,8 +140,8 @@ class Engine:
         *,
         trigger: str = "manual",
         parent_run_id: str | None = None,
-        reuse: Mapping[str, Sequence[Row]] | None = None,
-        items: Mapping[str, Sequence[Row]] | None = None,
+        reuse: Mapping[str, Sequence[TaskRunRow]] | None = None,
+        items: Mapping[str, Sequence[TaskRunRow]] | None = None,
         parent_task_run_id: int | None = None,
         root_run_id: str | None = None,
         logical_date: float | None = None,
@@ -236,9 +237,9 @@ class Engine:
             again = planner.admitted_items(run_id, pending, now)
             if again:
                 tx.move_tasks(again, now)
-            keys = [r["task_key"] for r in pending if r["map_index"] < 0]
+            keys = [r.task_key for r in pending if r.map_index < 0]
             self._decide_pending(tx, run_id, c, keys, now)
-            if tx.run(run_id)["unfinished"] == 0:
+            if tx.run(run_id).unfinished == 0:
                 self._finish_run(tx, run_id, c, now)
 
     # -- claiming ------------------------------------------------------------------------
@@ -312,7 +313,7 @@ class Engine:
                 by_run.setdefault(o.run_id, []).append(o)
         for run_id, batch in sorted(by_run.items()):  # one lock order: no deadlock
             c, _ = self.run_info(run_id, tx)
-            cancelling = tx.lock_run(run_id)["state"] == RunState.CANCELLING
+            cancelling = tx.lock_run(run_id).state == RunState.CANCELLING
             steps: list[_Step] = []
             requeue: list[_Step] = []
             assets: list[dict[str, Any]] = []
@@ -363,7 +364,7 @@ class Engine:
                     target = _pending_row(tx, run_id, d)
                     if target is not None:
                         skip = TaskMove(
-                            target["id"],
+                            target.id,
                             run_id,
                             TaskState.PENDING,
                             TaskState.SKIPPED,
@@ -427,30 +428,28 @@ class Engine:
 
     def _finish_run(self, tx: Tx, run_id: str, c: Compiled, now: float) -> None:
         run = tx.run(run_id)
-        if run["state"] in RUN_TERMINAL:
+        if run.state in RUN_TERMINAL:
             return
         leaves = tx.task_runs(run_id, c.graph.leaves)
-        final = planner.run_final_state(
-            run["state"] == RunState.CANCELLING, (r["state"] for r in leaves)
-        )
-        tx.move_run(run_id, final, {"ended_at": now, "started_at": run["started_at"] or now}, now)
+        final = planner.run_final_state(run.state == RunState.CANCELLING, (r.state for r in leaves))
+        tx.move_run(run_id, final, {"ended_at": now, "started_at": run.started_at or now}, now)
         if c.spec.notifications:
             notifications.run_ended(tx, c.spec, run, final, now)
         if c.spec.max_active_runs is not None:
             self._admit(tx, c.spec.name, c.spec.max_active_runs, now)
-        if run["parent_task_run_id"] is not None:  # a `flow` task waits for this run: wake it
-            parent = tx.task_run(run["parent_task_run_id"])
-            if parent["state"] == TaskState.WAITING:
-                pc, _ = self.run_info(parent["run_id"], tx)
+        if run.parent_task_run_id is not None:  # a `flow` task waits for this run: wake it
+            parent = tx.task_run(run.parent_task_run_id)
+            if parent.state == TaskState.WAITING:
+                pc, _ = self.run_info(parent.run_id, tx)
                 wake = TaskMove(
-                    parent["id"],
-                    parent["run_id"],
+                    parent.id,
+                    parent.run_id,
                     TaskState.WAITING,
                     TaskState.QUEUED,
                     {"ready_at": now},
                     note=f"run {run_id} ended {final}",
                 )
-                self._move(tx, pc, wake, parent["task_key"], now)
+                self._move(tx, pc, wake, parent.task_key, now)
 
     # -- timers --------------------------------------------------------------------------
 
@@ -468,16 +467,16 @@ class Engine:
                 self._move(tx, c, back, r["task_key"], now)
             return tx.next_wakeup_at()
 
-    def fail_lost(self, attempts: Iterable[Row], reason: str) -> int:
+    def fail_lost(self, attempts: Iterable[AttemptRow], reason: str) -> int:
         """Fail attempts whose worker is gone (error_kind lost); they retry per policy."""
         now = self.clock()
         outcomes = [
             Outcome(
-                attempt_id=a["id"],
-                task_run_id=a["task_run_id"],
-                run_id=a["run_id"],
-                task_key=self.store.read().task_run(a["task_run_id"])["task_key"],
-                attempt=a["number"],
+                attempt_id=a.id,
+                task_run_id=a.task_run_id,
+                run_id=a.run_id,
+                task_key=self.store.read().task_run(a.task_run_id).task_key,
+                attempt=a.number,
                 state=AttemptState.FAILED,
                 ended_at=now,
                 error=reason,
@@ -526,9 +525,9 @@ class Engine:
         now = self.clock()
         with self.store.transaction() as tx:
             run = tx.lock_run(run_id)  # a completion under way commits first, or waits
-            if run["state"] in RUN_TERMINAL:
+            if run.state in RUN_TERMINAL:
                 return False
-            if run["state"] == RunState.CANCELLING:
+            if run.state == RunState.CANCELLING:
                 return True
             c, _ = self.run_info(run_id, tx)
             tx.move_run(run_id, RunState.CANCELLING, None, now)
@@ -543,7 +542,7 @@ class Engine:
                 tx.finish_tasks(run_id, len(moves))
             waiting = [m.id for m in moves if m.frm is TaskState.WAITING]
             tx.close_attempts(
-                [r["resume_attempt"] for r in map(tx.task_run, waiting) if r["resume_attempt"]],
+                [r.resume_attempt for r in map(tx.task_run, waiting) if r.resume_attempt],
                 AttemptState.CANCELLED.value,
                 now,
             )
@@ -551,9 +550,9 @@ class Engine:
             children = [
                 r
                 for r in tx.child_runs([m.id for m in moves])
-                if tx.run(r)["state"] not in RUN_TERMINAL
+                if tx.run(r).state not in RUN_TERMINAL
             ]
-            if tx.run(run_id)["unfinished"] == 0:
+            if tx.run(run_id).unfinished == 0:
                 self._finish_run(tx, run_id, c, now)
         for child in children:  # sub-flow runs of cancelled `flow` tasks go too
             self.cancel(child)
@@ -565,9 +564,9 @@ class Engine:
         a mapped task, only its items that did not succeed: `planner.repair_plan`)."""
         read = self.store.read()
         run = read.run(run_id)
-        if run["state"] not in RUN_TERMINAL:
+        if run.state not in RUN_TERMINAL:
             raise InputError(
-                f"run {run_id} is {run['state']}: only a finished run can be repaired "
+                f"run {run_id} is {run.state}: only a finished run can be repaired "
                 "(wait for it, cancel it, or `baton runs resume` it)"
             )
         c, params = self.run_info(run_id)
@@ -585,8 +584,8 @@ class Engine:
         )
 
 
-def _pending_row(tx: Tx, run_id: str, key: str) -> Row | None:
+def _pending_row(tx: Tx, run_id: str, key: str) -> TaskRunRow | None:
     for r in tx.task_runs(run_id, [key]):
-        if r["state"] == TaskState.PENDING:
+        if r.state == TaskState.PENDING:
             return r
     return None

@@ -15,9 +15,9 @@ from baton.errors import InputError
 from baton.execution import loader, log_tail
 from baton.execution.loader import LoadedFlow
 from baton.execution.lost import end_lost, lost_attempts
-from baton.execution.run_result import RunResult, load_result
 from baton.execution.secrets import Secrets
 from baton.execution.signals import cancel_on_signal
+from baton.execution.views import RunResult, load_result
 from baton.execution.worker import Worker
 from baton.model.decorators import Flow
 from baton.model.params import coerce_params
@@ -100,7 +100,7 @@ def _notifying(engine: Engine, settings: Settings, run_id: str, runs: list[str])
 def wait(store: Store, run_id: str, poll: float = 0.1) -> RunResult:
     """Follow a run that other processes (cluster workers) work on until it ends."""
     read = store.read()
-    while read.run(run_id)["state"] not in RUN_TERMINAL:
+    while read.run(run_id).state not in RUN_TERMINAL:
         time.sleep(poll)
     return load_result(store, run_id)
 
@@ -111,10 +111,10 @@ def cancel(engine: Engine, settings: Settings, run_id: str) -> str:
     came) is left as it is: cancelling it does nothing, and is no error (`cancel_text`)."""
     store = engine.store
     if not engine.cancel(run_id):
-        return str(store.read().run(run_id)["state"])
+        return str(store.read().run(run_id).state)
     lost = lost_attempts(store, store.read().runs_under(run_id), None)
     end_lost(engine, settings, lost, "cancelled; its worker was gone")
-    return str(store.read().run(run_id)["state"])
+    return str(store.read().run(run_id).state)
 
 
 def cancel_text(run_id: str, state: str) -> str:
@@ -142,9 +142,9 @@ def end_lost_attempts(engine: Engine, settings: Settings, run_id: str) -> int:
 def check_resumable(store: Store, run_id: str) -> None:
     """Raise InputError unless the run is still going (so there is something to resume)."""
     run = store.read().run(run_id)
-    if run["state"] in RUN_TERMINAL:
+    if run.state in RUN_TERMINAL:
         raise InputError(
-            f"run {run_id} already ended {run['state']}: nothing to resume "
+            f"run {run_id} already ended {run.state}: nothing to resume "
             "(`baton runs repair` re-runs what failed)"
         )
 

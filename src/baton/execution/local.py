@@ -1,7 +1,7 @@
 """Running flows to the end in this process: `baton run`, `run_flow`, resume and repair.
 
 The public names the CLI, the API and `baton` import from here; each lives in the module
-named for what it holds: results in `run_result`, a run's life in `lifecycle`, signal
+named for what it holds: results in `views`, a run's life in `lifecycle`, signal
 handling in `signals`.
 """
 
@@ -19,23 +19,14 @@ from baton.execution.lifecycle import (
     start_run,
     wait,
 )
-from baton.execution.run_result import (
-    RunResult,
-    TaskRunResult,
-    attempt_json,
-    get_run,
-    load_result,
-    run_summary,
-    task_result,
-)
 from baton.execution.signals import cancel_on_signal
+from baton.execution.views import RunResult, TaskRunResult, get_run, load_result
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "LAST_SEND_TIMEOUT",
     "RunResult",
     "TaskRunResult",
-    "attempt_json",
     "cancel",
     "cancel_on_signal",
     "cancel_text",
@@ -45,8 +36,6 @@ __all__ = [
     "get_run",
     "load_result",
     "run_flow",
-    "run_summary",
     "start_run",
-    "task_result",
     "wait",
 ]

@@ -13,7 +13,8 @@ import os
 from baton.execution import logs
 from baton.model.names import task_run_name
 from baton.settings import Settings
-from baton.store.store import Row, Store
+from baton.store.records import AttemptRow
+from baton.store.store import Store
 
 LINES = 20  # how many lines a notification shows of a failed attempt's log
 TAIL_BYTES = 16 << 10  # read at most this much of the end of a log for them
@@ -30,7 +31,7 @@ def last_lines(
     if row is None:
         return None
     task = read.task_run(task_run_id)
-    name = task_run_name(task["task_key"], task["map_index"])
+    name = task_run_name(task.task_key, task.map_index)
     size = _size(store, settings, row, name)
     offset = max(size - TAIL_BYTES, 0)
     text, _, _ = logs.read_attempt_log(store, settings, row, name, offset, TAIL_BYTES)
@@ -41,13 +42,13 @@ def last_lines(
     return "\n".join(found[-lines:]) or None
 
 
-def _size(store: Store, settings: Settings, attempt: Row, name: str) -> int:
+def _size(store: Store, settings: Settings, attempt: AttemptRow, name: str) -> int:
     """How long the log is where `read_attempt_log` will read it."""
-    path = logs.log_path(settings, attempt["run_id"], name, attempt["number"])
+    path = logs.log_path(settings, attempt.run_id, name, attempt.number)
     try:
         size = os.path.getsize(path)
     except OSError:  # it printed nothing, or ran on another machine
         size = 0
     if settings.cluster:
-        size = max(size, store.read().log_size(attempt["id"]))
+        size = max(size, store.read().log_size(attempt.id))
     return size

@@ -26,7 +26,8 @@ from baton.execution.context import open_log_file
 from baton.execution.secrets import Secrets
 from baton.model.states import AttemptState
 from baton.settings import Settings
-from baton.store.store import Row, Store
+from baton.store.records import AttemptRow
+from baton.store.store import Store
 
 _local = threading.local()
 _install_lock = threading.Lock()
@@ -241,7 +242,7 @@ def whole_chars(data: bytes) -> int:
 
 
 def read_attempt_log(
-    store: Store, settings: Settings, attempt: Row, name: str, offset: int, limit: int
+    store: Store, settings: Settings, attempt: AttemptRow, name: str, offset: int, limit: int
 ) -> tuple[str, int, bool]:
     """Up to `limit` bytes of an attempt's log (a row of `Tx.attempt`; `name`: its task
     run's key, or `key.N`) from byte `offset`: the text, the offset after it, and whether
@@ -253,9 +254,9 @@ def read_attempt_log(
     reaches the end of an ended attempt's log, a character cut short is left for the next
     read.
     """
-    ended = attempt["state"] not in _ONGOING
+    ended = attempt.state not in _ONGOING
     try:
-        with open(log_path(settings, attempt["run_id"], name, attempt["number"]), "rb") as f:
+        with open(log_path(settings, attempt.run_id, name, attempt.number), "rb") as f:
             size = os.fstat(f.fileno()).st_size
             f.seek(offset)
             data = f.read(limit)
@@ -263,9 +264,9 @@ def read_attempt_log(
         size, data = 0, b""
     if settings.cluster:
         read = store.read()
-        shipped = read.log_size(attempt["id"])
+        shipped = read.log_size(attempt.id)
         if shipped > size:
-            text, next_offset = read.log_text(attempt["id"], offset, limit)
+            text, next_offset = read.log_text(attempt.id, offset, limit)
             return text, next_offset, ended and next_offset >= shipped
     to_end = ended and offset + len(data) >= size
     if not to_end:

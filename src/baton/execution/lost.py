@@ -20,16 +20,17 @@ from baton.execution.context import open_log_file
 from baton.model.names import task_run_name
 from baton.model.times import iso
 from baton.settings import Settings
-from baton.store.store import Row, Store
+from baton.store.records import AttemptRow, LiveAttemptRow, WorkerRow
+from baton.store.store import Store
 from baton.tasks import process
 
 
-def fail(engine: Engine, settings: Settings, attempts: Sequence[Row], why: str) -> None:
+def fail(engine: Engine, settings: Settings, attempts: Sequence[AttemptRow], why: str) -> None:
     """Fail attempts whose worker is gone (error_kind lost), each with an error naming its
     worker and its last heartbeat, and close their logs with it."""
-    by_worker: dict[str, list[Row]] = {}
+    by_worker: dict[str, list[AttemptRow]] = {}
     for a in attempts:
-        by_worker.setdefault(a["worker_id"], []).append(a)
+        by_worker.setdefault(a.worker_id, []).append(a)
     workers = workers_of(engine.store, attempts)
     for worker_id, theirs in by_worker.items():
         error = reason(workers.get(worker_id), worker_id, why)
@@ -37,41 +38,40 @@ def fail(engine: Engine, settings: Settings, attempts: Sequence[Row], why: str) 
         close_logs(engine.store, settings, theirs, error)
 
 
-def reason(worker: Row | None, worker_id: str, why: str) -> str:
+def reason(worker: WorkerRow | None, worker_id: str, why: str) -> str:
     """The error of an attempt lost with its worker (a row of `Tx.workers`, None if gone)."""
     if worker is None:
         return f"lost: worker {worker_id} is gone: {why}"
-    return (
-        f"lost: worker {worker['name']} stopped heartbeating at {iso(worker['heartbeat_at'])}: "
-        f"{why}"
-    )
+    return f"lost: worker {worker.name} stopped heartbeating at {iso(worker.heartbeat_at)}: {why}"
 
 
-def workers_of(store: Store, attempts: Sequence[Row]) -> dict[str, Row]:
+def workers_of(store: Store, attempts: Sequence[AttemptRow]) -> dict[str, WorkerRow]:
     """The workers (rows of `Tx.workers`, stopped ones too) that ran these attempts, by id."""
-    ids = {a["worker_id"] for a in attempts}
-    return {w["id"]: w for w in store.read().workers(include_stopped=True) if w["id"] in ids}
+    ids = {a.worker_id for a in attempts}
+    return {w.id: w for w in store.read().workers(include_stopped=True) if w.id in ids}
 
 
-def close_logs(store: Store, settings: Settings, attempts: Sequence[Row], error: str) -> None:
+def close_logs(
+    store: Store, settings: Settings, attempts: Sequence[AttemptRow], error: str
+) -> None:
     """End the logs of these attempts, just failed as lost with `error`, with a line saying
     so; an attempt that ended otherwise (its worker's late report won) is left as it is."""
     read = store.read()
     for a in attempts:
-        now = read.attempt(a["task_run_id"], a["number"])
-        if now is None or now["state"] != "failed" or now["error"] != error:
+        now = read.attempt(a.task_run_id, a.number)
+        if now is None or now.state != "failed" or now.error != error:
             continue
-        task_run = read.task_run(a["task_run_id"])
-        name = task_run_name(task_run["task_key"], task_run["map_index"])
-        line = f"baton: attempt {a['number']} {error}\n"
-        path = logs.log_path(settings, a["run_id"], name, a["number"])
+        task_run = read.task_run(a.task_run_id)
+        name = task_run_name(task_run.task_key, task_run.map_index)
+        line = f"baton: attempt {a.number} {error}\n"
+        path = logs.log_path(settings, a.run_id, name, a.number)
         try:
             _append(store, settings, now, path, line)
         except OSError as exc:  # a full disk must not stop the timers: the error has it all
             print(f"baton: could not end the log {path} ({exc})", file=sys.stderr)
 
 
-def _append(store: Store, settings: Settings, attempt: Row, path: str, line: str) -> None:
+def _append(store: Store, settings: Settings, attempt: AttemptRow, path: str, line: str) -> None:
     here = os.path.exists(path)
     shipper = None
     if settings.cluster and here:
@@ -79,21 +79,23 @@ def _append(store: Store, settings: Settings, attempt: Row, path: str, line: str
         # part run elsewhere), then the line; what the dead worker never shipped goes to the
         # store with the line, so both keep the same bytes at the same offsets.
         shipper = logs.Shipper()
-        shipper.resume(store, attempt["id"], path)
+        shipper.resume(store, attempt.id, path)
     if here or not settings.cluster:
         with open_log_file(path) as f:
             f.write(line.encode("utf-8"))
     if not settings.cluster:
         return
     if shipper is not None:
-        rows = shipper.collect([attempt["id"]], final=True)
+        rows = shipper.collect([attempt.id], final=True)
     else:  # another machine ran it: the line follows what the store has
-        rows = [(attempt["id"], store.read().log_size(attempt["id"]), line)]
+        rows = [(attempt.id, store.read().log_size(attempt.id), line)]
     with store.transaction() as tx:
         tx.append_log_chunks(rows)
 
 
-def lost_attempts(store: Store, run_ids: Sequence[str] | None, own_id: str | None) -> list[Row]:
+def lost_attempts(
+    store: Store, run_ids: Sequence[str] | None, own_id: str | None
+) -> list[LiveAttemptRow]:
     """Running attempts whose worker is gone: its lease expired (by the store's clock, the
     one that set it: see `dialect.clock`), it stopped, or it was a process on this host that
     no longer exists."""
@@ -101,24 +103,22 @@ def lost_attempts(store: Store, run_ids: Sequence[str] | None, own_id: str | Non
     return [
         a
         for a in store.read().lost_candidates(run_ids, host)
-        if a["worker_id"] != own_id
-        and (
-            a["lease_expired"]
-            or a["stopped_at"] is not None
-            or (a["host"] == host and not _alive(a["pid"]))
-        )
+        if a.worker_id != own_id
+        and (a.lease_expired or a.stopped_at is not None or (a.host == host and not _alive(a.pid)))
     ]
 
 
-def end_lost(engine: Engine, settings: Settings, attempts: Sequence[Row], reason: str) -> None:
+def end_lost(
+    engine: Engine, settings: Settings, attempts: Sequence[LiveAttemptRow], reason: str
+) -> None:
     """Fail attempts whose worker is gone, first killing the processes they left on this host.
     Each one's error, and a last line of its log, say which worker stopped heartbeating when."""
     if not attempts:
         return
     host = hostname()
     for a in attempts:
-        if a["host"] == host:
-            process.kill_groups(settings.work_dir, a["id"])
+        if a.host == host:
+            process.kill_groups(settings.work_dir, a.id)
     fail(engine, settings, attempts, reason)
 
 

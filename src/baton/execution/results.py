@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from typing import Any
 
 
@@ -32,13 +31,14 @@ def encode(
     return None, path, length
 
 
-def decode(row: Mapping[str, Any]) -> Any:
-    """The value of a TaskRun row's result (None when it has none)."""
-    if row["result_ref"]:
+def decode(result: str | None, result_ref: str | None) -> Any:
+    """A task run's result from its `result` (JSON) and `result_ref` (a pickle's path)
+    columns; None when it has none."""
+    if result_ref:
         import pickle
 
-        with open(row["result_ref"], "rb") as f:
+        with open(result_ref, "rb") as f:
             return pickle.load(f)
-    if row["result"] is not None:
-        return json.loads(row["result"])
+    if result is not None:
+        return json.loads(result)
     return None

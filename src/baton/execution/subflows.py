@@ -24,7 +24,7 @@ def start_child(
     store = Store(url)
     try:
         engine = Engine(store)
-        root = store.read().run(parent.run_id)["root_run_id"] or parent.run_id
+        root = store.read().run(parent.run_id).root_run_id or parent.run_id
         run_id = engine.create_run(
             engine.register(child.spec),
             values,
@@ -49,12 +49,12 @@ def run_status(url: str, run_id: str) -> dict[str, Any]:
         store.close()
     return {
         "id": run_id,
-        "flow": run["flow_name"],
-        "state": run["state"],
+        "flow": run.flow_name,
+        "state": run.state,
         "tasks": {
-            r["task_key"] if r["map_index"] < 0 else f"{r['task_key']}[{r['map_index']}]": {
-                "state": r["state"],
-                "error": r["error"],
+            r.task_key if r.map_index < 0 else f"{r.task_key}[{r.map_index}]": {
+                "state": r.state,
+                "error": r.error,
             }
             for r in tasks
         },

@@ -45,7 +45,7 @@ from baton.model.states import RUN_TERMINAL, RunState
 from baton.model.times import iso
 from baton.settings import Settings
 from baton.store import dialect
-from baton.store.store import Claimed, Row
+from baton.store.store import Claimed
 from baton.tasks import process
 
 TIMER_INTERVAL = 0.2  # seconds between checks for retries due, cancels and leases
@@ -384,7 +384,7 @@ class Worker:
     def _all_done(self) -> bool:
         """Whether every run in scope ended (sub-flow runs included)."""
         read = self.engine.store.read()
-        return all(read.run(r)["state"] in RUN_TERMINAL for r in self._scope() or ())
+        return all(read.run(r).state in RUN_TERMINAL for r in self._scope() or ())
 
     def _deadlines(self) -> list[float]:
         return [j.deadline for j in self._active.values() if j.deadline is not None] + [
@@ -536,35 +536,10 @@ class Worker:
             return {}
         values: dict[str, Any] = {}
         for row in self.engine.store.read().results(run_id, keys):
-            value = results.decode(row) if row["state"] == "succeeded" else None
+            ok = row["state"] == "succeeded"
+            value = results.decode(row["result"], row["result_ref"]) if ok else None
             if row["map_index"] < 0:
                 values[row["task_key"]] = value
             else:
                 values.setdefault(row["task_key"], []).append(value)
         return values
-
-
-def describe(r: Row) -> dict[str, Any]:
-    """A row of `Tx.workers` as `baton workers --json` and the API show it."""
-    return {
-        "id": r["id"],
-        "name": r["name"],
-        "host": r["host"],
-        "pid": r["pid"],
-        "queues": json.loads(r["queues"]),
-        "concurrency": r["concurrency"],
-        "running": r["running"],
-        "tasks": [
-            {
-                "run_id": t["run_id"],
-                "task_key": t["task_key"],
-                "map_index": t["map_index"] if t["map_index"] >= 0 else None,
-                "attempt": t["number"],
-                "started_at": iso(t["started_at"]),
-            }
-            for t in r["tasks"]
-        ],
-        "started_at": iso(r["started_at"]),
-        "heartbeat_at": iso(r["heartbeat_at"]),
-        "stopped_at": iso(r["stopped_at"]),
-    }

@@ -30,7 +30,7 @@ from baton.model.spec import DEFAULT_QUEUE
 from baton.model.states import RUN_TERMINAL
 from baton.settings import Settings
 from baton.store import waiting
-from baton.store.store import Row
+from baton.store.records import RunRow
 
 POLL = 0.2  # seconds between looks at a cluster's runs
 
@@ -65,9 +65,9 @@ def plan(engine: Engine, flow: str, start: str, end: str, *, rerun: bool, now: f
     row = engine.store.read().flow(flow)
     if row is None:
         raise NotFoundError(f"no flow '{flow}'; `baton flows list` shows the flows")
-    if not row["deployed"]:
+    if not row.deployed:
         raise InputError(f"flow '{flow}' is not deployed: `baton deploy` it first")
-    spec = engine.compiled(row["latest_version"]).spec
+    spec = engine.compiled(row.latest_version).spec
     if spec.schedule is None:
         raise InputError(f"flow '{flow}' has no schedule, so it has no logical dates to backfill")
     schedule = parse_schedule(spec.schedule)
@@ -99,7 +99,7 @@ def plan(engine: Engine, flow: str, start: str, end: str, *, rerun: bool, now: f
             item.skipped, item.run_id, item.state = "succeeded before", latest["id"], "succeeded"
         else:
             item.parent_run_id = latest["id"]
-    return Plan(flow, row["latest_version"], schedule, items)
+    return Plan(flow, row.latest_version, schedule, items)
 
 
 def execute(
@@ -155,11 +155,11 @@ def execute(
                 engine.store, patience, say, functools.partial(_runs, engine, active)
             )
             for item, row in zip(active, rows, strict=True):
-                item.state = row["state"]
+                item.state = row.state
             active = [i for i in active if i.state not in RUN_TERMINAL]
 
 
-def _runs(engine: Engine, items: Sequence[Item]) -> list[Row]:
+def _runs(engine: Engine, items: Sequence[Item]) -> list[RunRow]:
     read = engine.store.read()
     return [read.run(str(i.run_id)) for i in items]
 

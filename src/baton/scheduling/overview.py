@@ -9,37 +9,37 @@ from typing import Any
 from baton.model.schedules import parse_schedule
 from baton.model.spec import FlowSpec
 from baton.model.times import iso
-from baton.store.store import Row
+from baton.store.records import FlowOverviewRow, FlowRow
 
 
-def flow_summary(r: Row, now: float) -> dict[str, Any]:
+def flow_summary(r: FlowOverviewRow, now: float) -> dict[str, Any]:
     """A row of `Tx.flows_overview` (or `Tx.flow_rows`) as JSON."""
-    spec = FlowSpec.from_json(r["spec"])
+    spec = FlowSpec.from_json(r.spec)
     last = None
-    if r["last_run_id"] is not None:
+    if r.last_run_id is not None:
         last = {
-            "id": r["last_run_id"],
-            "state": r["last_run_state"],
-            "created_at": iso(r["last_run_at"]),
+            "id": r.last_run_id,
+            "state": r.last_run_state,
+            "created_at": iso(r.last_run_at),
         }
     return {
-        "name": r["name"],
+        "name": r.name,
         "description": spec.description,
-        "deployed": bool(r["deployed"]),
-        "paused": bool(r["paused"]),
+        "deployed": bool(r.deployed),
+        "paused": bool(r.paused),
         "schedule": spec.schedule,
         "triggers": list(spec.triggers),
         "next_run_at": next_run_at(spec, r, now),
-        "latest_version": r["latest_version"],
+        "latest_version": r.latest_version,
         "params": params_json(spec),
         "last_run": last,
     }
 
 
-def next_run_at(spec: FlowSpec, flow: Row, now: float) -> str | None:
+def next_run_at(spec: FlowSpec, flow: FlowRow | FlowOverviewRow, now: float) -> str | None:
     """When the scheduler next fires the flow: None unless it is deployed, unpaused and
     has a schedule."""
-    if spec.schedule is None or not flow["deployed"] or flow["paused"]:
+    if spec.schedule is None or not flow.deployed or flow.paused:
         return None
     fire = parse_schedule(spec.schedule).next_after(datetime.fromtimestamp(now, UTC))
     return None if fire is None else iso(fire.timestamp())

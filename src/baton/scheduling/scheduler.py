@@ -52,7 +52,7 @@ from baton.model.params import coerce_params
 from baton.model.schedules import Schedule, parse_schedule
 from baton.model.spec import FlowSpec
 from baton.model.times import iso
-from baton.store.store import Row
+from baton.store.records import FlowRow
 
 SCHEDULE = "schedule"  # the trigger_state id of a flow's schedule
 SETTLE = 300.0  # seconds an asset update or run end may take to be committed after its time
@@ -76,7 +76,7 @@ class Look(NamedTuple):
     """What a firing function looks at besides its trigger: where its cursor stands."""
 
     spec: FlowSpec
-    flow: Row  # the deployed flow (its `updated_at`: when a new trigger starts looking)
+    flow: FlowRow  # the deployed flow (its `updated_at`: when a new trigger starts looking)
     cursor: dict[str, Any] | None
     now: float
 
@@ -129,14 +129,14 @@ class Scheduler:
             try:
                 due += self._flow(flow, now)
             except BatonError as exc:  # one broken flow does not hold the others up
-                self._problem(flow["name"], str(exc))
+                self._problem(flow.name, str(exc))
             else:
-                self._problems.pop(flow["name"], None)
+                self._problems.pop(flow.name, None)
         return min(due, default=None)
 
-    def _flow(self, flow: Row, now: float) -> list[float]:
+    def _flow(self, flow: FlowRow, now: float) -> list[float]:
         """Do what is due for one flow; when each of its schedule and triggers is next due."""
-        c = self.engine.compiled(flow["latest_version"])
+        c = self.engine.compiled(flow.latest_version)
         if c.spec.schedule is None and not c.spec.triggers:
             return []
         params = coerce_params(c.spec.params, {}, flow=c.spec.name)
@@ -144,8 +144,8 @@ class Scheduler:
         if c.spec.schedule is not None:
             if self._is_due(flow, SCHEDULE, now):
                 nxt = self._schedule(c, params, now)
-                self._next[flow["name"], SCHEDULE] = (c.version_id, nxt or math.inf)
-            due.append(self._next[flow["name"], SCHEDULE][1])
+                self._next[flow.name, SCHEDULE] = (c.version_id, nxt or math.inf)
+            due.append(self._next[flow.name, SCHEDULE][1])
         for trigger in triggers.validate_triggers(c.spec.triggers):
             poll = FIRINGS[trigger.kind]
             if poll is None:
@@ -153,15 +153,15 @@ class Scheduler:
             tid = trigger.id
             if self._is_due(flow, tid, now):
                 self._event_trigger(flow, c, params, trigger, poll, now)
-                self._next[flow["name"], tid] = (c.version_id, now + poll.every)
-            due.append(self._next[flow["name"], tid][1])
+                self._next[flow.name, tid] = (c.version_id, now + poll.every)
+            due.append(self._next[flow.name, tid][1])
         return [t for t in due if t < math.inf]
 
-    def _is_due(self, flow: Row, tid: str, now: float) -> bool:
+    def _is_due(self, flow: FlowRow, tid: str, now: float) -> bool:
         """Whether to look at a trigger now: at its due time, or as soon as it is redeployed
         (cached times are this process's own: a new scheduler looks at everything once)."""
-        version, at = self._next.get((flow["name"], tid), ("", 0.0))
-        return version != flow["latest_version"] or now >= at
+        version, at = self._next.get((flow.name, tid), ("", 0.0))
+        return version != flow.latest_version or now >= at
 
     # -- schedules -----------------------------------------------------------------------
 
@@ -207,7 +207,7 @@ class Scheduler:
 
     def _event_trigger(
         self,
-        flow: Row,
+        flow: FlowRow,
         c: Compiled,
         params: Mapping[str, Any],
         trigger: triggers.Trigger,
@@ -218,7 +218,7 @@ class Scheduler:
         row = self.engine.store.read().trigger_cursor(name, tid)
         old = row["cursor"] if row else None
         cursor = json.loads(old) if old else None
-        moved_at = row["updated_at"] if row else flow["updated_at"]
+        moved_at = row["updated_at"] if row else flow.updated_at
         firings, new = poll.fire(self, trigger, Look(c.spec, flow, cursor, now))
         if firings:
             # A run whose cursor move was lost (killed in between) has fired already.
@@ -340,12 +340,12 @@ def trigger_id(trigger: Mapping[str, Any]) -> str:
     return triggers.parse_trigger(1, trigger).id
 
 
-def _window(cursor: dict[str, Any] | None, flow: Row) -> tuple[float, dict[Any, float]]:
+def _window(cursor: dict[str, Any] | None, flow: FlowRow) -> tuple[float, dict[Any, float]]:
     """Where an event cursor stands: the time `since` which events are still looked at
     (first seen: the flow's deploy time; everything before was consumed), and the events
     since then already consumed, with their time."""
     if cursor is None:
-        return float(flow["updated_at"]), {}
+        return float(flow.updated_at), {}
     return float(cursor["since"]), {k: t for k, t in cursor["seen"]}
 
 

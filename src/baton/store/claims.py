@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from baton.errors import TransitionError
 from baton.model.states import AttemptState, TaskState, attempt_sources
 from baton.store.base import Row
+from baton.store.records import AttemptRow, LiveAttemptRow, WorkerRow, WorkerTask, many
 from baton.store.runs import RunWrites, TaskMove
 
 # Attempts with the name of the worker that ran each (workers' rows are kept, stopped ones
@@ -237,13 +238,14 @@ class Claims(RunWrites):
             time.time() if now is None else now,
         )
 
-    def attempts(self, run_id: str) -> list[Row]:
+    def attempts(self, run_id: str) -> list[AttemptRow]:
         """A run's attempts, each with its worker's name (`worker`), by task run and number."""
-        return self._all(
+        rows = self._all(
             f"{ATTEMPTS_NAMED} WHERE a.run_id = ? ORDER BY a.task_run_id, a.number", (run_id,)
         )
+        return many(AttemptRow, rows)
 
-    def lost_candidates(self, run_ids: Sequence[str] | None, host: str) -> list[Row]:
+    def lost_candidates(self, run_ids: Sequence[str] | None, host: str) -> list[LiveAttemptRow]:
         """Running attempts (as `running_attempts`, of these runs only when given) whose
         lease expired by the store's clock (`lease_expired` true), whose worker stopped, or
         whose worker runs on `host` (the caller sees whether that process is alive)."""
@@ -257,16 +259,17 @@ class Claims(RunWrites):
         if run_ids is not None:
             params |= {f"r{i}": r for i, r in enumerate(run_ids)}
             sql += f" AND a.run_id IN ({','.join(f':r{i}' for i in range(len(run_ids)))})"
-        return self._all(sql, params)
+        return many(LiveAttemptRow, self._all(sql, params))
 
-    def running_attempts(self, run_ids: Sequence[str] | None = None) -> list[Row]:
+    def running_attempts(self, run_ids: Sequence[str] | None = None) -> list[LiveAttemptRow]:
         sql = (
             "SELECT a.*, w.host, w.pid, w.heartbeat_at, w.stopped_at FROM attempts a "
             "LEFT JOIN workers w ON w.id = a.worker_id WHERE a.state = 'running'"
         )
         if run_ids is None:
-            return self._all(sql)
-        return self._all(sql + f" AND a.run_id IN ({','.join('?' * len(run_ids))})", run_ids)
+            return many(LiveAttemptRow, self._all(sql))
+        sql += f" AND a.run_id IN ({','.join('?' * len(run_ids))})"
+        return many(LiveAttemptRow, self._all(sql, run_ids))
 
     def renew_leases(
         self, worker_id: str, attempt_ids: Sequence[str], now: float, lease_until: float
@@ -336,7 +339,7 @@ class Claims(RunWrites):
     def stop_worker(self, worker_id: str, now: float) -> None:
         self._c.execute("UPDATE workers SET stopped_at = ? WHERE id = ?", (now, worker_id))
 
-    def workers(self, *, include_stopped: bool = False) -> list[Row]:
+    def workers(self, *, include_stopped: bool = False) -> list[WorkerRow]:
         """Workers with how many attempts each is running, newest first, and `tasks`: what
         they run (run_id, task_key, map_index, number, started_at of each attempt, oldest
         first). The running attempts are a range of the lease index: live work only."""
@@ -347,15 +350,15 @@ class Claims(RunWrites):
         if not include_stopped:
             sql += " WHERE w.stopped_at IS NULL"
         rows = self._all(sql + " ORDER BY w.started_at DESC")
-        tasks: dict[str, list[Row]] = {}
+        tasks: dict[str, list[WorkerTask]] = {}
         if any(r["running"] for r in rows):
             for a in self._all(
                 "SELECT a.worker_id, a.run_id, t.task_key, t.map_index, a.number, a.started_at "
                 "FROM attempts a JOIN task_runs t ON t.id = a.task_run_id "
                 "WHERE a.state = 'running' ORDER BY a.started_at, a.id"
             ):
-                tasks.setdefault(a["worker_id"], []).append(a)
-        return [{**r, "tasks": tasks.get(r["id"], [])} for r in rows]
+                tasks.setdefault(a["worker_id"], []).append(WorkerTask(**a))
+        return [WorkerRow(**r, tasks=tuple(tasks.get(r["id"], ()))) for r in rows]
 
     # -- leases on roles (one active `baton server` / scheduler) --------------------------
 

@@ -8,6 +8,7 @@ from typing import Any
 from baton.errors import NotFoundError
 from baton.model.spec import FlowSpec
 from baton.store.base import Row, TxBase
+from baton.store.records import FlowOverviewRow, FlowRow, many, one
 
 
 class Flows(TxBase):
@@ -69,27 +70,24 @@ class Flows(TxBase):
 
     # -- scheduling ----------------------------------------------------------------------
 
-    def flow(self, name: str) -> Row | None:
-        """A flow's row: latest_version, paused, deployed, created_at, updated_at."""
-        return self._one("SELECT * FROM flows WHERE name = ?", (name,))
+    def flow(self, name: str) -> FlowRow | None:
+        return one(FlowRow, self._one("SELECT * FROM flows WHERE name = ?", (name,)))
 
-    def active_flows(self) -> list[Row]:
-        """Deployed, unpaused flows (what the scheduler looks at): name, latest_version and
-        updated_at (when their latest version was deployed, or last changed)."""
-        return self._all(
-            "SELECT name, latest_version, updated_at FROM flows "
-            "WHERE deployed = 1 AND paused = 0 ORDER BY name"
-        )
+    def active_flows(self) -> list[FlowRow]:
+        """Deployed, unpaused flows (what the scheduler looks at), by name."""
+        rows = self._all("SELECT * FROM flows WHERE deployed = 1 AND paused = 0 ORDER BY name")
+        return many(FlowRow, rows)
 
-    def flows_overview(self) -> list[Row]:
+    def flows_overview(self) -> list[FlowOverviewRow]:
         """Every flow with its latest spec (JSON) and its latest run, by name."""
-        return self._all(
+        rows = self._all(
             "SELECT f.name, f.deployed, f.paused, f.latest_version, v.spec, "
             "r.id AS last_run_id, r.state AS last_run_state, r.created_at AS last_run_at "
             "FROM flows f JOIN flow_versions v ON v.id = f.latest_version "
             "LEFT JOIN runs r ON r.id = (SELECT id FROM runs WHERE flow_name = f.name "
             "ORDER BY created_at DESC, id DESC LIMIT 1) ORDER BY f.name"
         )
+        return many(FlowOverviewRow, rows)
 
     def set_paused(self, name: str, paused: bool) -> bool:
         """Pause or unpause a flow's schedule and triggers; False if there is no such flow."""

@@ -9,6 +9,7 @@ from typing import Any
 from baton.model.states import TASK_TERMINAL
 from baton.store.base import Row, TxBase
 from baton.store.claims import ATTEMPT_EVENT, ATTEMPTS_NAMED
+from baton.store.records import AttemptRow, FlowOverviewRow, RunRow, many, one
 
 
 class Reads(TxBase):
@@ -110,7 +111,7 @@ class Reads(TxBase):
         paused: bool | None = None,
         after: str | None = None,
         limit: int = 500,
-    ) -> list[Row]:
+    ) -> list[FlowOverviewRow]:
         """Flows as `flows_overview` has them, by name: one `name`, or those whose name
         holds `search` (any case), paused or not, after the name `after` (a page's last)."""
         where: list[str] = []
@@ -128,7 +129,7 @@ class Reads(TxBase):
         if after is not None:
             where.append("f.name > ?")
             params.append(after)
-        return self._all(
+        rows = self._all(
             "SELECT f.name, f.deployed, f.paused, f.latest_version, v.spec, "
             "r.id AS last_run_id, r.state AS last_run_state, r.created_at AS last_run_at "
             "FROM flows f JOIN flow_versions v ON v.id = f.latest_version "
@@ -138,6 +139,7 @@ class Reads(TxBase):
             + " ORDER BY f.name LIMIT ?",
             (*params, limit),
         )
+        return many(FlowOverviewRow, rows)
 
     def recent_runs(self, flows: Sequence[str], per_flow: int) -> list[Row]:
         """The latest `per_flow` runs (id, flow_name, state, created_at) of each flow, newest
@@ -176,9 +178,13 @@ class Reads(TxBase):
             (run_id,),
         )
 
-    def attempt(self, task_run_id: int, number: int) -> Row | None:
-        return self._one(
-            "SELECT * FROM attempts WHERE task_run_id = ? AND number = ?", (task_run_id, number)
+    def attempt(self, task_run_id: int, number: int) -> AttemptRow | None:
+        return one(
+            AttemptRow,
+            self._one(
+                "SELECT * FROM attempts WHERE task_run_id = ? AND number = ?",
+                (task_run_id, number),
+            ),
         )
 
     # -- UI queries -----------------------------------------------------------------------
@@ -194,21 +200,23 @@ class Reads(TxBase):
             (*run_ids, *keys),
         )
 
-    def task_attempts(self, task_run_id: int) -> list[Row]:
+    def task_attempts(self, task_run_id: int) -> list[AttemptRow]:
         """One task run's attempts, first first, each with its worker's name (`worker`)."""
-        return self._all(
+        rows = self._all(
             f"{ATTEMPTS_NAMED} WHERE a.task_run_id = ? ORDER BY a.number", (task_run_id,)
         )
+        return many(AttemptRow, rows)
 
-    def run_summaries(self, run_ids: Sequence[str]) -> list[Row]:
-        """id, flow_name, state, trigger, parent_task_run_id and created_at of these runs."""
+    def run_rows(self, run_ids: Sequence[str]) -> list[RunRow]:
+        """These runs, oldest first (those that exist)."""
         if not run_ids:
             return []
-        return self._all(
-            "SELECT id, flow_name, state, trigger, parent_task_run_id, created_at FROM runs "
-            f"WHERE id IN ({','.join('?' * len(run_ids))}) ORDER BY created_at, id",
+        rows = self._all(
+            f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(run_ids))}) "
+            "ORDER BY created_at, id",
             tuple(run_ids),
         )
+        return many(RunRow, rows)
 
     def running_tasks(self, limit: int) -> list[Row]:
         """What workers run now: worker_id, run_id, task_key, map_index, started_at of the

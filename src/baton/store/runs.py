@@ -20,6 +20,7 @@ from baton.model.states import (
     task_sources,
 )
 from baton.store.base import Row, TxBase
+from baton.store.records import RunRow, TaskRunRow, many, one
 
 # What a task run starts with unless the caller says otherwise.
 _NEW_TASK_RUN: dict[str, Any] = dict.fromkeys(
@@ -76,8 +77,8 @@ class RunWrites(TxBase):
             ) from None
         self._events([(run["id"], None, None, run["state"], run["created_at"], None)])
 
-    def run(self, run_id: str) -> Row:
-        row = self._one("SELECT * FROM runs WHERE id = ?", (run_id,))
+    def run(self, run_id: str) -> RunRow:
+        row = one(RunRow, self._one("SELECT * FROM runs WHERE id = ?", (run_id,)))
         if row is None:
             raise NotFoundError(f"no run '{run_id}'; `baton runs list` shows the runs")
         return row
@@ -102,7 +103,7 @@ class RunWrites(TxBase):
         created_after: float | None = None,
         created_before: float | None = None,
         after: tuple[float, str] | None = None,
-    ) -> list[Row]:
+    ) -> list[RunRow]:
         """Runs newest first. `after` is the (created_at, id) of the last run of the page
         before: the next page starts right after it (a cursor that stays right while new
         runs arrive)."""
@@ -126,7 +127,8 @@ class RunWrites(TxBase):
         sql = "SELECT * FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return self._all(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", (*params, limit))
+        rows = self._all(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", (*params, limit))
+        return many(RunRow, rows)
 
     def move_run(
         self,
@@ -157,11 +159,13 @@ class RunWrites(TxBase):
         self._events([(run_id, None, row["state"], to.value, now or time.time(), None)])
         return True
 
-    def lock_run(self, run_id: str) -> Row:
+    def lock_run(self, run_id: str) -> RunRow:
         """The run, its row held to the end of the transaction. What changes a run and its
         task runs together (a completion, a cancel) takes it first: one lock order, so they
         wait for each other instead of failing or deadlocking."""
-        row = self._one("SELECT * FROM runs WHERE id = ?" + self._d.row_lock, (run_id,))
+        row = one(
+            RunRow, self._one("SELECT * FROM runs WHERE id = ?" + self._d.row_lock, (run_id,))
+        )
         if row is None:
             raise NotFoundError(f"no run '{run_id}'")
         return row
@@ -245,21 +249,23 @@ class RunWrites(TxBase):
         )
         return {k: v for (k, _), v in ids.items()}
 
-    def task_runs(self, run_id: str, keys: Iterable[str] | None = None) -> list[Row]:
+    def task_runs(self, run_id: str, keys: Iterable[str] | None = None) -> list[TaskRunRow]:
         if keys is None:
-            return self._all("SELECT * FROM task_runs WHERE run_id = ? ORDER BY id", (run_id,))
+            rows = self._all("SELECT * FROM task_runs WHERE run_id = ? ORDER BY id", (run_id,))
+            return many(TaskRunRow, rows)
         ks = list(keys)
         if not ks:
             return []
         marks = ",".join("?" * len(ks))
-        return self._all(
+        rows = self._all(
             f"SELECT * FROM task_runs WHERE run_id = ? AND task_key IN ({marks}) "
             "ORDER BY task_key, map_index",
             (run_id, *ks),
         )
+        return many(TaskRunRow, rows)
 
-    def task_run(self, task_run_id: int) -> Row:
-        row = self._one("SELECT * FROM task_runs WHERE id = ?", (task_run_id,))
+    def task_run(self, task_run_id: int) -> TaskRunRow:
+        row = one(TaskRunRow, self._one("SELECT * FROM task_runs WHERE id = ?", (task_run_id,)))
         if row is None:
             raise NotFoundError(f"no task run {task_run_id}")
         return row
@@ -317,20 +323,26 @@ class RunWrites(TxBase):
             [(extra, run_id, k) for k in keys],
         )
 
-    def pending_of_state(self, run_id: str, key: str) -> Row | None:
-        return self._one(
-            "SELECT * FROM task_runs WHERE run_id = ? AND task_key = ? AND map_index = -1",
-            (run_id, key),
+    def pending_of_state(self, run_id: str, key: str) -> TaskRunRow | None:
+        return one(
+            TaskRunRow,
+            self._one(
+                "SELECT * FROM task_runs WHERE run_id = ? AND task_key = ? AND map_index = -1",
+                (run_id, key),
+            ),
         )
 
-    def unfinished_task_runs(self, run_id: str, *, skip_locked: bool = False) -> list[Row]:
+    def unfinished_task_runs(self, run_id: str, *, skip_locked: bool = False) -> list[TaskRunRow]:
         """A run's task runs not yet terminal; with `skip_locked`, those no other transaction
         holds (a worker claiming them now), locked to the end of this one."""
         marks = ",".join("?" * len(TASK_TERMINAL))
-        return self._all(
-            f"SELECT * FROM task_runs WHERE run_id = ? AND state NOT IN ({marks})"
-            + (self._claim_lock if skip_locked else ""),
-            (run_id, *TASK_TERMINAL),
+        return many(
+            TaskRunRow,
+            self._all(
+                f"SELECT * FROM task_runs WHERE run_id = ? AND state NOT IN ({marks})"
+                + (self._claim_lock if skip_locked else ""),
+                (run_id, *TASK_TERMINAL),
+            ),
         )
 
     def results(self, run_id: str, keys: Iterable[str]) -> list[Row]:

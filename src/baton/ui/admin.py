@@ -6,6 +6,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qs
 
+import msgspec
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -94,10 +95,10 @@ def workers(request: Request, principal: Viewer) -> HTMLResponse:
         nav="workers",
         workers=[
             {
-                **w,
-                "queues": json.loads(w["queues"]),
-                "alive": now - w["heartbeat_at"] < stale_after,
-                "doing": doing.get(w["id"], []),
+                **msgspec.structs.asdict(w),
+                "queues": json.loads(w.queues),
+                "alive": now - w.heartbeat_at < stale_after,
+                "doing": doing.get(w.id, []),
             }
             for w in rows
         ],

@@ -13,6 +13,7 @@ from baton.execution.secrets import Secrets
 from baton.model import triggers
 from baton.model.graph import validate
 from baton.model.spec import FlowSpec
+from baton.store.records import RunRow, TaskRunRow
 from baton.store.store import Row, Tx
 from baton.ui import dag, views, web
 from baton.ui.web import Viewer
@@ -41,21 +42,21 @@ def flows(
         )
         shown = rows[:FLOWS_PAGE]
         recent: dict[str, list[Row]] = {}
-        for r in read.recent_runs([f["name"] for f in shown], STRIP):
+        for r in read.recent_runs([f.name for f in shown], STRIP):
             recent.setdefault(r["flow_name"], []).append(r)
     items = []
-    for r in shown:
-        spec = FlowSpec.from_json(r["spec"])
-        runs = recent.get(r["name"], [])
+    for f in shown:
+        spec = FlowSpec.from_json(f.spec)
+        runs = recent.get(f.name, [])
         items.append(
             {
-                "name": r["name"],
+                "name": f.name,
                 "description": spec.description,
                 "schedule": views.schedule_text(spec.schedule),
                 "triggers": [triggers.kind_of(t) for t in spec.triggers],
-                "next_run_at": views.next_run_at(spec, r),
-                "paused": bool(r["paused"]),
-                "deployed": bool(r["deployed"]),
+                "next_run_at": views.next_run_at(spec, f),
+                "paused": bool(f.paused),
+                "deployed": bool(f.deployed),
                 "tasks": len(spec.tasks),
                 "strip": list(reversed(runs)),  # oldest first, like a timeline
                 "last": runs[0] if runs else None,
@@ -69,7 +70,7 @@ def flows(
         flows=items,
         q=q,
         show=show,
-        next_after=shown[-1]["name"] if len(rows) > FLOWS_PAGE else None,
+        next_after=shown[-1].name if len(rows) > FLOWS_PAGE else None,
         first_page=after is None,
         strip_size=STRIP,
     )
@@ -94,23 +95,23 @@ def flow(
         versions = read.flow_versions(name)
         runs = read.runs(flow=name, limit=GRID_RUNS + 1, after=_cursor(read, name, before))
         chosen = _chosen_run(read, name, run, runs)
-        shown_version: str = row["latest_version"]
+        shown_version: str = row.latest_version
         if version in {v["id"] for v in versions}:
             shown_version = str(version)
         elif chosen:
-            shown_version = chosen["version_id"]
+            shown_version = chosen.version_id
         spec = read.load_version(shown_version)
-        latest = spec if shown_version == row["latest_version"] else FlowSpec.from_json(row["spec"])
+        latest = spec if shown_version == row.latest_version else FlowSpec.from_json(row.spec)
         graph = validate(spec, {t.type for t in spec.tasks})
-        coloured = chosen if chosen and chosen["version_id"] == shown_version else None
-        chosen_states = _states_by_key(read.task_runs(coloured["id"])) if coloured else {}
+        coloured = chosen if chosen and chosen.version_id == shown_version else None
+        chosen_states = _states_by_key(read.task_runs(coloured.id)) if coloured else {}
         grid_runs = list(reversed(runs[:GRID_RUNS]))  # oldest on the left
         first = min(views.whole(rows), len(graph.order) - 1)
         grid_keys = list(graph.order[first : first + GRID_TASKS])
-        cells = read.task_states([r["id"] for r in grid_runs], grid_keys)
+        cells = read.task_states([r.id for r in grid_runs], grid_keys)
 
     types = {t.key: t.type for t in spec.tasks}
-    href = f"/runs/{coloured['id']}/tasks/" if coloured else None
+    href = f"/runs/{coloured.id}/tasks/" if coloured else None
     grid: dict[str, dict[str, list[Row]]] = {}
     for c in cells:
         grid.setdefault(c["task_key"], {}).setdefault(c["run_id"], []).append(c)
@@ -122,12 +123,12 @@ def flow(
         flow={
             "name": name,
             "description": latest.description,
-            "paused": bool(row["paused"]),
-            "deployed": bool(row["deployed"]),
+            "paused": bool(row.paused),
+            "deployed": bool(row.deployed),
             "schedule": views.schedule_text(latest.schedule),
             "triggers": [triggers.kind_of(t) for t in latest.triggers],
             "next_run_at": views.next_run_at(latest, row),
-            "latest_version": row["latest_version"],
+            "latest_version": row.latest_version,
             "tasks": len(latest.tasks),
         },
         params=_param_fields(latest, ui.secrets),
@@ -149,7 +150,7 @@ def flow(
         rows_first=first,
         rows_total=len(graph.order),
         rows_page=GRID_TASKS,
-        older=runs[GRID_RUNS - 1]["id"] if len(runs) > GRID_RUNS else None,
+        older=runs[GRID_RUNS - 1].id if len(runs) > GRID_RUNS else None,
         before=before,
     )
 
@@ -158,28 +159,28 @@ def _cursor(read: Tx, flow: str, before: str | None) -> tuple[float, str] | None
     """Where a page of older runs starts: right after the run `before`."""
     if not before:
         return None
-    found = read.run_summaries([before])
-    if not found or found[0]["flow_name"] != flow:
+    found = read.run_rows([before])
+    if not found or found[0].flow_name != flow:
         return None
-    return (found[0]["created_at"], found[0]["id"])
+    return (found[0].created_at, found[0].id)
 
 
-def _chosen_run(read: Tx, flow: str, run_id: str | None, runs: list[Row]) -> Row | None:
+def _chosen_run(read: Tx, flow: str, run_id: str | None, runs: list[RunRow]) -> RunRow | None:
     """The run whose states colour the graph: the one asked for, else the latest."""
     if run_id:
         for r in runs:
-            if r["id"] == run_id:
+            if r.id == run_id:
                 return r
-        found = read.run_summaries([run_id])
-        if found and found[0]["flow_name"] == flow:
+        found = read.run_rows([run_id])
+        if found and found[0].flow_name == flow:
             return read.run(run_id)
     return runs[0] if runs else None
 
 
-def _states_by_key(task_runs: list[Row]) -> dict[str, list[str]]:
+def _states_by_key(task_runs: list[TaskRunRow]) -> dict[str, list[str]]:
     states: dict[str, list[str]] = {}
     for t in task_runs:
-        states.setdefault(t["task_key"], []).append(t["state"])
+        states.setdefault(t.task_key, []).append(t.state)
     return states
 
 

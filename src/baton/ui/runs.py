@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from baton.errors import InputError, NotFoundError
+from baton.execution.views import TaskRunView, task_views
 from baton.model.graph import validate
 from baton.model.states import RUN_TERMINAL, RunState, TaskState
 from baton.model.times import iso
-from baton.store.store import Row, Tx
+from baton.store.records import RunRow
+from baton.store.store import Tx
 from baton.ui import dag, views, web
 from baton.ui.web import Viewer
 
@@ -36,8 +39,8 @@ def runs(
     with web.reading(request) as read:
         after = None
         if before:
-            found = read.run_summaries([before])
-            after = (found[0]["created_at"], found[0]["id"]) if found else None
+            found = read.run_rows([before])
+            after = (found[0].created_at, found[0].id) if found else None
         rows = read.runs(flow=flow or None, state=state or None, limit=RUNS_PAGE + 1, after=after)
     return web.page(
         request,
@@ -56,7 +59,7 @@ def runs(
             RunState.CANCELLED,
             RunState.SCHEDULED,
         ),
-        older=rows[RUNS_PAGE - 1]["id"] if len(rows) > RUNS_PAGE else None,
+        older=rows[RUNS_PAGE - 1].id if len(rows) > RUNS_PAGE else None,
         first_page=before is None,
     )
 
@@ -75,23 +78,19 @@ def run(
         row = read.run(run_id)
         task_rows = read.task_runs(run_id)
         attempt_rows = read.attempts(run_id)
-        spec = read.load_version(row["version_id"])
+        spec = read.load_version(row.version_id)
         related = _related(read, row)
     graph = validate(spec, {t.type for t in spec.tasks})
-    types = {t.key: t.type for t in spec.tasks}
     rank = {k: i for i, k in enumerate(graph.order)}
-    task_rows.sort(key=lambda t: (rank.get(t["task_key"], len(rank)), t["map_index"]))
-    by_task: dict[int, list[Row]] = {}
-    for a in attempt_rows:
-        by_task.setdefault(a["task_run_id"], []).append(a)
-    tasks = [_task_json(t, types, by_task.get(t["id"], [])) for t in task_rows]
+    task_rows.sort(key=lambda t: (rank.get(t.task_key, len(rank)), t.map_index))
+    tasks = [_task_json(t) for t in task_views(task_rows, attempt_rows, spec)]
 
     states: dict[str, list[str]] = {}
     for t in task_rows:
-        states.setdefault(t["task_key"], []).append(t["state"])
+        states.setdefault(t.task_key, []).append(t.state)
     counts: dict[str, int] = {}
     for t in task_rows:
-        counts[t["state"]] = counts.get(t["state"], 0) + 1
+        counts[t.state] = counts.get(t.state, 0) + 1
     listed = [t for t in tasks if not state or t["state"] == state]
     pages = max(1, -(-len(listed) // TASKS_PAGE))
     shown = min(views.whole(page), pages - 1)
@@ -99,15 +98,15 @@ def run(
     return web.page(
         request,
         "run.html",
-        title=f"{row['flow_name']} · run {views.short_id(run_id)}",
+        title=f"{row.flow_name} · run {views.short_id(run_id)}",
         nav="runs",
         run=row,
-        params=secrets.mask_json(json.loads(row["params"])),
+        params=secrets.mask_json(json.loads(row.params)),
         trigger=views.trigger_text(
-            row["trigger"], json.loads(row["trigger_info"]) if row["trigger_info"] else None
+            row.trigger, json.loads(row.trigger_info) if row.trigger_info else None
         ),
         related=related,
-        dag=dag.data(ui.drawing(spec, graph, row["version_id"]), states, f"/runs/{run_id}/tasks/"),
+        dag=dag.data(ui.drawing(spec, graph, row.version_id), states, f"/runs/{run_id}/tasks/"),
         counts=counts,
         total=len(task_rows),
         state=state,
@@ -117,9 +116,9 @@ def run(
         ],
         page=shown,
         pages=pages,
-        repairable=row["state"] in RUN_TERMINAL and any(s in REPAIRABLE for s in counts),
+        repairable=row.state in RUN_TERMINAL and any(s in REPAIRABLE for s in counts),
         data={
-            "run": {"id": run_id, "state": row["state"], "created_at": iso(row["created_at"])},
+            "run": {"id": run_id, "state": row.state, "created_at": iso(row.created_at)},
             # What the script reads, nulls left out: 2,000 tasks weigh less.
             "tasks": [
                 {k: v for k, v in t.items() if v is not None and k not in _SERVER_ONLY}
@@ -141,30 +140,30 @@ def task(
         if found is None:
             return web.not_found(request, f"There is no run “{run_id}”.")
         row = read.run(found)
-        spec = read.load_version(row["version_id"])
+        spec = read.load_version(row.version_id)
         if key not in {t.key for t in spec.tasks}:
-            return web.not_found(request, f"Flow {row['flow_name']} has no task “{key}”.")
+            return web.not_found(request, f"Flow {row.flow_name} has no task “{key}”.")
         graph = validate(spec, {t.type for t in spec.tasks})
         near = [*graph.upstream[key], *graph.downstream[key]]
         near_rows = read.task_runs(found, [key, *near])
-        mine = [t for t in near_rows if t["task_key"] == key]
-        this = next((t for t in mine if t["map_index"] == map_index), None)
+        mine = [t for t in near_rows if t.task_key == key]
+        this = next((t for t in mine if t.map_index == map_index), None)
         if this is None and map_index < 0 and mine:  # a mapped task: its first run
             return RedirectResponse(
-                f"/runs/{found}/tasks/{views.task_name(key, mine[0]['map_index'])}", 303
+                f"/runs/{found}/tasks/{views.task_name(key, mine[0].map_index)}", 303
             )
-        attempts = read.task_attempts(this["id"]) if this else []
+        attempts = read.task_attempts(this.id) if this else []
     secrets = ui.secrets
     spec_task = spec.task(key)
     number = views.whole(attempt)
-    shown = next((a for a in attempts if a["number"] == number), attempts[-1] if attempts else None)
-    failed = next((a for a in reversed(attempts) if a["error"]), None)
+    shown = next((a for a in attempts if a.number == number), attempts[-1] if attempts else None)
+    failed = next((a for a in reversed(attempts) if a.error), None)
     result_text = None
-    if this is not None and this["result"] is not None:
-        result_text = views.pretty(secrets.mask_json(json.loads(this["result"])))
+    if this is not None and this.result is not None:
+        result_text = views.pretty(secrets.mask_json(json.loads(this.result)))
     by_key: dict[str, list[str]] = {}
     for t in near_rows:
-        by_key.setdefault(t["task_key"], []).append(t["state"])
+        by_key.setdefault(t.task_key, []).append(t.state)
     return web.page(
         request,
         "task.html",
@@ -174,36 +173,34 @@ def task(
         key=key,
         name=views.task_name(key, map_index),
         task_run=this,
-        siblings=[views.task_name(key, t["map_index"]) for t in mine] if len(mine) > 1 else [],
+        siblings=[views.task_name(key, t.map_index) for t in mine] if len(mine) > 1 else [],
         spec_task=spec_task,
         config=json.dumps(secrets.mask_json(spec_task.config), indent=2, sort_keys=True),
         attempts=[
             {
-                **a,
-                "error": secrets.mask(a["error"]) if a["error"] else None,
-                "traceback": secrets.mask(a["traceback"]) if a["traceback"] else None,
+                **msgspec.structs.asdict(a),
+                "error": secrets.mask(a.error) if a.error else None,
+                "traceback": secrets.mask(a.traceback) if a.traceback else None,
             }
             for a in attempts
         ],
-        shown=shown["number"] if shown else None,
-        shown_running=bool(shown and shown["ended_at"] is None),
+        shown=shown.number if shown else None,
+        shown_running=bool(shown and shown.ended_at is None),
         failure=(
             {
-                "number": failed["number"],
-                "error": secrets.mask(failed["error"]),
-                "kind": failed["error_kind"],
-                "traceback": secrets.mask(failed["traceback"]) if failed["traceback"] else None,
+                "number": failed.number,
+                "error": secrets.mask(failed.error or ""),
+                "kind": failed.error_kind,
+                "traceback": secrets.mask(failed.traceback) if failed.traceback else None,
             }
-            if failed and this is not None and this["state"] != TaskState.SUCCEEDED
+            if failed and this is not None and this.state != TaskState.SUCCEEDED
             else None
         ),
         result_text=result_text,
-        result_file=this is not None and bool(this["result_ref"]),
+        result_file=this is not None and bool(this.result_ref),
         upstream=[(k, views.rollup(by_key.get(k, ()))) for k in graph.upstream[key]],
         downstream=[(k, views.rollup(by_key.get(k, ()))) for k in graph.downstream[key]],
-        retryable=(
-            this is not None and row["state"] in RUN_TERMINAL and this["state"] in REPAIRABLE
-        ),
+        retryable=(this is not None and row.state in RUN_TERMINAL and this.state in REPAIRABLE),
     )
 
 
@@ -219,15 +216,15 @@ def _resolve(read: Tx, run_id: str) -> str | None:
         return None
 
 
-def _related(read: Tx, row: Row) -> dict[str, Any]:
+def _related(read: Tx, row: RunRow) -> dict[str, Any]:
     """The run this one came from (a repair's original, a sub-flow's parent) and the runs
     made from it, with their states."""
-    children = read.runs_from(row["id"])
+    children = read.runs_from(row.id)
     ids = [c["id"] for c in children]
-    if row["parent_run_id"]:
-        ids.append(row["parent_run_id"])
-    summaries = {r["id"]: r for r in read.run_summaries(ids)}
-    parent = summaries.get(row["parent_run_id"]) if row["parent_run_id"] else None
+    if row.parent_run_id:
+        ids.append(row.parent_run_id)
+    summaries = {r.id: r for r in read.run_rows(ids)}
+    parent = summaries.get(row.parent_run_id) if row.parent_run_id else None
     return {
         "parent": parent,
         "repairs": [summaries[c["id"]] for c in children if c["parent_task_run_id"] is None],
@@ -235,35 +232,24 @@ def _related(read: Tx, row: Row) -> dict[str, Any]:
     }
 
 
-def _task_json(t: Row, types: dict[str, str], attempts: list[Row]) -> dict[str, Any]:
-    """A task run as the API's run JSON has it (the fields the page's script reads)."""
-    last = attempts[-1] if attempts else None
+def _task_json(t: TaskRunView) -> dict[str, Any]:
+    """A task run as the API's run JSON has it (the fields the page's script reads), with
+    its name, its times as numbers (the Gantt chart's) and whether a repair reused it."""
+    assert t.record is not None  # read from the store
+    last = t.attempt_list[-1] if t.attempt_list else None
     return {
-        "key": t["task_key"],
-        "map_index": t["map_index"] if t["map_index"] >= 0 else None,
-        "name": views.task_name(t["task_key"], t["map_index"]),
-        "type": types.get(t["task_key"], "python"),
-        "state": t["state"],
-        "attempts": t["attempts"],
-        "started_at": iso(t["started_at"]),
-        "ended_at": iso(t["ended_at"]),
-        "t0": t["started_at"],
-        "t1": t["ended_at"],
-        "error": t["error"],
-        "error_kind": (last["error_kind"] if last else None) or t["error_kind"],
-        "reused": t["reused_from"] is not None,
+        **t.to_json(),
+        "name": t.name,
+        "type": t.type or "python",
+        "t0": t.record.started_at,
+        "t1": t.record.ended_at,
+        "error_kind": (last.error_kind if last else None) or t.error_kind,
+        "reused": t.record.reused_from is not None,
         "attempt_list": [
-            {
-                k: v
-                for k, v in (
-                    ("number", a["number"]),
-                    ("state", a["state"]),
-                    ("started_at", iso(a["started_at"])),
-                    ("ended_at", iso(a["ended_at"])),
-                    ("error_kind", a["error_kind"]),
-                )
-                if v is not None
-            }
-            for a in attempts
+            {k: v for k, v in a.to_json().items() if v is not None and k in _ATTEMPT_SHOWN}
+            for a in t.attempt_list or ()
         ],
     }
+
+
+_ATTEMPT_SHOWN = frozenset({"number", "state", "started_at", "ended_at", "error_kind"})

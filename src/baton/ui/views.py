@@ -18,7 +18,7 @@ from baton.model.spec import FlowSpec
 from baton.model.states import RUN_TERMINAL, TaskState
 from baton.model.times import iso
 from baton.scheduling import overview
-from baton.store.store import Row
+from baton.store.records import FlowOverviewRow, FlowRow, RunRow
 
 # Every state of a run, task run or attempt: its label and its icon (static/icons.svg).
 STATES: dict[str, tuple[str, str]] = {
@@ -151,7 +151,7 @@ def schedule_text(schedule: str | Mapping[str, Any] | None) -> str:
     return f"{what} ({tz})" if tz else str(what)
 
 
-def next_run_at(spec: FlowSpec, flow: Row) -> float | None:
+def next_run_at(spec: FlowSpec, flow: FlowRow | FlowOverviewRow) -> float | None:
     """When the schedule next fires a run (`overview.next_run_at`, as seconds)."""
     text = overview.next_run_at(spec, flow, time.time())
     return None if text is None else datetime.fromisoformat(text).timestamp()
@@ -163,10 +163,10 @@ def trigger_text(trigger: str, info: Mapping[str, Any] | None) -> str:
     return f"{shown}: {detail}" if detail else shown
 
 
-def trigger_of(run: Row) -> tuple[str, str | None]:
-    """A run row's trigger kind and its detail (what fired it), for a list of runs."""
-    info = json.loads(run["trigger_info"]) if run["trigger_info"] else None
-    return run_trigger.kind(run["trigger"], info), run_trigger.detail(info)
+def trigger_of(run: RunRow) -> tuple[str, str | None]:
+    """A run's trigger kind and its detail (what fired it), for a list of runs."""
+    info = json.loads(run.trigger_info) if run.trigger_info else None
+    return run_trigger.kind(run.trigger, info), run_trigger.detail(info)
 
 
 FILTERS = {

@@ -93,7 +93,7 @@ def test_an_evicted_run_is_loaded_again_as_it_was(engine: Engine, store: Store) 
             worker_id="w", queues=["default"], limit=1, run_ids=[first], lease=30
         )
         engine.complete([outcome_of(claimed, at=1000.0)])
-    assert store.read().run(first)["state"] == "succeeded"
+    assert store.read().run(first).state == "succeeded"
     assert len(engine._runs) <= BOUND
 
 

@@ -11,7 +11,9 @@ from baton.model.graph import Graph, validate
 from baton.model.spec import FlowSpec, RetryPolicy, TaskSpec, param_ref
 from baton.model.states import AttemptState, ErrorKind, TaskState
 from baton.model.trigger_rules import Decision, TriggerRule
+from baton.store.records import TaskRunRow
 from baton.store.store import TaskMove
+from store_rows import task_run_record
 
 T = TaskState
 NOW = 1000.0
@@ -39,23 +41,9 @@ def outcome(state: AttemptState, **fields: Any) -> Outcome:
     return Outcome(**(base | fields))
 
 
-def old_row(key: str, state: TaskState, map_index: int = UNMAPPED, **fields: Any) -> dict[str, Any]:
+def old_row(key: str, state: TaskState, map_index: int = UNMAPPED, **fields: Any) -> TaskRunRow:
     """A task run of the run a repair repairs."""
-    return {
-        "id": 1,
-        "task_key": key,
-        "map_index": map_index,
-        "state": state.value,
-        "queue": "default",
-        "pool": None,
-        "priority": 0,
-        "up_total": 0,
-        "result": None,
-        "result_ref": None,
-        "result_len": None,
-        "started_at": 1.0,
-        "ended_at": 2.0,
-    } | fields
+    return task_run_record(key, state.value, map_index, **fields)
 
 
 # -- initial_rows ------------------------------------------------------------------------

@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from baton.engine import planner
 from baton.engine.service import Engine
 from baton.model.graph import validate
 from baton.model.spec import FlowSpec
 from baton.model.states import AttemptState
+from baton.store.records import TaskRunRow
 from baton.store.store import Store
 from borrow import borrow
+from store_rows import task_run_record
 
 _s = borrow(Path(__file__).with_name("test_service.py"))
 py, claim, claim_one, outcome, states, run_state = (
@@ -25,8 +26,8 @@ py, claim, claim_one, outcome, states, run_state = (
 )
 
 
-def row(key: str, state: str, map_index: int = -1) -> dict[str, Any]:
-    return {"task_key": key, "state": state, "map_index": map_index}
+def row(key: str, state: str, map_index: int = -1) -> TaskRunRow:
+    return task_run_record(key, state, map_index)
 
 
 FLOW = FlowSpec(
@@ -48,12 +49,12 @@ def test_only_the_items_that_did_not_succeed_run_again() -> None:
     ]
     plan = planner.repair_plan(GRAPH, ["each"], rows)
     assert plan is not None
-    assert {k: [r["map_index"] for r in v] for k, v in plan.reuse.items()} == {
+    assert {k: [r.map_index for r in v] for k, v in plan.reuse.items()} == {
         "src": [-1],
         "each": [0, 3],
         "side": [-1],
     }
-    assert {k: [r["map_index"] for r in v] for k, v in plan.items.items()} == {"each": [1, 2]}
+    assert {k: [r.map_index for r in v] for k, v in plan.items.items()} == {"each": [1, 2]}
 
 
 def test_a_mapped_task_whose_upstream_runs_again_maps_again_whole() -> None:

@@ -12,6 +12,7 @@ from baton.engine.service import Engine
 from baton.errors import ConflictError, InputError, TransitionError
 from baton.model.spec import FlowSpec, RetryPolicy, TaskSpec
 from baton.model.states import AttemptState, ErrorKind, TaskState
+from baton.store.records import TaskRunRow
 from baton.store.store import Claimed, Row, Store, TaskMove
 from engine_kit import Clock, outcome_of
 
@@ -33,19 +34,19 @@ def start(engine: Engine, *tasks: TaskSpec, params: dict[str, Any] | None = None
     return engine.create_run(version, params or {})
 
 
-def rows(store: Store, run_id: str) -> dict[str, Row]:
+def rows(store: Store, run_id: str) -> dict[str, TaskRunRow]:
     return {
-        r["task_key"] if r["map_index"] < 0 else f"{r['task_key']}[{r['map_index']}]": r
+        r.task_key if r.map_index < 0 else f"{r.task_key}[{r.map_index}]": r
         for r in store.read().task_runs(run_id)
     }
 
 
 def states(store: Store, run_id: str) -> dict[str, str]:
-    return {k: r["state"] for k, r in rows(store, run_id).items()}
+    return {k: r.state for k, r in rows(store, run_id).items()}
 
 
 def run_state(store: Store, run_id: str) -> str:
-    return str(store.read().run(run_id)["state"])
+    return str(store.read().run(run_id).state)
 
 
 def claim(engine: Engine, limit: int = 10, queues: tuple[str, ...] = ("default",)) -> list[Claimed]:
@@ -83,7 +84,7 @@ def assert_history_matches(store: Store, run_id: str) -> None:
     history: dict[int | None, list[Row]] = {}
     for e in events(store, run_id):
         history.setdefault(e["task_run_id"], []).append(e)
-    current = {r["id"]: r["state"] for r in store.read().task_runs(run_id)}
+    current = {r.id: r.state for r in store.read().task_runs(run_id)}
     current[None] = run_state(store, run_id)
     assert set(history) == set(current)
     for row_id, chain in history.items():
@@ -100,19 +101,19 @@ def test_create_run_queues_roots_and_counts_upstreams(engine: Engine, store: Sto
     run_id = start(engine, py("a"), py("b", "a"), py("c"), py("d", "b", "c"))
     assert states(store, run_id) == {"a": "queued", "b": "pending", "c": "queued", "d": "pending"}
     r = rows(store, run_id)
-    assert [r[k]["up_total"] for k in "abcd"] == [0, 1, 0, 2]
-    assert all(r[k]["up_success"] == 0 for k in "abcd")
+    assert [r[k].up_total for k in "abcd"] == [0, 1, 0, 2]
+    assert all(r[k].up_success == 0 for k in "abcd")
     run = store.read().run(run_id)
-    assert run["state"] == "queued"
-    assert run["unfinished"] == 4
-    assert run["trigger"] == "manual"
-    assert run["created_at"] == 1000.0
+    assert run.state == "queued"
+    assert run.unfinished == 4
+    assert run.trigger == "manual"
+    assert run.created_at == 1000.0
     assert_history_matches(store, run_id)
 
 
 def test_create_run_keeps_params(engine: Engine, store: Store) -> None:
     run_id = start(engine, py("a"), params={"n": 3, "day": "mon"})
-    assert store.read().run(run_id)["params"] == '{"n": 3, "day": "mon"}'
+    assert store.read().run(run_id).params == '{"n": 3, "day": "mon"}'
     assert engine.run_info(run_id)[1] == {"n": 3, "day": "mon"}
 
 
@@ -130,16 +131,16 @@ def test_claim_in_priority_order_and_start_the_run(
     assert len({c.attempt_id for c in first}) == 2
     assert states(store, run_id) == {"low": "queued", "high": "running", "mid": "running"}
     run = store.read().run(run_id)
-    assert run["state"] == "running"
-    assert run["started_at"] == 1001.0
+    assert run.state == "running"
+    assert run.started_at == 1001.0
     assert [c.task_key for c in claim(engine)] == ["low"]
     assert claim(engine) == []
     attempts = store.read().attempts(run_id)
     assert len(attempts) == 3
-    assert {a["worker_id"] for a in attempts} == {"w1"}
+    assert {a.worker_id for a in attempts} == {"w1"}
     # Leases run from the store's clock: the caller's on SQLite, the database's on PostgreSQL.
     base = 1001.0 if store.url.startswith("sqlite") else store.clock()
-    assert all(abs(a["lease_expires_at"] - (base + 30)) < 5 for a in attempts)
+    assert all(abs(a.lease_expires_at - (base + 30)) < 5 for a in attempts)
 
 
 def test_claim_serves_only_its_queues(engine: Engine, store: Store) -> None:
@@ -175,11 +176,11 @@ def test_completion_queues_downstream_and_finishes_the_run(
     assert len(events(store, run_id)) == before + 2
     assert states(store, run_id) == {"a": "succeeded", "b": "queued", "c": "pending"}
     r = rows(store, run_id)
-    assert r["a"]["result"] == "[1, 2]"
-    assert r["a"]["result_len"] == 2
-    assert r["a"]["ended_at"] == 1005.0
-    assert r["b"]["up_success"] == 1
-    assert store.read().run(run_id)["unfinished"] == 2
+    assert r["a"].result == "[1, 2]"
+    assert r["a"].result_len == 2
+    assert r["a"].ended_at == 1005.0
+    assert r["b"].up_success == 1
+    assert store.read().run(run_id).unfinished == 2
 
     # Report b and claim c in one call, as a worker does.
     b = claim_one(engine, "b")
@@ -192,10 +193,10 @@ def test_completion_queues_downstream_and_finishes_the_run(
     engine.complete([outcome(engine, claimed[0])])
     assert set(states(store, run_id).values()) == {"succeeded"}
     run = store.read().run(run_id)
-    assert run["state"] == "succeeded"
-    assert run["ended_at"] == 1010.0
-    assert run["unfinished"] == 0
-    assert {a["state"] for a in store.read().attempts(run_id)} == {"succeeded"}
+    assert run.state == "succeeded"
+    assert run.ended_at == 1010.0
+    assert run.unfinished == 0
+    assert {a.state for a in store.read().attempts(run_id)} == {"succeeded"}
     assert_history_matches(store, run_id)
 
 
@@ -212,16 +213,16 @@ def test_a_failure_propagates_upstream_failed_and_fails_the_run(
         "d": "running",
     }
     r = rows(store, run_id)
-    assert r["a"]["error"] == "boom"
-    assert r["a"]["error_kind"] == "user"
-    assert r["b"]["error_kind"] == "upstream"
+    assert r["a"].error == "boom"
+    assert r["a"].error_kind == "user"
+    assert r["b"].error_kind == "upstream"
     assert run_state(store, run_id) == "running"  # d has not finished
-    (d,) = [c for c in store.read().attempts(run_id) if c["state"] == "running"]
+    (d,) = [c for c in store.read().attempts(run_id) if c.state == "running"]
     engine.complete(
         [
             Outcome(
-                attempt_id=d["id"],
-                task_run_id=d["task_run_id"],
+                attempt_id=d.id,
+                task_run_id=d.task_run_id,
                 run_id=run_id,
                 task_key="d",
                 attempt=1,
@@ -284,12 +285,12 @@ def test_a_branch_following_an_unknown_task_fails(engine: Engine, store: Store) 
         "left": "upstream_failed",
         "right": "upstream_failed",
     }
-    error = rows(store, run_id)["choose"]["error"]
+    error = rows(store, run_id)["choose"].error
     assert "middle" in error
     assert "left, right" in error
     assert run_state(store, run_id) == "failed"
     (attempt,) = store.read().attempts(run_id)
-    assert attempt["state"] == "failed"  # the attempt agrees with its task run
+    assert attempt.state == "failed"  # the attempt agrees with its task run
 
 
 def test_a_mapped_task_expands_to_one_task_run_per_item(engine: Engine, store: Store) -> None:
@@ -303,7 +304,7 @@ def test_a_mapped_task_expands_to_one_task_run_per_item(engine: Engine, store: S
         "each[2]": "queued",
         "total": "pending",
     }
-    assert rows(store, run_id)["total"]["up_total"] == 3
+    assert rows(store, run_id)["total"].up_total == 3
     each = claim(engine)
     assert sorted(c.map_index for c in each) == [0, 1, 2]
     engine.complete([outcome(engine, each[0]), outcome(engine, each[1])])
@@ -327,11 +328,11 @@ def test_a_late_completion_is_refused(engine: Engine, store: Store) -> None:
     before = len(events(store, run_id))
     engine.complete([outcome(engine, a, result="42")])  # the old attempt reports after all
     assert states(store, run_id) == {"a": "queued", "b": "pending"}
-    assert rows(store, run_id)["a"]["result"] is None
+    assert rows(store, run_id)["a"].result is None
     assert len(events(store, run_id)) == before
     (attempt,) = store.read().attempts(run_id)
-    assert attempt["state"] == "failed"
-    assert attempt["error_kind"] == "lost"
+    assert attempt.state == "failed"
+    assert attempt.error_kind == "lost"
     retry = claim_one(engine, "a")
     assert retry.attempt == 2
 
@@ -364,7 +365,7 @@ def test_a_stale_transition_raises_and_rolls_back_everything(engine: Engine, sto
     with pytest.raises(TransitionError):
         engine.complete([outcome(engine, a, result="1")])
     (attempt,) = store.read().attempts(run_id)
-    assert attempt["state"] == "running"  # end_attempt was rolled back too
+    assert attempt.state == "running"  # end_attempt was rolled back too
     assert states(store, run_id) == {"a": "failed", "b": "pending"}
     assert len(events(store, run_id)) == before
 
@@ -378,9 +379,9 @@ def test_a_failed_attempt_waits_then_is_retried(engine: Engine, store: Store, cl
     clock.now = 1002.0
     engine.complete([outcome(engine, a, AttemptState.FAILED)])
     r = rows(store, run_id)["a"]
-    assert r["state"] == "retry_wait"
-    assert r["ready_at"] == 1012.0
-    assert r["ended_at"] is None
+    assert r.state == "retry_wait"
+    assert r.ready_at == 1012.0
+    assert r.ended_at is None
     assert claim(engine) == []
 
     clock.now = 1011.0
@@ -395,7 +396,7 @@ def test_a_failed_attempt_waits_then_is_retried(engine: Engine, store: Store, cl
     engine.complete([outcome(engine, a2, AttemptState.FAILED)])
     assert states(store, run_id) == {"a": "failed", "b": "upstream_failed"}
     assert run_state(store, run_id) == "failed"
-    assert [x["number"] for x in store.read().attempts(run_id)] == [1, 2]
+    assert [x.number for x in store.read().attempts(run_id)] == [1, 2]
     assert_history_matches(store, run_id)
 
 
@@ -410,7 +411,7 @@ def test_a_retry_without_delay_is_queued_at_once(engine: Engine, store: Store) -
 def test_wake_due_only_for_given_runs(engine: Engine, store: Store, clock: Clock) -> None:
     policy = RetryPolicy(retries=1, delay=5)
     first = start(engine, py("a", retry=policy))
-    second = engine.create_run(store.read().run(first)["version_id"], {})
+    second = engine.create_run(store.read().run(first).version_id, {})
     for c in claim(engine):
         engine.complete([outcome(engine, c, AttemptState.FAILED)])
     clock.now = 2000.0
@@ -428,13 +429,13 @@ def test_cancel_waits_for_running_tasks(engine: Engine, store: Store) -> None:
     assert a.task_key == "a"
     assert engine.cancel(run_id) is True
     assert states(store, run_id) == {"a": "running", "b": "cancelled", "c": "cancelled"}
-    assert rows(store, run_id)["c"]["error_kind"] == "cancelled"
+    assert rows(store, run_id)["c"].error_kind == "cancelled"
     assert run_state(store, run_id) == "cancelling"
     assert claim(engine) == []
     engine.complete([outcome(engine, a, AttemptState.FAILED, error_kind=ErrorKind.CANCELLED)])
     assert states(store, run_id)["a"] == "cancelled"
     assert run_state(store, run_id) == "cancelled"
-    assert store.read().run(run_id)["ended_at"] == 1000.0
+    assert store.read().run(run_id).ended_at == 1000.0
     assert engine.cancel(run_id) is False
     assert_history_matches(store, run_id)
 
@@ -485,16 +486,16 @@ def test_repair_reruns_only_what_did_not_succeed(engine: Engine, store: Store) -
     new = engine.repair(old)
     assert new != old
     run = store.read().run(new)
-    assert run["parent_run_id"] == old
-    assert run["trigger"] == "repair"
-    assert run["version_id"] == store.read().run(old)["version_id"]
-    assert run["unfinished"] == 2
+    assert run.parent_run_id == old
+    assert run.trigger == "repair"
+    assert run.version_id == store.read().run(old).version_id
+    assert run.unfinished == 2
     assert states(store, new) == {"a": "succeeded", "b": "queued", "c": "pending", "d": "succeeded"}
     r = rows(store, new)
-    assert r["a"]["reused_from"] == old
-    assert r["a"]["result"] == '"A"'
-    assert r["d"]["reused_from"] == old
-    assert r["b"]["reused_from"] is None
+    assert r["a"].reused_from == old
+    assert r["a"].result == '"A"'
+    assert r["d"].reused_from == old
+    assert r["b"].reused_from is None
     assert states(store, old)["b"] == "failed"  # the old run is never reopened
 
     engine.complete([outcome(engine, claim_one(engine, "b"))])
@@ -570,7 +571,7 @@ def test_hand_back_queues_the_task_again_without_a_failure(engine: Engine, store
     assert engine.hand_back([c], "handed back: worker w1 stopped") == 1
     assert states(store, run_id) == {"a": "queued"}
     (attempt,) = store.read().attempts(run_id)
-    assert (attempt["state"], attempt["error"]) == ("cancelled", "handed back: worker w1 stopped")
+    assert (attempt.state, attempt.error) == ("cancelled", "handed back: worker w1 stopped")
     again = claim_one(engine, "a")
     assert again.attempt == 2
     # The first attempt's late report is refused: it was handed back.
@@ -623,7 +624,7 @@ def test_logical_date_interval_and_trigger_info_are_kept(engine: Engine, store: 
         trigger_info={"type": "file", "path": "in/a.csv"},
     )
     row = store.read().run(run_id)
-    assert (row["logical_date"], row["data_interval_start"], row["data_interval_end"]) == (
+    assert (row.logical_date, row.data_interval_start, row.data_interval_end) == (
         100.0,
         100.0,
         200.0,

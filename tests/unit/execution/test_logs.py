@@ -9,7 +9,9 @@ import pytest
 
 from baton.execution import logs
 from baton.settings import Settings
+from baton.store.records import AttemptRow
 from baton.store.store import Store
+from store_rows import attempt_record
 
 CLUSTER = "postgresql://db.example/baton"  # only `settings.cluster` reads it here
 
@@ -110,8 +112,8 @@ def test_a_resumed_attempt_goes_on_where_its_shipped_log_ends(store: Store, tmp_
     assert shipper.collect(["a1"], final=True) == []
 
 
-def attempt(state: str) -> dict[str, object]:
-    return {"id": "a1", "run_id": "r1", "number": 1, "state": state}
+def attempt(state: str) -> AttemptRow:
+    return attempt_record(state)
 
 
 def test_a_log_is_read_from_its_file_or_else_from_the_store(store: Store, tmp_path: Path) -> None:

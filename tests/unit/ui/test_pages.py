@@ -74,7 +74,7 @@ def failed_run(store: Store) -> str:
                 )
             )
     engine.complete(outcomes)
-    assert store.read().run(run_id)["state"] == "failed"
+    assert store.read().run(run_id).state == "failed"
     return run_id
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from baton.api.deps import API, Admin, StoreDep, Viewer, audited_router
 from baton.errors import NotFoundError
-from baton.execution.worker import describe
+from baton.execution.views import WorkerView
 from baton.model.graph import NAME_RE
 from baton.store.store import Row, Tx
 
@@ -67,7 +67,8 @@ def _pool(r: Row) -> dict[str, Any]:
 @router.get("/workers", name="workers.list", response_model=list[WorkerOut])
 def workers(store: StoreDep, _: Viewer, include_stopped: bool = False) -> list[dict[str, Any]]:
     """The workers, newest first, with their queues and how many tasks each is running."""
-    return [describe(r) for r in store.read().workers(include_stopped=include_stopped)]
+    rows = store.read().workers(include_stopped=include_stopped)
+    return [WorkerView.of(r).to_json() for r in rows]
 
 
 @router.get("/pools", name="pools.list", response_model=list[PoolOut])

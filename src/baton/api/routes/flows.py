@@ -146,14 +146,14 @@ def flows(
     read = store.read()
     rows = read.flow_rows(search=search, paused=paused, after=after, limit=limit + 1)
     page = rows[:limit]
-    recent: dict[str, list[dict[str, Any]]] = {r["name"]: [] for r in page}
+    recent: dict[str, list[dict[str, Any]]] = {r.name: [] for r in page}
     for r in read.recent_runs(list(recent), RECENT_RUNS):
         recent[r["flow_name"]].append(_run_ref(r))
     now = time.time()
-    items = [flow_summary(r, now) | {"recent_runs": recent[r["name"]]} for r in page]
+    items = [flow_summary(r, now) | {"recent_runs": recent[r.name]} for r in page]
     return {
         "items": secrets.mask_json(items),
-        "next_cursor": encode_cursor(page[-1]["name"]) if len(rows) > limit else None,
+        "next_cursor": encode_cursor(page[-1].name) if len(rows) > limit else None,
     }
 
 
@@ -227,7 +227,7 @@ def trigger(
     flow = store.read().flow(name)
     if flow is None:
         raise _no_flow(name)
-    spec = store.read().load_version(flow["latest_version"])
+    spec = store.read().load_version(flow.latest_version)
     try:
         values = coerce_params(spec.params, body.params, flow=name)
     except ParamError as exc:
@@ -244,7 +244,7 @@ def trigger(
         msg = f"at most {MAX_PARAM_BYTES} bytes as JSON: pass a reference (a path, a URL)"
         raise invalid(*((("body", "params", p), msg, "value_error") for p in oversized))
     run_id = Engine(store).create_run(
-        flow["latest_version"], values, trigger="api", trigger_info={"user": caller.user}
+        flow.latest_version, values, trigger="api", trigger_info={"user": caller.user}
     )
     return run_detail(store, run_id, secrets)
 
@@ -313,7 +313,7 @@ def _flow(store: Store, name: str, secrets: Secrets) -> dict[str, Any]:
     rows = read.flow_rows(name=name)
     if not rows:
         raise _no_flow(name)
-    spec = FlowSpec.from_json(rows[0]["spec"])
+    spec = FlowSpec.from_json(rows[0].spec)
     data = flow_summary(rows[0], time.time())
     data["spec"] = spec.to_builtins()
     data["dag"] = {

@@ -159,24 +159,24 @@ def _find(store: Store, run_id: str, task: str, attempt: int | None) -> _Log:
     read = store.read()
     run_id = read.resolve_run_id(run_id)
     key, index = task, -1
-    rows = [r for r in read.task_runs(run_id, [task]) if r["map_index"] == -1]
+    rows = [r for r in read.task_runs(run_id, [task]) if r.map_index == -1]
     if not rows:  # `key.N` (or `key[N]`): one run of a mapped task
         key, _, n = task.replace("[", ".").rstrip("]").rpartition(".")
         if key and n.isdigit():
             index = int(n)
-            rows = [r for r in read.task_runs(run_id, [key]) if r["map_index"] == index]
+            rows = [r for r in read.task_runs(run_id, [key]) if r.map_index == index]
     if not rows:
         raise NotFoundError(f"run {run_id} has no task '{task}'")
     row = rows[0]
     name = task_run_name(key, index)
-    if row["attempts"] == 0:
-        raise NotFoundError(f"task '{name}' of run {run_id} has no attempt yet ({row['state']})")
-    number = attempt or row["attempts"]
-    if number > row["attempts"]:
+    if row.attempts == 0:
+        raise NotFoundError(f"task '{name}' of run {run_id} has no attempt yet ({row.state})")
+    number = attempt or row.attempts
+    if number > row.attempts:
         raise NotFoundError(
-            f"task '{name}' of run {run_id} has {row['attempts']} attempt(s), not {number}"
+            f"task '{name}' of run {run_id} has {row.attempts} attempt(s), not {number}"
         )
-    return _Log(run_id, name, row["id"], number)
+    return _Log(run_id, name, row.id, number)
 
 
 def _read(

@@ -22,6 +22,7 @@ from baton.api.deps import API, Operator, StoreDep, Viewer, audited_router
 from baton.engine.service import Engine
 from baton.execution import local
 from baton.execution.secrets import Secrets
+from baton.execution.views import RunView, load_result
 from baton.model.states import RunState
 from baton.store.store import Store
 
@@ -117,8 +118,8 @@ def runs(
     )
     last = rows[limit - 1] if len(rows) > limit else None
     return {
-        "items": secrets.mask_json([local.run_summary(r) for r in rows[:limit]]),
-        "next_cursor": encode_cursor(last["created_at"], last["id"]) if last else None,
+        "items": secrets.mask_json([RunView.of(r).summary_json() for r in rows[:limit]]),
+        "next_cursor": encode_cursor(last.created_at, last.id) if last else None,
     }
 
 
@@ -162,20 +163,7 @@ def resume(
 def run_detail(store: Store, run_id: str, secrets: Secrets) -> dict[str, Any]:
     """A run as `baton runs show --json` prints it, and per task its type, upstream keys,
     attempts and sub-flow run; plus the runs made from it. A few queries, whatever its size."""
-    result = local.load_result(store, run_id)
-    read = store.read()
-    spec = read.load_version(read.run(run_id)["version_id"])
-    specs = {t.key: t for t in spec.tasks}
-    made = read.runs_from(run_id)
-    child = {r["parent_task_run_id"]: r["id"] for r in made if r["parent_task_run_id"]}
-    data = result.to_json()
-    for t, out in zip(result.tasks.values(), data["tasks"], strict=True):
-        ts = specs.get(t.key)
-        out["error_kind"] = t.error_kind
-        out["type"] = ts.type if ts else None
-        out["depends_on"] = list(ts.depends_on) if ts else []
-        out["child_run_id"] = child.get(t.task_run_id)
-    data["children"] = [r["id"] for r in made]
+    data = load_result(store, run_id).to_json()
     masked: dict[str, Any] = secrets.mask_json(data)
     return masked
 

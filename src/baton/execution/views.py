@@ -1,0 +1,357 @@
+"""The one read model: runs, task runs, attempts and workers as the CLI, the API and the UI
+show them, built from the store's records (`store/records.py`).
+
+`RunView` is also what `run_flow` and `get_run` return (`baton.RunResult`): its task runs
+load their results on demand. Times are ISO-8601 text, as every JSON answer has them; a view
+read from the store keeps its record (`record`) for what needs the raw numbers (the UI's
+Gantt chart). A view's `to_json` is the JSON the CLI prints and the API answers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from baton.errors import NotFoundError
+from baton.execution import results
+from baton.model import run_trigger
+from baton.model.names import task_run_name
+from baton.model.spec import FlowSpec
+from baton.model.times import iso
+from baton.settings import Settings
+from baton.store.records import AttemptRow, RunRow, TaskRunRow, WorkerRow
+from baton.store.store import Store
+
+
+class AttemptView(msgspec.Struct, frozen=True):
+    """An attempt: why it ended (`error_kind`, `error`) and on which worker (`worker`, its
+    name)."""
+
+    number: int
+    state: str
+    error_kind: str | None
+    error: str | None
+    worker: str | None
+    worker_id: str
+    started_at: str | None
+    ended_at: str | None
+    traceback: str | None
+
+    @classmethod
+    def of(cls, a: AttemptRow) -> AttemptView:
+        return cls(
+            number=a.number,
+            state=a.state,
+            error_kind=a.error_kind,
+            error=a.error,
+            worker=a.worker,
+            worker_id=a.worker_id,
+            started_at=iso(a.started_at),
+            ended_at=iso(a.ended_at),
+            traceback=a.traceback,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return msgspec.structs.asdict(self)
+
+
+class TaskRunView(msgspec.Struct, frozen=True):
+    """A task run, with its task's `type` and upstream keys (`depends_on`), and the run of
+    the sub-flow it started (`child_run_id`)."""
+
+    key: str
+    map_index: int | None
+    state: str
+    attempts: int
+    started_at: str | None
+    ended_at: str | None
+    error: str | None
+    error_kind: str | None
+    # None from a server too old to list them.
+    attempt_list: tuple[AttemptView, ...] | None = None
+    type: str | None = None
+    depends_on: tuple[str, ...] = ()
+    child_run_id: str | None = None
+    record: TaskRunRow | None = None  # None for a task run read from JSON (the API)
+
+    @classmethod
+    def of(
+        cls, r: TaskRunRow, attempts: Iterable[AttemptRow] | None = None, **detail: Any
+    ) -> TaskRunView:
+        return cls(
+            key=r.task_key,
+            map_index=r.map_index if r.map_index >= 0 else None,
+            state=r.state,
+            attempts=r.attempts,
+            started_at=iso(r.started_at),
+            ended_at=iso(r.ended_at),
+            error=r.error,
+            error_kind=r.error_kind,
+            attempt_list=None if attempts is None else tuple(AttemptView.of(a) for a in attempts),
+            record=r,
+            **detail,
+        )
+
+    @property
+    def name(self) -> str:
+        """Its name in URLs, logs and the API: `key`, or `key.N` for a mapped task's run N."""
+        return task_run_name(self.key, self.map_index)
+
+    @property
+    def label(self) -> str:
+        """How a run's summary and `RunView.tasks` name it: `key`, or `key[N]`."""
+        return self.key if self.map_index is None else f"{self.key}[{self.map_index}]"
+
+    @property
+    def result(self) -> Any:
+        """The task's return value (loaded on first use; None for a view read from JSON)."""
+        r = self.record
+        if r is None or self.state != "succeeded":
+            return None
+        return results.decode(r.result, r.result_ref)
+
+    @property
+    def task_run_id(self) -> int | None:
+        """Its TaskRun's id in the store (None for a run read from the API)."""
+        return None if self.record is None else self.record.id
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "key": self.key,
+            "map_index": self.map_index,
+            "state": self.state,
+            "attempts": self.attempts,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "error": self.error,
+            "error_kind": self.error_kind,
+        }
+        if self.attempt_list is not None:
+            data["attempt_list"] = [a.to_json() for a in self.attempt_list]
+        data["type"] = self.type
+        data["depends_on"] = list(self.depends_on)
+        data["child_run_id"] = self.child_run_id
+        return data
+
+    @classmethod
+    def from_json(cls, t: Mapping[str, Any]) -> TaskRunView:
+        listed = t.get("attempt_list")
+        fields: dict[str, Any] = {f: t.get(f) for f in _TASK_JSON}
+        return cls(
+            **fields,
+            attempt_list=None if listed is None else tuple(AttemptView(**a) for a in listed),
+            type=t.get("type"),
+            depends_on=tuple(t.get("depends_on") or ()),
+            child_run_id=t.get("child_run_id"),
+        )
+
+
+_TASK_JSON = ["key", "map_index", "state", "attempts", "started_at", "ended_at", "error"]
+_TASK_JSON += ["error_kind"]
+
+
+class RunView(msgspec.Struct, frozen=True):
+    """A run as it is now: its state, each task run's state and, on demand, results.
+
+    `tasks` is keyed by task key; a mapped task's runs are keyed `key[0]`, `key[1]`, ...
+    `children`: the runs made from it (repairs, sub-flow runs); None from an older server.
+    """
+
+    id: str
+    flow: str
+    state: str
+    params: dict[str, Any]
+    trigger: str
+    parent_run_id: str | None
+    logical_date: str | None
+    data_interval_start: str | None
+    data_interval_end: str | None
+    trigger_info: dict[str, Any] | None
+    created_at: str | None
+    started_at: str | None
+    ended_at: str | None
+    tasks: dict[str, TaskRunView] = {}
+    children: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(
+        cls, run: RunRow, tasks: Iterable[TaskRunView] = (), children: Sequence[str] | None = None
+    ) -> RunView:
+        return cls(
+            id=run.id,
+            flow=run.flow_name,
+            state=run.state,
+            params=json.loads(run.params),
+            trigger=run.trigger,
+            parent_run_id=run.parent_run_id,
+            logical_date=iso(run.logical_date),
+            data_interval_start=iso(run.data_interval_start),
+            data_interval_end=iso(run.data_interval_end),
+            trigger_info=json.loads(run.trigger_info) if run.trigger_info else None,
+            created_at=iso(run.created_at),
+            started_at=iso(run.started_at),
+            ended_at=iso(run.ended_at),
+            tasks={t.label: t for t in tasks},
+            children=None if children is None else tuple(children),
+        )
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "succeeded"
+
+    @property
+    def trigger_kind(self) -> str:
+        """The trigger as shown: an old `event` run by the kind of event that fired it."""
+        return run_trigger.kind(self.trigger, self.trigger_info)
+
+    def result(self, key: str) -> Any:
+        """A task's result; for a mapped task, the list of its results in order."""
+        if key in self.tasks:
+            return self.tasks[key].result
+        mapped = [t for t in self.tasks.values() if t.key == key]
+        if not mapped:
+            raise KeyError(key)
+        return [t.result for t in sorted(mapped, key=lambda t: t.map_index or 0)]
+
+    def summary_json(self) -> dict[str, Any]:
+        """The run as `baton runs list --json` and the API's run lists show it."""
+        return {
+            "id": self.id,
+            "flow": self.flow,
+            "state": self.state,
+            "trigger": self.trigger_kind,
+            "trigger_detail": run_trigger.detail(self.trigger_info),
+            "params": self.params,
+            "logical_date": self.logical_date,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "parent_run_id": self.parent_run_id,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.summary_json(),
+            "data_interval_start": self.data_interval_start,
+            "data_interval_end": self.data_interval_end,
+            "trigger_info": self.trigger_info,
+            "tasks": [t.to_json() for t in self.tasks.values()],
+            "children": list(self.children or ()),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunView:
+        """A run as `to_json` (or the API) gave it; results stay where the run ran."""
+        tasks = [TaskRunView.from_json(t) for t in data["tasks"]]
+        children = data.get("children")
+        fields: dict[str, Any] = {f: data.get(f) for f in _RUN_JSON}
+        return cls(
+            **fields,
+            tasks={t.label: t for t in tasks},
+            children=None if children is None else tuple(children),
+        )
+
+
+_RUN_JSON = [f for f in RunView.__struct_fields__ if f not in ("tasks", "children")]
+
+# The public names (`baton.RunResult`, `baton.TaskRunResult`).
+RunResult = RunView
+TaskRunResult = TaskRunView
+
+
+class WorkerView(msgspec.Struct, frozen=True):
+    """A worker as `baton workers --json` and the API show it: its queues, and the attempts
+    it runs now (`tasks`)."""
+
+    id: str
+    name: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    running: int
+    tasks: list[dict[str, Any]]
+    started_at: str | None
+    heartbeat_at: str | None
+    stopped_at: str | None
+
+    @classmethod
+    def of(cls, r: WorkerRow) -> WorkerView:
+        return cls(
+            id=r.id,
+            name=r.name,
+            host=r.host,
+            pid=r.pid,
+            queues=json.loads(r.queues),
+            concurrency=r.concurrency,
+            running=r.running,
+            tasks=[
+                {
+                    "run_id": t.run_id,
+                    "task_key": t.task_key,
+                    "map_index": t.map_index if t.map_index >= 0 else None,
+                    "attempt": t.number,
+                    "started_at": iso(t.started_at),
+                }
+                for t in r.tasks
+            ],
+            started_at=iso(r.started_at),
+            heartbeat_at=iso(r.heartbeat_at),
+            stopped_at=iso(r.stopped_at),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return msgspec.structs.asdict(self)
+
+
+def task_views(
+    rows: Sequence[TaskRunRow], attempts: Iterable[AttemptRow], spec: FlowSpec | None = None
+) -> list[TaskRunView]:
+    """Task runs (in the order of `rows`) with their attempts; with the flow's `spec`, each
+    with its type and upstream keys too."""
+    by_task: dict[int, list[AttemptRow]] = {}
+    for a in attempts:
+        by_task.setdefault(a.task_run_id, []).append(a)
+    specs = {t.key: t for t in spec.tasks} if spec else {}
+    views = []
+    for r in rows:
+        detail: dict[str, Any] = {}
+        if spec is not None and (ts := specs.get(r.task_key)) is not None:
+            detail = {"type": ts.type, "depends_on": tuple(ts.depends_on)}
+        views.append(TaskRunView.of(r, by_task.get(r.id, ()), **detail))
+    return views
+
+
+def load_result(store: Store, run_id: str) -> RunView:
+    """A run as it is now, each task run with its attempts (`attempt_list`), type, upstream
+    keys and sub-flow run, and the runs made from it (`children`)."""
+    read = store.read()
+    run = read.run(run_id)
+    rows = read.task_runs(run_id)
+    first: dict[str, int] = {}
+    for i, r in enumerate(rows):
+        first.setdefault(r.task_key, i)
+    # Task runs in creation order, a mapped task's runs together and in order.
+    rows.sort(key=lambda r: (first[r.task_key], r.map_index))
+    attempts = read.attempts(run_id)
+    made = read.runs_from(run_id)
+    child = {r["parent_task_run_id"]: r["id"] for r in made if r["parent_task_run_id"]}
+    try:
+        spec: FlowSpec | None = read.load_version(run.version_id)
+    except NotFoundError:  # a run written by hand (tests, tools): no task types to show
+        spec = None
+    tasks = task_views(rows, attempts, spec)
+    tasks = [msgspec.structs.replace(t, child_run_id=child.get(t.task_run_id)) for t in tasks]
+    return RunView.of(run, tasks, children=[r["id"] for r in made])
+
+
+def get_run(run_id: str, *, settings: Settings | None = None) -> RunView:
+    """A run from the store, by id or unique id prefix: its state, task runs and results."""
+    store = Store((settings or Settings.from_env()).database_url)
+    try:
+        return load_result(store, store.read().resolve_run_id(run_id))
+    finally:
+        store.close()

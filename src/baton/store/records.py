@@ -1,0 +1,153 @@
+"""The store's rows as typed records: what `Tx` returns of runs, task runs, attempts and
+workers, so that mypy checks every field read across the store's boundary.
+
+A record has one field per column of its table (`schema.py`), in the table's order, plus
+what a query joins in (an attempt's worker name). Adding a column means adding its field
+here; `tests/store/test_records.py` checks that the two agree. Times are UNIX seconds and
+JSON columns stay text: the views (`execution/views.py`) decode what they show, and the hot
+path decodes nothing it does not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+import msgspec
+
+
+class Record(msgspec.Struct, frozen=True, gc=False):
+    """A row read from the store (immutable; `gc=False`: records hold no cycles)."""
+
+
+R = TypeVar("R", bound=Record)
+
+
+def one(kind: type[R], row: Mapping[str, Any] | None) -> R | None:
+    """`row` (a DBAPI row read by column name) as a record of `kind`, None for no row."""
+    return None if row is None else kind(**row)
+
+
+def many(kind: type[R], rows: Iterable[Mapping[str, Any]]) -> list[R]:
+    return [kind(**r) for r in rows]
+
+
+class RunRow(Record, frozen=True, gc=False):
+    id: str
+    flow_name: str
+    version_id: str
+    state: str
+    params: str  # JSON
+    trigger: str
+    logical_date: float | None
+    data_interval_start: float | None
+    data_interval_end: float | None
+    trigger_info: str | None  # JSON: what fired it
+    parent_run_id: str | None
+    root_run_id: str | None
+    parent_task_run_id: int | None
+    unfinished: int
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+
+
+class TaskRunRow(Record, frozen=True, gc=False):
+    id: int
+    run_id: str
+    task_key: str
+    map_index: int  # -1: not mapped
+    state: str
+    queue: str
+    pool: str | None
+    priority: int
+    up_total: int
+    up_success: int
+    up_failed: int
+    up_upstream_failed: int
+    up_skipped: int
+    attempts: int
+    ready_at: float | None
+    started_at: float | None
+    ended_at: float | None
+    result: str | None  # JSON, when small enough
+    result_ref: str | None  # the result's file, when not
+    result_len: int | None
+    error: str | None
+    error_kind: str | None
+    reused_from: str | None
+    defer_state: str | None  # JSON
+    resume_attempt: str | None
+
+
+class AttemptRow(Record, frozen=True, gc=False):
+    id: str
+    task_run_id: int
+    run_id: str
+    number: int
+    worker_id: str
+    state: str
+    started_at: float
+    ended_at: float | None
+    lease_expires_at: float
+    error: str | None
+    error_kind: str | None
+    traceback: str | None
+    worker: str | None = None  # the worker's name (joined in by the reads that show it)
+
+
+class LiveAttemptRow(AttemptRow, frozen=True, gc=False):
+    """A running attempt with what tells whether its worker still runs it."""
+
+    host: str | None = None
+    pid: int | None = None
+    heartbeat_at: float | None = None
+    stopped_at: float | None = None
+    lease_expired: bool = False  # by the store's clock
+
+
+class WorkerTask(Record, frozen=True, gc=False):
+    """An attempt a worker is running: what `baton workers` lists under it."""
+
+    worker_id: str
+    run_id: str
+    task_key: str
+    map_index: int
+    number: int
+    started_at: float
+
+
+class WorkerRow(Record, frozen=True, gc=False):
+    id: str
+    name: str
+    host: str
+    pid: int
+    queues: str  # JSON list
+    concurrency: int
+    started_at: float
+    heartbeat_at: float
+    stopped_at: float | None
+    running: int = 0  # attempts running now
+    tasks: tuple[WorkerTask, ...] = ()
+
+
+class FlowRow(Record, frozen=True, gc=False):
+    name: str
+    latest_version: str
+    paused: int  # 0 or 1
+    deployed: int  # 1: `baton deploy`ed (its schedule and triggers act)
+    created_at: float
+    updated_at: float  # its latest version deployed, or it last changed
+
+
+class FlowOverviewRow(Record, frozen=True, gc=False):
+    """A flow with its latest version's spec (JSON) and its latest run, if any."""
+
+    name: str
+    deployed: int
+    paused: int
+    latest_version: str
+    spec: str
+    last_run_id: str | None
+    last_run_state: str | None
+    last_run_at: float | None
