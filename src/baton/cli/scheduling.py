@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from baton.cli import common, remote
-from baton.model import triggers
 
 EXIT_FAILED = 1
 
@@ -72,6 +71,7 @@ def cmd_flows_list(args: argparse.Namespace, ctx: common.Context) -> int:
     import json
 
     from baton.cli import display, runs
+    from baton.model import triggers
 
     with runs.opened(args, ctx) as chosen:
         data = chosen.list_flows()

@@ -19,7 +19,6 @@ from typing import Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack,
 from baton.errors import DefinitionError
 from baton.model import notifications as notifications_mod
 from baton.model import params as params_mod
-from baton.model import triggers as triggers_mod
 from baton.model.graph import validate
 from baton.model.retry import RETRY_OPTIONS, Retry, policy_fields
 from baton.model.spec import DEFAULT_QUEUE, FlowSpec, TaskSpec, param_ref, ref, validated
@@ -423,6 +422,7 @@ def _when(
     if schedule is None and not triggers:
         return None, ()
     from baton.model import schedules  # croniter costs ~50 ms: only scheduled flows pay it
+    from baton.model import triggers as triggers_mod  # ~3 ms: neither does `baton run`
 
     if isinstance(triggers, Mapping | str):
         raise DefinitionError(

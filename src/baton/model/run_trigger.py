@@ -8,20 +8,32 @@ file's path), `asset` (the asset updated, or the assets, for an all-of trigger) 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
-from baton.model import triggers
-
 OLD_EVENT = "event"  # what runs of every event trigger were labelled before
-# A firing's `type` (its trigger's kind, see scheduling.scheduler) -> the run's trigger.
-_KINDS = {kind: t.label for kind, t in triggers.KINDS.items() if t.label is not None}
-EVENT_KINDS = tuple(dict.fromkeys(_KINDS.values()))
+
+
+@functools.cache
+def _kinds() -> dict[str, str]:
+    """A firing's `type` (its trigger's kind, see scheduling.scheduler) -> the run's trigger."""
+    # model.triggers on first need only (~3 ms of dataclasses): `baton run` shows its run
+    # without it, and a run an event fired is rare.
+    from baton.model import triggers
+
+    return {kind: t.label for kind, t in triggers.KINDS.items() if t.label is not None}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EVENT_KINDS":  # the labels, in order (computed on first use, as `_kinds`)
+        return tuple(dict.fromkeys(_kinds().values()))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def event_kind(info: Mapping[str, Any]) -> str:
     """The trigger of a run an event trigger fired, from its `trigger_info`."""
-    return _KINDS.get(str(info.get("type")), OLD_EVENT)
+    return _kinds().get(str(info.get("type")), OLD_EVENT)
 
 
 def kind(trigger: str, info: Mapping[str, Any] | None) -> str:
@@ -35,6 +47,8 @@ def detail(info: Mapping[str, Any] | None) -> str | None:
     """What fired a run, in a few words: a path, an asset (or assets), an upstream run."""
     if not info:
         return None
+    from baton.model import triggers
+
     match info.get("type"):
         case triggers.FILE:
             return str(info.get("path"))
