@@ -8,6 +8,7 @@ from collections.abc import Collection
 from typing import NamedTuple
 
 from baton.errors import DefinitionError
+from baton.model import assets
 from baton.model.spec import FlowSpec
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -67,6 +68,7 @@ def validate(spec: FlowSpec, known_types: Collection[str]) -> Graph:
                 flow=spec.name,
                 task=t.key,
             )
+    _validate_assets(spec)
     upstream = {t.key: tuple(dict.fromkeys(t.depends_on)) for t in spec.tasks}
     downstream: dict[str, list[str]] = {k: [] for k in upstream}
     for key, ups in upstream.items():
@@ -74,6 +76,28 @@ def validate(spec: FlowSpec, known_types: Collection[str]) -> Graph:
             downstream[up].append(key)
     order = _topological_order(spec.name, upstream, downstream)
     return Graph(upstream, {k: tuple(v) for k, v in downstream.items()}, order)
+
+
+def _validate_assets(spec: FlowSpec) -> None:
+    """Declared assets: each once per flow, each check once per asset. (The YAML parser finds
+    these too, with lines; this covers flows built in Python.)"""
+    declared: set[str] = set()
+    for asset in spec.assets:
+        if not assets.is_name(asset.name):
+            raise DefinitionError(
+                f"invalid asset name {asset.name!r}: use {assets.NAME_RULE}", flow=spec.name
+            )
+        if asset.name in declared:
+            raise DefinitionError(f"asset '{asset.name}' is declared twice", flow=spec.name)
+        declared.add(asset.name)
+        checks: set[str] = set()
+        for check in asset.checks:
+            if check.name in checks:
+                raise DefinitionError(
+                    f"asset '{asset.name}': check '{check.name}' is defined twice",
+                    flow=spec.name,
+                )
+            checks.add(check.name)
 
 
 def _topological_order(

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
+from baton.model.assets import AssetSpec
 from baton.model.trigger_rules import TriggerRule
 
 ParamType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
@@ -94,6 +95,8 @@ class FlowSpec(Spec, frozen=True):
     schedule: str | dict[str, Any] | None = None  # parse_schedule(...).to_builtins()
     triggers: tuple[dict[str, Any], ...] = ()
     notifications: tuple[dict[str, Any], ...] = ()
+    # Declared catalog entries; empty is omitted, so older flows keep their content hash.
+    assets: tuple[AssetSpec, ...] = ()
     source: SourceRef | None = None
 
     def task(self, key: str) -> TaskSpec:

@@ -8,7 +8,6 @@ here because only here do we know the line of each.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from typing import Any, NoReturn, TypeVar, get_args
@@ -16,7 +15,7 @@ from typing import Any, NoReturn, TypeVar, get_args
 import yaml
 
 from baton.errors import DefinitionError
-from baton.model import graph, names, notifications, params, triggers
+from baton.model import assets, graph, names, notifications, params, triggers
 from baton.model.retry import RETRY_OPTIONS, policy_fields
 from baton.model.spec import (
     DEFAULT_QUEUE,
@@ -26,7 +25,7 @@ from baton.model.spec import (
     TaskSpec,
     validated,
 )
-from baton.model.trigger_rules import TriggerRule
+from baton.model.yaml_fields import Fields, is_int, kind, show
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _FLOW_KEYS = (
@@ -37,6 +36,7 @@ _FLOW_KEYS = (
     "schedule",
     "triggers",
     "notifications",
+    "assets",
     "tasks",
 )
 _PARAM_KEYS = ("type", "items", "default", "required", "description")
@@ -58,7 +58,6 @@ _TASK_KEYS = frozenset(
 )
 _YAML = "tag:yaml.org,2002:"
 _PARAM_TYPES: tuple[str, ...] = get_args(ParamType)
-_TRIGGER_RULES = tuple(rule.value for rule in TriggerRule)
 _Model = TypeVar("_Model")
 
 
@@ -210,7 +209,7 @@ class _Parser:
             self.fail("the file is empty; a flow needs at least 'name' and 'tasks'", line=None)
         if not isinstance(data, dict):
             self.fail(
-                f"a flow file must be a mapping with 'name' and 'tasks', got {_kind(data)}",
+                f"a flow file must be a mapping with 'name' and 'tasks', got {kind(data)}",
                 line=self.line_of(data) or 1,
             )
         if isinstance(data.get("name"), str) and _NAME.fullmatch(data["name"]):
@@ -230,6 +229,7 @@ class _Parser:
             "schedule": self.schedule(data),
             "triggers": self.triggers(data),
             "notifications": self.notifications(data),
+            "assets": assets.parse_assets(data, self),
         }
         built = self.build(FlowSpec, spec, line=self.line_of(data))
         try:  # the graph checks, here too, so that their errors can point at a line
@@ -251,10 +251,10 @@ class _Parser:
 
     def max_active_runs(self, data: dict[str, Any]) -> int | None:
         value = data.get("max_active_runs")
-        if value is None or (_is_int(value) and value >= 1):
+        if value is None or (is_int(value) and value >= 1):
             return value
         self.fail(
-            f"'max_active_runs' must be an integer >= 1, got {_show(value)}",
+            f"'max_active_runs' must be an integer >= 1, got {show(value)}",
             line=self.key_line(data, "max_active_runs"),
         )
 
@@ -295,13 +295,13 @@ class _Parser:
             return []
         if not isinstance(items, list):
             self.fail(
-                f"'{field}' must be a list of mappings, got {_kind(items)}",
+                f"'{field}' must be a list of mappings, got {kind(items)}",
                 line=self.key_line(data, field),
             )
         for i, item in enumerate(items):
             if not isinstance(item, dict):
                 self.fail(
-                    f"each entry of '{field}' must be a mapping, got {_kind(item)}",
+                    f"each entry of '{field}' must be a mapping, got {kind(item)}",
                     line=self.item_line(items, i),
                 )
             for key in item:
@@ -320,7 +320,7 @@ class _Parser:
             return {}
         if not isinstance(declared, dict):
             self.fail(
-                f"'params' must be a mapping of param names, got {_kind(declared)}",
+                f"'params' must be a mapping of param names, got {kind(declared)}",
                 line=self.key_line(data, "params"),
             )
         return {self.param_name(declared, n): self.param(declared, n) for n in declared}
@@ -355,20 +355,20 @@ class _Parser:
             param_type = declared_type
         else:
             self.fail(
-                f"param '{name}' has unknown type {_show(declared_type)}"
+                f"param '{name}' has unknown type {show(declared_type)}"
                 f" (valid: {', '.join(_PARAM_TYPES)})",
                 line=self.key_line(value, "type"),
             )
         if default is not None and not params.matches_type(default, param_type):
             self.fail(
-                f"param '{name}' is of type {param_type} but its default is {_show(default)}",
+                f"param '{name}' is of type {param_type} but its default is {show(default)}",
                 line=self.key_line(value, "default"),
             )
         items = value.get("items")
         if items is not None and (param_type != "array" or items not in _PARAM_TYPES):
             self.fail(
                 f"'items' of param '{name}' gives the element type of an array param, one of "
-                f"{', '.join(_PARAM_TYPES)}; got {_show(items)} for a {param_type} param",
+                f"{', '.join(_PARAM_TYPES)}; got {show(items)} for a {param_type} param",
                 line=self.key_line(value, "items"),
             )
         if (
@@ -377,13 +377,13 @@ class _Parser:
             and not all(params.matches_type(v, items) for v in default)
         ):
             self.fail(
-                f"param '{name}' holds {items} values but its default is {_show(default)}",
+                f"param '{name}' holds {items} values but its default is {show(default)}",
                 line=self.key_line(value, "default"),
             )
         required = value.get("required", False)
         if not isinstance(required, bool):
             self.fail(
-                f"'required' of param '{name}' must be true or false, got {_show(required)}",
+                f"'required' of param '{name}' must be true or false, got {show(required)}",
                 line=self.key_line(value, "required"),
             )
         if required and default is not None:
@@ -394,7 +394,7 @@ class _Parser:
         description = value.get("description")
         if description is not None and not isinstance(description, str):
             self.fail(
-                f"'description' of param '{name}' must be a string, got {_show(description)}",
+                f"'description' of param '{name}' must be a string, got {show(description)}",
                 line=self.key_line(value, "description"),
             )
         return ParamSpec(
@@ -411,7 +411,7 @@ class _Parser:
         items = data["tasks"]
         if not isinstance(items, list) or not items:
             self.fail(
-                f"'tasks' must be a non-empty list of task mappings, got {_kind(items)}",
+                f"'tasks' must be a non-empty list of task mappings, got {kind(items)}",
                 line=self.key_line(data, "tasks"),
             )
         first_lines: dict[str, int | None] = {}
@@ -419,7 +419,7 @@ class _Parser:
         for i, item in enumerate(items):
             if not isinstance(item, dict):
                 self.fail(
-                    f"each task must be a mapping with 'key' and 'type', got {_kind(item)}",
+                    f"each task must be a mapping with 'key' and 'type', got {kind(item)}",
                     line=self.item_line(items, i),
                 )
             task = self.task(item)
@@ -442,7 +442,7 @@ class _Parser:
                 hint = f" (is '{close}' a typo?)" if close else ""
                 self.fail(f"a task has no '{required}'{hint}", line=self.line_of(item), task=known)
         key = self.name(item, "key", "task key")
-        field = _Fields(self, item, key)
+        field = Fields(self, item, key)
         type_ = field.text("type")
         config: dict[str, Any] = {}
         for name, value in item.items():
@@ -455,6 +455,8 @@ class _Parser:
             if name not in _TASK_KEYS:
                 config[name] = value
         depends_on = field.names("depends_on")
+        inputs, outputs = field.names("inputs"), field.names("outputs")
+        assets.check_task_assets(item, key, self)
         map_over = field.optional_text("map_over")
         if map_over is not None and map_over not in depends_on:
             depends_on.append(map_over)  # mapping over a task's result needs that result
@@ -478,8 +480,8 @@ class _Parser:
             "queue": field.optional_text("queue") or DEFAULT_QUEUE,
             "pool": field.optional_text("pool"),
             "priority": field.integer("priority", default=0),
-            "inputs": tuple(field.names("inputs")),
-            "outputs": tuple(field.names("outputs")),
+            "inputs": tuple(inputs),
+            "outputs": tuple(outputs),
             "map_over": map_over,
         }
         return self.build(TaskSpec, spec, line=self.line_of(item), task=key)
@@ -491,7 +493,7 @@ class _Parser:
         if isinstance(value, str) and _NAME.fullmatch(value):
             return value
         self.fail(
-            f"{what} must be letters, digits, '_', '.' or '-', got {_show(value)}",
+            f"{what} must be letters, digits, '_', '.' or '-', got {show(value)}",
             line=self.key_line(mapping, field),
         )
 
@@ -500,7 +502,7 @@ class _Parser:
         if value is None or isinstance(value, str):
             return value
         self.fail(
-            f"'{field}' must be a string, got {_show(value)}", line=self.key_line(mapping, field)
+            f"'{field}' must be a string, got {show(value)}", line=self.key_line(mapping, field)
         )
 
     def build(
@@ -516,123 +518,3 @@ class _Parser:
             return validated(model, fields)
         except ValueError as e:
             self.fail(f"invalid field: {e}", line=line, task=task)
-
-
-class _Fields:
-    """Typed access to one task's common fields; a wrong value names the field and line."""
-
-    def __init__(self, parser: _Parser, item: dict[str, Any], task: str) -> None:
-        self.parser, self.item, self.task = parser, item, task
-
-    def fail(self, field: str, expected: str) -> NoReturn:
-        self.parser.fail(
-            f"'{field}' must be {expected}, got {_show(self.item[field])}",
-            line=self.parser.key_line(self.item, field),
-            task=self.task,
-        )
-
-    def text(self, field: str) -> str:
-        value = self.item[field]
-        if not isinstance(value, str) or not value:
-            self.fail(field, "a non-empty string")
-        return value
-
-    def optional_text(self, field: str) -> str | None:
-        return None if self.item.get(field) is None else self.text(field)
-
-    def names(self, field: str) -> list[str]:
-        """A list of strings; a single string stands for a list of one."""
-        value = self.item.get(field)
-        if value is None:
-            return []
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            self.fail(field, "a list of strings")
-        for i, name in enumerate(value):
-            if name in value[:i]:
-                # A repeated upstream would be counted twice by the trigger rule counters.
-                self.parser.fail(
-                    f"'{field}' lists '{name}' twice",
-                    line=self.parser.key_line(self.item, field),
-                    task=self.task,
-                )
-        return list(value)
-
-    def integer(self, field: str, *, default: int, minimum: int | None = None) -> int:
-        value = self.item.get(field)
-        if value is None:
-            return default
-        if not _is_int(value) or (minimum is not None and value < minimum):
-            self.fail(field, "an integer" + (f" >= {minimum}" if minimum is not None else ""))
-        return int(value)
-
-    def number(
-        self,
-        field: str,
-        *,
-        default: float,
-        minimum: float,
-        maximum: float | None = None,
-        exclusive: bool = False,
-    ) -> float:
-        """A finite number of seconds or a fraction, in bounds; null means the default."""
-        value = self.item.get(field)
-        if value is None:
-            return default
-        if _is_number(value):
-            above = value > minimum if exclusive else value >= minimum
-            if above and (maximum is None or value <= maximum):
-                return float(value)
-        bound = f"> {minimum:g}" if exclusive else f">= {minimum:g}"
-        if maximum is not None:
-            bound = f"between {minimum:g} and {maximum:g}"
-        self.fail(field, f"a number {bound}")
-
-    def optional_number(
-        self, field: str, *, minimum: float, exclusive: bool = False
-    ) -> float | None:
-        if self.item.get(field) is None:
-            return None
-        return self.number(field, default=0.0, minimum=minimum, exclusive=exclusive)
-
-    def backoff(self) -> float | bool:
-        """A multiplier >= 1, or a boolean (which `policy_fields` reads)."""
-        value = self.item.get("retry_backoff")
-        if isinstance(value, bool):
-            return value
-        return self.number("retry_backoff", default=1.0, minimum=1.0)
-
-    def trigger_rule(self) -> TriggerRule:
-        value = self.item.get("trigger_rule")
-        if value is None:
-            return TriggerRule.ALL_SUCCESS
-        if value not in _TRIGGER_RULES:
-            self.fail("trigger_rule", "one of " + ", ".join(_TRIGGER_RULES))
-        return TriggerRule(value)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _kind(value: object) -> str:
-    """How a wrong value is described: its YAML kind, and the value when it is short."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "an empty list" if not value else "a list"
-    return _show(value)
-
-
-def _show(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."

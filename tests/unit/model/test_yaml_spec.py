@@ -8,6 +8,7 @@ import pytest
 from baton.errors import DefinitionError
 from baton.model.spec import FlowSpec, ParamSpec, RetryPolicy
 from baton.model.trigger_rules import TriggerRule
+from baton.model.yaml_fields import Fields, NoLines
 from baton.model.yaml_spec import load_yaml_flow
 
 FULL = """\
@@ -318,7 +319,8 @@ def test_unknown_top_level_key_lists_the_allowed_ones() -> None:
     assert err.flow == "f"
     assert str(err) == (
         "flows/f.yaml:2, flow 'f': unknown key 'schedul' (allowed: name, description, params,"
-        " max_active_runs, schedule, triggers, notifications, tasks); did you mean 'schedule'?"
+        " max_active_runs, schedule, triggers, notifications, assets, tasks); did you mean"
+        " 'schedule'?"
     )
 
 
@@ -618,3 +620,51 @@ def test_a_bad_schedule_field_names_its_line() -> None:
     )
     assert err.line == 4  # `schedule:` (the text starts with a blank line)
     assert "schedule 'start' must be a date or datetime in ISO 8601" in err.message
+
+
+# -- assets (details in test_assets.py) ----------------------------------------------------
+
+
+def test_assets_is_a_flow_key() -> None:
+    flow = load("name: f\nassets: [{name: warehouse.orders}]\ntasks: [{key: a, type: t}]\n")
+    assert [a.name for a in flow.assets] == ["warehouse.orders"]
+
+
+def test_a_misspelt_assets_key_is_suggested() -> None:
+    err = error("name: f\nasset: [{name: x}]\ntasks: [{key: a, type: t}]\n")
+    assert err.line == 2
+    assert err.message.endswith("did you mean 'assets'?")
+
+
+def test_an_unknown_asset_field_is_suggested_with_its_line() -> None:
+    err = error("""
+        name: f
+        assets:
+          - name: warehouse.orders
+            decription: orders
+        tasks: [{key: a, type: t}]
+    """)
+    assert (err.file, err.flow, err.line) == ("flows/f.yaml", "f", 5)
+    assert err.message == (
+        "asset 'warehouse.orders': unknown field 'decription' (allowed: name, description,"
+        " owner, tags, freshness, checks, notifications); did you mean 'description'?"
+    )
+
+
+def test_a_single_string_input_is_checked_as_an_asset_name() -> None:
+    err = error("name: f\ntasks:\n  - {key: a, type: t, inputs: 'raw events'}\n")
+    assert (err.task, err.line) == ("a", 3)
+    assert err.message.startswith("'inputs' names 'raw events', which is not an asset name")
+
+
+def test_assets_are_checked_after_tasks() -> None:
+    # A flow with both a bad task and a bad asset reports the task first, as before.
+    err = error("name: f\nassets: [{nam: x}]\ntasks: [{key: a, type: t, retries: -1}]\n")
+    assert err.task == "a"
+
+
+def test_the_field_helpers_work_without_lines() -> None:
+    fields = Fields(NoLines(), {"retries": "many"}, "t")
+    with pytest.raises(DefinitionError) as caught:
+        fields.integer("retries", default=0, minimum=0)
+    assert str(caught.value) == "task 't': 'retries' must be an integer >= 0, got 'many'"
