@@ -102,7 +102,7 @@ def finished(result: RunResult, *, as_json: bool) -> None:
         return
     rows = [
         [
-            t.key if t.map_index is None else f"{t.key}[{t.map_index}]",
+            t.label,
             t.state,
             str(t.attempts),
             _duration(t.started_at, t.ended_at),

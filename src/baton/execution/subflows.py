@@ -10,6 +10,7 @@ from typing import Any
 from baton.engine.service import Engine
 from baton.execution import loader
 from baton.execution.loader import LoadedFlow
+from baton.model.names import task_label
 from baton.model.params import coerce_params
 from baton.store.store import Claimed, Store
 
@@ -52,7 +53,7 @@ def run_status(url: str, run_id: str) -> dict[str, Any]:
         "flow": run.flow_name,
         "state": run.state,
         "tasks": {
-            r.task_key if r.map_index < 0 else f"{r.task_key}[{r.map_index}]": {
+            task_label(r.task_key, r.map_index): {
                 "state": r.state,
                 "error": r.error,
             }

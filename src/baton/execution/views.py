@@ -18,7 +18,7 @@ import msgspec
 from baton.errors import NotFoundError
 from baton.execution import results
 from baton.model import run_trigger
-from baton.model.names import task_run_name
+from baton.model.names import task_label, task_run_name
 from baton.model.spec import FlowSpec
 from baton.model.times import iso
 from baton.settings import Settings
@@ -103,7 +103,7 @@ class TaskRunView(msgspec.Struct, frozen=True):
     @property
     def label(self) -> str:
         """How a run's summary and `RunView.tasks` name it: `key`, or `key[N]`."""
-        return self.key if self.map_index is None else f"{self.key}[{self.map_index}]"
+        return task_label(self.key, self.map_index)
 
     @property
     def result(self) -> Any:

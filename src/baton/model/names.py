@@ -35,3 +35,11 @@ def task_run_name(key: str, map_index: int | None) -> str:
     """A task run's name in URLs, log paths, the API and `baton logs`: its key, `key.N` for
     run N of a mapped task (`map_index` is None or -1 for a task that is not mapped)."""
     return key if map_index is None or map_index < 0 else f"{key}.{map_index}"
+
+
+def task_label(key: str, map_index: int | None) -> str:
+    """A task run as a run's summary shows it (`RunResult.tasks`' keys, the run table, a
+    notification, a sub-flow's result): its key, `key[N]` for run N of a mapped task. An
+    index, as Python code writes it; where a name must be one path segment (URLs, log
+    files) it is `task_run_name`'s `key.N`. Both are accepted wherever a task run is named."""
+    return key if map_index is None or map_index < 0 else f"{key}[{map_index}]"

@@ -10,6 +10,8 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+from baton.model.names import task_label
+
 SLACK_LOG_CHARS = 2000  # of a log's last lines in a Slack message (a block takes 3,000)
 
 
@@ -150,7 +152,7 @@ def duration(seconds: float) -> str:
 
 
 def _task_name(t: Mapping[str, Any]) -> str:
-    return str(t["key"]) if t.get("map_index") is None else f"{t['key']}[{t['map_index']}]"
+    return task_label(str(t["key"]), t.get("map_index"))
 
 
 def _slack_escape(value: str) -> str:
