@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
+import types
+import typing
 from datetime import datetime
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, create_model
 
 from baton.execution.secrets import Secrets
 from baton.settings import Settings
@@ -95,6 +99,56 @@ def invalid(*problems: tuple[tuple[str, ...], str, str]) -> RequestValidationErr
     return RequestValidationError(
         [{"type": kind, "loc": loc, "msg": msg} for loc, msg, kind in problems]
     )
+
+
+def out_model(
+    view: type[msgspec.Struct],
+    *,
+    name: str | None = None,
+    drop: tuple[str, ...] = (),
+    **fields: Any,
+) -> type[BaseModel]:
+    """The schema of an answer (OpenAPI's, and what FastAPI checks the answer against) made
+    from a read-model view's fields (`execution.views`), so a field added to the view is in
+    the API's documented shape without writing it again. Views inside it become models
+    too, tuples lists; `drop` leaves fields out; `fields` add or replace some, pydantic's
+    way (`name=(type, default or Field(...))`). Named as the view, `View` -> `Out`."""
+    spec: dict[str, Any] = {}
+    for f in msgspec.structs.fields(view):
+        if f.name in drop:
+            continue
+        default = ... if f.required else _default(f)
+        spec[f.name] = (_out_type(f.type), default)
+    spec |= fields
+    model: type[BaseModel] = create_model(
+        name or view.__name__.removesuffix("View") + "Out", **spec
+    )
+    return model
+
+
+def _default(f: msgspec.structs.FieldInfo) -> Any:
+    if f.default_factory is not msgspec.NODEFAULT:
+        return Field(default_factory=f.default_factory)
+    return list(f.default) if isinstance(f.default, tuple) else f.default
+
+
+@functools.cache
+def _nested(view: type[msgspec.Struct]) -> type[BaseModel]:
+    return out_model(view)
+
+
+def _out_type(t: Any) -> Any:
+    """A view field's type as a model's: a view is its model, a tuple a list."""
+    if isinstance(t, type) and issubclass(t, msgspec.Struct):
+        return _nested(t)
+    origin, args = typing.get_origin(t), typing.get_args(t)
+    if origin in (types.UnionType, typing.Union):
+        return functools.reduce(lambda a, b: a | b, [_out_type(a) for a in args])
+    if origin is tuple:
+        return list[_out_type(args[0])]  # type: ignore[misc]
+    if origin in (list, dict):
+        return origin[tuple(_out_type(a) for a in args)]
+    return t
 
 
 def get_settings(request: Request) -> Settings:

@@ -55,7 +55,8 @@ class AttemptView(msgspec.Struct, frozen=True):
         )
 
     def to_json(self) -> dict[str, Any]:
-        return msgspec.structs.asdict(self)
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        return data
 
 
 class TaskRunView(msgspec.Struct, frozen=True):
@@ -158,21 +159,23 @@ class RunView(msgspec.Struct, frozen=True):
 
     `tasks` is keyed by task key; a mapped task's runs are keyed `key[0]`, `key[1]`, ...
     `children`: the runs made from it (repairs, sub-flow runs); None from an older server.
+    The fields are in the order of its JSON (`to_json`).
     """
 
     id: str
     flow: str
     state: str
+    trigger: str  # its kind: an old `event` run by the kind of event that fired it
+    trigger_detail: str | None  # what fired it: a path, an asset, a run
     params: dict[str, Any]
-    trigger: str
-    parent_run_id: str | None
     logical_date: str | None
-    data_interval_start: str | None
-    data_interval_end: str | None
-    trigger_info: dict[str, Any] | None
     created_at: str | None
     started_at: str | None
     ended_at: str | None
+    parent_run_id: str | None
+    data_interval_start: str | None = None
+    data_interval_end: str | None = None
+    trigger_info: dict[str, Any] | None = None
     tasks: dict[str, TaskRunView] = {}
     children: tuple[str, ...] | None = None
 
@@ -180,20 +183,22 @@ class RunView(msgspec.Struct, frozen=True):
     def of(
         cls, run: RunRow, tasks: Iterable[TaskRunView] = (), children: Sequence[str] | None = None
     ) -> RunView:
+        info = json.loads(run.trigger_info) if run.trigger_info else None
         return cls(
             id=run.id,
             flow=run.flow_name,
             state=run.state,
+            trigger=run_trigger.kind(run.trigger, info),
+            trigger_detail=run_trigger.detail(info),
             params=json.loads(run.params),
-            trigger=run.trigger,
-            parent_run_id=run.parent_run_id,
             logical_date=iso(run.logical_date),
-            data_interval_start=iso(run.data_interval_start),
-            data_interval_end=iso(run.data_interval_end),
-            trigger_info=json.loads(run.trigger_info) if run.trigger_info else None,
             created_at=iso(run.created_at),
             started_at=iso(run.started_at),
             ended_at=iso(run.ended_at),
+            parent_run_id=run.parent_run_id,
+            data_interval_start=iso(run.data_interval_start),
+            data_interval_end=iso(run.data_interval_end),
+            trigger_info=info,
             tasks={t.label: t for t in tasks},
             children=None if children is None else tuple(children),
         )
@@ -201,11 +206,6 @@ class RunView(msgspec.Struct, frozen=True):
     @property
     def succeeded(self) -> bool:
         return self.state == "succeeded"
-
-    @property
-    def trigger_kind(self) -> str:
-        """The trigger as shown: an old `event` run by the kind of event that fired it."""
-        return run_trigger.kind(self.trigger, self.trigger_info)
 
     def result(self, key: str) -> Any:
         """A task's result; for a mapped task, the list of its results in order."""
@@ -218,26 +218,11 @@ class RunView(msgspec.Struct, frozen=True):
 
     def summary_json(self) -> dict[str, Any]:
         """The run as `baton runs list --json` and the API's run lists show it."""
-        return {
-            "id": self.id,
-            "flow": self.flow,
-            "state": self.state,
-            "trigger": self.trigger_kind,
-            "trigger_detail": run_trigger.detail(self.trigger_info),
-            "params": self.params,
-            "logical_date": self.logical_date,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "parent_run_id": self.parent_run_id,
-        }
+        return {f: getattr(self, f) for f in _SUMMARY}
 
     def to_json(self) -> dict[str, Any]:
         return {
-            **self.summary_json(),
-            "data_interval_start": self.data_interval_start,
-            "data_interval_end": self.data_interval_end,
-            "trigger_info": self.trigger_info,
+            **{f: getattr(self, f) for f in _FIELDS},
             "tasks": [t.to_json() for t in self.tasks.values()],
             "children": list(self.children or ()),
         }
@@ -247,7 +232,7 @@ class RunView(msgspec.Struct, frozen=True):
         """A run as `to_json` (or the API) gave it; results stay where the run ran."""
         tasks = [TaskRunView.from_json(t) for t in data["tasks"]]
         children = data.get("children")
-        fields: dict[str, Any] = {f: data.get(f) for f in _RUN_JSON}
+        fields: dict[str, Any] = {f: data.get(f) for f in _FIELDS}
         return cls(
             **fields,
             tasks={t.label: t for t in tasks},
@@ -255,11 +240,23 @@ class RunView(msgspec.Struct, frozen=True):
         )
 
 
-_RUN_JSON = [f for f in RunView.__struct_fields__ if f not in ("tasks", "children")]
+_FIELDS = [f for f in RunView.__struct_fields__ if f not in ("tasks", "children")]
+# A run in a list: the fields before the data interval.
+_SUMMARY = _FIELDS[: _FIELDS.index("data_interval_start")]
 
 # The public names (`baton.RunResult`, `baton.TaskRunResult`).
 RunResult = RunView
 TaskRunResult = TaskRunView
+
+
+class WorkerTaskView(msgspec.Struct, frozen=True):
+    """An attempt a worker is running."""
+
+    run_id: str
+    task_key: str
+    map_index: int | None
+    attempt: int
+    started_at: str | None
 
 
 class WorkerView(msgspec.Struct, frozen=True):
@@ -273,7 +270,7 @@ class WorkerView(msgspec.Struct, frozen=True):
     queues: list[str]
     concurrency: int
     running: int
-    tasks: list[dict[str, Any]]
+    tasks: tuple[WorkerTaskView, ...]  # oldest first
     started_at: str | None
     heartbeat_at: str | None
     stopped_at: str | None
@@ -288,23 +285,24 @@ class WorkerView(msgspec.Struct, frozen=True):
             queues=json.loads(r.queues),
             concurrency=r.concurrency,
             running=r.running,
-            tasks=[
-                {
-                    "run_id": t.run_id,
-                    "task_key": t.task_key,
-                    "map_index": t.map_index if t.map_index >= 0 else None,
-                    "attempt": t.number,
-                    "started_at": iso(t.started_at),
-                }
+            tasks=tuple(
+                WorkerTaskView(
+                    run_id=t.run_id,
+                    task_key=t.task_key,
+                    map_index=t.map_index if t.map_index >= 0 else None,
+                    attempt=t.number,
+                    started_at=iso(t.started_at),
+                )
                 for t in r.tasks
-            ],
+            ),
             started_at=iso(r.started_at),
             heartbeat_at=iso(r.heartbeat_at),
             stopped_at=iso(r.stopped_at),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return msgspec.structs.asdict(self)
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        return data
 
 
 def task_views(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Path, Response
 from pydantic import BaseModel, Field
 
+from baton.api.common import out_model
 from baton.api.deps import API, Admin, StoreDep, Viewer, audited_router
 from baton.errors import NotFoundError
 from baton.execution.views import WorkerView
@@ -18,26 +19,7 @@ router = audited_router(prefix=API, tags=["cluster"])
 MAX_SLOTS = 1_000_000  # far above any real pool; keeps the value a 32-bit integer column holds
 
 
-class RunningTaskOut(BaseModel):
-    run_id: str
-    task_key: str
-    map_index: int | None
-    attempt: int
-    started_at: str
-
-
-class WorkerOut(BaseModel):
-    id: str
-    name: str
-    host: str
-    pid: int
-    queues: list[str]
-    concurrency: int
-    running: int
-    tasks: list[RunningTaskOut] = Field(description="the attempts it is running, oldest first")
-    started_at: str
-    heartbeat_at: str
-    stopped_at: str | None
+WorkerOut = out_model(WorkerView)  # tasks: the attempts it is running, oldest first
 
 
 class PoolIn(BaseModel):
@@ -64,7 +46,7 @@ def _pool(r: Row) -> dict[str, Any]:
     return {k: r[k] for k in ("name", "slots", "running", "description")}
 
 
-@router.get("/workers", name="workers.list", response_model=list[WorkerOut])
+@router.get("/workers", name="workers.list", response_model=list[WorkerOut])  # type: ignore[valid-type]
 def workers(store: StoreDep, _: Viewer, include_stopped: bool = False) -> list[dict[str, Any]]:
     """The workers, newest first, with their queues and how many tasks each is running."""
     rows = store.read().workers(include_stopped=include_stopped)

@@ -17,81 +17,39 @@ from baton.api.common import (
     SettingsDep,
     decode_cursor,
     encode_cursor,
+    out_model,
 )
 from baton.api.deps import API, Operator, StoreDep, Viewer, audited_router
 from baton.engine.service import Engine
 from baton.execution import local
 from baton.execution.secrets import Secrets
-from baton.execution.views import RunView, load_result
+from baton.execution.views import AttemptView, RunView, TaskRunView, load_result
 from baton.model.states import RunState
 from baton.store.store import Store
 
 router = audited_router(prefix=API, tags=["runs"])
 
 
-class RunSummary(BaseModel):
-    id: str
-    flow: str
-    state: str
-    trigger: str
-    trigger_detail: str | None = Field(None, description="what fired it: a path, an asset, a run")
-    params: dict[str, Any]
-    logical_date: str | None
-    created_at: str
-    started_at: str | None
-    ended_at: str | None
-    parent_run_id: str | None
+AttemptOut = out_model(
+    AttemptView, worker=(str | None, Field(description="the name of the worker that ran it"))
+)
+TaskRunOut = out_model(TaskRunView, drop=("record",))
+RunDetail = out_model(
+    RunView,
+    name="RunDetail",
+    tasks=(list[TaskRunOut], ...),  # type: ignore[valid-type]
+    children=(list[str], Field(description="the runs made from it: repairs, sub-flow runs")),
+)
+RunSummary = out_model(
+    RunView,
+    name="RunSummary",
+    drop=("tasks", "children", "trigger_info", "data_interval_start", "data_interval_end"),
+)
 
 
 class RunPage(BaseModel):
-    items: list[RunSummary]
+    items: list[RunSummary]  # type: ignore[valid-type]
     next_cursor: str | None
-
-
-class AttemptOut(BaseModel):
-    number: int
-    state: str
-    error_kind: str | None
-    error: str | None
-    worker: str | None = Field(description="the name of the worker that ran it")
-    worker_id: str
-    started_at: str
-    ended_at: str | None
-    traceback: str | None
-
-
-class TaskRunOut(BaseModel):
-    key: str
-    map_index: int | None
-    state: str
-    attempts: int
-    started_at: str | None
-    ended_at: str | None
-    error: str | None
-    error_kind: str | None
-    type: str | None
-    depends_on: list[str]
-    child_run_id: str | None
-    attempt_list: list[AttemptOut]
-
-
-class RunDetail(BaseModel):
-    id: str
-    flow: str
-    state: str
-    params: dict[str, Any]
-    trigger: str
-    trigger_detail: str | None = Field(None, description="what fired it: a path, an asset, a run")
-    trigger_info: dict[str, Any] | None
-    logical_date: str | None
-    data_interval_start: str | None
-    data_interval_end: str | None
-    parent_run_id: str | None
-    created_at: str
-    started_at: str | None
-    ended_at: str | None
-    tasks: list[TaskRunOut]
-    children: list[str]
 
 
 @router.get("/runs", name="runs.list", response_model=RunPage)
