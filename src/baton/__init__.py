@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from baton.errors import BatonError, DefinitionError, InputError, ParamError, Skip
+    from baton.execution.asset_records import record_asset
     from baton.execution.local import RunResult, TaskRunResult, get_run, run_flow
+    from baton.model.assets import CheckResult
     from baton.model.decorators import Flow, Task, flow, task
     from baton.model.retry import Retry
     from baton.model.trigger_rules import TriggerRule
@@ -33,6 +35,8 @@ _WHERE = {
     "InputError": "baton.errors",
     "ParamError": "baton.errors",
     "Skip": "baton.errors",
+    "record_asset": "baton.execution.asset_records",
+    "CheckResult": "baton.model.assets",
     "RunResult": "baton.execution.local",
     "TaskRunResult": "baton.execution.local",
     "run_flow": "baton.execution.local",
@@ -56,6 +60,7 @@ _WHERE = {
 
 __all__ = [
     "BatonError",
+    "CheckResult",
     "DefinitionError",
     "Flow",
     "InputError",
@@ -73,6 +78,7 @@ __all__ = [
     "http_task",
     "jar_task",
     "notebook_task",
+    "record_asset",
     "run_flow",
     "script_task",
     "sensor_task",

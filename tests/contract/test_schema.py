@@ -144,3 +144,42 @@ def test_postgres_column_types(store: Store) -> None:
     assert types["state_events", "id"][0] == "bigint"
     assert types["runs", "id"] == ("character varying", "C")
     assert types["task_runs", "task_key"] == ("character varying", "C")
+
+
+def test_asset_events_of_a_0004_database_become_its_materializations(url: str) -> None:
+    migrate.upgrade(url, "0004")
+    conn = dialect.for_url(url).connect()
+    for i, asset in ((1, "raw.events"), (2, "raw.events"), (7, "w.orders")):
+        conn.execute(
+            "INSERT INTO asset_events (id, asset, flow_name, run_id, task_key, task_run_id, at) "
+            "VALUES (?, ?, 'f', 'r1', 'load', 3, ?)",
+            (i, asset, float(i)),
+        )
+    conn.execute(
+        "INSERT INTO notifications (key, flow_name, run_id, event, channel, payload, state, "
+        "next_at, created_at) VALUES ('k', 'f', 'r1', 'failure', '{}', '{}', 'pending', 1, 1)"
+    )
+    conn.close()
+    assert migrate.upgrade(url) == schema.HEAD
+    s = Store(url)
+    read = s.read()
+    # The ids trigger cursors remember are kept, and the asset triggers' read finds them.
+    assert [
+        (m.id, m.asset, m.run_id, m.source)
+        for m in read.materializations_since(["raw.events", "w.orders"], 2.0)
+    ] == [(2, "raw.events", "r1", "task"), (7, "w.orders", "r1", "task")]
+    w = read.asset("w.orders")
+    assert w is not None and (w.created_at, w.declared_by) == (7.0, None)
+    with s.transaction() as tx:
+        new = tx.report_materialization("w.orders", {}, None, None, None, 9.0)
+        tx._c.execute(
+            "INSERT INTO notifications (key, flow_name, run_id, asset, event, channel, payload, "
+            "state, next_at, created_at) VALUES "
+            "('k2', 'f', NULL, 'w.orders', 'stale', '{}', '{}', 'pending', 1, 1)"
+        )
+    assert new.id > 7
+    assert [r["key"] for r in s.read()._all("SELECT key FROM notifications ORDER BY id")] == [
+        "k",
+        "k2",
+    ]
+    s.close()

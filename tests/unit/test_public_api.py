@@ -9,6 +9,7 @@ import baton
 
 EXPECTED = [
     "BatonError",
+    "CheckResult",
     "DefinitionError",
     "Flow",
     "InputError",
@@ -26,6 +27,7 @@ EXPECTED = [
     "http_task",
     "jar_task",
     "notebook_task",
+    "record_asset",
     "run_flow",
     "script_task",
     "sensor_task",

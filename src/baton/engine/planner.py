@@ -6,6 +6,7 @@ applies their answers through the store in one transaction.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -15,10 +16,20 @@ from baton.model.retry import retry_delay, should_retry
 from baton.model.spec import PARAM_KEY, REF_KEY, TaskSpec
 from baton.model.states import TASK_TERMINAL, AttemptState, ErrorKind, RunState, TaskState
 from baton.model.trigger_rules import Decision, UpstreamCounts, evaluate
+from baton.store.assets import Materialization
 from baton.store.records import TaskRunRow
 from baton.store.store import Claimed, TaskMove
 
 UNMAPPED = -1  # the map_index of a task run that is not one item of a mapped task
+
+
+class Reported(NamedTuple):
+    """What an attempt said of an asset it wrote (`baton.record_asset`, $BATON_ASSETS_FILE):
+    checked by the runner (a declared output, JSON metadata, secrets masked)."""
+
+    asset: str
+    metadata: Mapping[str, Any]
+    data_version: str | None = None
 
 
 class Outcome(NamedTuple):
@@ -42,6 +53,7 @@ class Outcome(NamedTuple):
     retryable: bool = True  # False: fail now whatever the retry policy (e.g. HTTP 4xx)
     wake_at: float | None = None  # a waiting task runs again then (None: when woken)
     defer_state: str | None = None  # JSON it gets back when it runs again
+    reported: tuple[Reported, ...] = ()  # what it said of the assets it wrote, in order
 
     @classmethod
     def of(cls, c: Claimed, state: AttemptState, ended_at: float, **fields: Any) -> Outcome:
@@ -302,7 +314,7 @@ class Completion(NamedTuple):
 
     move: TaskMove  # the TaskRun leaves `running`
     requeue: TaskMove | None  # a retry due already is queued at once
-    assets: list[dict[str, Any]]  # asset events a success records
+    assets: list[Materialization]  # one per output asset of a success
     ready_at: float | None  # when a retry may start, or a waiting task runs again
 
 
@@ -318,19 +330,9 @@ def completion(
     """How the TaskRun of an ended attempt moves, given whether its run is cancelling."""
     to, ready_at = next_task_state(task, o, cancelling=cancelling, rng=rng)
     fields: dict[str, Any] = {"ended_at": o.ended_at if to in TASK_TERMINAL else None}
-    assets: list[dict[str, Any]] = []
+    assets: list[Materialization] = []
     if to is TaskState.SUCCEEDED:
-        assets = [
-            {
-                "asset": asset,
-                "flow_name": flow_name,
-                "run_id": o.run_id,
-                "task_key": o.task_key,
-                "task_run_id": o.task_run_id,
-                "at": now,
-            }
-            for asset in task.outputs
-        ]
+        assets = materializations(task, o, flow_name, now)
         fields |= {
             "result": o.result,
             "result_ref": o.result_ref,
@@ -356,6 +358,35 @@ def completion(
         fields = {"ready_at": now}
         requeue = TaskMove(o.task_run_id, o.run_id, TaskState.RETRY_WAIT, TaskState.QUEUED, fields)
     return Completion(move, requeue, assets, ready_at)
+
+
+def materializations(
+    task: TaskSpec, o: Outcome, flow_name: str, now: float
+) -> list[Materialization]:
+    """One materialization per output asset of a succeeded attempt, with what the attempt
+    reported of it: metadata merged in report order (a later key wins), the last data
+    version given."""
+    metadata: dict[str, dict[str, Any]] = {}
+    versions: dict[str, str] = {}
+    for r in o.reported:
+        metadata.setdefault(r.asset, {}).update(r.metadata)
+        if r.data_version is not None:
+            versions[r.asset] = r.data_version
+    return [
+        Materialization(
+            asset=asset,
+            flow_name=flow_name,
+            run_id=o.run_id,
+            task_key=o.task_key,
+            task_run_id=o.task_run_id,
+            attempt=o.attempt,
+            attempt_id=o.attempt_id,
+            metadata=json.dumps(metadata[asset]) if asset in metadata else None,
+            data_version=versions.get(asset),
+            at=now,
+        )
+        for asset in dict.fromkeys(task.outputs)
+    ]
 
 
 # -- deciding pending tasks ----------------------------------------------------------------

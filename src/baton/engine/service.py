@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from baton.engine import assets as engine_assets
 from baton.engine import notifications, planner
 from baton.engine.cache import LRU
 from baton.engine.planner import Outcome
@@ -29,6 +30,7 @@ from baton.model.states import (
     TaskState,
 )
 from baton.model.trigger_rules import Decision, evaluate
+from baton.store.assets import Materialization
 from baton.store.records import AttemptRow, TaskRunRow
 from baton.store.store import Claimed, Row, Store, TaskMove, Tx
 
@@ -316,7 +318,7 @@ class Engine:
             cancelling = tx.lock_run(run_id).state == RunState.CANCELLING
             steps: list[_Step] = []
             requeue: list[_Step] = []
-            assets: list[dict[str, Any]] = []
+            assets: list[Materialization] = []
             retries: list[tuple[Outcome, float | None]] = []
             for o in batch:
                 done = planner.completion(
@@ -334,8 +336,7 @@ class Engine:
                 if done.requeue is not None:
                     requeue.append((done.requeue, o.task_key, None))
             self._apply(tx, c, run_id, steps, now)
-            if assets:
-                tx.record_assets(assets)
+            engine_assets.record(tx, assets)
             if retries:
                 notifications.task_retrying(tx, c.spec, run_id, retries, now)
             if requeue:

@@ -67,6 +67,7 @@ class TaskContext:
     _on_interrupt: list[Callable[[type[TaskInterrupt]], object]] = field(default_factory=list)
     _log_file: IO[bytes] | None = None
     children: int = 0  # child processes running now; an interrupt kills them
+    spawned: bool = False  # it started a child process (which may write its assets file)
 
     @property
     def interrupted(self) -> type[TaskInterrupt] | None:
@@ -118,6 +119,15 @@ class TaskContext:
     def spawning(self) -> None:
         """A child process is about to start (see `before_spawn`)."""
         self.before_spawn()
+        if not self.spawned:  # where it may write $BATON_ASSETS_FILE
+            self.spawned = True
+            os.makedirs(self.work_dir, exist_ok=True)
+
+    @property
+    def assets_file(self) -> str:
+        """Where child processes write what they say of the assets they wrote
+        (`execution.asset_records`); the file exists only if one does."""
+        return os.path.join(os.path.abspath(self.work_dir), f"{self.attempt_id}.assets.jsonl")
 
     def env(self) -> dict[str, str]:
         """Environment variables describing the attempt, for child processes."""
@@ -132,4 +142,5 @@ class TaskContext:
             "BATON_LOGICAL_DATE": self.logical_date or "",
             "BATON_DATA_INTERVAL_START": self.data_interval_start or "",
             "BATON_DATA_INTERVAL_END": self.data_interval_end or "",
+            "BATON_ASSETS_FILE": self.assets_file,
         }

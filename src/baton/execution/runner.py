@@ -25,7 +25,7 @@ import msgspec
 from baton import tasks
 from baton.engine.planner import Outcome
 from baton.errors import BatonError, Skip, TaskCancelled, TaskInterrupt, TaskTimeout
-from baton.execution import logs, results
+from baton.execution import asset_records, logs, results
 from baton.execution.context import TaskContext
 from baton.execution.secrets import Secrets, references_secret
 from baton.model.spec import TaskSpec
@@ -70,6 +70,8 @@ def run_attempt(job: Job) -> Outcome:
         except Exception as exc:  # a masked log writes what it kept back: the disk may be full
             result = internal(job, exc)
         job.done.set()
+    if result.state is not AttemptState.SUCCEEDED and (job.task.outputs or ctx.spawned):
+        asset_records.discard(ctx.assets_file)  # what an attempt that failed wrote is unread
     if job.lost is not None:
         return outcome(job, AttemptState.FAILED, error=job.lost, error_kind=ErrorKind.LOST)
     return result
@@ -92,10 +94,22 @@ def _run(job: Job) -> Outcome:
     try:
         task = _with_secrets(job)
         task_type = tasks.task_type(task.type)
-        value = task_type.execute(ctx, tasks.config_of(task, ctx))
+        recorder = asset_records.Recorder()
+        token = asset_records.attach(recorder)
+        try:
+            value = task_type.execute(ctx, tasks.config_of(task, ctx))
+        finally:
+            asset_records.detach(token)
         if ctx.interrupted is not None:
             raise ctx.interrupted()
         follow = _follow(job, value)
+        reported = asset_records.collect(
+            recorder,
+            ctx.assets_file,
+            bool(task.outputs) or ctx.spawned,
+            task.outputs,
+            job.secrets.mask_json,
+        )
         value = job.secrets.mask_json(value)
         try:
             result, ref, length = results.encode(value, job.results_dir, ctx.attempt_id)
@@ -114,6 +128,7 @@ def _run(job: Job) -> Outcome:
             result_ref=ref,
             result_len=length,
             follow=follow,
+            reported=reported,
         )
     except Defer as exc:
         return outcome(

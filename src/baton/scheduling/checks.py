@@ -17,9 +17,12 @@ from baton.model.spec import FlowSpec
 
 def check_references(deploying: Sequence[FlowSpec], deployed: Sequence[FlowSpec]) -> None:
     """Raise DefinitionError for a trigger naming a flow, or an asset, that no deploying or
-    deployed flow defines (an asset is defined by a task declaring it in `outputs`)."""
-    flows = {s.name for s in (*deploying, *deployed)}
-    assets = {a for s in (*deploying, *deployed) for t in s.tasks for a in t.outputs}
+    deployed flow defines (an asset is defined by a task declaring it in `outputs`, or by a
+    flow's `assets:` entry: an asset written outside baton and reported)."""
+    everyone = (*deploying, *deployed)
+    flows = {s.name for s in everyone}
+    assets = {a for s in everyone for t in s.tasks for a in t.outputs}
+    assets |= {a.name for s in everyone for a in s.assets}
     for spec in deploying:
         source = spec.source.path if spec.source else None
         _check_params(spec, source)
@@ -35,7 +38,8 @@ def check_references(deploying: Sequence[FlowSpec], deployed: Sequence[FlowSpec]
             if unknown:
                 raise DefinitionError(
                     f"trigger {number} waits for asset {', '.join(map(repr, unknown))}, which "
-                    "no deployed task declares in its outputs (known assets: "
+                    "no deployed task declares in its outputs and no deployed flow under "
+                    "`assets:` (known assets: "
                     f"{', '.join(sorted(assets)) or 'none'})",
                     file=source,
                     flow=spec.name,

@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from baton.engine import assets
 from baton.errors import DefinitionError
 from baton.execution.loader import LoadedFlow
 from baton.model.spec import FlowSpec
@@ -23,8 +24,9 @@ def deploy(store: Store, flows: Sequence[LoadedFlow]) -> list[Deployed]:
     """Register each flow's latest version and mark it deployed, all or nothing.
 
     Raises:
-        DefinitionError: two flows share a name, or a trigger names a flow or asset that
-            neither these flows nor the deployed ones define.
+        DefinitionError: two flows share a name, a trigger names a flow or asset that
+            neither these flows nor the deployed ones define, or two flows declare the
+            same asset.
     """
     seen: dict[str, str] = {}
     for lf in flows:
@@ -43,5 +45,7 @@ def deploy(store: Store, flows: Sequence[LoadedFlow]) -> list[Deployed]:
             changed = tx.flow_version(spec.name) != version
             tx.save_version(spec, now, deployed=True)
             tx.mark_deployed(spec.name, now)
+            # The catalog says what deployed flows declare, so it changes with them.
+            tx.sync_catalog(spec.name, spec.assets, assets.links(spec), now)
             out.append(Deployed(spec, version, changed))
     return out

@@ -274,25 +274,25 @@ class Scheduler:
         waiting = dict((cursor or {}).get("waiting", {}))
         firings = []
         consumed = False
-        for e in self.engine.store.read().asset_events_since(assets, since):
-            if e["id"] in seen:
+        for e in self.engine.store.read().materializations_since(assets, since):
+            if e.id in seen:
                 continue
-            seen[e["id"]] = e["at"]
+            seen[e.id] = e.at
             consumed = True
             update = {
-                "asset": e["asset"],
-                "flow": e["flow_name"],
-                "run_id": e["run_id"],
-                "task": e["task_key"],
-                "at": iso(e["at"]),
+                "asset": e.asset,
+                "flow": e.flow_name,
+                "run_id": e.run_id,
+                "task": e.task_key,
+                "at": iso(e.at),
             }
             if not all_of:
-                firings.append(Firing(f"asset:{e['id']}", {"type": triggers.ASSET, **update}))
+                firings.append(Firing(f"asset:{e.id}", {"type": triggers.ASSET, **update}))
                 continue
-            waiting[e["asset"]] = update
+            waiting[e.asset] = update
             if all(a in waiting for a in assets):
                 info = {"type": triggers.ASSETS, "assets": {a: waiting[a] for a in assets}}
-                firings.append(Firing(f"assets:{e['id']}", info))
+                firings.append(Firing(f"assets:{e.id}", info))
                 waiting = {}
         if not consumed:
             return firings, cursor  # nothing new: nothing to write

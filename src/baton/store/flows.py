@@ -1,9 +1,8 @@
-"""Flow versions and deployments, trigger cursors and the asset events triggers read."""
+"""Flow versions and deployments, and trigger cursors (assets: `store.assets`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from baton.errors import NotFoundError
 from baton.model.spec import FlowSpec
@@ -58,16 +57,6 @@ class Flows(TxBase):
             raise NotFoundError(f"flow version '{version_id}' is not in the store")
         return FlowSpec.from_json(row["spec"])
 
-    # -- assets --------------------------------------------------------------------------
-
-    def record_assets(self, events: Sequence[Mapping[str, Any]]) -> None:
-        """Asset updates: (asset, flow_name, run_id, task_key, task_run_id, at) each."""
-        self._c.executemany(
-            "INSERT INTO asset_events (asset, flow_name, run_id, task_key, task_run_id, at) "
-            "VALUES (:asset, :flow_name, :run_id, :task_key, :task_run_id, :at)",
-            events,
-        )
-
     # -- scheduling ----------------------------------------------------------------------
 
     def flow(self, name: str) -> FlowRow | None:
@@ -119,14 +108,6 @@ class Flows(TxBase):
                 (new, now, flow, trigger_id, old),
             )
         return cur.rowcount == 1
-
-    def asset_events_since(self, assets: Sequence[str], since: float) -> list[Row]:
-        """Updates of these assets recorded at or after `since`, oldest first."""
-        marks = ",".join("?" * len(assets))
-        return self._all(
-            f"SELECT * FROM asset_events WHERE asset IN ({marks}) AND at >= ? ORDER BY at, id",
-            (*assets, since),
-        )
 
     def runs_ended_since(self, flow: str, states: Sequence[str], since: float) -> list[Row]:
         """A flow's runs that ended in one of `states` at or after `since`, oldest first."""

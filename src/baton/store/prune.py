@@ -8,8 +8,9 @@ all. So no run left behind links (`parent_run_id`, `root_run_id`, `parent_task_r
 A family is kept whole while any of its runs is not finished (not terminal), ended at or after
 the cutoff, is the latest run of its flow (what `flows list` shows), or has a notification
 still to send. With a family go its task runs, attempts, state events, shipped logs
-(log_chunks) and notifications. Asset events stay: they are the assets' history, and
-triggers read them.
+(log_chunks) and notifications. The asset tables stay (catalog, links, materializations,
+check results, freshness): they are the assets' history, and triggers read it; a
+materialization keeps its run id after the run is gone.
 
 Each function takes a `Tx` and works on one batch: the caller commits batch by batch (and
 removes what the runs left on disk), so no transaction holds the store for long.

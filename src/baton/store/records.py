@@ -151,3 +151,77 @@ class FlowOverviewRow(Record, frozen=True, gc=False):
     last_run_id: str | None
     last_run_state: str | None
     last_run_at: float | None
+
+
+class AssetRow(Record, frozen=True, gc=False):
+    """An asset's catalog entry (`assets`): what a deployed flow declares, or a bare row
+    (no description, no declaring flow) for an asset only ever written."""
+
+    name: str
+    description: str | None
+    owner: str | None
+    tags: str  # JSON list
+    freshness: str | None  # JSON: model.assets.FreshnessSpec
+    checks: str  # JSON list of model.assets.CheckSpec
+    notifications: str  # JSON list of notification entries
+    declared_by: str | None  # the deployed flow declaring it
+    created_at: float
+    updated_at: float
+
+
+class MaterializationRow(Record, frozen=True, gc=False):
+    """One write of an asset: by a task's attempt (`source` task) or reported from outside
+    (`external`: no flow, run or task)."""
+
+    id: int
+    asset: str
+    flow_name: str | None
+    run_id: str | None
+    task_key: str | None
+    task_run_id: int | None
+    attempt: int | None
+    attempt_id: str | None
+    partition: str | None
+    metadata: str | None  # JSON object, secrets masked
+    data_version: str | None
+    source: str  # task | external
+    reported_by: str | None
+    at: float
+
+
+class AssetLinkRow(Record, frozen=True, gc=False):
+    """A deployed flow's task reading (`input`) or writing (`output`) an asset."""
+
+    flow_name: str
+    task_key: str
+    asset: str
+    kind: str  # input | output
+
+
+class CheckResultRow(Record, frozen=True, gc=False):
+    id: int
+    asset: str
+    check_name: str
+    severity: str  # error | warn
+    passed: int  # 0 or 1
+    run_id: str | None
+    task_key: str | None
+    task_run_id: int | None
+    attempt: int | None
+    materialization_id: int | None
+    metadata: str | None  # JSON object
+    failing_rows: str | None  # JSON list, at most 20
+    error: str | None  # the check itself could not run
+    duration: float | None
+    at: float
+
+
+class AssetStateRow(Record, frozen=True, gc=False):
+    """An asset's freshness as last evaluated."""
+
+    asset: str
+    state: str  # fresh | stale | unknown
+    since: float
+    last_update: float | None
+    due: float | None
+    evaluated_at: float

@@ -232,18 +232,115 @@ trigger_state = Table(
     PrimaryKeyConstraint("flow_name", "trigger_id"),
 )
 
-# One row each time a task that declares an output asset succeeds.
-asset_events = Table(
-    "asset_events",
+# Assets (model.assets): the catalog, one row per asset a deployed flow declares (`assets:`)
+# or any task has written (a bare row: no description). JSON lists and objects as text.
+assets = Table(
+    "assets",
+    metadata,
+    Column("name", _str(300), primary_key=True),
+    Column("description", Text),
+    Column("owner", _str(200)),
+    Column("tags", Text, nullable=False, server_default="[]"),
+    Column("freshness", Text),  # JSON: model.assets.FreshnessSpec; null: no promise
+    Column("checks", Text, nullable=False, server_default="[]"),
+    Column("notifications", Text, nullable=False, server_default="[]"),
+    Column("declared_by", _str(200)),  # the deployed flow declaring it; null: only written
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_assets_owner", "owner", "name"),
+)
+
+# An asset's tags again, one row each, so `assets list --tag T` is an index range.
+asset_tags = Table(
+    "asset_tags",
+    metadata,
+    Column("asset", _str(300), nullable=False),
+    Column("tag", _str(100), nullable=False),
+    PrimaryKeyConstraint("asset", "tag"),
+    Index("ix_asset_tags_tag", "tag", "asset"),
+)
+
+# Lineage: which task of which deployed flow reads (`input`) or writes (`output`) an asset,
+# rewritten for a flow each time it is deployed. The primary key answers "what does this
+# task touch", the index "who touches this asset": one index range per lineage hop.
+asset_links = Table(
+    "asset_links",
+    metadata,
+    Column("flow_name", _str(200), nullable=False),
+    Column("task_key", _str(200), nullable=False),
+    Column("asset", _str(300), nullable=False),
+    Column("kind", _str(6), nullable=False),
+    PrimaryKeyConstraint("flow_name", "task_key", "kind", "asset"),
+    Index("ix_asset_links_asset", "asset", "kind"),
+)
+
+# One row each time an asset is written: by a succeeded attempt of a task declaring it in
+# `outputs` (source `task`), or reported from outside baton (`external`: no flow, run or
+# task). Asset triggers read it by `at`; an asset's history by (asset, id).
+asset_materializations = Table(
+    "asset_materializations",
     metadata,
     Column("id", _ID, primary_key=True, autoincrement=True),
     Column("asset", _str(300), nullable=False),
-    Column("flow_name", _str(200), nullable=False),
-    Column("run_id", _str(32), nullable=False),
-    Column("task_key", _str(200), nullable=False),
-    Column("task_run_id", _ID, nullable=False),
+    Column("flow_name", _str(200)),
+    Column("run_id", _str(32)),
+    Column("task_key", _str(200)),
+    Column("task_run_id", _ID),
+    Column("attempt", Integer),
+    Column("attempt_id", _str(32)),
+    Column("partition", _str(200)),
+    Column("metadata", Text),  # JSON object, secrets masked
+    Column("data_version", _str(200)),
+    Column("source", _str(10), nullable=False, server_default="task"),
+    Column("reported_by", _str(200)),  # who reported an external one
     Column("at", Float, nullable=False),
-    Index("ix_asset_events_asset", "asset", "id"),
+    Index("ix_asset_materializations_asset", "asset", "id"),
+    Index("ix_asset_materializations_at", "at"),
+)
+
+# Every result of an asset's checks, run after a materialization or on demand.
+asset_check_results = Table(
+    "asset_check_results",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("asset", _str(300), nullable=False),
+    Column("check_name", _str(200), nullable=False),
+    Column("severity", _str(5), nullable=False),
+    Column("passed", Integer, nullable=False),
+    Column("run_id", _str(32)),
+    Column("task_key", _str(200)),
+    Column("task_run_id", _ID),
+    Column("attempt", Integer),
+    Column("materialization_id", _ID),
+    Column("metadata", Text),  # JSON object
+    Column("failing_rows", Text),  # JSON list, at most 20 rows, secrets masked
+    Column("error", Text),  # the check itself failed to run
+    Column("duration", Float),
+    Column("at", Float, nullable=False),
+    Index("ix_asset_check_results_check", "asset", "check_name", "id"),
+    Index("ix_asset_check_results_asset", "asset", "id"),
+)
+
+# Freshness as the timers last evaluated it, for assets with a promise: a change of state is
+# a compare-and-set on `state`, so a transition is notified once with any number of servers.
+asset_state = Table(
+    "asset_state",
+    metadata,
+    Column("asset", _str(300), primary_key=True),
+    Column("state", _str(10), nullable=False),  # fresh, stale, unknown
+    Column("since", Float, nullable=False),  # when it entered that state
+    Column("last_update", Float),
+    Column("due", Float),
+    Column("evaluated_at", Float, nullable=False),
+)
+
+# Where a feed reading the history has got to (the OpenLineage feed: the last state event).
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("name", _str(50), primary_key=True),
+    Column("cursor", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 
@@ -288,8 +385,8 @@ notifications = Table(
     Column("id", _ID, primary_key=True, autoincrement=True),
     Column("key", _str(300), nullable=False, unique=True),  # one per event and channel
     Column("flow_name", _str(200), nullable=False),
-    Column("run_id", _str(32), nullable=False, index=True),
-    Column("event", _str(20), nullable=False),  # failure, success, retry, sla
+    Column("run_id", _str(32), index=True),  # null for an asset's event
+    Column("event", _str(20), nullable=False),  # failure, success, retry, sla, stale, ...
     Column("channel", Text, nullable=False),  # JSON: the flow's notification entry
     Column("payload", Text, nullable=False),  # JSON: what to say
     Column("state", _str(20), nullable=False),  # pending, sent, failed
@@ -298,6 +395,7 @@ notifications = Table(
     Column("created_at", Float, nullable=False),
     Column("sent_at", Float),
     Column("error", Text),
+    Column("asset", _str(300)),  # the asset a stale or check_failed event is about
     Index("ix_notifications_due", "state", "next_at"),
 )
 

@@ -16,6 +16,7 @@ from baton.errors import StoreError, StoreUnavailable
 from baton.model import urls
 from baton.store import dialect
 from baton.store.admin import Admin
+from baton.store.assets import Assets
 from baton.store.base import Row
 from baton.store.claims import AttemptMove, Claimed, Claims
 from baton.store.flows import Flows
@@ -152,9 +153,9 @@ class Store:
             listener.stop()
 
 
-class Tx(Claims, RunWrites, Flows, Admin, Reads, Logs):
+class Tx(Claims, RunWrites, Flows, Assets, Admin, Reads, Logs):
     """The store's operations. SQL is written in sqlite3's style; see `dialect`.
 
     One type for callers, put together from the store's parts (`runs`, `claims`, `flows`,
-    `admin`, `reads`, `logs`), which share the connection through `base.TxBase`.
+    `assets`, `admin`, `reads`, `logs`), which share the connection through `base.TxBase`.
     """

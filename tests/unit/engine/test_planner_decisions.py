@@ -11,6 +11,7 @@ from baton.model.graph import Graph, validate
 from baton.model.spec import FlowSpec, RetryPolicy, TaskSpec, param_ref
 from baton.model.states import AttemptState, ErrorKind, TaskState
 from baton.model.trigger_rules import Decision, TriggerRule
+from baton.store.assets import Materialization
 from baton.store.records import TaskRunRow
 from baton.store.store import TaskMove
 from store_rows import task_run_record
@@ -154,14 +155,7 @@ def test_a_success_keeps_its_result_and_records_its_assets() -> None:
     )
     assert done.requeue is None and done.ready_at is None
     assert done.assets == [
-        {
-            "asset": "db.table",
-            "flow_name": "f",
-            "run_id": "run",
-            "task_key": "t",
-            "task_run_id": 7,
-            "at": NOW,
-        }
+        Materialization("db.table", "f", "run", "t", 7, 1, "att", None, None, NOW)
     ]
 
 

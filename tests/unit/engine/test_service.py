@@ -636,10 +636,10 @@ def test_a_succeeded_task_records_its_output_assets(engine: Engine, store: Store
     run_id = start(engine, py("load", outputs=("warehouse.events", "warehouse.users")))
     c = claim_one(engine, "load")
     engine.complete([outcome(engine, c, AttemptState.FAILED)])
-    assert store.read()._all("SELECT * FROM asset_events") == []
+    assert store.read()._all("SELECT * FROM asset_materializations") == []
     run2 = start(engine, py("load", outputs=("warehouse.events",)))
     engine.complete([outcome(engine, claim_one(engine, "load"))])
-    rows_ = store.read()._all("SELECT asset, run_id, task_key FROM asset_events")
+    rows_ = store.read()._all("SELECT asset, run_id, task_key FROM asset_materializations")
     assert [(r["asset"], r["run_id"], r["task_key"]) for r in rows_] == [
         ("warehouse.events", run2, "load")
     ]
