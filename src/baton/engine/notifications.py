@@ -10,11 +10,14 @@ where the settings are known.
 
 Keys make each notification unique, so an event recorded twice (two processes racing to
 report it) is still told once: `RUN:EVENT:ENTRY`, and for a retry
-`RUN:retry:TASK_RUN:ATTEMPT:ENTRY`.
+`RUN:retry:TASK_RUN:ATTEMPT:ENTRY`. An asset's events (stale, check_failed) have no run of
+their own: `asset:NAME:EVENT:ID:WHO:ENTRY`, with ID what makes the event one (the instant it
+became stale, the check result's id) and WHO the flow whose entry it is (`-`: the asset's).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -24,9 +27,10 @@ from baton.model import notifications, run_trigger
 from baton.model.spec import FlowSpec
 from baton.model.states import RunState, TaskState
 from baton.model.times import iso
-from baton.store.records import RunRow
+from baton.store.records import AssetRow, RunRow
 from baton.store.store import Tx
 
+KEY_MAX = 300  # the notifications.key column
 FAILED_TASKS = 20  # how many failed tasks a notification lists (it says how many in all)
 
 
@@ -114,6 +118,48 @@ def task_retrying(
         key = f"{run_id}:retry:{o.task_run_id}:{o.attempt}"
         rows += [_row(spec, run_id, "retry", i, e, payload, now, key=key) for i, e in entries]
     tx.enqueue_notifications(rows)
+
+
+def asset_event(
+    tx: Tx,
+    asset: AssetRow,
+    flows: Sequence[FlowSpec],
+    event: str,
+    event_id: str,
+    fields: dict[str, Any],
+    now: float,
+) -> None:
+    """Queue the notifications of an asset's event (stale, check_failed): one per entry
+    wanting it among the asset's own and those of `flows` (the flows declaring or writing
+    it). `event_id` makes the event one, so recording it twice tells it once."""
+    owner = asset.declared_by or (flows[0].name if flows else "")
+    sources: list[tuple[str, str, Sequence[dict[str, Any]]]] = [
+        ("-", owner, json.loads(asset.notifications))
+    ]
+    sources += [(f.name, f.name, f.notifications) for f in flows]
+    payload = json.dumps({"event": event, "asset": asset.name, **fields})
+    rows = [
+        {
+            "key": _bounded(f"asset:{asset.name}:{event}:{event_id}:{who}:{i}"),
+            "flow_name": flow_name,
+            "run_id": fields.get("run_id"),
+            "asset": asset.name,
+            "event": event,
+            "channel": json.dumps(entry),
+            "payload": payload,
+            "next_at": now,
+            "created_at": now,
+        }
+        for who, flow_name, entries in sources
+        for i, entry in notifications.wanted(entries, event)
+    ]
+    if rows:
+        tx.enqueue_notifications(rows)
+
+
+def _bounded(key: str) -> str:
+    """`key`, or its digest when longer than the column (names may be 300 characters)."""
+    return key if len(key) <= KEY_MAX else "asset:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _run_fields(run: RunRow) -> dict[str, Any]:

@@ -7,7 +7,10 @@ Each entry names one channel, email or webhook, and the events it wants:
 
 - `on`: failure, success (a run ended so), retry (a task attempt failed and will be
   retried), sla (a run has not ended `sla` seconds after it was created: time waiting for a
-  worker counts, it delays the result just the same). A string or a list; default [failure].
+  worker counts, it delays the result just the same), stale (an asset the flow declares or
+  writes became stale: `model.freshness`), check_failed (a check of such an asset failed).
+  A string or a list; default [failure]. An asset's own entries (`model.assets`) take only
+  stale and check_failed.
 - `email`: an address or a list of them. `webhook`: an http(s) URL, or a `${secret:NAME}`
   reference to one (a Slack webhook URL is a credential); `format`: json (default: the
   payload as it is) or slack (`{text, blocks}`, what Slack's incoming webhooks take).
@@ -30,7 +33,7 @@ from typing import Any
 from baton.errors import DefinitionError
 from baton.model import names
 
-EVENTS = ("failure", "success", "retry", "sla")
+EVENTS = ("failure", "success", "retry", "sla", "stale", "check_failed")
 FORMATS = ("json", "slack")
 CHANNELS = ("email", "webhook")
 DEFAULT_EVENTS = ("failure",)

@@ -51,6 +51,7 @@ class ErrorKind(StrEnum):
     UPSTREAM = "upstream"
     CANCELLED = "cancelled"
     INTERNAL = "internal"
+    CHECK = "check"  # an `error` data-quality check of an asset it wrote failed
 
 
 TASK_TERMINAL = frozenset(

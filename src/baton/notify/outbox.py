@@ -108,7 +108,12 @@ def send(
         if at is not None and at in (tails or {}):
             task["log_tail"] = (tails or {})[at]
     payload = secrets.mask_json(payload)
-    payload["url"] = f"{settings.base_url}/runs/{row['run_id']}"
+    asset = row.get("asset")
+    payload["url"] = (
+        f"{settings.base_url}/assets/{asset}"  # asset names need no quoting: model.assets.NAME
+        if asset
+        else f"{settings.base_url}/runs/{row['run_id']}"
+    )
     if "email" in channel:
         email.send(
             settings,

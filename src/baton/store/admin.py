@@ -71,13 +71,14 @@ class Admin(TxBase):
 
     def enqueue_notifications(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Notifications to send: key, flow_name, run_id, event, channel, payload (JSON),
-        next_at, created_at. A key already queued is left as it is (one per event)."""
+        next_at, created_at, and `asset` for an asset's (run_id then may be None). A key
+        already queued is left as it is (one per event)."""
         self._c.executemany(
-            "INSERT INTO notifications (key, flow_name, run_id, event, channel, payload, "
-            "state, attempts, next_at, created_at) VALUES (:key, :flow_name, :run_id, :event, "
-            ":channel, :payload, 'pending', 0, :next_at, :created_at) "
+            "INSERT INTO notifications (key, flow_name, run_id, asset, event, channel, payload, "
+            "state, attempts, next_at, created_at) VALUES (:key, :flow_name, :run_id, :asset, "
+            ":event, :channel, :payload, 'pending', 0, :next_at, :created_at) "
             "ON CONFLICT (key) DO NOTHING",
-            rows,
+            [r if "asset" in r else {**r, "asset": None} for r in rows],
         )
 
     def due_notifications(

@@ -55,6 +55,29 @@ class Materialization(msgspec.Struct, frozen=True, gc=False):
     partition: str | None = None
 
 
+class CheckRecord(msgspec.Struct, frozen=True, gc=False):
+    """A check's result, to record (`record_check_results`): one field per column of
+    `asset_check_results` but the id."""
+
+    asset: str
+    check_name: str
+    severity: str  # error | warn
+    passed: bool
+    at: float
+    run_id: str | None = None
+    task_key: str | None = None
+    task_run_id: int | None = None
+    attempt: int | None = None
+    materialization_id: int | None = None
+    metadata: str | None = None  # JSON object, secrets masked
+    failing_rows: str | None = None  # JSON list, at most 20 rows
+    error: str | None = None  # why the check could not run (it then failed)
+    duration: float | None = None
+
+
+_CHECK_COLUMNS = tuple(CheckRecord.__struct_fields__)
+
+
 def _chunks(names: Sequence[str]) -> Iterator[Sequence[str]]:
     for i in range(0, len(names), _IN_MAX):
         yield names[i : i + _IN_MAX]
@@ -195,7 +218,68 @@ class Assets(TxBase):
         assert row is not None
         return MaterializationRow(**row)
 
+    def materialization_ids(self, attempt_id: str, assets: Sequence[str]) -> dict[str, int]:
+        """The materializations of these assets an attempt recorded (what its checks are
+        of): each the newest of its asset's (index `(asset, id)` read backwards)."""
+        out = {}
+        for asset in assets:
+            row = self._one(
+                "SELECT id FROM asset_materializations WHERE asset = ? AND attempt_id = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (asset, attempt_id),
+            )
+            if row is not None:
+                out[asset] = row["id"]
+        return out
+
+    def record_check_results(self, rows: Sequence[CheckRecord]) -> list[CheckResultRow]:
+        """Check results, as recorded (with their ids: a failure's notification names it)."""
+        sql = (
+            f"INSERT INTO asset_check_results ({', '.join(_CHECK_COLUMNS)}) "
+            f"VALUES ({_marks(_CHECK_COLUMNS)}) RETURNING *"
+        )
+        out = []
+        for r in rows:
+            values = [getattr(r, c) for c in _CHECK_COLUMNS]
+            values[_CHECK_COLUMNS.index("passed")] = int(r.passed)
+            row = self._one(sql, values)
+            assert row is not None
+            out.append(CheckResultRow(**row))
+        return out
+
+    def set_asset_states(self, rows: Sequence[AssetStateRow]) -> None:
+        """Freshness as evaluated now (one row per asset, replaced)."""
+        self._c.executemany(
+            "INSERT INTO asset_state (asset, state, since, last_update, due, evaluated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (asset) DO UPDATE SET "
+            "state = excluded.state, since = excluded.since, "
+            "last_update = excluded.last_update, due = excluded.due, "
+            "evaluated_at = excluded.evaluated_at",
+            [(r.asset, r.state, r.since, r.last_update, r.due, r.evaluated_at) for r in rows],
+        )
+
     # -- reads ---------------------------------------------------------------------------
+
+    def assets_with_freshness(self) -> list[AssetRow]:
+        """The catalog entries with a freshness policy (what the timers evaluate)."""
+        return many(
+            AssetRow, self._all("SELECT * FROM assets WHERE freshness IS NOT NULL ORDER BY name")
+        )
+
+    def check_failure_counts(self) -> list[tuple[str, str, int]]:
+        """(asset, check, failed results recorded): the metrics' counter."""
+        rows = self._all(
+            "SELECT asset, check_name, COUNT(*) AS n FROM asset_check_results WHERE passed = 0 "
+            "GROUP BY asset, check_name ORDER BY asset, check_name"
+        )
+        return [(r["asset"], r["check_name"], r["n"]) for r in rows]
+
+    def stale_assets(self) -> list[str]:
+        """The assets whose freshness was last evaluated stale (the metrics' gauge)."""
+        return [
+            r["asset"]
+            for r in self._all("SELECT asset FROM asset_state WHERE state = 'stale' ORDER BY asset")
+        ]
 
     def materializations_since(
         self, assets: Sequence[str], since: float
