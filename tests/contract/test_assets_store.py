@@ -8,6 +8,7 @@ import textwrap
 
 import pytest
 
+from baton.engine import notifications
 from baton.engine.service import Engine
 from baton.errors import DefinitionError
 from baton.execution.loader import LoadedFlow
@@ -16,7 +17,7 @@ from baton.model.states import AttemptState
 from baton.model.yaml_spec import load_yaml_flow
 from baton.scheduling.registration import deploy
 from baton.store import schema
-from baton.store.assets import Materialization
+from baton.store.assets import CheckRecord, Materialization
 from baton.store.records import (
     AssetLinkRow,
     AssetRow,
@@ -240,3 +241,67 @@ def test_a_succeeded_task_records_one_materialization_per_output(store: Store) -
         c.attempt_id,
         1,
     )
+
+
+def test_check_results_are_recorded_with_ids_and_counted_as_failures(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.record_materializations([mat("w.a", 5.0), mat("w.b", 5.0)])
+        ids = tx.materialization_ids("a" * 32, ["w.a", "w.b", "w.none"])
+        rows = tx.record_check_results(
+            [
+                CheckRecord("w.a", "ids", "error", False, 6.0, run_id="r1", failing_rows="[[1]]"),
+                CheckRecord("w.a", "ids", "error", True, 7.0, materialization_id=ids["w.a"]),
+                CheckRecord("w.a", "rows", "warn", False, 8.0, error="boom"),
+            ]
+        )
+    assert sorted(ids) == ["w.a", "w.b"] and ids["w.a"] != ids["w.b"]
+    assert [r.passed for r in rows] == [0, 1, 0] and rows[0].id < rows[1].id < rows[2].id
+    assert rows[1].materialization_id == ids["w.a"] and rows[0].failing_rows == "[[1]]"
+    read = store.read()
+    assert [r.check_name for r in read.check_results("w.a")] == ["rows", "ids", "ids"]
+    assert read.check_failure_counts() == [("w.a", "ids", 1), ("w.a", "rows", 1)]
+
+
+def test_freshness_states_are_replaced_and_stale_ones_listed(store: Store) -> None:
+    deploy_yaml(store, flow("etl", PRODUCER))
+    with store.transaction() as tx:
+        tx.set_asset_states(
+            [
+                AssetStateRow("warehouse.orders", "stale", 1.0, None, 2.0, 3.0),
+                AssetStateRow("raw.events", "fresh", 1.0, 1.0, 9.0, 3.0),
+            ]
+        )
+        tx.set_asset_states([AssetStateRow("raw.events", "stale", 4.0, 1.0, 9.0, 4.0)])
+    read = store.read()
+    assert read.stale_assets() == ["raw.events", "warehouse.orders"]
+    assert read.asset_states(["raw.events"])["raw.events"].since == 4.0
+    assert [a.name for a in read.assets_with_freshness()] == ["warehouse.orders"]
+
+
+def test_an_asset_event_is_queued_once_per_entry_wanting_it(store: Store) -> None:
+    body = PRODUCER.replace(
+        "  - {name: raw.events, description: Written by a vendor.}",
+        "  - {name: raw.events, notifications: [{on: stale, email: a@example.com}]}",
+    )
+    spec = flow("etl", "notifications: [{on: [check_failed], email: b@example.com}]\n" + body)
+    deploy_yaml(store, spec)
+    read = store.read()
+    asset = read.asset("raw.events")
+    assert asset is not None
+    for _ in range(2):  # told once, however often it is recorded
+        with store.transaction() as tx:
+            notifications.asset_event(tx, asset, [spec], "stale", "7", {"since": "x"}, 10.0)
+            notifications.asset_event(tx, asset, [spec], "check_failed", "1", {"run_id": "r"}, 10.0)
+    rows = read.due_notifications(10.0)
+    got = sorted(
+        (r["event"], r["asset"], r["run_id"], json.loads(r["channel"])["email"]) for r in rows
+    )
+    assert got == [
+        ("check_failed", "raw.events", "r", ["b@example.com"]),
+        ("stale", "raw.events", None, ["a@example.com"]),
+    ]
+    assert json.loads(rows[0]["payload"])["asset"] == "raw.events"
+    long = AssetRow("x" * 300, None, None, "[]", None, "[]", "[]", None, 1.0, 1.0)
+    with store.transaction() as tx:  # a 300-character name still fits the key column
+        notifications.asset_event(tx, long, [spec], "check_failed", "2", {}, 11.0)
+    assert len(read.due_notifications(11.0)) == 3

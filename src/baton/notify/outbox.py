@@ -108,7 +108,7 @@ def send(
         if at is not None and at in (tails or {}):
             task["log_tail"] = (tails or {})[at]
     payload = secrets.mask_json(payload)
-    asset = row.get("asset")
+    asset = row["asset"]
     payload["url"] = (
         f"{settings.base_url}/assets/{asset}"  # asset names need no quoting: model.assets.NAME
         if asset
