@@ -16,7 +16,7 @@ from baton.model.retry import retry_delay, should_retry
 from baton.model.spec import PARAM_KEY, REF_KEY, TaskSpec
 from baton.model.states import TASK_TERMINAL, AttemptState, ErrorKind, RunState, TaskState
 from baton.model.trigger_rules import Decision, UpstreamCounts, evaluate
-from baton.store.assets import Materialization
+from baton.store.assets import CheckRecord, Materialization
 from baton.store.records import TaskRunRow
 from baton.store.store import Claimed, TaskMove
 
@@ -30,6 +30,26 @@ class Reported(NamedTuple):
     asset: str
     metadata: Mapping[str, Any]
     data_version: str | None = None
+
+
+class CheckRun(NamedTuple):
+    """A quality check run on an asset (`execution.checks`), secrets masked: by the attempt
+    that wrote it, or on demand."""
+
+    asset: str
+    name: str
+    severity: str  # error | warn
+    passed: bool
+    at: float
+    duration: float
+    metadata: Mapping[str, Any] | None = None
+    failing_rows: tuple[Any, ...] | None = None  # a sql check's, at most 20
+    error: str | None = None  # why it could not run (it then failed)
+
+    @property
+    def blocking(self) -> bool:
+        """Whether it fails the attempt that wrote the asset."""
+        return not self.passed and self.severity == "error"
 
 
 class Outcome(NamedTuple):
@@ -54,6 +74,7 @@ class Outcome(NamedTuple):
     wake_at: float | None = None  # a waiting task runs again then (None: when woken)
     defer_state: str | None = None  # JSON it gets back when it runs again
     reported: tuple[Reported, ...] = ()  # what it said of the assets it wrote, in order
+    checks: tuple[CheckRun, ...] = ()  # the checks of the assets it wrote, once it succeeded
 
     @classmethod
     def of(cls, c: Claimed, state: AttemptState, ended_at: float, **fields: Any) -> Outcome:
@@ -253,7 +274,11 @@ def initial_rows(
     for key in graph.order:
         t = tasks[key]
         if key in reuse or key in items:
-            rows += [reused_row(run_id, r, parent_run_id) for r in reuse.get(key, ())]
+            # Without a repaired run (materialize), each row names the run it first ran in.
+            rows += [
+                reused_row(run_id, r, parent_run_id or r.reused_from or r.run_id)
+                for r in reuse.get(key, ())
+            ]
             again = TaskState.PENDING if held else TaskState.QUEUED
             rows += [item_row(run_id, r, again, now) for r in items.get(key, ())]
             continue
@@ -316,6 +341,7 @@ class Completion(NamedTuple):
     requeue: TaskMove | None  # a retry due already is queued at once
     assets: list[Materialization]  # one per output asset of a success
     ready_at: float | None  # when a retry may start, or a waiting task runs again
+    checks: list[CheckRecord]  # the results of the checks it ran (`check_record`)
 
 
 def completion(
@@ -357,7 +383,8 @@ def completion(
     if to is TaskState.RETRY_WAIT and ready_at is not None and ready_at <= now:
         fields = {"ready_at": now}
         requeue = TaskMove(o.task_run_id, o.run_id, TaskState.RETRY_WAIT, TaskState.QUEUED, fields)
-    return Completion(move, requeue, assets, ready_at)
+    checks = [check_record(r, o) for r in o.checks]
+    return Completion(move, requeue, assets, ready_at, checks)
 
 
 def materializations(
@@ -366,12 +393,7 @@ def materializations(
     """One materialization per output asset of a succeeded attempt, with what the attempt
     reported of it: metadata merged in report order (a later key wins), the last data
     version given."""
-    metadata: dict[str, dict[str, Any]] = {}
-    versions: dict[str, str] = {}
-    for r in o.reported:
-        metadata.setdefault(r.asset, {}).update(r.metadata)
-        if r.data_version is not None:
-            versions[r.asset] = r.data_version
+    metadata, versions = merged_reports(o.reported)
     return [
         Materialization(
             asset=asset,
@@ -387,6 +409,43 @@ def materializations(
         )
         for asset in dict.fromkeys(task.outputs)
     ]
+
+
+def merged_reports(
+    reported: Iterable[Reported],
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Per asset, the metadata of its reports merged in order (a later key wins), and the
+    last data version given."""
+    metadata: dict[str, dict[str, Any]] = {}
+    versions: dict[str, str] = {}
+    for r in reported:
+        metadata.setdefault(r.asset, {}).update(r.metadata)
+        if r.data_version is not None:
+            versions[r.asset] = r.data_version
+    return metadata, versions
+
+
+def check_record(
+    r: CheckRun, o: Outcome | None = None, materialization_id: int | None = None
+) -> CheckRecord:
+    """A check's result to record: of the attempt `o` ended, or run on demand (`o` None).
+    The materialization it checked is known once recorded (`engine.assets`)."""
+    return CheckRecord(
+        asset=r.asset,
+        check_name=r.name,
+        severity=r.severity,
+        passed=r.passed,
+        at=r.at,
+        run_id=o.run_id if o else None,
+        task_key=o.task_key if o else None,
+        task_run_id=o.task_run_id if o else None,
+        attempt=o.attempt if o else None,
+        materialization_id=materialization_id,
+        metadata=None if r.metadata is None else json.dumps(dict(r.metadata)),
+        failing_rows=None if r.failing_rows is None else json.dumps(list(r.failing_rows)),
+        error=r.error,
+        duration=r.duration,
+    )
 
 
 # -- deciding pending tasks ----------------------------------------------------------------

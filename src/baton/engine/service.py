@@ -30,7 +30,6 @@ from baton.model.states import (
     TaskState,
 )
 from baton.model.trigger_rules import Decision, evaluate
-from baton.store.assets import Materialization
 from baton.store.records import AttemptRow, TaskRunRow
 from baton.store.store import Claimed, Row, Store, TaskMove, Tx
 
@@ -318,7 +317,7 @@ class Engine:
             cancelling = tx.lock_run(run_id).state == RunState.CANCELLING
             steps: list[_Step] = []
             requeue: list[_Step] = []
-            assets: list[Materialization] = []
+            ended: list[planner.Completion] = []
             retries: list[tuple[Outcome, float | None]] = []
             for o in batch:
                 done = planner.completion(
@@ -330,13 +329,13 @@ class Engine:
                     rng=self.rng,
                 )
                 steps.append((done.move, o.task_key, o.follow))
-                assets += done.assets
+                ended.append(done)
                 if done.move.to is TaskState.RETRY_WAIT and c.spec.notifications:
                     retries.append((o, done.ready_at))
                 if done.requeue is not None:
                     requeue.append((done.requeue, o.task_key, None))
             self._apply(tx, c, run_id, steps, now)
-            engine_assets.record(tx, assets)
+            engine_assets.record(tx, c.spec, ended, now)
             if retries:
                 notifications.task_retrying(tx, c.spec, run_id, retries, now)
             if requeue:

@@ -23,11 +23,13 @@ from typing import Any
 import msgspec
 
 from baton import tasks
-from baton.engine.planner import Outcome
+from baton.engine import planner
+from baton.engine.planner import CheckRun, Outcome, Reported
 from baton.errors import BatonError, Skip, TaskCancelled, TaskInterrupt, TaskTimeout
-from baton.execution import asset_records, logs, results
+from baton.execution import asset_records, checks, logs, results
 from baton.execution.context import TaskContext
 from baton.execution.secrets import Secrets, references_secret
+from baton.model.assets import AssetSpec
 from baton.model.spec import TaskSpec
 from baton.model.states import AttemptState, ErrorKind
 from baton.store import dialect
@@ -45,6 +47,7 @@ class Job:
     results_dir: str
     deadline: float | None
     load_secrets: Callable[[], Secrets] = Secrets.empty  # read when the attempt starts
+    assets: tuple[AssetSpec, ...] = ()  # what it writes that has checks (`checks.of_task`)
     secrets: Secrets = field(default_factory=Secrets.empty)  # what it resolved and masks
     thread_id: int | None = None
     lost: str | None = None  # why its worker stopped it itself (fencing.Fence)
@@ -110,6 +113,18 @@ def _run(job: Job) -> Outcome:
             task.outputs,
             job.secrets.mask_json,
         )
+        ran = _checks(job, reported) if job.assets else ()
+        error = checks.blocking_error(ran)
+        if error is not None:
+            print(f"error: {error}")
+            return outcome(
+                job,
+                AttemptState.FAILED,
+                error=error,
+                error_kind=ErrorKind.CHECK,
+                retryable=False,  # the same code on the same data answers the same: repair
+                checks=ran,
+            )
         value = job.secrets.mask_json(value)
         try:
             result, ref, length = results.encode(value, job.results_dir, ctx.attempt_id)
@@ -129,6 +144,7 @@ def _run(job: Job) -> Outcome:
             result_len=length,
             follow=follow,
             reported=reported,
+            checks=ran,
         )
     except Defer as exc:
         return outcome(
@@ -179,6 +195,20 @@ def _run(job: Job) -> Outcome:
             error=f"{type(exc).__name__}: {exc}",
             error_kind=ErrorKind.USER,
         )
+
+
+def _checks(job: Job, reported: tuple[Reported, ...]) -> tuple[CheckRun, ...]:
+    """Run the checks of the assets the attempt wrote (it succeeded), in its log."""
+    metadata, _ = planner.merged_reports(reported)
+    ran = checks.run_all(
+        [(a.checks, checks.Target(a.name, metadata.get(a.name, {}))) for a in job.assets],
+        secrets=job.secrets,
+        load_function=job.ctx.load_function,
+        on_interrupt=job.ctx.on_interrupt,
+    )
+    if job.ctx.interrupted is not None:  # a timeout or cancel stopped a check's query
+        raise job.ctx.interrupted()
+    return ran
 
 
 def _out_of_space(exc: BaseException) -> bool:

@@ -27,6 +27,7 @@ from baton.engine.planner import Outcome
 from baton.engine.service import Engine, new_id
 from baton.errors import StoreCannotWrite, StoreError, TaskCancelled, TaskTimeout
 from baton.execution import (
+    checks,
     fencing,
     loader,
     logs,
@@ -510,6 +511,7 @@ class Worker:
             self.settings.results_dir,
             deadline,
             load_secrets=functools.partial(secrets.Secrets.load, self.settings),
+            assets=checks.of_task(compiled.spec, task),
         )
         self._active[c.attempt_id] = job
         self._threads.submit(functools.partial(self._run_job, job))

@@ -22,8 +22,10 @@ declared here is still an asset, just without a catalog entry):
   Durations are read by `model.durations`; cron and zone are checked as schedules are.
 - a check: `sql` (the dbt-test convention: the query returns the failing rows) with `conn` (a
   named connection) or `url`; or `python: module:function`, called with the keyword arguments
-  `asset`, `metadata` and `partition`, returning a bool or a `CheckResult`. `severity`:
-  `error` (default: a failure fails the producing task) or `warn` (recorded and notified).
+  `asset` (its name), `metadata` (the checked materialization's, `{}` if none) and
+  `partition` (its key, or None), returning a bool or a `CheckResult`. `severity`: `error`
+  (default: a failure fails the producing task, `error_kind: check`, and records no
+  materialization) or `warn` (recorded and notified). `execution.checks` runs them.
 
 Errors are reported through a `Locator`, so that the YAML parser can point at the line of
 the bad field.

@@ -118,27 +118,37 @@ def script(ctx: TaskContext, cfg: SqlConfig) -> str:
 
 def engine_url(cfg: SqlConfig) -> sa.URL:
     """The URL to connect to; a named connection's variable must be set where the task runs."""
-    if cfg.conn is not None:
-        name = CONN_PREFIX + cfg.conn.upper()
+    return connection_url(cfg.url, cfg.conn)
+
+
+def connection_url(url: str | None, conn: str | None) -> sa.URL:
+    """The URL of named connection `conn` (from `$BATON_CONN_<CONN>`), else `url`: what sql
+    tasks and sql asset checks connect to.
+
+    Raises:
+        TaskFailed: the connection's variable is not set, or the URL cannot be read.
+    """
+    if conn is not None:
+        name = CONN_PREFIX + conn.upper()
         raw = os.environ.get(name)
         if not raw:
             raise TaskFailed(
-                f"the environment variable {name} (connection '{cfg.conn}') is not set; set it "
+                f"the environment variable {name} (connection '{conn}') is not set; set it "
                 "to a SQLAlchemy URL where the worker runs",
                 retryable=False,
             )
-        where = f"{name} (connection '{cfg.conn}')"
+        where = f"{name} (connection '{conn}')"
     else:
-        assert cfg.url is not None
-        raw, where = cfg.url, "url"
+        assert url is not None
+        raw, where = url, "url"
     try:
-        url = sa.make_url(raw)
+        parsed = sa.make_url(raw)
     except exc.ArgumentError:
         # The message would quote the URL, password included.
         raise TaskFailed(f"{where} is not a SQLAlchemy URL", retryable=False) from None
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    return url
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def shown(url: sa.URL) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -286,7 +287,14 @@ def test_an_asset_called_in_a_flow_is_a_task_with_its_output():
 # --- end to end ------------------------------------------------------------------------------
 
 
-def test_upstream_results_flow_into_downstream_assets(tmp_path: Path):
+def test_upstream_results_flow_into_downstream_assets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    db = tmp_path / "wh.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    monkeypatch.setenv("BATON_CONN_WH", f"sqlite:///{db}")
     settings = Settings.from_env({"BATON_HOME": str(tmp_path / ".baton")})
     run = baton.run_flow(pipeline(), {"scale": 10}, settings=settings)
     assert run.state == "succeeded"
