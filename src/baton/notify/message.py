@@ -1,7 +1,9 @@
 """What a notification says: a subject, plain text, HTML, a Slack message. Pure.
 
 Every function takes the payload the engine wrote (`engine.notifications`) plus `url`, the
-link to the run's page, added when sending.
+link to the run's page (an asset's, for an asset's events: stale, check_failed), added
+when sending. An asset's payload has `asset` and no `flow` of its own (`scheduling.
+freshness` and `engine.assets` write them).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ def subject(p: Mapping[str, Any]) -> str:
 
 
 def summary(p: Mapping[str, Any]) -> str:
-    run = f"flow {p['flow']} run {p['run_id']}"
     event = p["event"]
+    if event in ASSET_EVENTS:
+        return _asset_summary(p)
+    run = f"flow {p['flow']} run {p['run_id']}"
     if event == "failure":
         return f"{run} failed"
     if event == "success":
@@ -36,7 +40,9 @@ def summary(p: Mapping[str, Any]) -> str:
 
 
 def facts(p: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(label, value) lines about the run, those that are known."""
+    """(label, value) lines about the run (or the asset), those that are known."""
+    if p["event"] in ASSET_EVENTS:
+        return _asset_facts(p)
     out = [("Flow", p["flow"]), ("Run", p["run_id"])]
     if p.get("state"):
         out.append(("State", p["state"]))
@@ -63,6 +69,9 @@ def facts(p: Mapping[str, Any]) -> list[tuple[str, str]]:
 def problems(p: Mapping[str, Any]) -> list[tuple[str, str | None, str | None]]:
     """(task, error, the last lines of its failed attempt's log) for the failed tasks a
     notification reports."""
+    if p["event"] == "check_failed":
+        error = p.get("error")
+        return [(f"check {p.get('check')}", error, None)] if error else []
     if p["event"] == "retry":
         t = p["task"]
         retry = f", retry at {t['retry_at']}" if t.get("retry_at") else ""
@@ -81,7 +90,7 @@ def text(p: Mapping[str, Any]) -> str:
     lines += [f"{label}: {value}" for label, value in facts(p)]
     found = problems(p)
     if found:
-        lines += ["", "Failed tasks:" if p["event"] == "failure" else "Failed attempt:"]
+        lines += ["", _problems_heading(p["event"])]
         for task, error, log in found:
             lines.append(f"- {task}")
             lines += [f"    {line}" for line in (error or "(no error message)").splitlines()]
@@ -89,7 +98,7 @@ def text(p: Mapping[str, Any]) -> str:
                 lines += ["    Last lines of its log:", *(f"    | {x}" for x in log.splitlines())]
         if more_failed(p) > 0:
             lines.append(f"- and {more_failed(p)} more")
-    lines += ["", f"See the run: {p['url']}", ""]
+    lines += ["", f"{_see(p)}: {p['url']}", ""]
     return "\n".join(lines)
 
 
@@ -111,7 +120,7 @@ def html_body(p: Mapping[str, Any]) -> str:
         if more_failed(p) > 0:
             items += f"<li>and {more_failed(p)} more</li>"
         parts.append(f"<ul>{items}</ul>")
-    parts.append(f"<p><a href='{e(p['url'], quote=True)}'>See the run</a></p>")
+    parts.append(f"<p><a href='{e(p['url'], quote=True)}'>{_see(p)}</a></p>")
     return "<html><body>" + "".join(parts) + "</body></html>"
 
 
@@ -149,6 +158,70 @@ def duration(seconds: float) -> str:
     minutes, secs = divmod(rest, 60)
     parts = [(hours, "h"), (minutes, "m"), (secs, "s")]
     return "".join(f"{n}{unit}" for n, unit in parts if n)
+
+
+ASSET_EVENTS = ("stale", "check_failed")
+METADATA_FACTS = 10  # metadata entries a check's message lists
+SAMPLE = 20  # failing rows a check keeps (`execution.checks`)
+
+
+def _asset_summary(p: Mapping[str, Any]) -> str:
+    asset = f"asset {p['asset']}"
+    if p["event"] == "stale":
+        return f"{asset} is stale"
+    outcome = "failed" if p.get("severity", "error") == "error" else "failed (warning)"
+    return f"{asset}: check {p.get('check')} {outcome}"
+
+
+def _asset_facts(p: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out = [("Asset", str(p["asset"]))]
+    if p["event"] == "stale":
+        out.append(("Last update", p.get("last_update") or "never"))
+        for label, field in (("Due", "due"), ("Stale since", "since")):
+            if p.get(field):
+                out.append((label, p[field]))
+        if p.get("freshness"):
+            out.append(("Freshness", _policy(p["freshness"])))
+        return out
+    for label, field in (("Check", "check"), ("Severity", "severity"), ("Flow", "flow")):
+        if p.get(field):
+            out.append((label, str(p[field])))
+    if p.get("run_id"):
+        out.append(("Run", str(p["run_id"])))
+    if p.get("task"):
+        out.append(("Task", str(p["task"])))
+    if p.get("failing_rows"):
+        n = int(p["failing_rows"])  # the sample's size: a check keeps at most SAMPLE rows
+        out.append(("Failing rows", f"{SAMPLE} or more" if n >= SAMPLE else str(n)))
+    if p.get("at"):
+        out.append(("At", p["at"]))
+    metadata = p.get("metadata")
+    if isinstance(metadata, Mapping) and metadata:
+        items = list(metadata.items())
+        shown = ", ".join(f"{k}={v}" for k, v in items[:METADATA_FACTS])
+        more = f" and {len(items) - METADATA_FACTS} more" if len(items) > METADATA_FACTS else ""
+        out.append(("Metadata", shown + more))
+    return out
+
+
+def _policy(f: Mapping[str, Any]) -> str:
+    """`{cron: "0 7 * * *", timezone: Europe/Paris, max_lag: 3600}` -> `by each tick of
+    0 7 * * * (Europe/Paris), with 1h of grace`; `{max_lag: 21600}` -> `at most 6h old`."""
+    lag = f.get("max_lag")
+    if not f.get("cron"):
+        return f"at most {duration(float(lag or 0))} old"
+    grace = f", with {duration(float(lag))} of grace" if lag else ""
+    return f"by each tick of {f['cron']} ({f.get('timezone', 'UTC')}){grace}"
+
+
+def _problems_heading(event: str) -> str:
+    return {"failure": "Failed tasks:", "check_failed": "Why the check failed:"}.get(
+        event, "Failed attempt:"
+    )
+
+
+def _see(p: Mapping[str, Any]) -> str:
+    return "See the asset" if p["event"] in ASSET_EVENTS else "See the run"
 
 
 def _task_name(t: Mapping[str, Any]) -> str:

@@ -31,6 +31,9 @@ What fires, and when a trigger is first seen (the first tick after `baton deploy
 - asset, assets (all of), flow: the asset updates or runs that ended since the flow was
   deployed (its `updated_at`). An all-of trigger fires when every asset it names has been
   updated since it last fired; the latest update of each is what it passes on.
+
+Each tick also evaluates the freshness of the catalog's assets (`scheduling.freshness`,
+on the same clock): a write is seen at the next tick, and becoming stale is told once.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from baton.model.params import coerce_params
 from baton.model.schedules import Schedule, parse_schedule
 from baton.model.spec import FlowSpec
 from baton.model.times import iso
+from baton.scheduling.freshness import Evaluator
 from baton.store.records import FlowRow
 
 SCHEDULE = "schedule"  # the trigger_state id of a flow's schedule
@@ -115,6 +119,7 @@ class Scheduler:
         self._next: dict[tuple[str, str], tuple[str, float]] = {}  # (flow, trigger): version, t
         self._problems: dict[str, str] = {}  # the last problem reported for each flow
         self._last_tick = -math.inf
+        self.freshness = Evaluator(engine.store, self.report)
 
     def tick(self) -> float | None:
         """Create every run due now; the UNIX time something is next due (None: nothing)."""
@@ -132,6 +137,11 @@ class Scheduler:
                 self._problem(flow.name, str(exc))
             else:
                 self._problems.pop(flow.name, None)
+        # Every tick: a new write is seen at once, and a tick with nothing new costs two
+        # small queries (see `scheduling.freshness`).
+        fresh_until = self.freshness.tick(now)
+        if fresh_until is not None and fresh_until > now:
+            due.append(fresh_until)
         return min(due, default=None)
 
     def _flow(self, flow: FlowRow, now: float) -> list[float]:

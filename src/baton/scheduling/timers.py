@@ -3,9 +3,10 @@
 Workers make successors ready as tasks end, so nothing here sits between a task and the
 next. What is left needs a clock: attempts whose worker stopped heartbeating (their lease
 expired: failed as lost and retried per policy), retries and waiting tasks whose time came,
-and schedules and event triggers. Exactly one process does this at a time: the holder of
-the `scheduler` lock, a row in the store with an expiry that its holder renews each round,
-so a second server stands by and takes over within LOCK_TTL of the first one dying.
+schedules and event triggers, and assets' freshness. Exactly one process does this at a
+time: the holder of the `scheduler` lock, a row in the store with an expiry that its holder
+renews each round, so a second server stands by and takes over within LOCK_TTL of the first
+one dying.
 
 One clock decides all of it: the store's (`Tx.now`; PostgreSQL's own on a cluster store),
 which also set the leases and lock expiries being compared. A server whose clock jumps, or

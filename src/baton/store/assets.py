@@ -415,3 +415,81 @@ class Assets(TxBase):
             rows = self._all(f"SELECT * FROM asset_state WHERE asset IN ({_marks(chunk)})", chunk)
             out.update((r.asset, r) for r in many(AssetStateRow, rows))
         return out
+
+    def last_check_results(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], CheckResultRow]:
+        """The latest result of each of these (asset, check) that has one."""
+        out: dict[tuple[str, str], CheckResultRow] = {}
+        wanted = sorted(set(pairs))
+        one_ = (
+            "SELECT (SELECT id FROM asset_check_results WHERE asset = ? AND check_name = ? "
+            "ORDER BY id DESC LIMIT 1)"
+        )
+        # One index lookup per pair (index `(asset, check_name, id)` read backwards).
+        for i in range(0, len(wanted), _IN_MAX // 2):
+            chunk = wanted[i : i + _IN_MAX // 2]
+            rows = self._all(
+                "SELECT * FROM asset_check_results WHERE id IN "
+                f"({' UNION ALL '.join([one_] * len(chunk))})",
+                [v for pair in chunk for v in pair],
+            )
+            out.update(((r.asset, r.check_name), r) for r in many(CheckResultRow, rows))
+        return out
+
+    def lineage_hop(self, assets: Sequence[str], kind: str) -> list[AssetLinkRow]:
+        """Every link of the deployed tasks that have a `kind` link to one of these assets
+        (theirs included): one lineage hop in one query per chunk of names."""
+        out: list[AssetLinkRow] = []
+        for chunk in _chunks(sorted(set(assets))):
+            rows = self._all(
+                "SELECT DISTINCT o.* FROM asset_links l JOIN asset_links o "
+                "ON o.flow_name = l.flow_name AND o.task_key = l.task_key "
+                f"WHERE l.asset IN ({_marks(chunk)}) AND l.kind = ? "
+                "ORDER BY o.flow_name, o.task_key, o.kind, o.asset",
+                (*chunk, kind),
+            )
+            out += many(AssetLinkRow, rows)
+        return out
+
+    # -- freshness (what `scheduling.freshness` reads between full passes) ---------------
+
+    def freshness_catalog_mark(self) -> tuple[int, float]:
+        """(how many assets have a freshness policy, their latest `updated_at`): changes
+        whenever a deploy adds, changes or drops a policy (each upsert stamps `updated_at`)."""
+        row = self._one(
+            "SELECT COUNT(*) AS n, MAX(updated_at) AS at FROM assets WHERE freshness IS NOT NULL"
+        )
+        assert row is not None
+        return int(row["n"]), float(row["at"] or 0.0)
+
+    def materialized_since(self, since: float) -> dict[str, float]:
+        """The assets written at or after `since`, each with its latest write's time (index
+        `at`: a range of the recent writes)."""
+        rows = self._all(
+            "SELECT asset, MAX(at) AS at FROM asset_materializations WHERE at >= ? GROUP BY asset",
+            (since,),
+        )
+        return {r["asset"]: float(r["at"]) for r in rows}
+
+    def materialized_after(self, after_id: int) -> list[tuple[int, str, float]]:
+        """(id, asset, time) of the writes with an id above `after_id`, by id (the primary
+        key: only the new rows are read)."""
+        rows = self._all(
+            "SELECT id, asset, at FROM asset_materializations WHERE id > ? ORDER BY id",
+            (after_id,),
+        )
+        return [(int(r["id"]), r["asset"], float(r["at"])) for r in rows]
+
+    def last_materialization_id(self) -> int:
+        """The highest write id (0: none yet): where reading new writes by id starts."""
+        row = self._one("SELECT MAX(id) AS id FROM asset_materializations")
+        return int(row["id"] or 0) if row else 0
+
+    def prune_asset_states(self) -> None:
+        """Forget the freshness of assets that no longer have a policy (nor a catalog
+        entry), so that none stays `stale` in the metrics and the catalog's filters."""
+        self._c.execute(
+            "DELETE FROM asset_state WHERE asset NOT IN "
+            "(SELECT name FROM assets WHERE freshness IS NOT NULL)"
+        )
