@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from baton.errors import BatonError, DefinitionError, InputError, ParamError, Skip
     from baton.execution.asset_records import record_asset
     from baton.execution.local import RunResult, TaskRunResult, get_run, run_flow
+    from baton.model.asset_decorators import Asset, asset, asset_flow
     from baton.model.assets import CheckResult
     from baton.model.decorators import Flow, Task, flow, task
     from baton.model.retry import Retry
@@ -36,6 +37,9 @@ _WHERE = {
     "ParamError": "baton.errors",
     "Skip": "baton.errors",
     "record_asset": "baton.execution.asset_records",
+    "Asset": "baton.model.asset_decorators",
+    "asset": "baton.model.asset_decorators",
+    "asset_flow": "baton.model.asset_decorators",
     "CheckResult": "baton.model.assets",
     "RunResult": "baton.execution.local",
     "TaskRunResult": "baton.execution.local",
@@ -59,6 +63,7 @@ _WHERE = {
 }
 
 __all__ = [
+    "Asset",
     "BatonError",
     "CheckResult",
     "DefinitionError",
@@ -72,6 +77,8 @@ __all__ = [
     "Task",
     "TaskRunResult",
     "TriggerRule",
+    "asset",
+    "asset_flow",
     "flow",
     "flow_task",
     "get_run",

@@ -59,6 +59,14 @@ MIN_ROLE: dict[str, str | None] = {
     "run": "viewer",
     "task": "viewer",
     "workers": "viewer",
+    "assets.list": "viewer",
+    "assets.get": "viewer",
+    "assets.materializations": "viewer",
+    "assets.checks": "viewer",
+    "lineage.get": "viewer",
+    "assets": "viewer",  # the UI's pages
+    "asset": "viewer",
+    "lineage": "viewer",
     # operator: + trigger, cancel, repair, resume runs; pause and unpause flows.
     "flows.trigger": "operator",
     "flows.pause": "operator",
@@ -66,6 +74,7 @@ MIN_ROLE: dict[str, str | None] = {
     "runs.cancel": "operator",
     "runs.repair": "operator",
     "runs.resume": "operator",
+    "assets.report": "operator",
     # editor: + create, update and delete flows.
     "flows.create": "editor",
     "flows.update": "editor",
@@ -91,6 +100,8 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "flows.create": {"content": YAML.format(name="made"), "headers": _YAML},
     "flows.update": {"content": YAML.format(name=FLOW), "headers": _YAML},
     "flows.trigger": {"json": {"params": {}}},
+    "assets.report": {"json": {"metadata": {"rows": 1}, "partition": "p1"}},
+    "lineage.get": {"params": {"asset": FLOW}},
 }
 
 
@@ -171,6 +182,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> World:
             tx.revoke_token(revoked_id, 0.0)
             victim_id = create_token(tx, "victim", "viewer")[0]
             tx.set_pool("p", 2, "a pool", 0.0)
+            # An asset named as the flow: `{name}` in asset routes finds one.
+            tx.report_materialization(FLOW, {}, None, None, "ops", 0.0)
     finally:
         store.close()
     values = {"name": FLOW, "run_id": run.id, "task": "hello", "token_id": victim_id}

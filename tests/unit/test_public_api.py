@@ -8,6 +8,7 @@ import pytest
 import baton
 
 EXPECTED = [
+    "Asset",
     "BatonError",
     "CheckResult",
     "DefinitionError",
@@ -21,6 +22,8 @@ EXPECTED = [
     "Task",
     "TaskRunResult",
     "TriggerRule",
+    "asset",
+    "asset_flow",
     "flow",
     "flow_task",
     "get_run",

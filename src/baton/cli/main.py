@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
-from baton.cli import common, history, remote, scheduling, server
+from baton.cli import assets, common, history, materialize, remote, scheduling, server
 from baton.model.states import RunState
 
 if TYPE_CHECKING:
@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.json_option(p, "print the finished run as JSON")
     common.wait_for_db_option(p)
     p.set_defaults(command=cmd_run)
+    materialize.add_commands(sub)
 
     p = sub.add_parser("deploy", help="register the flows of a file or folder, and their triggers")
     p.add_argument("path", metavar="PATH", help="a flow file, or a project folder")
@@ -230,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attempt", type=common.positive_int, help="only this attempt")
     remote.add_options(p)
     p.set_defaults(command=cmd_logs)
+    assets.add_commands(sub)
     return parser
 
 

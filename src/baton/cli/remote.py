@@ -1,6 +1,6 @@
-"""`--server URL`: `baton runs ...`, `baton flows list` and `baton logs` through a server's
-REST API instead of the store (`RemoteRuns`, one side of `runs.Runs`), printing the same as
-they do locally.
+"""`--server URL`: `baton runs ...`, `baton flows list`, `baton logs` and `baton assets ...`
+through a server's REST API instead of the store (`RemoteRuns`, one side of `runs.Runs`;
+`cli.assets` for the assets), printing the same as they do locally.
 
 The server comes from `--server` or BATON_SERVER, the token from `--token` or BATON_TOKEN.
 An error the server answers is printed as it says it (its `detail`): exit 2 for a 4xx, 1
@@ -77,8 +77,8 @@ class Client:
     def get(self, path: str, **params: Any) -> Any:
         return self._send("GET", path, params={k: v for k, v in params.items() if v is not None})
 
-    def post(self, path: str) -> Any:
-        return self._send("POST", path)
+    def post(self, path: str, body: Any = None) -> Any:
+        return self._send("POST", path) if body is None else self._send("POST", path, json=body)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         try:

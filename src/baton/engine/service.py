@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from baton.engine import assets as engine_assets
-from baton.engine import notifications, planner
+from baton.engine import notifications, planner, selection
 from baton.engine.cache import LRU
 from baton.engine.planner import Outcome
 from baton.errors import InputError
@@ -173,7 +173,7 @@ class Engine:
                 held = tx.active_run_count(c.spec.name) >= c.spec.max_active_runs
             rows = planner.initial_rows(
                 run_id,
-                c.graph,
+                selection.run_graph(c.graph, trigger_info),  # a materialize run: some tasks
                 c.tasks,
                 reuse,
                 items,
@@ -430,7 +430,8 @@ class Engine:
         run = tx.run(run_id)
         if run.state in RUN_TERMINAL:
             return
-        leaves = tx.task_runs(run_id, c.graph.leaves)
+        graph = selection.run_graph(c.graph, self._run_facts(run_id, tx).meta.trigger_info)
+        leaves = tx.task_runs(run_id, graph.leaves)
         final = planner.run_final_state(run.state == RunState.CANCELLING, (r.state for r in leaves))
         tx.move_run(run_id, final, {"ended_at": now, "started_at": run.started_at or now}, now)
         if c.spec.notifications:
@@ -578,6 +579,7 @@ class Engine:
             c.version_id,
             params,
             trigger="repair",
+            trigger_info=selection.carried(self.run_meta(run_id).trigger_info),
             parent_run_id=run_id,
             reuse=plan.reuse,
             items=plan.items,

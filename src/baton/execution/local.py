@@ -1,4 +1,5 @@
-"""Running flows to the end in this process: `baton run`, `run_flow`, resume and repair.
+"""Running flows to the end in this process: `baton run`, `baton materialize`, `run_flow`,
+resume and repair.
 
 The public names the CLI, the API and `baton` import from here; each lives in the module
 named for what it holds: results in `views`, a run's life in `lifecycle`, signal
@@ -19,6 +20,7 @@ from baton.execution.lifecycle import (
     start_run,
     wait,
 )
+from baton.execution.materialize import start_materialize
 from baton.execution.signals import cancel_on_signal
 from baton.execution.views import RunResult, TaskRunResult, get_run, load_result
 
@@ -36,6 +38,7 @@ __all__ = [
     "get_run",
     "load_result",
     "run_flow",
+    "start_materialize",
     "start_run",
     "wait",
 ]

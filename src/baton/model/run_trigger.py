@@ -4,6 +4,10 @@ A run that an event trigger fires is labelled with the trigger's kind: `file` (d
 file's path), `asset` (the asset updated, or the assets, for an all-of trigger) or `flow`
 (the upstream flow's run that ended). Runs stored before baton labelled them so read
 `event`; `kind` tells them apart by what their `trigger_info` says fired them.
+
+`baton materialize` makes runs of its own kind, `materialize`, whose `trigger_info` says
+which assets were asked for and which tasks the run holds (`engine.selection`): a repair
+of one keeps that `trigger_info`, so its detail names the assets too.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 OLD_EVENT = "event"  # what runs of every event trigger were labelled before
+MATERIALIZE = "materialize"  # `baton materialize`: a run of some of a flow's assets
 
 
 @functools.cache
@@ -47,6 +52,9 @@ def detail(info: Mapping[str, Any] | None) -> str | None:
     """What fired a run, in a few words: a path, an asset (or assets), an upstream run."""
     if not info:
         return None
+    if info.get("type") == MATERIALIZE:
+        assets = ", ".join(str(a) for a in info.get("assets") or ())
+        return f"{assets} and upstream" if info.get("upstream") else assets
     from baton.model import triggers
 
     match info.get("type"):

@@ -1,15 +1,17 @@
 """Prometheus metrics at /metrics (a viewer token, like the rest of the API), at the root
 where Prometheus looks, not under /api/v1.
 
-The text exposition format is written here by hand: five gauges and one histogram take a
-few lines, where `prometheus_client` would add a dependency (and a process-wide default
-registry to steer around: STYLE.md rule 8) for no more than that.
+The text exposition format is written here by hand: a few gauges, a counter and one
+histogram take a few lines, where `prometheus_client` would add a dependency (and a
+process-wide default registry to steer around: STYLE.md rule 8) for no more than that.
 
 Every gauge is read from the store at scrape time, one query each, on an index: runs by
 state (the state index, one entry per run), live task runs by state and queued ones per queue
 (ranges of the claim index, which starts with the state), workers, the scheduler's lock. Task
 runs are counted in their live states only: the finished ones are all of history, too many
-to count at every scrape; how tasks end is what the duration histogram tells.
+to count at every scrape; how tasks end is what the duration histogram tells. Asset metrics:
+the assets the scheduler last evaluated stale (the freshness state table), and failed check
+results per asset and check (recorded results, so the counter survives restarts).
 
 The histogram `baton_task_duration_seconds` is cumulative, as Prometheus expects: each scrape
 reads the state events recorded since the last one (a range of their primary key, so the cost
@@ -165,6 +167,23 @@ def render(read: Tx, durations: TaskDurations, heartbeat: float) -> str:
         "this server's first scrape.",
     )
     out += durations.lines("baton_task_duration_seconds")
+    _family(
+        out,
+        "baton_asset_stale",
+        "gauge",
+        "1 for each asset the scheduler last found stale (others have no series).",
+    )
+    out += [f'baton_asset_stale{{asset="{_escape(a)}"}} 1' for a in read.stale_assets()]
+    _family(
+        out,
+        "baton_asset_check_failures_total",
+        "counter",
+        "Failed results of each asset check, as recorded (all of history).",
+    )
+    out += [
+        f'baton_asset_check_failures_total{{asset="{_escape(a)}",check="{_escape(c)}"}} {n}'
+        for a, c, n in read.check_failure_counts()
+    ]
     return "\n".join(out) + "\n"
 
 

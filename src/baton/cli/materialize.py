@@ -1,0 +1,90 @@
+"""`baton materialize FILE ASSET...`: run just the tasks producing some assets, as a run.
+
+It runs as `baton run` does (here with live progress, or on a cluster store for the workers)
+and exits as it does: 0 the run succeeded, 1 it failed, 2 bad input (an asset no task
+produces, an upstream task with no success to reuse, a bad param).
+"""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import closing
+from typing import Any
+
+from baton.cli import common
+
+EXIT_FAILED = 1
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser(
+        "materialize",
+        help="run just the tasks producing some assets (reusing upstream results), as a run",
+        description="Run the tasks of a flow that produce ASSET... Upstream tasks they "
+        "depend on are not run: their result is reused from the latest run where they "
+        "succeeded. With --upstream, everything the assets need runs too.",
+    )
+    p.add_argument("path", metavar="FILE", help="a .py or .yaml file defining the flow")
+    p.add_argument("assets", nargs="+", metavar="ASSET", help="an asset a task of it outputs")
+    p.add_argument(
+        "--upstream",
+        action="store_true",
+        help="run every task the assets transitively need too, instead of reusing results",
+    )
+    p.add_argument("--flow", dest="flow_name", help="which flow of the file, if it has several")
+    p.add_argument(
+        "-p",
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a flow param (repeatable)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=common.positive_int,
+        default=16,
+        help="how many tasks may run at once (default 16)",
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="on a cluster store (PostgreSQL), follow the run to its end; without it the "
+        "run is only created, for the workers",
+    )
+    common.json_option(p, "print the finished run as JSON")
+    common.wait_for_db_option(p)
+    p.set_defaults(command=cmd_materialize)
+
+
+def cmd_materialize(args: argparse.Namespace, ctx: common.Context) -> int:
+    from baton.cli import display
+    from baton.engine.service import Engine
+    from baton.execution import loader, local
+    from baton.model.params import parse_cli_params
+    from baton.store import waiting
+
+    given = parse_cli_params(args.params)
+    flow = loader.pick(loader.load_file(args.path), args.flow_name, file=args.path)
+    settings = ctx.settings
+    say = common.say("baton materialize")
+    with closing(waiting.open_store(settings.database_url, args.wait_for_db, say)) as store:
+        engine = Engine(store)
+        run_id = local.start_materialize(engine, flow, given, args.assets, upstream=args.upstream)
+        if settings.cluster and not args.wait:
+            if args.json:
+                display.finished(local.load_result(store, run_id), as_json=True)
+            else:
+                print(f"run {run_id} created: the workers run it (`baton runs show {run_id}`)")
+            return 0
+        with display.progress(settings, run_id, enabled=not args.json):
+            if settings.cluster:
+                # Only reads: safe to repeat after the connection is lost and reopened.
+                result = waiting.patiently(
+                    store, args.wait_for_db, say, lambda: local.wait(store, run_id)
+                )
+            else:
+                result = local.execute(engine, settings, run_id, flow, concurrency=args.concurrency)
+    display.finished(result, as_json=args.json)
+    return 0 if result.succeeded else EXIT_FAILED
