@@ -7,9 +7,13 @@ layout itself is computed here, once per flow version (see `layout`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
+from markupsafe import escape
+
+from baton.model.spec import FlowSpec
 from baton.ui import views
 from baton.ui.layout import NODE_H, NODE_W, Layout, Point
 
@@ -43,13 +47,55 @@ def data(
     }
 
 
+CHIP_H = 12.0  # a chip straddles its box's top (reads) or bottom (writes) edge
+CHIP_CHAR = 5.6  # px per character of the chips' 9px monospace font (0.6 em), with room
+CHIP_LABEL = 20  # characters of an asset name on a chip; its title has all of it
+
+
+def chips(spec: FlowSpec) -> dict[str, str]:
+    """The asset chips of each task that reads or writes assets: SVG (escaped here) that the
+    script draws over the task's box, the assets it reads along its top edge and those it
+    writes along its bottom edge, as many as fit, then `+N`."""
+    out = {}
+    for t in spec.tasks:
+        if t.outputs or t.inputs:
+            out[t.key] = _chip_row("in", t.inputs, 0.0) + _chip_row("out", t.outputs, NODE_H)
+    return out
+
+
+def _chip_row(kind: str, assets: Sequence[str], edge: float) -> str:
+    x, y, end = 8.0, edge - CHIP_H / 2, NODE_W - 8
+    verb = "writes" if kind == "out" else "reads"
+    parts = []
+    for i, name in enumerate(assets):
+        label = name if len(name) <= CHIP_LABEL else name[: CHIP_LABEL - 1] + "…"
+        w = len(label) * CHIP_CHAR + 10
+        if x + w > end - (30 if i < len(assets) - 1 else 0):
+            rest = ", ".join(assets[i:])
+            parts.append(
+                f'<g class="chip more {kind}"><title>{verb} {escape(rest)}</title>'
+                f'<rect x="{x:.0f}" y="{y:.0f}" width="26" height="{CHIP_H:.0f}" rx="6"/>'
+                f'<text x="{x + 13:.0f}" y="{y + 9:.0f}" text-anchor="middle">'
+                f"+{len(assets) - i}</text></g>"
+            )
+            break
+        parts.append(
+            f'<a class="chip {kind}" href="/assets/{escape(quote(name, safe=""))}">'
+            f"<title>{verb} asset {escape(name)}</title>"
+            f'<rect x="{x:.0f}" y="{y:.0f}" width="{w:.0f}" height="{CHIP_H:.0f}" rx="6"/>'
+            f'<text x="{x + 5:.0f}" y="{y + 9:.0f}">{escape(label)}</text></a>'
+        )
+        x += w + 4
+    return "".join(parts)
+
+
 def _edge(points: list[Point]) -> list[Any]:
     xs = [p[0] for p in points]
     ys = [p[1] for p in points]
-    return [round(min(xs)), round(min(ys)), round(max(xs)), round(max(ys)), _curve(points)]
+    return [round(min(xs)), round(min(ys)), round(max(xs)), round(max(ys)), curve(points)]
 
 
-def _curve(points: list[Point]) -> str:
+def curve(points: list[Point]) -> str:
     """A path through the points: straight across a column, an S-curve between columns."""
     (x, y), rest = points[0], points[1:]
     d = [f"M{x:.0f} {y:.0f}"]

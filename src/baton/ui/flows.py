@@ -132,7 +132,11 @@ def flow(
             "tasks": len(latest.tasks),
         },
         params=_param_fields(latest, ui.secrets),
-        dag=dag.data(ui.drawing(spec, graph, shown_version), chosen_states, href),
+        dag={
+            **dag.data(ui.drawing(spec, graph, shown_version), chosen_states, href),
+            "chips": dag.chips(spec),
+        },
+        asset_io=[(t.key, t.inputs, t.outputs) for t in spec.tasks if t.inputs or t.outputs],
         shown_version=shown_version,
         versions=versions,
         spec_json=json.dumps(ui.secrets.mask_json(spec.to_builtins()), indent=2),

@@ -241,10 +241,13 @@
       const head = `${open} data-k="${k}" transform="translate(${nx},${ny})">${title}` +
         `<rect class="box" width="${nw}" height="${nh}" rx="6"/><rect class="bar" width="5" height="${nh}" rx="2"/>`;
       if (s < 0.4) return head + close; // zoomed far out: the colour and the title say it
+      // Asset chips (SVG escaped by the server): beside the box's link, never inside it.
+      const chips = data.chips && data.chips[key];
       return head + `<use class="ti" href="#t-${type}" x="12" y="10" width="16" height="16"/>` +
         `<text x="36" y="23">${shown}</text>` +
         (count > 1 ? `<text class="cnt" x="${nw - 30}" y="23" text-anchor="end">×${count}</text>` : "") +
-        `<use class="si" href="#s-${icon(state)}" x="${nw - 24}" y="10" width="16" height="16"/>` + close;
+        `<use class="si" href="#s-${icon(state)}" x="${nw - 24}" y="10" width="16" height="16"/>` + close +
+        (chips ? `<g class="chips" transform="translate(${nx},${ny})">${chips}</g>` : "");
     }
 
     function draw() {
