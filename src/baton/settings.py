@@ -24,6 +24,11 @@ class Settings:
     smtp_starttls: bool = False
     smtp_from: str = "baton@localhost"
     api_max_body: int = 1 << 20  # bytes of a request body the API reads at most (else 413)
+    # OpenLineage events of every attempt (`notify.lineage`): POSTed to a receiver's
+    # /api/v1/lineage, and/or appended to a file as JSON lines; neither set: none made.
+    openlineage_url: str | None = None
+    openlineage_file: str | None = None
+    openlineage_namespace: str = "baton"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,12 +56,20 @@ class Settings:
             smtp_starttls=(env.get("BATON_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
             smtp_from=env.get("BATON_SMTP_FROM") or "baton@localhost",
             api_max_body=_bytes(env, "BATON_API_MAX_BODY", 1 << 20),
+            openlineage_url=_http_url(env, "BATON_OPENLINEAGE_URL"),
+            openlineage_file=_path(env, "BATON_OPENLINEAGE_FILE"),
+            openlineage_namespace=_namespace(env, "BATON_OPENLINEAGE_NAMESPACE", "baton"),
         )
 
     @property
     def cluster(self) -> bool:
         """Whether the store is shared by many machines (PostgreSQL) rather than embedded."""
         return self.database_url.startswith(("postgresql:", "postgresql+psycopg:", "postgres:"))
+
+    @property
+    def openlineage(self) -> bool:
+        """Whether OpenLineage events are made (a receiver or a file is set)."""
+        return bool(self.openlineage_url or self.openlineage_file)
 
     @property
     def logs_dir(self) -> str:
@@ -106,3 +119,47 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
 
         raise InputError(f"{name}={text!r}: expected a port number (0: any free one)")
     return int(text)
+
+
+def _http_url(env: Mapping[str, str], name: str) -> str | None:
+    text = env.get(name)
+    if not text:
+        return None
+    import urllib.parse
+
+    from baton.model import urls
+
+    try:
+        parts = urllib.parse.urlsplit(text)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != -1
+    except ValueError:  # a bad port, an unclosed IPv6 bracket
+        ok = False
+    if not ok:
+        from baton.errors import InputError
+
+        # Shown only where its password can be told apart and masked.
+        shown = text if "@" not in text else urls.redacted(text) if "://" in text else None
+        raise InputError(
+            f"{name}{'=' + repr(shown) if shown else ''}: expected the base URL of an "
+            "OpenLineage receiver, such as http://marquez:5000 (events go to its /api/v1/lineage)"
+        )
+    return text.rstrip("/")
+
+
+def _path(env: Mapping[str, str], name: str) -> str | None:
+    text = env.get(name)
+    return os.path.abspath(text) if text else None
+
+
+def _namespace(env: Mapping[str, str], name: str, default: str) -> str:
+    text = env.get(name)
+    if not text:
+        return default
+    if len(text) > 200 or not text.isprintable() or text != text.strip():
+        from baton.errors import InputError
+
+        raise InputError(
+            f"{name}={text[:50]!r}: expected a namespace name (printable, at most 200 "
+            "characters, no spaces around it), such as `baton` or `prod`"
+        )
+    return text

@@ -4,6 +4,7 @@ follow it (`wait`), cancel it, resume it."""
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -72,8 +73,13 @@ def _notifying(engine: Engine, settings: Settings, run_id: str, runs: list[str])
     tail = functools.partial(log_tail.last_lines, settings)
     stop = threading.Event()
     sender = None
-    if any(engine.run_info(r)[0].spec.notifications for r in runs):
-        kwargs = {"secrets": secrets, "root_run_id": run_id, "log_tail": tail}
+    feed = None
+    if settings.openlineage:  # events of its attempts, queued by a feed of its own runs
+        from baton.notify import lineage  # imported only by a run that uses it: start-up
+
+        feed = lineage.Feed(settings)
+    if feed is not None or any(engine.run_info(r)[0].spec.notifications for r in runs):
+        kwargs = {"secrets": secrets, "root_run_id": run_id, "log_tail": tail, "feed": feed}
         sender = threading.Thread(
             target=outbox.serve, args=(settings, stop), kwargs=kwargs, daemon=True
         )
@@ -86,7 +92,12 @@ def _notifying(engine: Engine, settings: Settings, run_id: str, runs: list[str])
             sender.join(LAST_SEND_TIMEOUT)
     store = engine.store
     runs = store.read().runs_under(run_id)
-    outbox.deliver_due(
+    if feed is not None:
+        try:
+            feed.step(store, time.time(), runs, final=True)
+        except Exception as exc:  # lineage never changes how a run ends
+            print(f"baton: queueing OpenLineage events: {store.describe(exc)}", file=sys.stderr)
+    outbox.drain(
         store,
         settings,
         time.time(),
@@ -94,6 +105,7 @@ def _notifying(engine: Engine, settings: Settings, run_id: str, runs: list[str])
         run_ids=runs,
         timeout=LAST_SEND_TIMEOUT,
         log_tail=tail,
+        budget=LAST_SEND_TIMEOUT,
     )
 
 

@@ -12,6 +12,11 @@ the row, and the row is tried again after BACKOFF; after the last try it ends `f
 Secret values are masked in what is sent, and a `${secret:NAME}` webhook URL is resolved
 here, at the last moment. So are the last lines of each failed attempt's log added, by the
 `log_tail` the caller gives (`execution.log_tail.last_lines`: reading logs is not ours).
+
+OpenLineage events are outbox rows too, queued by `notify.lineage`'s feed, which `serve`
+runs each pass when BATON_OPENLINEAGE_URL or BATON_OPENLINEAGE_FILE is set. A receiver that
+fails one event in a pass is not tried again for the others until the next pass.
+`baton run` ends with `drain`: batch after batch, for a few seconds at most.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from baton.settings import Settings
 from baton.store.store import Row, Store
+
+if TYPE_CHECKING:
+    from baton.notify import lineage
 
 BACKOFF = (5.0, 30.0, 120.0, 600.0, 1800.0)  # seconds before each retry; then it failed
 MAX_ATTEMPTS = len(BACKOFF) + 1
@@ -33,6 +41,7 @@ TIMEOUT = 10.0  # seconds one send may take
 BATCH = 50  # rows per pass
 POLL = 1.0  # seconds between passes of `serve`
 AFTER_ERROR = 5.0  # seconds `serve` waits after the store failed it
+LINEAGE = "openlineage"  # the event (and channel key) of OpenLineage rows (`notify.lineage`)
 
 
 class Secrets(Protocol):
@@ -60,31 +69,114 @@ def deliver_due(
     timeout: float = TIMEOUT,
     log_tail: LogTail | None = None,
 ) -> float | None:
-    """Send the notifications due at `now` (of these runs only, with `run_ids`).
+    """Send the notifications due at `now` (of these runs only, with `run_ids`), up to
+    BATCH of them.
 
     `secrets` is called once, and only if something is due. Returns when the next pending
     notification is due (None: none is pending).
     """
+    _deliver(store, settings, now, secrets, run_ids, timeout, log_tail)
+    return store.read().next_notification_at()
+
+
+def drain(
+    store: Store,
+    settings: Settings,
+    now: float,
+    *,
+    secrets: Callable[[], Secrets],
+    run_ids: Sequence[str] | None = None,
+    timeout: float = TIMEOUT,
+    log_tail: LogTail | None = None,
+    budget: float = TIMEOUT,
+) -> None:
+    """`deliver_due` again and again while whole batches go out without a failure, for up
+    to about `budget` seconds: what `baton run` does as it ends (a run of many tasks has
+    two OpenLineage events each)."""
+    end = time.monotonic() + budget
+    while True:
+        handled, failures = _deliver(store, settings, now, secrets, run_ids, timeout, log_tail)
+        if handled < BATCH or failures or time.monotonic() >= end:
+            return
+
+
+def _deliver(
+    store: Store,
+    settings: Settings,
+    now: float,
+    secrets: Callable[[], Secrets],
+    run_ids: Sequence[str] | None,
+    timeout: float,
+    log_tail: LogTail | None,
+) -> tuple[int, int]:
+    """One pass of `deliver_due`: how many rows were due, how many failed."""
     rows = store.read().due_notifications(now, BATCH, run_ids)
-    loaded: Secrets | None = None
+    loaded: list[Secrets] = []
+
+    def load() -> Secrets:
+        if not loaded:
+            loaded.append(secrets())
+        return loaded[0]
+
+    events = [r for r in rows if r["event"] == LINEAGE]
+    failures = _deliver_lineage(store, settings, events, now, load, timeout) if events else 0
     for row in rows:
+        if row["event"] == LINEAGE:
+            continue
         with store.transaction() as tx:
             if not tx.claim_notification(row["id"], row["attempts"], now + CLAIM):
                 continue  # another sender took it
         attempt = row["attempts"] + 1
         try:
-            loaded = loaded or secrets()
             tails = _log_tails(store, row, log_tail)
-            send(row, settings, loaded, timeout=timeout, tails=tails)
+            send(row, settings, load(), timeout=timeout, tails=tails)
         except Exception as exc:  # any notifier failure: logged and retried, never raised
             error = " ".join((str(exc) or type(exc).__name__).split())  # one line
-            if loaded is not None:
-                error = loaded.mask(error)
+            if loaded:
+                error = loaded[0].mask(error)
             _failed(store, row, attempt, error, now)
+            failures += 1
         else:
             with store.transaction() as tx:
                 tx.update_notification(row["id"], {"state": "sent", "sent_at": now, "error": None})
-    return store.read().next_notification_at()
+    return len(rows), failures
+
+
+def _deliver_lineage(
+    store: Store,
+    settings: Settings,
+    rows: Sequence[Row],
+    now: float,
+    secrets: Callable[[], Secrets],
+    timeout: float,
+) -> int:
+    """Send OpenLineage rows: claimed in one transaction, settled in another (a run has
+    two events a task: a transaction each would cost more than sending them). A sink that
+    fails one is not tried again in this pass: its other rows count the same failure,
+    rather than each waiting out its timeout. How many failed."""
+    with store.transaction() as tx:
+        mine = [r for r in rows if tx.claim_notification(r["id"], r["attempts"], now + CLAIM)]
+    down: dict[str, str] = {}  # channel -> its error in this pass
+    settled: list[tuple[int, dict[str, Any]]] = []
+    for row in mine:
+        error = down.get(row["channel"])
+        if error is None:
+            try:
+                send(row, settings, secrets(), timeout=timeout)
+            except Exception as exc:  # any sink failure: logged and retried, never raised
+                error = secrets().mask(" ".join((str(exc) or type(exc).__name__).split()))
+                down[row["channel"]] = error
+                fields, then = _retry(row["attempts"] + 1, error, now)
+                what = describe(json.loads(row["channel"]))
+                print(f"baton: {what} failed: {error}; {then}", file=sys.stderr, flush=True)
+        if error is None:
+            settled.append((row["id"], {"state": "sent", "sent_at": now, "error": None}))
+        else:
+            settled.append((row["id"], _retry(row["attempts"] + 1, error, now)[0]))
+    with store.transaction() as tx:
+        for row_id, fields in settled:
+            tx.update_notification(row_id, fields)
+    return sum(1 for _, f in settled if f.get("state") != "sent")
 
 
 def send(
@@ -103,6 +195,11 @@ def send(
 
     channel = json.loads(row["channel"])
     payload = json.loads(row["payload"])
+    if LINEAGE in channel:  # an event as `notify.lineage` built it, masked
+        from baton.notify import lineage
+
+        lineage.send(settings, channel[LINEAGE], secrets.mask_json(payload), timeout=timeout)
+        return
     for task in _failed_attempts(payload):
         at = _attempt_of(task)
         if at is not None and at in (tails or {}):
@@ -135,18 +232,27 @@ def serve(
     secrets: Callable[[], Secrets],
     root_run_id: str | None = None,
     log_tail: LogTail | None = None,
+    feed: lineage.Feed | None = None,
 ) -> None:
     """Send due notifications every POLL seconds until `stop` is set; with `root_run_id`,
-    only those of that run and its sub-flow runs. Has a store connection of its own. Its
+    only those of that run and its sub-flow runs. With OpenLineage configured, each pass
+    first queues the events of what happened since the last (`feed`, or a new one; of the
+    runs sent only, with `root_run_id`). Has a store connection of its own. Its
     "now" is the store's clock (PostgreSQL's, see `Store.clock`): a claim held until then
     expires by the same clock on every server."""
     store: Store | None = None
+    if feed is None and settings.openlineage:
+        from baton.notify import lineage  # what only a configured process pays to import
+
+        feed = lineage.Feed(settings)
     try:
         while not stop.is_set():
             try:
                 store = store or Store(settings.database_url)
                 runs = None if root_run_id is None else store.read().runs_under(root_run_id)
                 now = store.clock()
+                if feed is not None:
+                    _feed(feed, store, now, runs)
                 due = deliver_due(
                     store, settings, now, secrets=secrets, run_ids=runs, log_tail=log_tail
                 )
@@ -168,11 +274,21 @@ def serve(
             store.close()
 
 
+def _feed(feed: lineage.Feed, store: Store, now: float, runs: Sequence[str] | None) -> None:
+    try:
+        feed.step(store, now, runs)
+    except Exception as exc:  # alerts go out even if lineage cannot be queued
+        why = store.describe(exc)
+        print(f"baton: queueing OpenLineage events: {why}", file=sys.stderr, flush=True)
+
+
 def describe(channel: Mapping[str, Any]) -> str:
     """A channel as a log line names it: addresses, or a webhook's host (its URL often
     holds a token)."""
     if "email" in channel:
         return "email to " + ", ".join(channel["email"])
+    if LINEAGE in channel:  # its URL is this process's setting, not the row's
+        return f"OpenLineage {channel[LINEAGE]}"
     import urllib.parse
 
     url = str(channel["webhook"])
@@ -214,16 +330,18 @@ def _log_tails(store: Store, row: Row, log_tail: LogTail | None) -> dict[tuple[i
     return tails
 
 
+def _retry(attempt: int, error: str, now: float) -> tuple[dict[str, Any], str]:
+    """What a failed try of a row's `attempt`-th attempt sets on it, and what a log says."""
+    if attempt >= MAX_ATTEMPTS:
+        return {"state": "failed", "error": error}, f"giving up after {attempt} attempts"
+    delay = BACKOFF[attempt - 1]
+    return {"next_at": now + delay, "error": error}, f"retrying in {delay:g}s"
+
+
 def _failed(store: Store, row: Row, attempt: int, error: str, now: float) -> None:
     channel = describe(json.loads(row["channel"]))
     what = f"notification {row['event']} of run {row['run_id']} ({channel})"
-    if attempt >= MAX_ATTEMPTS:
-        fields: dict[str, Any] = {"state": "failed", "error": error}
-        then = f"giving up after {attempt} attempts"
-    else:
-        delay = BACKOFF[attempt - 1]
-        fields = {"next_at": now + delay, "error": error}
-        then = f"retrying in {delay:g}s"
+    fields, then = _retry(attempt, error, now)
     print(f"baton: {what} failed: {error}; {then}", file=sys.stderr, flush=True)
     with store.transaction() as tx:
         tx.update_notification(row["id"], fields)
