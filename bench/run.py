@@ -50,6 +50,7 @@ WORKLOADS = {
     w.name: w
     for w in (
         Workload("W1", "500 no-op tasks + 1 join", "w1_fanout.py", 501, 0.5),
+        Workload("W1A", "W1, each task writing an asset", "w1_assets.py", 501, 0.525),
         Workload("W2", "chain of 100 no-op tasks", "w2_chain.py", 100, 0.3),
         Workload(
             "W3", "16 x sleep(0.5), concurrency 8", "w3_sleep.py", 16, 1.15, ("--concurrency", "8")
