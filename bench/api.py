@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from stores import BASE, database
 
 from baton.api.auth import create_token
 from baton.engine.planner import Outcome
@@ -52,39 +53,15 @@ from baton.engine.service import Engine
 from baton.model.spec import FlowSpec, TaskSpec
 from baton.model.states import AttemptState
 from baton.settings import Settings
-from baton.store import dialect
 from baton.store.store import Store
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
-BASE = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 RUNS, FLOWS, BIG_TASKS, BATCH = 10_000, 20, 1_000, 1_000
 TARGET_LIST_MS, TARGET_RUN_MS = 50.0, 200.0
 BATON = str(Path(sys.executable).parent / "baton")
 LOAD_TIMEOUT = 30.0  # seconds a concurrent request may take before it counts as unanswered
 STOP_TIMEOUT = 60.0  # seconds SIGTERM may take before the server is killed (and reported)
-
-
-@contextlib.contextmanager
-def database(url: str, home: Path) -> Iterator[str]:
-    """A fresh store URL: a schema of its own on PostgreSQL (dropped after), or a file."""
-    if url == "sqlite":
-        yield f"sqlite:///{home / 'baton.db'}"
-        return
-    schema = f"baton_bench_{uuid.uuid4().hex[:10]}"
-    _sql(url, f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        _sql(url, f"DROP SCHEMA {schema} CASCADE")
-
-
-def _sql(url: str, statement: str) -> None:
-    conn = dialect.for_url(url).connect()
-    try:
-        conn.execute(statement)
-    finally:
-        conn.close()
 
 
 def fill(store: Store) -> tuple[str, str]:

@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from stores import database
 
 from baton.api.auth import create_token
 from baton.api.deps import COOKIE
 from baton.model.assets import AssetSpec, CheckSpec, FreshnessSpec
 from baton.settings import Settings
-from baton.store import dialect
 from baton.store.assets import CheckRecord, Materialization
 from baton.store.records import AssetLinkRow, AssetStateRow
 from baton.store.store import Store
@@ -60,28 +60,6 @@ TARGET_MS = 300.0
 
 def name_of(i: int) -> str:
     return f"domain{i % FLOWS:02d}.table_{i:05d}"
-
-
-@contextlib.contextmanager
-def database(url: str, home: Path) -> Iterator[str]:
-    """A fresh store URL: a file, or a schema of its own on PostgreSQL (dropped after)."""
-    if url == "sqlite":
-        yield f"sqlite:///{home / 'baton.db'}"
-        return
-    schema = f"baton_bench_{uuid.uuid4().hex[:10]}"
-    _sql(url, f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        _sql(url, f"DROP SCHEMA {schema} CASCADE")
-
-
-def _sql(url: str, statement: str) -> None:
-    conn = dialect.for_url(url).connect()
-    try:
-        conn.execute(statement)
-    finally:
-        conn.close()
 
 
 def fill(store: Store) -> None:

@@ -21,52 +21,27 @@ Prints the table and writes bench/results/lineage-latest.json.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import random
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stores import BASE, database
+
 from baton.execution import asset_views
-from baton.store import dialect
 from baton.store.assets import Materialization
 from baton.store.records import AssetLinkRow
 from baton.store.store import Store
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
-BASE = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 FLOWS, LAYERS, TASKS = 100, 50, 5_000  # 10,000 outputs + 10,000 inputs: 20,000 links
 HUBS = 50
 TARGET_LINEAGE_MS, TARGET_PAGE_MS = 100.0, 300.0
-
-
-@contextlib.contextmanager
-def database(url: str, home: Path) -> Iterator[str]:
-    """A fresh store URL: a schema of its own on PostgreSQL (dropped after), or a file."""
-    if url == "sqlite":
-        yield f"sqlite:///{home / 'baton.db'}"
-        return
-    schema = f"baton_bench_{uuid.uuid4().hex[:10]}"
-    _sql(url, f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        _sql(url, f"DROP SCHEMA {schema} CASCADE")
-
-
-def _sql(url: str, statement: str) -> None:
-    conn = dialect.for_url(url).connect()
-    try:
-        conn.execute(statement)
-    finally:
-        conn.close()
 
 
 def fill(store: Store, rng: random.Random) -> tuple[list[str], list[str], int]:

@@ -286,7 +286,7 @@ def test_asset_metrics(deployed: Store, viewer: TestClient) -> None:
     text = viewer.get("/metrics").text
     assert "# TYPE baton_asset_stale gauge" in text
     assert 'baton_asset_stale{asset="warehouse.orders"} 1' in text
-    assert 'baton_asset_stale{asset="raw.events"}' not in text
+    assert 'baton_asset_stale{asset="raw.events"} 0' in text
     assert "# TYPE baton_asset_check_failures_total counter" in text
     assert 'baton_asset_check_failures_total{asset="warehouse.orders",check="ids"} 2' in text
     assert 'baton_asset_check_failures_total{asset="odd\\"asset\\\\",check="c\\nx"} 1' in text

@@ -273,7 +273,7 @@ def test_freshness_states_are_replaced_and_stale_ones_listed(store: Store) -> No
         )
         tx.set_asset_states([AssetStateRow("raw.events", "stale", 4.0, 1.0, 9.0, 4.0)])
     read = store.read()
-    assert read.stale_assets() == ["raw.events", "warehouse.orders"]
+    assert read.freshness_flags() == [("raw.events", True), ("warehouse.orders", True)]
     assert read.asset_states(["raw.events"])["raw.events"].since == 4.0
     assert [a.name for a in read.assets_with_freshness()] == ["warehouse.orders"]
 

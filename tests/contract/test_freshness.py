@@ -215,7 +215,7 @@ def test_a_deploy_changing_a_policy_is_seen_and_a_dropped_policy_forgets_its_sta
     )
     ev.tick(clock() + 2 * CATALOG_POLL)
     assert "warehouse.orders" not in states(store)
-    assert store.read().stale_assets() == []
+    assert store.read().freshness_flags() == [("warehouse.daily", False)]
 
 
 def test_two_evaluators_racing_tell_a_stale_asset_once(deployed, clock, url):

@@ -113,6 +113,14 @@ def test_list_show_history_lineage_and_check(project: Any) -> None:
 
     (result,) = baton.json("assets", "check", "warehouse.orders")
     assert (result["check"], result["passed"], result["run_id"]) == ("enough_rows", True, None)
+    text = baton("assets", "check", "warehouse.orders").stdout
+    assert re.fullmatch(r"check enough_rows \(warn\): passed in \d+\.\d{3}s\n", text), text
+    # Elsewhere, its python check cannot be imported: refused, not run (nor told as failed).
+    (baton.cwd / "elsewhere").mkdir()
+    before = baton.json("assets", "show", "warehouse.orders")["checks"]
+    refused = baton("assets", "check", "warehouse.orders", "--path", "elsewhere", check=2)
+    assert "deployed from etl.yaml, which is not under" in refused.stderr, refused.stderr
+    assert baton.json("assets", "show", "warehouse.orders")["checks"] == before
 
 
 @pytest.mark.parametrize(

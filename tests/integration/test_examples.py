@@ -56,3 +56,24 @@ def test_the_mixed_example_uses_every_offline_task_type(baton, tmp_path: Path) -
         assert sorted(tar.getnames()) == ["orders.csv", "report.md"]
     runs = json.loads(baton("runs", "list", "--json").stdout)
     assert {(r["flow"], r["trigger"]) for r in runs} == {("mixed", "manual"), ("archive", "flow")}
+
+
+def test_the_assets_example_catalogues_checks_and_materializes(baton, tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "assets", tmp_path / "examples" / "assets")
+    flow = str(tmp_path / "examples" / "assets" / "warehouse.py")
+    baton("deploy", flow)
+    assert baton.run(flow)["state"] == "succeeded"
+    shown = baton.json("assets", "show", "warehouse.revenue")
+    assert shown["producers"] == [{"flow": "warehouse", "task": "warehouse.revenue"}]
+    assert shown["last_materialization"]["metadata"] == {"customers": 5, "total": 515.0}
+    assert [(c["name"], c["last"]["passed"]) for c in shown["checks"]] == [
+        ("no_negative_revenue", True),
+        ("five_customers", True),
+    ]
+    assert shown["freshness"]["state"] == "fresh"
+    again = baton.json("materialize", flow, "warehouse.revenue")
+    assert {t["key"]: t["attempts"] for t in again["tasks"]} == {
+        "raw.orders": 0,  # reused from the last run
+        "warehouse.revenue": 1,
+    }
+    assert len(baton.json("assets", "history", "warehouse.revenue")) == 2

@@ -9,7 +9,6 @@ Each command reads the store (`_Local`) or, with `--server` / BATON_SERVER, a se
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -267,7 +266,7 @@ def cmd_check(args: argparse.Namespace, ctx: common.Context) -> int:
             time.time(),
             secrets=Secrets.load(ctx.settings),
             project_dir=os.path.abspath(args.path),
-            log=lambda line: print(line, file=sys.stderr),
+            log=None,  # the results, printed below, say it all
         )
     from baton.execution.asset_views import CheckResultView
 
@@ -278,7 +277,10 @@ def cmd_check(args: argparse.Namespace, ctx: common.Context) -> int:
         for r in results:
             verdict = "passed" if r["passed"] else "FAILED"
             why = f": {r['error']}" if r["error"] else ""
-            print(f"check {r['check']} ({r['severity']}): {verdict}{why}")
+            if r["failing_rows"]:
+                why = f": {len(r['failing_rows'])} failing row(s)"
+            took = f" in {r['duration']:.3f}s" if r["duration"] is not None else ""
+            print(f"check {r['check']} ({r['severity']}): {verdict}{took}{why}")
     # A failed error-severity check is a failure, as it fails the task that writes the asset.
     return 1 if any(not r["passed"] and r["severity"] == "error" for r in results) else 0
 

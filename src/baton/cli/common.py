@@ -118,6 +118,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def flow_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--flow", dest="flow_name", help="which flow of the file, if it has several")
+
+
+def concurrency_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=16,
+        help="how many tasks may run at once (default 16)",
+    )
+
+
 def json_option(p: argparse.ArgumentParser, text: str = "print JSON") -> None:
     p.add_argument("--json", action="store_true", help=text)
 

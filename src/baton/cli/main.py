@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
-from baton.cli import assets, common, history, materialize, remote, scheduling, server
+from baton.cli import assets, common, history, remote, run, scheduling, server
 from baton.model.states import RunState
 
 if TYPE_CHECKING:
@@ -88,29 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run a flow to the end in this process, with live progress")
-    p.add_argument("path", metavar="FILE", help="a .py or .yaml file defining the flow")
-    _flow_option(p)
-    p.add_argument(
-        "-p",
-        "--param",
-        dest="params",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a flow param (repeatable)",
-    )
-    _concurrency_option(p)
-    p.add_argument(
-        "--wait",
-        action="store_true",
-        help="on a cluster store (PostgreSQL), follow the run to its end; without it the "
-        "run is only created, for the workers",
-    )
-    common.json_option(p, "print the finished run as JSON")
-    common.wait_for_db_option(p)
-    p.set_defaults(command=cmd_run)
-    materialize.add_commands(sub)
+    run.add_commands(sub)
 
     p = sub.add_parser("deploy", help="register the flows of a file or folder, and their triggers")
     p.add_argument("path", metavar="PATH", help="a flow file, or a project folder")
@@ -126,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="Q",
         help="serve this queue (repeatable; default: default)",
     )
-    _concurrency_option(p)
+    common.concurrency_option(p)
     p.add_argument("--name", help="how `baton workers` shows it (default HOST:PID)")
     p.add_argument(
         "--path",
@@ -170,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = flows.add_parser("show", help="print the DAG of each flow in a file")
     p.add_argument("path", metavar="FILE")
-    _flow_option(p)
+    common.flow_option(p)
     common.json_option(p, "print the FlowSpec as JSON")
     p.set_defaults(command=cmd_flows_show)
     scheduling.add_commands(sub, flows)
@@ -203,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         "repair", help="re-run only what failed in a finished run, as a new run"
     )
     _run_argument(p)
-    _concurrency_option(p)
+    common.concurrency_option(p)
     common.json_option(p)
     common.wait_for_db_option(p)
     remote.add_options(p)
@@ -212,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         "resume", help="continue a run whose process died; what finished does not run again"
     )
     _run_argument(p)
-    _concurrency_option(p)
+    common.concurrency_option(p)
     common.json_option(p)
     common.wait_for_db_option(p)
     remote.add_options(p)
@@ -236,38 +213,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- commands ----------------------------------------------------------------------------
-
-
-def cmd_run(args: argparse.Namespace, ctx: common.Context) -> int:
-    from baton.cli import display
-    from baton.engine.service import Engine
-    from baton.execution import loader, local
-    from baton.model.params import parse_cli_params
-    from baton.store import waiting
-
-    given = parse_cli_params(args.params)
-    flow = loader.pick(loader.load_file(args.path), args.flow_name, file=args.path)
-    settings = ctx.settings
-    say = common.say("baton run")
-    with closing(waiting.open_store(settings.database_url, args.wait_for_db, say)) as store:
-        engine = Engine(store)
-        run_id = local.start_run(engine, flow, given)
-        if settings.cluster and not args.wait:
-            if args.json:
-                display.finished(local.load_result(store, run_id), as_json=True)
-            else:
-                print(f"run {run_id} created: the workers run it (`baton runs show {run_id}`)")
-            return 0
-        with display.progress(settings, run_id, enabled=not args.json):
-            if settings.cluster:
-                # Only reads: safe to repeat after the connection is lost and reopened.
-                result = waiting.patiently(
-                    store, args.wait_for_db, say, lambda: local.wait(store, run_id)
-                )
-            else:
-                result = local.execute(engine, settings, run_id, flow, concurrency=args.concurrency)
-    display.finished(result, as_json=args.json)
-    return 0 if result.succeeded else EXIT_FAILED
 
 
 def cmd_deploy(args: argparse.Namespace, ctx: common.Context) -> int:
@@ -431,19 +376,6 @@ def _follow(chosen: Runs, run_id: str, args: argparse.Namespace) -> int:
     result = chosen.follow(run_id, concurrency=args.concurrency, quiet=args.json)
     display.finished(result, as_json=args.json)
     return 0 if result.succeeded else EXIT_FAILED
-
-
-def _flow_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--flow", dest="flow_name", help="which flow of the file, if it has several")
-
-
-def _concurrency_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--concurrency",
-        type=common.positive_int,
-        default=16,
-        help="how many tasks may run at once (default 16)",
-    )
 
 
 def _run_argument(p: argparse.ArgumentParser) -> None:

@@ -28,11 +28,11 @@ recorded and notified. A task writing no asset with checks does none of this.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import json
 import math
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -280,6 +280,8 @@ def _python(
     metadata = json.loads(json.dumps(dict(target.metadata)))
     value = fn(asset=target.asset, metadata=metadata, partition=target.partition)
     if inspect.iscoroutine(value):
+        import asyncio  # with ssl, ~25 ms: only an async check pays for it
+
         value = asyncio.run(value)
     if isinstance(value, bool):
         return value, None
@@ -345,6 +347,15 @@ def check_on_demand(
         )
     flows = _flows(read, row.declared_by, name)
     declaring = flows[0] if flows and flows[0].name == row.declared_by else None
+    source = None if declaring is None else loader.source_path(declaring, project_dir)
+    if source is not None and any(c.python for c in specs) and not os.path.exists(source):
+        # Run anyway, each python check would fail (and be told as failed) for want of it.
+        assert declaring is not None and declaring.source is not None
+        raise InputError(
+            f"asset '{name}' has python checks in flow '{declaring.name}', deployed from "
+            f"{declaring.source.path}, which is not under {project_dir or os.getcwd()}: pass "
+            "--path, the folder `baton deploy` was given (or the folder of the file it was given)"
+        )
     load = (
         loader.for_run(declaring, project_dir).load_function
         if declaring is not None

@@ -274,12 +274,11 @@ class Assets(TxBase):
         )
         return [(r["asset"], r["check_name"], r["n"]) for r in rows]
 
-    def stale_assets(self) -> list[str]:
-        """The assets whose freshness was last evaluated stale (the metrics' gauge)."""
-        return [
-            r["asset"]
-            for r in self._all("SELECT asset FROM asset_state WHERE state = 'stale' ORDER BY asset")
-        ]
+    def freshness_flags(self) -> list[tuple[str, bool]]:
+        """(asset, whether it was last evaluated stale) of every asset with a freshness
+        policy the scheduler evaluated, by name (the metrics' gauge)."""
+        rows = self._all("SELECT asset, state FROM asset_state ORDER BY asset")
+        return [(r["asset"], r["state"] == "stale") for r in rows]
 
     def materializations_since(
         self, assets: Sequence[str], since: float

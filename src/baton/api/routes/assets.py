@@ -9,6 +9,7 @@ views (`out_model`), so the OpenAPI document shows what the CLI prints.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Request
@@ -34,6 +35,7 @@ from baton.execution.asset_views import (
     LineageNode,
     MaterializationView,
 )
+from baton.execution.secrets import Secrets
 from baton.model.assets import MAX_NAME, NAME_RULE, is_name
 from baton.store.store import Tx
 
@@ -140,11 +142,7 @@ def materializations(
     read = _known(store.read(), name)
     before = _before(cursor)
     items = asset_views.asset_history(read, name, before_id=before, limit=limit + 1)
-    more = len(items) > limit
-    return {
-        "items": secrets.mask_json([m.to_json() for m in items[:limit]]),
-        "next_cursor": encode_cursor(items[limit - 1].id) if more else None,
-    }
+    return _page(items, limit, secrets)
 
 
 @router.get("/assets/{name}/checks", name="assets.checks", response_model=CheckResultPage)
@@ -160,11 +158,7 @@ def checks(
     read = _known(store.read(), name)
     before = _before(cursor)
     items = asset_views.check_history(read, name, before_id=before, limit=limit + 1)
-    more = len(items) > limit
-    return {
-        "items": secrets.mask_json([c.to_json() for c in items[:limit]]),
-        "next_cursor": encode_cursor(items[limit - 1].id) if more else None,
-    }
+    return _page(items, limit, secrets)
 
 
 @router.post(
@@ -198,6 +192,16 @@ def report(
         )
     data: dict[str, Any] = secrets.mask_json(m.to_json())
     return data
+
+
+def _page(items: Sequence[Any], limit: int, secrets: Secrets) -> dict[str, Any]:
+    """A page of `limit` of `items` (fetched one more, to know whether another page
+    follows), secrets masked; the cursor is the last one's id."""
+    more = len(items) > limit
+    return {
+        "items": secrets.mask_json([i.to_json() for i in items[:limit]]),
+        "next_cursor": encode_cursor(items[limit - 1].id) if more else None,
+    }
 
 
 @router.get("/lineage", name="lineage.get", response_model=LineageOut)

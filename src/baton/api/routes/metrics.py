@@ -171,9 +171,13 @@ def render(read: Tx, durations: TaskDurations, heartbeat: float) -> str:
         out,
         "baton_asset_stale",
         "gauge",
-        "1 for each asset the scheduler last found stale (others have no series).",
+        "1 for an asset the scheduler last found stale, 0 fresh or never written (unknown); "
+        "assets without a freshness policy have no series.",
     )
-    out += [f'baton_asset_stale{{asset="{_escape(a)}"}} 1' for a in read.stale_assets()]
+    out += [
+        f'baton_asset_stale{{asset="{_escape(a)}"}} {int(stale)}'
+        for a, stale in read.freshness_flags()
+    ]
     _family(
         out,
         "baton_asset_check_failures_total",

@@ -1,22 +1,35 @@
-"""`baton materialize FILE ASSET...`: run just the tasks producing some assets, as a run.
+"""`baton run FILE` and `baton materialize FILE ASSET...`: a run of a flow file, to its end.
 
-It runs as `baton run` does (here with live progress, or on a cluster store for the workers)
-and exits as it does: 0 the run succeeded, 1 it failed, 2 bad input (an asset no task
-produces, an upstream task with no success to reuse, a bad param).
+Both run here with live progress on an embedded store, or, on a cluster store, create the
+run for the workers (followed to its end with `--wait`). Exit 0 the run succeeded, 1 it
+failed, 2 bad input (a bad definition or param; for materialize, an asset no task produces
+or an upstream task with no success to reuse).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Mapping
 from contextlib import closing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from baton.cli import common
 
+if TYPE_CHECKING:
+    from baton.engine.service import Engine
+    from baton.execution.loader import LoadedFlow
+
 EXIT_FAILED = 1
+
+Start = Callable[["Engine", "LoadedFlow", Mapping[str, Any]], str]  # the run's id
 
 
 def add_commands(sub: Any) -> None:
+    p = sub.add_parser("run", help="run a flow to the end in this process, with live progress")
+    p.add_argument("path", metavar="FILE", help="a .py or .yaml file defining the flow")
+    _options(p)
+    p.set_defaults(command=cmd_run)
+
     p = sub.add_parser(
         "materialize",
         help="run just the tasks producing some assets (reusing upstream results), as a run",
@@ -31,7 +44,12 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="run every task the assets transitively need too, instead of reusing results",
     )
-    p.add_argument("--flow", dest="flow_name", help="which flow of the file, if it has several")
+    _options(p)
+    p.set_defaults(command=cmd_materialize)
+
+
+def _options(p: argparse.ArgumentParser) -> None:
+    common.flow_option(p)
     p.add_argument(
         "-p",
         "--param",
@@ -41,12 +59,7 @@ def add_commands(sub: Any) -> None:
         metavar="KEY=VALUE",
         help="a flow param (repeatable)",
     )
-    p.add_argument(
-        "--concurrency",
-        type=common.positive_int,
-        default=16,
-        help="how many tasks may run at once (default 16)",
-    )
+    common.concurrency_option(p)
     p.add_argument(
         "--wait",
         action="store_true",
@@ -55,10 +68,24 @@ def add_commands(sub: Any) -> None:
     )
     common.json_option(p, "print the finished run as JSON")
     common.wait_for_db_option(p)
-    p.set_defaults(command=cmd_materialize)
+
+
+def cmd_run(args: argparse.Namespace, ctx: common.Context) -> int:
+    from baton.execution import local
+
+    return _to_the_end(args, ctx, "baton run", local.start_run)
 
 
 def cmd_materialize(args: argparse.Namespace, ctx: common.Context) -> int:
+    from baton.execution import local
+
+    def start(engine: Engine, flow: LoadedFlow, given: Mapping[str, Any]) -> str:
+        return local.start_materialize(engine, flow, given, args.assets, upstream=args.upstream)
+
+    return _to_the_end(args, ctx, "baton materialize", start)
+
+
+def _to_the_end(args: argparse.Namespace, ctx: common.Context, who: str, start: Start) -> int:
     from baton.cli import display
     from baton.engine.service import Engine
     from baton.execution import loader, local
@@ -68,10 +95,10 @@ def cmd_materialize(args: argparse.Namespace, ctx: common.Context) -> int:
     given = parse_cli_params(args.params)
     flow = loader.pick(loader.load_file(args.path), args.flow_name, file=args.path)
     settings = ctx.settings
-    say = common.say("baton materialize")
+    say = common.say(who)
     with closing(waiting.open_store(settings.database_url, args.wait_for_db, say)) as store:
         engine = Engine(store)
-        run_id = local.start_materialize(engine, flow, given, args.assets, upstream=args.upstream)
+        run_id = start(engine, flow, given)
         if settings.cluster and not args.wait:
             if args.json:
                 display.finished(local.load_result(store, run_id), as_json=True)
