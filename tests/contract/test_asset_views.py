@@ -167,6 +167,7 @@ def test_list_filters_and_counts_failing_checks(store: Store) -> None:
         "checks": 2,
         "checks_failing": 1,
         "declared_by": "a",
+        "checks_run": 2,
     }
     assert page[0].freshness is None and page[0].last_materialization_at is None
     assert [a.name for a in asset_views.asset_list(read, tag="sales")] == ["warehouse.orders"]

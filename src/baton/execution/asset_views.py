@@ -51,7 +51,8 @@ class _View(msgspec.Struct, frozen=True):
 
 class AssetSummary(_View, frozen=True):
     """An asset in a list: `freshness` is fresh, stale or unknown (None: no policy);
-    `checks_failing` counts the declared checks whose latest result failed."""
+    `checks_failing` counts the declared checks whose latest result failed, `checks_run`
+    those that have a result at all."""
 
     name: str
     description: str | None
@@ -62,6 +63,7 @@ class AssetSummary(_View, frozen=True):
     checks: int
     checks_failing: int
     declared_by: str | None = None  # the deployed flow declaring it; None: only written
+    checks_run: int = 0
 
 
 class TaskRef(_View, frozen=True):
@@ -244,9 +246,8 @@ def asset_list(
     for r in rows:
         m = last.get(r.name)
         f = _freshness(r, m, states.get(r.name), now)
-        failing = sum(
-            1 for c in checks[r.name] if (x := results.get((r.name, c.name))) and not x.passed
-        )
+        lasts = [x for c in checks[r.name] if (x := results.get((r.name, c.name)))]
+        failing = sum(1 for x in lasts if not x.passed)
         out.append(
             AssetSummary(
                 name=r.name,
@@ -258,6 +259,7 @@ def asset_list(
                 checks=len(checks[r.name]),
                 checks_failing=failing,
                 declared_by=r.declared_by,
+                checks_run=len(lasts),
             )
         )
     return out

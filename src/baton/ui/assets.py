@@ -196,7 +196,8 @@ def _lag(seconds: float) -> str:
 
 
 def _checks_state(a: asset_views.AssetSummary) -> str:
-    if not a.checks:
+    """As `_detail_checks_state`: declared checks none of which has run yet are `none`."""
+    if not a.checks or not a.checks_run:
         return "none"
     return "failing" if a.checks_failing else "passing"
 

@@ -117,6 +117,13 @@ def test_the_assets_page_lists_filters_and_shows_badges(client, store, catalog):
     assert 'aria-current="page"' in page.split('href="/assets"')[1][:40]  # the nav link
 
 
+def test_checks_that_never_ran_are_not_shown_passing(client, store):
+    deploy(store, [LoadedFlow(flow("etl", PRODUCER))])
+    sign_in(client, store)
+    row = client.get("/assets").text.split('data-asset="warehouse.orders"')[1].split("</tr>")[0]
+    assert 'data-checks="none"' in row and "Not run yet" in row, row
+
+
 def test_the_assets_page_pages_by_cursor(client, store, monkeypatch):
     from baton.ui import assets as assets_ui
 
