@@ -11,6 +11,8 @@ import random
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import msgspec
+
 from baton.model.graph import Graph
 from baton.model.retry import retry_delay, should_retry
 from baton.model.spec import PARAM_KEY, REF_KEY, TaskSpec
@@ -387,6 +389,10 @@ def completion(
     return Completion(move, requeue, assets, ready_at, checks)
 
 
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
 def materializations(
     task: TaskSpec, o: Outcome, flow_name: str, now: float
 ) -> list[Materialization]:
@@ -403,7 +409,7 @@ def materializations(
             task_run_id=o.task_run_id,
             attempt=o.attempt,
             attempt_id=o.attempt_id,
-            metadata=json.dumps(metadata[asset]) if asset in metadata else None,
+            metadata=_json(metadata[asset]) if asset in metadata else None,
             data_version=versions.get(asset),
             at=now,
         )

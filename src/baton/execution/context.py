@@ -67,7 +67,8 @@ class TaskContext:
     _on_interrupt: list[Callable[[type[TaskInterrupt]], object]] = field(default_factory=list)
     _log_file: IO[bytes] | None = None
     children: int = 0  # child processes running now; an interrupt kills them
-    spawned: bool = False  # it started a child process (which may write its assets file)
+    # It handed out its assets file (`env()`, a child process): only then is it read.
+    spawned: bool = False
 
     @property
     def interrupted(self) -> type[TaskInterrupt] | None:
@@ -119,7 +120,10 @@ class TaskContext:
     def spawning(self) -> None:
         """A child process is about to start (see `before_spawn`)."""
         self.before_spawn()
-        if not self.spawned:  # where it may write $BATON_ASSETS_FILE
+        self._share_assets_file()
+
+    def _share_assets_file(self) -> None:
+        if not self.spawned:  # where a child may write $BATON_ASSETS_FILE
             self.spawned = True
             os.makedirs(self.work_dir, exist_ok=True)
 
@@ -131,6 +135,7 @@ class TaskContext:
 
     def env(self) -> dict[str, str]:
         """Environment variables describing the attempt, for child processes."""
+        self._share_assets_file()
         return {
             "BATON_RUN_ID": self.run_id,
             "BATON_FLOW": self.flow,

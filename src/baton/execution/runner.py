@@ -73,7 +73,7 @@ def run_attempt(job: Job) -> Outcome:
         except Exception as exc:  # a masked log writes what it kept back: the disk may be full
             result = internal(job, exc)
         job.done.set()
-    if result.state is not AttemptState.SUCCEEDED and (job.task.outputs or ctx.spawned):
+    if result.state is not AttemptState.SUCCEEDED and ctx.spawned:
         asset_records.discard(ctx.assets_file)  # what an attempt that failed wrote is unread
     if job.lost is not None:
         return outcome(job, AttemptState.FAILED, error=job.lost, error_kind=ErrorKind.LOST)
@@ -109,7 +109,7 @@ def _run(job: Job) -> Outcome:
         reported = asset_records.collect(
             recorder,
             ctx.assets_file,
-            bool(task.outputs) or ctx.spawned,
+            ctx.spawned,
             task.outputs,
             job.secrets.mask_json,
         )
