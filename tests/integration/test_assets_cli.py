@@ -271,3 +271,41 @@ def test_hundreds_of_concurrent_catalog_and_lineage_reads_are_all_answered(proje
     assert statuses.count(200) >= LOAD // 2, statuses.count(200)
     after = httpx.get(f"{server.url}{paths[0]}", headers=headers, timeout=10)
     assert after.status_code == 200
+
+
+def test_hundreds_of_concurrent_reports_are_each_recorded_once(project: Any, workdir: Any) -> None:
+    baton = project
+    (workdir / ".baton" / "secrets.yaml").write_text(f'DB_PASSWORD: "{SECRET}"\n')
+    server = Server(baton)
+    headers = {"Authorization": f"Bearer {server.tokens['operator']}"}
+    n = 200
+
+    async def load() -> list[int | None]:
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=0)
+        async with httpx.AsyncClient(
+            base_url=server.url, headers=headers, timeout=BOUND, limits=limits
+        ) as client:
+
+            async def one(i: int) -> int | None:
+                try:
+                    r = await client.post(
+                        "/api/v1/assets/raw.events/materializations",
+                        json={"metadata": {"i": i, "token": SECRET}},
+                    )
+                except httpx.HTTPError:
+                    return None
+                return r.status_code
+
+            return await asyncio.gather(*(one(i) for i in range(n)))
+
+    statuses = asyncio.run(load())
+    assert set(statuses) <= {201, 503}, sorted(set(map(str, statuses)))
+    assert statuses.count(201) >= n // 2, statuses.count(201)
+    page = httpx.get(
+        f"{server.url}/api/v1/assets/raw.events/materializations?limit=500",
+        headers=headers,
+        timeout=10,
+    ).json()
+    recorded = sorted(m["metadata"]["i"] for m in page["items"])
+    assert recorded == sorted(i for i, s in enumerate(statuses) if s == 201)
+    assert SECRET not in str(page)
