@@ -41,13 +41,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import takewhile
-from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from baton.errors import DefinitionError
-from baton.model import names
+from baton.model import names, times
+from baton.model.times import DataInterval
 
 ALIASES: dict[str, str] = {
     "@hourly": "0 * * * *",
@@ -71,13 +72,6 @@ _EXPECTED = (
     + ", ".join(ALIASES)
     + ") or an interval such as 'every 15m' (units s, m, h, d)"
 )
-
-
-class DataInterval(NamedTuple):
-    """The span of data a run covers, `[start, end)`; `start` is the run's logical date."""
-
-    start: datetime
-    end: datetime
 
 
 @dataclass(frozen=True)
@@ -388,11 +382,9 @@ def _spell(every: timedelta) -> str:
 
 
 def _zone(name: object) -> ZoneInfo:
-    if isinstance(name, str) and name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            pass
+    found = times.zone(name)
+    if found is not None:
+        return found
     raise DefinitionError(
         f"unknown time zone {name!r}: use an IANA name such as 'Europe/Paris',"
         " 'America/New_York' or 'UTC'"
