@@ -217,6 +217,7 @@ def test_bad_reads_are_4xx_naming_the_field(
     [
         ("raw.events", {"metadata": [1]}, 422, ("body", "metadata")),
         ("raw.events", {"partition": "p" * 301}, 422, ("body", "partition")),
+        ("raw.events", {"partition": ""}, 422, ("body", "partition")),
         ("raw.events", {"data_version": 7}, 422, ("body", "data_version")),
         ("raw.events", {"extra": 1}, 422, ("body", "extra")),
         ("raw.events", "not an object", 422, ("body",)),
@@ -253,6 +254,12 @@ def test_oversized_and_malformed_report_bodies(
         )
         assert r.status_code == 422, r.text
         assert "NaN" in r.text
+    # A lone surrogate is a valid JSON escape but no UTF-8: stored, it broke every later
+    # read of the asset (a 500 on its page and API).
+    for body in (b'{"metadata": {"k": "\\ud800"}}', b'{"partition": "p\\udfff"}'):
+        r = operator.post(url, content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert ("metadata" if b"metadata" in body else "partition") in r.text
     r = operator.post(url, content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 422
     r = operator.post(url, content=b"\xff\xfe", headers={"Content-Type": "application/json"})

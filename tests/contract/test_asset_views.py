@@ -293,3 +293,15 @@ def test_lineage_marks_freshness_and_survives_cycles(store: Store) -> None:
         "task:loop/f": None,
     }
     assert len(got.edges) == 4
+
+
+def test_a_write_reported_without_metadata_shows_an_empty_object(store: Store) -> None:
+    deploy_all(store)
+    with store.transaction() as tx:
+        tx.record_materializations([mat("warehouse.orders", 100.0, metadata=None)])
+    read = store.read()
+    (m,) = asset_views.asset_history(read, "warehouse.orders")
+    assert m.metadata == {} and m.to_json()["metadata"] == {}
+    shown = asset_views.asset_show(read, "warehouse.orders", 200.0)
+    assert shown is not None and shown.last_materialization is not None
+    assert shown.last_materialization.metadata == {}

@@ -10,8 +10,12 @@ field. No route answers 500 for bad input.
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 
 from baton import errors
 from baton.api import limits, routes
@@ -39,6 +43,15 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
 
     app.add_exception_handler(errors.BatonError, baton_error)
+
+    async def invalid_request(request: Request, exc: Exception) -> Response:
+        # FastAPI's own answer, but in ASCII JSON: the `input` it echoes may hold a lone
+        # surrogate (a valid JSON escape, no UTF-8), which its handler fails to encode (500).
+        assert isinstance(exc, RequestValidationError)
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())})
+        return Response(body, status_code=422, media_type="application/json")
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -59,12 +59,20 @@ def record(tx: Tx, spec: FlowSpec, ended: Sequence[Completion], now: float) -> N
 def record_checks(
     tx: Tx, records: Sequence[CheckRecord], flows: Sequence[FlowSpec], now: float
 ) -> list[CheckResultRow]:
-    """Record check results and queue the `check_failed` notifications of the failed ones:
-    the asset's own entries and those of `flows` (the first is the flow that ran them)."""
+    """Record check results and queue the `check_failed` notifications of the checks that
+    went from passing (or never run) to failing: the asset's own entries and those of
+    `flows` (the first is the flow that ran them). A check failing run after run is told
+    once, as a stale asset is, until it passes again."""
+    failed = [(r.asset, r.check_name) for r in records if not r.passed]
+    before = tx.last_check_results(failed) if failed else {}
+    passing = {pair: row.passed for pair, row in before.items()}
     results = tx.record_check_results(records)
     rows: dict[str, AssetRow] = {}
     for r in results:
-        if r.passed:
+        pair = (r.asset, r.check_name)
+        was_passing = passing.get(pair, True)
+        passing[pair] = bool(r.passed)
+        if r.passed or not was_passing:
             continue
         if r.asset not in rows:
             rows[r.asset] = asset_row(tx, r.asset, flows, now)

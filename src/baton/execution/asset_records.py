@@ -191,8 +191,12 @@ def _checked(
         return f"{field('asset' if not call else 'name')} must be an asset name, not {name!r}"
     if not isinstance(metadata, Mapping) or not all(isinstance(k, str) for k in metadata):
         return f"{field('metadata')} must be a mapping with string keys, not {metadata!r}"[:300]
-    if data_version is not None and not isinstance(data_version, str):
-        return f"{field('data_version')} must be a string, not {data_version!r}"[:300]
+    if data_version is not None and (
+        not isinstance(data_version, str) or not data_version.isprintable()
+    ):
+        return f"{field('data_version')} must be a string of printable text, not {data_version!r}"[
+            :300
+        ]
     try:
         # msgspec, ~20x json's speed (a report per task of W1A): dates become ISO strings,
         # NaN and infinities null.

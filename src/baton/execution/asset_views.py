@@ -75,7 +75,7 @@ class LastMaterialization(_View, frozen=True):
     run_id: str | None  # None for a write reported from outside baton
     task: str | None
     at: str | None
-    metadata: dict[str, Any] | None
+    metadata: dict[str, Any]  # {} when its task reported none
     data_version: str | None
 
 
@@ -129,7 +129,7 @@ class MaterializationView(_View, frozen=True):
     attempt: int | None
     at: str | None
     partition: str | None
-    metadata: dict[str, Any] | None
+    metadata: dict[str, Any]  # {} when its task reported none
     data_version: str | None
     source: str
     reported_by: str | None
@@ -145,7 +145,7 @@ class MaterializationView(_View, frozen=True):
             attempt=r.attempt,
             at=iso(r.at),
             partition=r.partition,
-            metadata=_obj(r.metadata),
+            metadata=_obj(r.metadata) or {},
             data_version=r.data_version,
             source=r.source,
             reported_by=r.reported_by,
@@ -291,7 +291,7 @@ def asset_show(tx: Tx, name: str, now: float | None) -> AssetDetail | None:
             run_id=m.run_id,
             task=m.task_key,
             at=iso(m.at),
-            metadata=_obj(m.metadata),
+            metadata=_obj(m.metadata) or {},
             data_version=m.data_version,
         ),
         freshness=f,
@@ -427,6 +427,14 @@ MAX_METADATA = 64 * 1024  # bytes of a report's metadata as JSON (as a task's re
 MAX_TEXT = 300  # characters of a reported partition or data version
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def report(
     tx: Tx,
     name: str,
@@ -454,14 +462,20 @@ def report(
     if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
         raise InputError("metadata must be a JSON object with string keys")
     try:
-        size = len(json.dumps(metadata, allow_nan=False))
-    except (TypeError, ValueError):  # NaN or Infinity, which Python's JSON parser lets in
-        raise InputError("metadata must be JSON values (not NaN or Infinity)") from None
+        # NaN and Infinity, which Python's JSON parser lets in, and lone surrogates (valid
+        # JSON escapes, no UTF-8): stored, either would break every later read of the asset.
+        size = len(json.dumps(metadata, allow_nan=False, ensure_ascii=False).encode())
+    except (TypeError, ValueError):
+        raise InputError(
+            "metadata must be JSON values (no NaN, Infinity or lone surrogate characters)"
+        ) from None
     if size > MAX_METADATA:
         raise InputError(f"metadata is over {MAX_METADATA} bytes as JSON: keep it small")
     for field, value in (("partition", partition), ("data_version", data_version)):
-        if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
-            raise InputError(f"{field} must be text of at most {MAX_TEXT} characters")
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value or len(value) > MAX_TEXT or not _utf8(value):
+            raise InputError(f"{field} must be text of 1 to {MAX_TEXT} characters")
     if tx.asset(name) is None and not tx.asset_links([name]):
         raise NotFoundError(
             f"no asset '{name}': declare it under a deployed flow's `assets:` first "

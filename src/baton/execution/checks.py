@@ -90,8 +90,10 @@ def run_all(
     load_function: Callable[[str], Callable[..., Any]],
     on_interrupt: Interrupts | None = None,
     log: Callable[[str], object] | None = print,
+    trace: bool = True,
 ) -> tuple[CheckRun, ...]:
-    """Run each target's checks in order; `log` gets one line per check."""
+    """Run each target's checks in order; `log` gets one line per check (see `run_check`
+    for `trace`)."""
     ran = []
     for specs, target in targets:
         for check in specs:
@@ -101,6 +103,7 @@ def run_all(
                 secrets=secrets,
                 load_function=load_function,
                 on_interrupt=on_interrupt,
+                trace=trace,
             )
             if log is not None:
                 log(line(r))
@@ -115,9 +118,11 @@ def run_check(
     secrets: Secrets,
     load_function: Callable[[str], Callable[..., Any]],
     on_interrupt: Interrupts | None = None,
+    trace: bool = True,
 ) -> CheckRun:
     """Run one check of `target`: its result, secrets masked. Only an interrupt of the
-    attempt (a timeout, a cancel: BaseException) gets out of it."""
+    attempt (a timeout, a cancel: BaseException) gets out of it. `trace`: print the
+    traceback of a check that raised (to the attempt's log, which masks it)."""
     started = time.monotonic()
     metadata: Mapping[str, Any] | None = None
     rows: tuple[Any, ...] | None = None
@@ -132,7 +137,8 @@ def run_check(
     except BatonError as exc:  # an unknown secret, a function that cannot be imported
         passed, error = False, str(exc)
     except Exception as exc:
-        print(traceback.format_exc(), end="")  # the attempt's log (masked) says where
+        if trace:  # the attempt's log (masked) says where; on demand, the error says enough
+            print(traceback.format_exc(), end="")
         passed, error = False, f"{type(exc).__name__}: {exc}"
     duration = time.monotonic() - started
     return CheckRun(
@@ -367,7 +373,8 @@ def check_on_demand(
         json.loads(last.metadata) if last is not None and last.metadata else {},
         last.partition if last is not None else None,
     )
-    ran = run_all([(specs, target)], secrets=secrets, load_function=load, log=log)
+    # No traceback: printed here it would reach the terminal unmasked.
+    ran = run_all([(specs, target)], secrets=secrets, load_function=load, log=log, trace=False)
     records = [planner.check_record(r, None, last.id if last else None) for r in ran]
     with store.transaction() as tx:
         return engine_assets.record_checks(tx, records, flows, now)

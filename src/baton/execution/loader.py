@@ -42,6 +42,8 @@ class LoadedFlow:
 
 def load_file(path: str) -> list[LoadedFlow]:
     """Every flow defined in a Python or YAML file, validated."""
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a folder: give the flow's file (.py, .yaml or .yml)")
     if not os.path.isfile(path):
         raise InputError(f"no such file: {path}")
     path = os.path.abspath(path)

@@ -21,6 +21,7 @@ from baton.execution.secrets import Secrets
 from baton.model.assets import AssetSpec, CheckSpec
 from baton.model.spec import FlowSpec, TaskSpec
 from baton.model.states import AttemptState, ErrorKind, TaskState
+from baton.store.assets import CheckRecord
 from baton.store.store import Row, Store
 from engine_kit import Clock, outcome_of
 
@@ -129,6 +130,40 @@ def test_a_warn_failure_keeps_the_success_and_names_the_materialization(
     assert json.loads(payload)["severity"] == "warn"
 
 
+def test_a_check_failing_run_after_run_is_told_once_until_it_passes_again(
+    engine: Engine, store: Store, clock: Clock
+) -> None:
+    def told() -> int:
+        return len(asset_notifications(store)) // 2  # the asset's entry and the flow's
+
+    version = engine.register(flow())
+    for passed, expected in ((False, 1), (False, 1), (True, 1), (False, 2)):
+        engine.create_run(version, {})
+        claimed = engine.claim(worker_id="w", queues=("default",), limit=10, lease=30)
+        results = (ran("no_nulls", True), ran("enough", passed, "warn"))
+        engine.complete(
+            [
+                outcome_of(
+                    c,
+                    AttemptState.SUCCEEDED,
+                    at=1002.0,
+                    **({"checks": results} if c.task_key == "load" else {}),
+                )
+                for c in claimed
+            ]
+        )
+        assert told() == expected, (passed, expected)
+    # In one batch too: the first of two failures after a pass is the one told.
+    with store.transaction() as tx:
+        records = [
+            CheckRecord("w.a", "enough", "warn", True, 2000.0),
+            CheckRecord("w.a", "enough", "warn", False, 2001.0),
+            CheckRecord("w.a", "enough", "warn", False, 2002.0),
+        ]
+        engine_assets.record_checks(tx, records, [flow()], 2003.0)
+    assert told() == 3
+
+
 def test_an_attempt_without_checks_records_none(engine: Engine, store: Store, clock: Clock) -> None:
     end_load(engine, clock, AttemptState.SUCCEEDED)
     assert store.read().check_results("w.a") == []
@@ -167,7 +202,9 @@ def deployed(engine: Engine, store: Store, tmp_path: Path, monkeypatch: pytest.M
     assert version
 
 
-def test_check_on_demand_runs_and_records_the_checks(store: Store, deployed: None) -> None:
+def test_check_on_demand_runs_and_records_the_checks(
+    store: Store, deployed: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     secrets = Secrets({}, {"BATON_SECRET_PW": "hunter22"})
     lines: list[str] = []
     no_nulls, enough = checks.check_on_demand(
@@ -178,6 +215,10 @@ def test_check_on_demand_runs_and_records_the_checks(store: Store, deployed: Non
     assert (enough.passed, enough.error) == (0, "RuntimeError: pw=***")
     assert [r.id for r in store.read().check_results("w.a")] == [enough.id, no_nulls.id]
     assert len(lines) == 2 and lines[1].startswith("check enough of asset w.a: failed (warn)")
+    # No traceback on the terminal: unlike an attempt's log, it would not be masked.
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.out + printed.err
+    assert "hunter22" not in printed.out + printed.err
     rows = asset_notifications(store)
     assert len(rows) == 2 and all(r["run_id"] is None for r in rows)
     payload = json.loads(rows[0]["payload"])

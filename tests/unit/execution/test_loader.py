@@ -185,6 +185,8 @@ def test_an_unknown_suffix(tmp_path: Path) -> None:
 def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         loader.load_file(str(tmp_path / "nope.py"))
+    with pytest.raises(InputError, match=r"is a folder: give the flow's file"):
+        loader.load_file(str(tmp_path))
 
 
 def test_an_error_importing_the_flow_module_names_the_file(tmp_path: Path) -> None:

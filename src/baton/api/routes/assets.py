@@ -81,8 +81,8 @@ class ReportIn(BaseModel):
     metadata: dict[str, Any] = Field(
         default={}, description="JSON values (row counts, paths...); secrets are masked"
     )
-    partition: str | None = Field(default=None, max_length=asset_views.MAX_TEXT)
-    data_version: str | None = Field(default=None, max_length=asset_views.MAX_TEXT)
+    partition: str | None = Field(default=None, min_length=1, max_length=asset_views.MAX_TEXT)
+    data_version: str | None = Field(default=None, min_length=1, max_length=asset_views.MAX_TEXT)
 
 
 AssetName = Annotated[str, Path(max_length=MAX_NAME, description="an asset name")]
