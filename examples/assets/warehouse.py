@@ -5,7 +5,8 @@ the function that makes it). Each task reports metadata (`baton.record_asset`), 
 revenue table is checked after every write: a SQL check (the dbt convention: the query
 returns the failing rows) that fails the task, and a Python check that only warns.
 
-    baton run examples/assets/warehouse.py
+    baton deploy examples/assets/warehouse.py    # catalogues its assets, checks, freshness
+    baton run examples/assets/warehouse.py       # records a materialization per asset
     baton assets list
     baton assets show warehouse.revenue
     baton materialize examples/assets/warehouse.py warehouse.revenue --upstream

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from server_kit import Server
+
 SECRET = "hunter2-s3cr3t"
 ETL = """
 name: etl
@@ -183,22 +185,6 @@ def test_report_masks_secrets_and_fires_an_asset_trigger(
     assert {r["trigger"] for r in runs} == {"asset"}
     assert runs[-1]["trigger_detail"] == "raw.events"
     assert SECRET not in (workdir / ".baton" / "baton.db").read_bytes().decode("latin-1")
-
-
-class Server:
-    def __init__(self, baton: Any) -> None:
-        self.proc = baton.start("server", "--port", "0")
-        line = self.proc.stderr.readline()
-        found = re.search(r"serving (http://\S+)/ ", line)
-        assert found, line
-        self.url = found.group(1)
-        self.tokens = {
-            role: baton("tokens", "create", "--user", f"{role}-user", "--role", role).stdout.strip()
-            for role in ("viewer", "operator")
-        }
-
-    def flags(self, role: str) -> list[str]:
-        return ["--server", self.url, "--token", self.tokens[role]]
 
 
 def test_the_same_through_a_server(project: Any, h: Any) -> None:
