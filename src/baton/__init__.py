@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from baton.model.asset_decorators import Asset, asset, asset_flow
     from baton.model.assets import CheckResult
     from baton.model.decorators import Flow, Task, flow, task
+    from baton.model.partitions import daily, dynamic, hourly, monthly, static, weekly
     from baton.model.retry import Retry
     from baton.model.trigger_rules import TriggerRule
     from baton.settings import Settings
@@ -50,6 +51,12 @@ _WHERE = {
     "flow": "baton.model.decorators",
     "task": "baton.model.decorators",
     "Retry": "baton.model.retry",
+    "daily": "baton.model.partitions",
+    "dynamic": "baton.model.partitions",
+    "hourly": "baton.model.partitions",
+    "monthly": "baton.model.partitions",
+    "static": "baton.model.partitions",
+    "weekly": "baton.model.partitions",
     "TriggerRule": "baton.model.trigger_rules",
     "Settings": "baton.settings",
     "flow_task": "baton.tasks.flow",
@@ -79,11 +86,15 @@ __all__ = [
     "TriggerRule",
     "asset",
     "asset_flow",
+    "daily",
+    "dynamic",
     "flow",
     "flow_task",
     "get_run",
+    "hourly",
     "http_task",
     "jar_task",
+    "monthly",
     "notebook_task",
     "record_asset",
     "run_flow",
@@ -91,7 +102,9 @@ __all__ = [
     "sensor_task",
     "shell_task",
     "sql_task",
+    "static",
     "task",
+    "weekly",
 ]
 
 

@@ -64,6 +64,10 @@ MIN_ROLE: dict[str, str | None] = {
     "assets.materializations": "viewer",
     "assets.checks": "viewer",
     "lineage.get": "viewer",
+    "flows.partitions": "viewer",
+    "partitions.keys": "viewer",
+    "backfills.get": "viewer",
+    "assets.partitions": "viewer",
     "assets": "viewer",  # the UI's pages
     "asset": "viewer",
     "lineage": "viewer",
@@ -75,6 +79,9 @@ MIN_ROLE: dict[str, str | None] = {
     "runs.repair": "operator",
     "runs.resume": "operator",
     "assets.report": "operator",
+    "partitions.add": "operator",
+    "flows.backfill": "operator",
+    "partitions.remove": "operator",
     # editor: + create, update and delete flows.
     "flows.create": "editor",
     "flows.update": "editor",
@@ -102,6 +109,9 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "flows.trigger": {"json": {"params": {}}},
     "assets.report": {"json": {"metadata": {"rows": 1}, "partition": "p1"}},
     "lineage.get": {"params": {"asset": FLOW}},
+    "partitions.add": {"json": {"keys": ["k1", "k2"]}},
+    "partitions.remove": {"params": {"key": ["k0"]}},
+    "flows.backfill": {"json": {"missing": True}},
 }
 
 
@@ -184,9 +194,16 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> World:
             tx.set_pool("p", 2, "a pool", 0.0)
             # An asset named as the flow: `{name}` in asset routes finds one.
             tx.report_materialization(FLOW, {}, None, None, "ops", 0.0)
+            tx.add_dynamic_partitions(FLOW, ["k0"], 0.0)  # a set named as the flow
     finally:
         store.close()
-    values = {"name": FLOW, "run_id": run.id, "task": "hello", "token_id": victim_id}
+    values = {
+        "name": FLOW,
+        "run_id": run.id,
+        "task": "hello",
+        "token_id": victim_id,
+        "backfill_id": "b0",
+    }
     return World(home, tokens, values)
 
 

@@ -84,6 +84,7 @@ def test_list_pages_newest_first_with_filters(client_for, store):
         "started_at": None,
         "ended_at": None,
         "parent_run_id": None,
+        "partition": None,
     }
 
     def pages(**query: Any) -> list[str]:

@@ -259,3 +259,25 @@ def test_a_restarted_scheduler_fires_nothing_twice_and_loses_nothing(store, cloc
     dates = [d for d, _, _ in runs(store)]
     assert dates == sorted(set(dates)) and len(dates) == 9
     assert dates[-1] == "2024-01-02 00:00"
+
+
+def test_a_schedule_on_a_daily_partitioned_flow_runs_the_day_that_just_closed(
+    store, clock, scheduler
+):
+    # Paris days; the schedule fires at 01:00 Paris for the day that ended an hour before.
+    clock.set("2024-03-29T12:00")
+    extra = (
+        "partitions: {type: daily, start: 2024-03-01, timezone: Europe/Paris}\n"
+        "schedule: {cron: '0 1 * * *', timezone: Europe/Paris}"
+    )
+    text = f"name: f\n{extra}\ntasks: [{{key: a, type: shell}}]\n"
+    deploy(store, load_yaml_flow(text, file="f.yaml"), clock)
+    tick_until(scheduler, clock, "2024-04-01T12:00")
+    rows = sorted(store.read().runs(flow="f", limit=100), key=lambda r: r.created_at)
+    assert [r.partition for r in rows] == ["2024-03-28", "2024-03-29", "2024-03-30", "2024-03-31"]
+    # The run's data interval is its partition's: 2024-03-31 is a 23-hour Paris day.
+    last = rows[-1]
+    assert (utc(last.data_interval_start), utc(last.data_interval_end)) == (
+        "2024-03-30 23:00",
+        "2024-03-31 22:00",
+    )

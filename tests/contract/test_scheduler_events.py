@@ -232,3 +232,69 @@ def test_an_absolute_glob_is_used_as_it_is(store, clock, tick, tmp_path: Path):
     deploy(store, clock, consumer("load", f"{{file: '{tmp_path}/*.csv'}}"))
     tick()
     assert fired(store, "load") == [{"type": "file", "path": os.path.join(tmp_path, "a.csv")}]
+
+
+def run_partition(engine: Engine, version: str, key: str) -> str:
+    run_id = engine.create_run(version, {}, partition=key)
+    while claimed := engine.claim(
+        worker_id="w", queues=["default"], limit=10, run_ids=[run_id], lease=30
+    ):
+        engine.complete([outcome_of(c, at=engine.clock(), result="null") for c in claimed])
+    return run_id
+
+
+def partitions_of(store: Store, name: str) -> list[str | None]:
+    return sorted(r.partition for r in store.read().runs(flow=name, limit=1000))
+
+
+def test_an_asset_trigger_runs_the_same_partition_downstream(store, engine, clock, tick):
+    regions = "partitions: {type: static, values: [eu, us]}\n"
+    up = flow("up", regions + "tasks: [{key: load, type: shell, outputs: [raw.sales]}]\n")
+    down = flow(
+        "down", regions + "triggers: [{asset: raw.sales}]\ntasks: [{key: a, type: shell}]\n"
+    )
+    versions = deploy(store, clock, up, down)
+    tick()
+    clock.now += 1
+    run_partition(engine, versions["up"], "us")
+    tick()
+    assert partitions_of(store, "down") == ["us"]
+    (info,) = fired(store, "down")
+    assert (info["asset"], info["partition"]) == ("raw.sales", "us")
+
+
+def test_a_daily_flow_runs_when_all_the_hours_of_its_day_are_written(store, engine, clock, tick):
+    clock.now = 1_704_300_000.0  # 2024-01-03 16:40 UTC: 2024-01-02 has ended
+    hourly = 'partitions: {type: hourly, start: "2024-01-01T00:00"}\n'
+    up = flow("hits", hourly + "tasks: [{key: load, type: shell, outputs: [raw.hits]}]\n")
+    down = flow(
+        "rollup",
+        "partitions: {type: daily, start: 2024-01-01}\n"
+        "triggers: [{asset: raw.hits}]\ntasks: [{key: a, type: shell}]\n",
+    )
+    versions = deploy(store, clock, up, down)
+    tick()
+    for hour in range(23):
+        clock.now += 1
+        run_partition(engine, versions["hits"], f"2024-01-02T{hour:02}:00")
+    run_partition(engine, versions["hits"], "2024-01-03T00:00")  # the next day's first
+    tick()
+    assert partitions_of(store, "rollup") == []  # 23 of 24 hours
+    clock.now += 1
+    run_partition(engine, versions["hits"], "2024-01-02T23:00")
+    tick()
+    assert partitions_of(store, "rollup") == ["2024-01-02"]
+    # The day's hour written again: the day runs again (its data changed), once, after the
+    # run of it going now: never two at once.
+    clock.now += 1
+    run_partition(engine, versions["hits"], "2024-01-02T07:00")
+    tick()
+    assert partitions_of(store, "rollup") == ["2024-01-02"]
+    (first,) = store.read().runs(flow="rollup", limit=5)
+    while claimed := engine.claim(
+        worker_id="w", queues=["default"], limit=10, run_ids=[first.id], lease=30
+    ):
+        engine.complete([outcome_of(c, at=engine.clock(), result="null") for c in claimed])
+    tick()
+    tick()
+    assert partitions_of(store, "rollup") == ["2024-01-02", "2024-01-02"]

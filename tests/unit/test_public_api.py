@@ -24,11 +24,15 @@ EXPECTED = [
     "TriggerRule",
     "asset",
     "asset_flow",
+    "daily",
+    "dynamic",
     "flow",
     "flow_task",
     "get_run",
+    "hourly",
     "http_task",
     "jar_task",
+    "monthly",
     "notebook_task",
     "record_asset",
     "run_flow",
@@ -36,7 +40,9 @@ EXPECTED = [
     "sensor_task",
     "shell_task",
     "sql_task",
+    "static",
     "task",
+    "weekly",
 ]
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 MAX_DEPTH = 10  # = asset_views.MAX_DEPTH (not imported: `baton --help` stays light)
 MAX_LIST = 10_000
+ASSET_STATUSES = ("materialized", "failed", "missing", "stale")  # = partition_views'
 
 
 def add_commands(sub: Any) -> None:
@@ -43,6 +44,17 @@ def add_commands(sub: Any) -> None:
 
     p = assets.add_parser("show", help="an asset: producers, consumers, last write, checks")
     _name(p)
+    p.add_argument(
+        "--partitions",
+        action="store_true",
+        help="instead, each partition key with its status: materialized, failed, missing, stale",
+    )
+    p.add_argument(
+        "--status",
+        action="append",
+        choices=ASSET_STATUSES,
+        help="with --partitions, only keys with this status (repeatable)",
+    )
     common.json_option(p)
     remote.add_options(p)
     p.set_defaults(command=cmd_show)
@@ -134,6 +146,12 @@ def cmd_list(args: argparse.Namespace, ctx: common.Context) -> int:
 def cmd_show(args: argparse.Namespace, ctx: common.Context) -> int:
     import json
 
+    if args.partitions:
+        return _show_partitions(args, ctx)
+    if args.status:
+        from baton.errors import InputError
+
+        raise InputError("--status goes with --partitions")
     with _opened(args, ctx) as source:
         a = source.show(args.name)
     if args.json:
@@ -173,6 +191,31 @@ def cmd_show(args: argparse.Namespace, ctx: common.Context) -> int:
             else f"{'passed' if last['passed'] else 'FAILED'} at {_when(last['at'])} UTC"
         )
         print(f"  check {c['name']} ({c['severity']}): {result}")
+    return 0
+
+
+def _show_partitions(args: argparse.Namespace, ctx: common.Context) -> int:
+    import json
+
+    from baton.cli import display
+
+    with _opened(args, ctx) as source:
+        data = source.partitions(args.name, args.status)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    counts = ", ".join(f"{n} {s}" for s, n in data["counts"].items() if n)
+    rows = [
+        [i["key"], i["status"], _when(i["materialized_at"]), i["run_id"] or ""]
+        for i in data["items"]
+    ]
+    display.print_table(
+        f"asset {data['asset']} (flow {data['flow']}): {data['total']} {data['type']} partitions"
+        f" ({counts or 'none'})",
+        ["partition", "status", "written (UTC)", "run"],
+        rows,
+        state_col=1,
+    )
     return 0
 
 
@@ -320,6 +363,14 @@ class _Local:
             raise _unknown(name)
         return found.to_json()
 
+    def partitions(self, name: str, statuses: list[str] | None) -> dict[str, Any]:
+        import time
+
+        from baton.execution import partition_views as pv
+
+        spec, views = pv.asset_partitions(self.store.read(), _checked(name), time.time())
+        return pv.asset_page(name, spec, views, pv.chosen(views, statuses, pv.ASSET_STATUSES))
+
     def history(self, name: str, limit: int) -> list[dict[str, Any]]:
         from baton.execution import asset_views
 
@@ -391,6 +442,22 @@ class _Remote:
     def show(self, name: str) -> dict[str, Any]:
         data: dict[str, Any] = self.client.get(f"/assets/{_checked(name)}")
         return data
+
+    def partitions(self, name: str, statuses: list[str] | None) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            data = self.client.get(
+                f"/assets/{_checked(name)}/partitions",
+                status=statuses,
+                limit=remote.PAGE,
+                cursor=cursor,
+            )
+            items += data["items"]
+            cursor = data["next_cursor"]
+            if cursor is None:
+                return {**data, "items": items}
 
     def history(self, name: str, limit: int) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -111,8 +111,9 @@ def finished(result: RunResult, *, as_json: bool) -> None:
         for t in result.tasks.values()
     ]
     header = ["task", "state", "attempts", "duration", "error"]
+    part = f", partition {result.partition}" if result.partition is not None else ""
     title = (
-        f"run {result.id} of {result.flow}: {result.state} "
+        f"run {result.id} of {result.flow}{part}: {result.state} "
         f"({_duration(result.started_at, result.ended_at)})"
     )
     print_table(title, header, rows, state_col=1)
@@ -149,12 +150,12 @@ def run_list(data: Sequence[dict[str, Any]], *, as_json: bool) -> None:
         ]
         for d in data
     ]
-    print_table(
-        f"{len(data)} runs",
-        ["run", "flow", "state", "trigger", "created (UTC)", "duration"],
-        table,
-        state_col=2,
-    )
+    header = ["run", "flow", "state", "trigger", "created (UTC)", "duration"]
+    if any(d.get("partition") is not None for d in data):
+        header.insert(2, "partition")
+        for row, d in zip(table, data, strict=True):
+            row.insert(2, d.get("partition") or "")
+    print_table(f"{len(data)} runs", header, table, state_col=header.index("state"))
 
 
 def flow_dags(specs: Sequence[FlowSpec], *, as_json: bool) -> None:

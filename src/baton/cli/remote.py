@@ -80,6 +80,9 @@ class Client:
     def post(self, path: str, body: Any = None) -> Any:
         return self._send("POST", path) if body is None else self._send("POST", path, json=body)
 
+    def delete(self, path: str, **params: Any) -> Any:
+        return self._send("DELETE", path, params={k: v for k, v in params.items() if v is not None})
+
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             r = self._http.request(method, path, **kwargs)

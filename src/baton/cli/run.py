@@ -59,6 +59,12 @@ def _options(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="a flow param (repeatable)",
     )
+    p.add_argument(
+        "--partition",
+        metavar="KEY",
+        help="the partition a run of a partitioned flow processes (e.g. 2024-01-31, eu); a "
+        "time-partitioned flow defaults to the one that closed last",
+    )
     common.concurrency_option(p)
     p.add_argument(
         "--wait",
@@ -73,14 +79,19 @@ def _options(p: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.execution import local
 
-    return _to_the_end(args, ctx, "baton run", local.start_run)
+    def start(engine: Engine, flow: LoadedFlow, given: Mapping[str, Any]) -> str:
+        return local.start_run(engine, flow, given, args.partition)
+
+    return _to_the_end(args, ctx, "baton run", start)
 
 
 def cmd_materialize(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.execution import local
 
     def start(engine: Engine, flow: LoadedFlow, given: Mapping[str, Any]) -> str:
-        return local.start_materialize(engine, flow, given, args.assets, upstream=args.upstream)
+        return local.start_materialize(
+            engine, flow, given, args.assets, upstream=args.upstream, partition=args.partition
+        )
 
     return _to_the_end(args, ctx, "baton materialize", start)
 

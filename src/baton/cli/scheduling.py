@@ -41,13 +41,24 @@ def add_commands(sub: Any, flows: Any) -> None:
     p.set_defaults(command=cmd_scheduler)
 
     p = sub.add_parser(
-        "backfill", help="runs of a deployed flow for each logical date of its schedule in a range"
+        "backfill",
+        help="runs of a deployed flow for each logical date of its schedule in a range, or "
+        "for each partition key selected",
+        description="Either --start and --end (logical dates of the schedule), or "
+        "--partitions and/or --missing / --failed (partition keys; one run per key, never "
+        "two active runs for one key).",
     )
     p.add_argument("flow", metavar="FLOW")
-    p.add_argument("--start", required=True, metavar="DATE", help="first logical date (ISO 8601)")
+    p.add_argument("--start", metavar="DATE", help="first logical date (ISO 8601)")
+    p.add_argument("--end", metavar="DATE", help="last logical date, inclusive (ISO 8601)")
     p.add_argument(
-        "--end", required=True, metavar="DATE", help="last logical date, inclusive (ISO 8601)"
+        "--partitions",
+        metavar="KEYS",
+        help="partition keys and inclusive ranges: 2024-01-01..2024-01-31, eu,us (default "
+        "with --missing or --failed: every key)",
     )
+    p.add_argument("--missing", action="store_true", help="only partitions that never ran")
+    p.add_argument("--failed", action="store_true", help="only partitions whose newest run failed")
     p.add_argument(
         "--max-parallel",
         type=common.positive_int,
@@ -139,14 +150,28 @@ def cmd_backfill(args: argparse.Namespace, ctx: common.Context) -> int:
     import time
 
     from baton.engine.service import Engine
+    from baton.errors import InputError
     from baton.scheduling import backfill
 
+    by_keys = args.partitions is not None or args.missing or args.failed
+    if by_keys and (args.start or args.end or args.rerun):
+        raise InputError("give either --partitions / --missing / --failed, or --start and --end")
+    if not by_keys and not (args.start and args.end):
+        raise InputError(
+            "give --start and --end (logical dates), or --partitions / --missing / --failed"
+        )
+    statuses = [s for s in ("missing", "failed") if getattr(args, s)]
     settings = ctx.settings
     with ctx.store(args.wait_for_db, "baton backfill") as store:
         engine = Engine(store)
-        plan = backfill.plan(
-            engine, args.flow, args.start, args.end, rerun=args.rerun, now=time.time()
-        )
+        if by_keys:
+            plan = backfill.plan_partitions(
+                engine, args.flow, args.partitions, statuses=statuses, now=time.time()
+            )
+        else:
+            plan = backfill.plan(
+                engine, args.flow, args.start, args.end, rerun=args.rerun, now=time.time()
+            )
         backfill.execute(
             engine,
             settings,
@@ -170,9 +195,14 @@ def _print_backfill(items: Sequence[Any], *, as_json: bool) -> None:
     from baton.cli import display
     from baton.model.times import iso
 
+    by_keys = any(i.partition is not None for i in items)
     data = [
         {
-            "logical_date": iso(i.logical_date.timestamp()),
+            **(
+                {"partition": i.partition}
+                if by_keys
+                else {"logical_date": iso(i.logical_date.timestamp() if i.logical_date else None)}
+            ),
             "run_id": i.run_id,
             "state": i.state,
             "parent_run_id": i.parent_run_id,
@@ -185,7 +215,7 @@ def _print_backfill(items: Sequence[Any], *, as_json: bool) -> None:
         return
     rows = [
         [
-            _short(d["logical_date"]),
+            d["partition"] if by_keys else _short(d["logical_date"]),
             d["state"] or "",
             d["run_id"] or "",
             f"skipped: {d['skipped']}"
@@ -199,7 +229,7 @@ def _print_backfill(items: Sequence[Any], *, as_json: bool) -> None:
     created = sum(1 for i in items if i.skipped is None)
     display.print_table(
         f"backfill: {created} runs, {len(items) - created} skipped",
-        ["logical date (UTC)", "state", "run", ""],
+        ["partition" if by_keys else "logical date (UTC)", "state", "run", ""],
         rows,
         state_col=1,
     )

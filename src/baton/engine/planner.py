@@ -354,13 +354,15 @@ def completion(
     cancelling: bool,
     now: float,
     rng: random.Random,
+    partition: str | None = None,
 ) -> Completion:
-    """How the TaskRun of an ended attempt moves, given whether its run is cancelling."""
+    """How the TaskRun of an ended attempt moves, given whether its run is cancelling (and
+    its partition, which its materializations record)."""
     to, ready_at = next_task_state(task, o, cancelling=cancelling, rng=rng)
     fields: dict[str, Any] = {"ended_at": o.ended_at if to in TASK_TERMINAL else None}
     assets: list[Materialization] = []
     if to is TaskState.SUCCEEDED:
-        assets = materializations(task, o, flow_name, now)
+        assets = materializations(task, o, flow_name, now, partition)
         fields |= {
             "result": o.result,
             "result_ref": o.result_ref,
@@ -394,7 +396,7 @@ def _json(value: Any) -> str:
 
 
 def materializations(
-    task: TaskSpec, o: Outcome, flow_name: str, now: float
+    task: TaskSpec, o: Outcome, flow_name: str, now: float, partition: str | None = None
 ) -> list[Materialization]:
     """One materialization per output asset of a succeeded attempt, with what the attempt
     reported of it: metadata merged in report order (a later key wins), the last data
@@ -412,6 +414,7 @@ def materializations(
             metadata=_json(metadata[asset]) if asset in metadata else None,
             data_version=versions.get(asset),
             at=now,
+            partition=partition,
         )
         for asset in dict.fromkeys(task.outputs)
     ]

@@ -88,9 +88,11 @@ def _unknown_text(flow: str, unknown: Sequence[str], made: Mapping[str, object])
     )
 
 
-def last_successes(read: Tx, flow: str, keys: Iterable[str]) -> dict[str, list[TaskRunRow]]:
-    """For each task key, its task runs in the latest run of `flow` where it succeeded (a
-    mapped task: where every item did); keys that never succeeded are left out."""
+def last_successes(
+    read: Tx, flow: str, keys: Iterable[str], partition: str | None = None
+) -> dict[str, list[TaskRunRow]]:
+    """For each task key, its task runs in the latest run of `flow` (for `partition`) where
+    it succeeded (a mapped task: where every item did); keys that never did are left out."""
     missing = set(keys)
     found: dict[str, str] = {}  # key -> run id
     after: tuple[float, str] | None = None
@@ -102,6 +104,8 @@ def last_successes(read: Tx, flow: str, keys: Iterable[str]) -> dict[str, list[T
         for r in read.task_states([r.id for r in page], sorted(missing)):
             states.setdefault((r["task_key"], r["run_id"]), []).append(r["state"])
         for run in page:  # newest first
+            if run.partition != partition:
+                continue
             for key in sorted(missing):
                 got = states.get((key, run.id))
                 if got and all(s == TaskState.SUCCEEDED for s in got):
@@ -119,20 +123,30 @@ class Plan(NamedTuple):
     trigger_info: dict[str, Any]
 
 
-def plan(read: Tx, spec: FlowSpec, graph: Graph, assets: Sequence[str], *, upstream: bool) -> Plan:
-    """The run that materializes `assets` of the flow `spec`.
+def plan(
+    read: Tx,
+    spec: FlowSpec,
+    graph: Graph,
+    assets: Sequence[str],
+    *,
+    upstream: bool,
+    partition: str | None = None,
+) -> Plan:
+    """The run that materializes `assets` of the flow `spec` (for `partition`: what it
+    reuses comes from runs of that partition).
 
     Raises:
         InputError: an unknown asset, or (without `upstream`) an upstream task that never
             succeeded in a run of the flow, so there is no result to reuse.
     """
     s = select(spec, graph, assets, upstream=upstream)
-    reuse = last_successes(read, spec.name, s.needed) if s.needed else {}
+    reuse = last_successes(read, spec.name, s.needed, partition) if s.needed else {}
     never = [k for k in s.needed if k not in reuse]
     if never:
+        where = f" for partition {partition!r}" if partition is not None else ""
         raise InputError(
             f"upstream task{'s' if len(never) > 1 else ''} {', '.join(never)} of flow "
-            f"'{spec.name}' never succeeded, so there is no result to reuse: run it first, "
+            f"'{spec.name}' never succeeded{where}, so there is no result to reuse: run it first, "
             "or materialize with --upstream to run everything the assets need"
         )
     info = {

@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from baton.engine import assets as engine_assets
-from baton.engine import notifications, planner, selection
+from baton.engine import interventions, notifications, partitions, planner, selection
 from baton.engine.cache import LRU
 from baton.engine.planner import Outcome
-from baton.errors import InputError
 from baton.model.graph import Graph, validate
 from baton.model.spec import FlowSpec, TaskSpec
 from baton.model.states import (
@@ -63,6 +62,7 @@ class RunMeta(NamedTuple):
     data_interval_start: float | None
     data_interval_end: float | None
     trigger_info: dict[str, Any] | None
+    partition: str | None = None
 
 
 class RunFacts(NamedTuple):
@@ -127,6 +127,7 @@ class Engine:
                 row.data_interval_start,
                 row.data_interval_end,
                 json.loads(row.trigger_info) if row.trigger_info else None,
+                row.partition,
             )
             facts = RunFacts(row.version_id, json.loads(row.params), meta)
             self._runs.put(run_id, facts)
@@ -148,6 +149,7 @@ class Engine:
         logical_date: float | None = None,
         data_interval: tuple[float, float] | None = None,
         trigger_info: Mapping[str, Any] | None = None,
+        partition: str | None = None,
     ) -> str:
         """Insert a Run and all its TaskRuns; tasks with nothing to wait for are queued.
 
@@ -158,6 +160,9 @@ class Engine:
         A scheduled run has a logical date (UNIX seconds) and data interval; the store holds
         at most one run per flow and logical date (ConflictError), repairs aside.
         `trigger_info` says what fired an event-triggered run (tasks see it).
+        A run of a partitioned flow processes one `partition` key (`engine.partitions.
+        resolve`: checked, defaulted, never two active runs for one (flow, key)); a time
+        partition's interval is the run's data interval.
 
         A flow at its `max_active_runs` gets the run `scheduled`, its tasks all pending: it
         is admitted (queued) when one of the flow's active runs ends.
@@ -167,6 +172,10 @@ class Engine:
         run_id = new_id()
         with self.store.transaction() as tx:
             c = self.compiled(version_id, tx)
+            if c.spec.partitions is not None or partition is not None:
+                partition, data_interval = partitions.resolve(
+                    tx, c.spec, partition, data_interval, logical_date, now
+                )
             held = False
             if c.spec.max_active_runs is not None:
                 tx.lock_flow(c.spec.name)
@@ -194,6 +203,7 @@ class Engine:
                     "data_interval_start": data_interval[0] if data_interval else None,
                     "data_interval_end": data_interval[1] if data_interval else None,
                     "trigger_info": json.dumps(dict(trigger_info)) if trigger_info else None,
+                    "partition": partition,
                     "parent_run_id": parent_run_id,
                     "root_run_id": root_run_id,
                     "parent_task_run_id": parent_task_run_id,
@@ -206,7 +216,7 @@ class Engine:
             tx.insert_task_runs(rows, now)
             start, end = data_interval or (None, None)
             info = dict(trigger_info) if trigger_info else None
-            meta = RunMeta(logical_date, start, end, info)
+            meta = RunMeta(logical_date, start, end, info, partition)
             self._runs.put(run_id, RunFacts(version_id, dict(params), meta))
             # Count reused upstream outcomes first, then decide every pending task once.
             pending = [r for r in rows if r["state"] == TaskState.PENDING.value]
@@ -216,7 +226,7 @@ class Engine:
             if not held:
                 self._decide_pending(tx, run_id, c, [r["task_key"] for r in pending], now)
                 if unfinished == 0:
-                    self._finish_run(tx, run_id, c, now)
+                    self.finish_run(tx, run_id, c, now)
         return run_id
 
     def _decide_pending(
@@ -241,7 +251,7 @@ class Engine:
             keys = [r.task_key for r in pending if r.map_index < 0]
             self._decide_pending(tx, run_id, c, keys, now)
             if tx.run(run_id).unfinished == 0:
-                self._finish_run(tx, run_id, c, now)
+                self.finish_run(tx, run_id, c, now)
 
     # -- claiming ------------------------------------------------------------------------
 
@@ -314,6 +324,7 @@ class Engine:
                 by_run.setdefault(o.run_id, []).append(o)
         for run_id, batch in sorted(by_run.items()):  # one lock order: no deadlock
             c, _ = self.run_info(run_id, tx)
+            partition = self._run_facts(run_id, tx).meta.partition
             cancelling = tx.lock_run(run_id).state == RunState.CANCELLING
             steps: list[_Step] = []
             requeue: list[_Step] = []
@@ -327,6 +338,7 @@ class Engine:
                     cancelling=cancelling,
                     now=now,
                     rng=self.rng,
+                    partition=partition,
                 )
                 steps.append((done.move, o.task_key, o.follow))
                 ended.append(done)
@@ -383,7 +395,7 @@ class Engine:
             if down is not None:
                 self._decide(tx, run_id, c, down, now)
         if finished and tx.finish_tasks(run_id, finished) == 0:
-            self._finish_run(tx, run_id, c, now)
+            self.finish_run(tx, run_id, c, now)
 
     def _decide(self, tx: Tx, run_id: str, c: Compiled, row: Row, now: float) -> None:
         """Evaluate a pending task's trigger rule and act on it."""
@@ -426,7 +438,7 @@ class Engine:
             tx.insert_task_runs(e.items, now)
         self._leave_pending(tx, c, run_id, row, e.to, e.fields, now, e.note)
 
-    def _finish_run(self, tx: Tx, run_id: str, c: Compiled, now: float) -> None:
+    def finish_run(self, tx: Tx, run_id: str, c: Compiled, now: float) -> None:
         run = tx.run(run_id)
         if run.state in RUN_TERMINAL:
             return
@@ -517,73 +529,13 @@ class Engine:
                 tx.move_tasks(moves, now)
         return len(moves)
 
-    # -- cancel and repair ---------------------------------------------------------------
+    # -- cancel and repair (engine.interventions) -----------------------------------------
 
     def cancel(self, run_id: str) -> bool:
-        """Cancel a run: what has not started ends cancelled; running attempts are stopped by
-        their worker, which sees the run `cancelling`. False if the run had already ended.
-        Cancelling a run that is already cancelling does nothing more."""
-        now = self.clock()
-        with self.store.transaction() as tx:
-            run = tx.lock_run(run_id)  # a completion under way commits first, or waits
-            if run.state in RUN_TERMINAL:
-                return False
-            if run.state == RunState.CANCELLING:
-                return True
-            c, _ = self.run_info(run_id, tx)
-            tx.move_run(run_id, RunState.CANCELLING, None, now)
-            # Everything not running ends at once; nothing downstream needs deciding, since
-            # it is all cancelled too. Running attempts report when their worker stops them,
-            # as do those a worker is claiming now (skipped: their claim will see cancelling).
-            moves = planner.cancel_moves(
-                run_id, tx.unfinished_task_runs(run_id, skip_locked=True), now
-            )
-            if moves:
-                tx.move_tasks(moves, now)
-                tx.finish_tasks(run_id, len(moves))
-            waiting = [m.id for m in moves if m.frm is TaskState.WAITING]
-            tx.close_attempts(
-                [r.resume_attempt for r in map(tx.task_run, waiting) if r.resume_attempt],
-                AttemptState.CANCELLED.value,
-                now,
-            )
-            # A `flow` task may be waiting, or queued to check on its sub-flow run again.
-            children = [
-                r
-                for r in tx.child_runs([m.id for m in moves])
-                if tx.run(r).state not in RUN_TERMINAL
-            ]
-            if tx.run(run_id).unfinished == 0:
-                self._finish_run(tx, run_id, c, now)
-        for child in children:  # sub-flow runs of cancelled `flow` tasks go too
-            self.cancel(child)
-        return True
+        return interventions.cancel(self, run_id)
 
     def repair(self, run_id: str) -> str:
-        """A new run of the same version and params that re-runs only what did not succeed
-        (failed, upstream_failed and cancelled tasks, and everything downstream of them; of
-        a mapped task, only its items that did not succeed: `planner.repair_plan`)."""
-        read = self.store.read()
-        run = read.run(run_id)
-        if run.state not in RUN_TERMINAL:
-            raise InputError(
-                f"run {run_id} is {run.state}: only a finished run can be repaired "
-                "(wait for it, cancel it, or `baton runs resume` it)"
-            )
-        c, params = self.run_info(run_id)
-        mapped = [t.key for t in c.spec.tasks if planner.is_mapped(t)]
-        plan = planner.repair_plan(c.graph, mapped, read.task_runs(run_id))
-        if plan is None:
-            raise InputError(f"run {run_id} has nothing to repair: no task failed or was cancelled")
-        return self.create_run(
-            c.version_id,
-            params,
-            trigger="repair",
-            trigger_info=selection.carried(self.run_meta(run_id).trigger_info),
-            parent_run_id=run_id,
-            reuse=plan.reuse,
-            items=plan.items,
-        )
+        return interventions.repair(self, run_id)
 
 
 def _pending_row(tx: Tx, run_id: str, key: str) -> TaskRunRow | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -51,10 +51,13 @@ class TaskContext:
     data_interval_start: str | None = None
     data_interval_end: str | None = None
     trigger_info: Mapping[str, Any] | None = None
+    partition: str | None = None  # the key a run of a partitioned flow processes
     resume_state: dict[str, Any] | None = None  # what this attempt left when it deferred
     start_run: Callable[..., str] | None = None  # (flow path, flow name, params) -> run id
     run_status: Callable[[str], Mapping[str, Any]] | None = None  # a run's id, state, tasks
     cancel_run: Callable[[str], object] | None = None
+    # (set name, keys) -> the keys that were new: the store's, through the worker.
+    add_dynamic_partitions: Callable[[str, Sequence[str]], list[str]] | None = None
     # How log_file() opens the log: the runner swaps in one that masks secret values.
     open_log: Callable[[str], IO[bytes]] = open_log_file
     # JSON-like data with secret values masked, for what a task saves besides its log
@@ -133,6 +136,18 @@ class TaskContext:
         (`execution.asset_records`); the file exists only if one does."""
         return os.path.join(os.path.abspath(self.work_dir), f"{self.attempt_id}.assets.jsonl")
 
+    def add_partitions(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Add keys to the dynamic partition set `name` (a task that discovers customers,
+        files, ...); returns those that were not in it yet.
+
+        Raises:
+            InputError: a bad name or key (`baton.engine.partitions.checked_keys`).
+            RuntimeError: the attempt has no store to add them to.
+        """
+        if self.add_dynamic_partitions is None:
+            raise RuntimeError("this attempt cannot add partitions: it has no store")
+        return self.add_dynamic_partitions(name, keys)
+
     def env(self) -> dict[str, str]:
         """Environment variables describing the attempt, for child processes."""
         self._share_assets_file()
@@ -147,5 +162,6 @@ class TaskContext:
             "BATON_LOGICAL_DATE": self.logical_date or "",
             "BATON_DATA_INTERVAL_START": self.data_interval_start or "",
             "BATON_DATA_INTERVAL_END": self.data_interval_end or "",
+            "BATON_PARTITION": self.partition or "",  # empty: the flow has no partitions
             "BATON_ASSETS_FILE": self.assets_file,
         }

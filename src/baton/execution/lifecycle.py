@@ -32,10 +32,12 @@ DEFAULT_CONCURRENCY = 16
 LAST_SEND_TIMEOUT = 5.0  # seconds a notification sent as `baton run` ends may take
 
 
-def start_run(engine: Engine, flow: LoadedFlow, params: Mapping[str, Any]) -> str:
+def start_run(
+    engine: Engine, flow: LoadedFlow, params: Mapping[str, Any], partition: str | None = None
+) -> str:
     values = coerce_params(flow.spec.params, params, flow=flow.spec.name)
     version = engine.register(flow.spec)
-    return engine.create_run(version, values)
+    return engine.create_run(version, values, partition=partition)
 
 
 def execute(
@@ -168,6 +170,7 @@ def run_flow(
     flow_name: str | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     settings: Settings | None = None,
+    partition: str | None = None,
 ) -> RunResult:
     """Run a flow (a `@flow` object or a file path) to the end in this process.
 
@@ -177,6 +180,8 @@ def run_flow(
         flow_name: which flow of the file, when it defines several.
         concurrency: how many tasks may run at once.
         settings: where state is kept; by default from BATON_HOME / BATON_DATABASE_URL.
+        partition: the key a run of a partitioned flow processes (a time-partitioned one
+            defaults to the partition that closed last).
 
     Returns:
         The finished run: `.state`, `.tasks[key].state`, `.result(key)`.
@@ -189,7 +194,7 @@ def run_flow(
     store = Store(settings.database_url)
     try:
         engine = Engine(store)
-        run_id = start_run(engine, loaded, params or {})
+        run_id = start_run(engine, loaded, params or {}, partition)
         return execute(engine, settings, run_id, loaded, concurrency=concurrency)
     finally:
         store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from baton.engine import selection
+from baton.engine import partitions, selection
 from baton.engine.service import Engine
 from baton.execution.loader import LoadedFlow
 from baton.model.graph import validate
@@ -19,6 +19,7 @@ def start_materialize(
     assets: Sequence[str],
     *,
     upstream: bool = False,
+    partition: str | None = None,
 ) -> str:
     """Create a run of the tasks producing `assets` (`engine.selection.plan`): its id.
 
@@ -29,7 +30,10 @@ def start_materialize(
     values = coerce_params(spec.params, params, flow=spec.name)
     # Planned before anything is written: bad input leaves no trace in the store.
     graph = validate(spec, {t.type for t in spec.tasks})
-    p = selection.plan(engine.store.read(), spec, graph, assets, upstream=upstream)
+    if spec.partitions is not None and partition is None:  # reuse what ran for the same key
+        partition = partitions.default(spec, engine.clock())
+    read = engine.store.read()
+    p = selection.plan(read, spec, graph, assets, upstream=upstream, partition=partition)
     version = engine.register(spec)
     return engine.create_run(
         version,
@@ -37,4 +41,5 @@ def start_materialize(
         trigger=selection.MATERIALIZE,
         reuse=p.reuse,
         trigger_info=p.trigger_info,
+        partition=partition,
     )

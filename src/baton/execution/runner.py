@@ -201,7 +201,10 @@ def _checks(job: Job, reported: tuple[Reported, ...]) -> tuple[CheckRun, ...]:
     """Run the checks of the assets the attempt wrote (it succeeded), in its log."""
     metadata, _ = planner.merged_reports(reported)
     ran = checks.run_all(
-        [(a.checks, checks.Target(a.name, metadata.get(a.name, {}))) for a in job.assets],
+        [
+            (a.checks, checks.Target(a.name, metadata.get(a.name, {}), job.ctx.partition))
+            for a in job.assets
+        ],
         secrets=job.secrets,
         load_function=job.ctx.load_function,
         on_interrupt=job.ctx.on_interrupt,

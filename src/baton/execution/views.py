@@ -173,6 +173,7 @@ class RunView(msgspec.Struct, frozen=True):
     started_at: str | None
     ended_at: str | None
     parent_run_id: str | None
+    partition: str | None = None  # the key a run of a partitioned flow processes
     data_interval_start: str | None = None
     data_interval_end: str | None = None
     trigger_info: dict[str, Any] | None = None
@@ -196,6 +197,7 @@ class RunView(msgspec.Struct, frozen=True):
             started_at=iso(run.started_at),
             ended_at=iso(run.ended_at),
             parent_run_id=run.parent_run_id,
+            partition=run.partition,
             data_interval_start=iso(run.data_interval_start),
             data_interval_end=iso(run.data_interval_end),
             trigger_info=info,

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from baton.engine import partitions
 from baton.engine.planner import Outcome
 from baton.engine.service import Engine, new_id
 from baton.errors import StoreCannotWrite, StoreError, TaskCancelled, TaskTimeout
@@ -453,6 +454,9 @@ class Worker:
             flush=True,
         )
 
+    def _add_partitions(self, name: str, keys: Sequence[str]) -> list[str]:
+        return partitions.add(self.engine.store, name, keys, self.engine.clock())
+
     def _dispatch(self, c: Claimed) -> None:
         compiled, params = self.engine.run_info(c.run_id)
         meta = self.engine.run_meta(c.run_id)
@@ -497,6 +501,8 @@ class Worker:
             data_interval_start=iso(meta.data_interval_start),
             data_interval_end=iso(meta.data_interval_end),
             trigger_info=meta.trigger_info,
+            partition=meta.partition,
+            add_dynamic_partitions=self._add_partitions,
             resume_state=json.loads(c.resume_state) if c.resume_state else None,
             start_run=functools.partial(self._start_child, c),
             run_status=functools.partial(subflows.run_status, self.engine.store.url),

@@ -7,7 +7,7 @@ log file, is `baton.execution.context.TaskContext`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, Protocol
 
 from baton.errors import TaskInterrupt
@@ -41,6 +41,7 @@ class TaskContext(Protocol):
     data_interval_start: str | None
     data_interval_end: str | None
     trigger_info: Mapping[str, Any] | None
+    partition: str | None  # the key a run of a partitioned flow processes
     resume_state: dict[str, Any] | None  # what this attempt left when it deferred
     start_run: Callable[..., str] | None  # (flow path, flow name, params) -> run id
     run_status: Callable[[str], Mapping[str, Any]] | None  # a run's id, state, tasks
@@ -78,3 +79,6 @@ class TaskContext(Protocol):
 
     def env(self) -> dict[str, str]:
         """Environment variables describing the attempt, for child processes."""
+
+    def add_partitions(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Add keys to the dynamic partition set `name`; returns those that were new."""

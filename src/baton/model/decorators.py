@@ -20,6 +20,7 @@ from baton.errors import DefinitionError
 from baton.model import notifications as notifications_mod
 from baton.model import params as params_mod
 from baton.model.graph import validate
+from baton.model.partitions import PartitionsSpec
 from baton.model.retry import RETRY_OPTIONS, Retry, policy_fields
 from baton.model.spec import DEFAULT_QUEUE, FlowSpec, TaskSpec, param_ref, ref, validated
 from baton.model.spec import ParamSpec as FlowParam
@@ -31,7 +32,14 @@ R = TypeVar("R")
 Isolation = Literal["thread", "process"]
 
 # Parameters a python task gets from its run when nothing else binds them (tasks.python).
-RUN_CONTEXT = ("logical_date", "data_interval_start", "data_interval_end", "trigger")
+RUN_CONTEXT = (
+    "logical_date",
+    "data_interval_start",
+    "data_interval_end",
+    "trigger",
+    "partition",
+    "context",  # the attempt's TaskContext (`context.partition`, `context.add_partitions`)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +348,7 @@ def flow(
     schedule: str | Mapping[str, Any] | None = None,
     triggers: Sequence[Mapping[str, Any]] = (),
     notifications: Sequence[Mapping[str, Any]] = (),
+    partitions: PartitionsSpec | None = None,
 ) -> Callable[[Callable[..., Any]], Flow]: ...
 def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a function a flow; its arguments (typed, with defaults) are the flow's params.
@@ -350,7 +359,9 @@ def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     states: ["succeeded"]}, {webhook: True}]`): see `baton.model.schedules` and
     `baton.model.triggers`; notifications
     (`[{on: ["failure", "sla"], email: ["oncall@example.com"], sla: 3600}, {webhook: URL,
-    format: "slack"}]`): see `baton.model.notifications`.
+    format: "slack"}]`): see `baton.model.notifications`; partitions (`daily("2024-01-01")`,
+    `static(["eu", "us"])`, `dynamic("customers")`: see `baton.model.partitions`), so that
+    every run processes one partition key.
     """
     if fn is not None:
         return _trace(fn)
@@ -365,8 +376,15 @@ def _trace(
     schedule: str | Mapping[str, Any] | None = None,
     triggers: Sequence[Mapping[str, Any]] = (),
     notifications: Sequence[Mapping[str, Any]] = (),
+    partitions: PartitionsSpec | None = None,
 ) -> Flow:
     flow_name = name or fn.__name__
+    if partitions is not None and not isinstance(partitions, PartitionsSpec):
+        raise DefinitionError(
+            f"partitions must be made by daily(...), hourly(...), weekly(...), monthly(...), "
+            f"static([...]) or dynamic(name) from baton, not {type(partitions).__name__}",
+            flow=flow_name,
+        )
     when = _when(flow_name, schedule, triggers)
     try:
         notices = notifications_mod.validate(notifications)
@@ -410,6 +428,7 @@ def _trace(
         schedule=when[0],
         triggers=when[1],
         notifications=notices,
+        partitions=partitions,
     )
     validate(spec, {t.type for t in spec.tasks})  # types are checked where they are known
     return Flow(fn, spec, tracer.objects)

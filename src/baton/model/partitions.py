@@ -344,6 +344,14 @@ def select(
     return list(chosen)
 
 
+def existing(
+    spec: PartitionsSpec, key: str, now: datetime, dynamic_keys: Sequence[str] = ()
+) -> str:
+    """`key`, checked to be one of `spec`'s that exists at `now` (what a run is given)."""
+    _existing(spec, key, now, dynamic_keys)
+    return key
+
+
 def _existing(spec: PartitionsSpec, key: str, now: datetime, dynamic_keys: Sequence[str]) -> int:
     """A key's position, checked to exist at `now`."""
     if spec.type in TIME_TYPES:

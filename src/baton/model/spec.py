@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 
 from baton.model.assets import AssetSpec
+from baton.model.partitions import PartitionsSpec
 from baton.model.trigger_rules import TriggerRule
 
 ParamType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
@@ -97,6 +98,7 @@ class FlowSpec(Spec, frozen=True):
     notifications: tuple[dict[str, Any], ...] = ()
     # Declared catalog entries; empty is omitted, so older flows keep their content hash.
     assets: tuple[AssetSpec, ...] = ()
+    partitions: PartitionsSpec | None = None  # every run then processes one partition key
     source: SourceRef | None = None
 
     def task(self, key: str) -> TaskSpec:

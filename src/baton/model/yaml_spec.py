@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeVar, get_args
 import yaml
 
 from baton.errors import DefinitionError
-from baton.model import assets, graph, names, notifications, params, triggers
+from baton.model import assets, graph, names, notifications, params, partitions, triggers
 from baton.model.retry import RETRY_OPTIONS, policy_fields
 from baton.model.spec import (
     DEFAULT_QUEUE,
@@ -37,6 +37,7 @@ _FLOW_KEYS = (
     "triggers",
     "notifications",
     "assets",
+    "partitions",
     "tasks",
 )
 _PARAM_KEYS = ("type", "items", "default", "required", "description")
@@ -230,6 +231,7 @@ class _Parser:
             "triggers": self.triggers(data),
             "notifications": self.notifications(data),
             "assets": assets.parse_assets(data, self),
+            "partitions": partitions.parse_partitions(data, self),
         }
         built = self.build(FlowSpec, spec, line=self.line_of(data))
         try:  # the graph checks, here too, so that their errors can point at a line

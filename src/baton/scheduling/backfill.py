@@ -1,4 +1,6 @@
-"""Backfills: runs of a deployed flow for each logical date of its schedule in a range.
+"""Backfills: runs of a deployed flow for each logical date of its schedule in a range, or
+for each partition key selected (`--partitions 2024-01-01..2024-01-31`, `eu,us`; with
+`--missing` / `--failed` only the keys with that status; a key being run now is skipped).
 
 A date that already has a successful run is skipped (unless `rerun`), and so is one whose
 run is still going. A date whose latest run failed or was cancelled, or any date with
@@ -22,11 +24,12 @@ from zoneinfo import ZoneInfo
 
 from baton.engine.service import Engine
 from baton.errors import ConflictError, InputError, NotFoundError
-from baton.execution import local
+from baton.execution import local, partition_views
 from baton.execution.worker import Worker
+from baton.model import partitions
 from baton.model.params import coerce_params
 from baton.model.schedules import Schedule, parse_schedule
-from baton.model.spec import DEFAULT_QUEUE
+from baton.model.spec import DEFAULT_QUEUE, FlowSpec
 from baton.model.states import RUN_TERMINAL
 from baton.settings import Settings
 from baton.store import waiting
@@ -37,10 +40,11 @@ POLL = 0.2  # seconds between looks at a cluster's runs
 
 @dataclass
 class Item:
-    """One logical date of a backfill: the run it got, or why it got none."""
+    """One logical date or partition key of a backfill: the run it got, or why none."""
 
-    logical_date: datetime
-    interval: tuple[datetime, datetime]
+    logical_date: datetime | None
+    interval: tuple[datetime, datetime] | None
+    partition: str | None = None
     parent_run_id: str | None = None
     run_id: str | None = None
     state: str | None = None
@@ -51,8 +55,57 @@ class Item:
 class Plan:
     flow: str
     version_id: str
-    schedule: Schedule
     items: list[Item]
+
+
+def _deployed(engine: Engine, flow: str) -> tuple[str, FlowSpec]:
+    row = engine.store.read().flow(flow)
+    if row is None:
+        raise NotFoundError(f"no flow '{flow}'; `baton flows list` shows the flows")
+    if not row.deployed:
+        raise InputError(f"flow '{flow}' is not deployed: `baton deploy` it first")
+    return row.latest_version, engine.compiled(row.latest_version).spec
+
+
+def plan_partitions(
+    engine: Engine,
+    flow: str,
+    selection: str | None,
+    *,
+    statuses: Sequence[str] = (),
+    now: float,
+) -> Plan:
+    """One item per partition key selected (all keys without `selection`), oldest first;
+    with `statuses` (missing, failed, ...) only the keys whose status is one of them. A key
+    with an active run is skipped.
+
+    Raises:
+        NotFoundError: no such flow. InputError: not deployed, no partitions, a bad
+            selection, or nothing selected.
+    """
+    version, spec = _deployed(engine, flow)
+    if spec.partitions is None:
+        raise InputError(f"flow '{flow}' has no partitions: backfill it with --start and --end")
+    read = engine.store.read()
+    views = {v.key: v for v in partition_views.flow_partitions(read, spec, now)}
+    if selection is None:
+        keys = list(views)
+    else:
+        dynamic = read.dynamic_partition_keys(str(spec.partitions.name))
+        at = datetime.fromtimestamp(now, UTC)
+        keys = partitions.select(spec.partitions, selection, at, dynamic)
+    if statuses:
+        keys = [k for k in keys if views[k].status in statuses]
+    if not keys:
+        which = f" {' or '.join(statuses)}" if statuses else ""
+        raise InputError(f"flow '{flow}' has no{which} partition in {selection or 'its keys'}")
+    items = []
+    for key in keys:
+        item = Item(None, None, partition=key)
+        if views[key].status == "running":
+            item.skipped, item.run_id, item.state = "a run is going", views[key].run_id, "running"
+        items.append(item)
+    return Plan(flow, version, items)
 
 
 def plan(engine: Engine, flow: str, start: str, end: str, *, rerun: bool, now: float) -> Plan:
@@ -62,12 +115,7 @@ def plan(engine: Engine, flow: str, start: str, end: str, *, rerun: bool, now: f
     Raises:
         NotFoundError: no such flow. InputError: not deployed, no schedule, bad or empty range.
     """
-    row = engine.store.read().flow(flow)
-    if row is None:
-        raise NotFoundError(f"no flow '{flow}'; `baton flows list` shows the flows")
-    if not row.deployed:
-        raise InputError(f"flow '{flow}' is not deployed: `baton deploy` it first")
-    spec = engine.compiled(row.latest_version).spec
+    version, spec = _deployed(engine, flow)
     if spec.schedule is None:
         raise InputError(f"flow '{flow}' has no schedule, so it has no logical dates to backfill")
     schedule = parse_schedule(spec.schedule)
@@ -85,11 +133,10 @@ def plan(engine: Engine, flow: str, start: str, end: str, *, rerun: bool, now: f
             f"flow '{flow}' has no complete interval with a logical date from {start} to {end}"
             f" (its schedule: {json.dumps(spec.schedule)})"
         )
-    existing = engine.store.read().runs_for_logical_dates(
-        flow, items[0].logical_date.timestamp(), items[-1].logical_date.timestamp()
-    )
-    for item in items:
-        earlier = [r for r in existing if r["logical_date"] == item.logical_date.timestamp()]
+    dates = [i.logical_date.timestamp() for i in items if i.logical_date is not None]
+    existing = engine.store.read().runs_for_logical_dates(flow, dates[0], dates[-1])
+    for item, date_ in zip(items, dates, strict=True):
+        earlier = [r for r in existing if r["logical_date"] == date_]
         if not earlier:
             continue
         latest = earlier[-1]
@@ -99,7 +146,7 @@ def plan(engine: Engine, flow: str, start: str, end: str, *, rerun: bool, now: f
             item.skipped, item.run_id, item.state = "succeeded before", latest["id"], "succeeded"
         else:
             item.parent_run_id = latest["id"]
-    return Plan(flow, row.latest_version, schedule, items)
+    return Plan(flow, version, items)
 
 
 def execute(
@@ -165,18 +212,24 @@ def _runs(engine: Engine, items: Sequence[Item]) -> list[RunRow]:
 
 
 def _create(engine: Engine, p: Plan, item: Item, params: dict[str, object]) -> bool:
-    start, end = item.interval
+    when = item.logical_date.timestamp() if item.logical_date else None
+    start, end = item.interval or (None, None)
     try:
         item.run_id = engine.create_run(
             p.version_id,
             params,
             trigger="backfill",
             parent_run_id=item.parent_run_id,
-            logical_date=item.logical_date.timestamp(),
-            data_interval=(start.timestamp(), end.timestamp()),
+            logical_date=when,
+            data_interval=(start.timestamp(), end.timestamp()) if start and end else None,
+            partition=item.partition,
         )
-    except ConflictError:  # the scheduler created it since the plan was made
-        item.skipped = "created meanwhile by the scheduler"
+    except ConflictError:  # the scheduler (or another backfill) made one since the plan
+        item.skipped = (
+            "created meanwhile by another"
+            if item.partition
+            else ("created meanwhile by the scheduler")
+        )
         return False
     item.state = "queued"
     return True

@@ -30,7 +30,9 @@ What fires, and when a trigger is first seen (the first tick after `baton deploy
   a landing folder's backlog is work to do, and deploying should not silently skip it.
 - asset, assets (all of), flow: the asset updates or runs that ended since the flow was
   deployed (its `updated_at`). An all-of trigger fires when every asset it names has been
-  updated since it last fired; the latest update of each is what it passes on.
+  updated since it last fired; the latest update of each is what it passes on. An asset
+  trigger of a partitioned flow runs the partitions the write maps to
+  (`scheduling.partition_triggers`), each its own firing (the key names the partition).
 
 Each tick also evaluates the freshness of the catalog's assets (`scheduling.freshness`,
 on the same clock): a write is seen at the next tick, and becoming stale is told once.
@@ -55,6 +57,7 @@ from baton.model.params import coerce_params
 from baton.model.schedules import Schedule, parse_schedule
 from baton.model.spec import FlowSpec
 from baton.model.times import iso
+from baton.scheduling import partition_triggers
 from baton.scheduling.freshness import Evaluator
 from baton.store.records import FlowRow
 
@@ -238,7 +241,11 @@ class Scheduler:
                     continue
                 kind, info = run_trigger.event_kind(f.info), {**f.info, "key": f.key}
                 run_id = self.engine.create_run(
-                    c.version_id, params, trigger=kind, trigger_info=info
+                    c.version_id,
+                    params,
+                    trigger=kind,
+                    trigger_info=info,
+                    partition=f.info.get("partition"),
                 )
                 self.report(f"flow {name}: run {run_id} ({f.info['type']} trigger: {f.key})")
         if new != cursor:
@@ -289,13 +296,18 @@ class Scheduler:
                 continue
             seen[e.id] = e.at
             consumed = True
-            update = {
+            update: dict[str, Any] = {
                 "asset": e.asset,
                 "flow": e.flow_name,
                 "run_id": e.run_id,
                 "task": e.task_key,
                 "at": iso(e.at),
             }
+            if not all_of and look.spec.partitions is not None:
+                for key in partition_triggers.keys_for(self.engine, look.spec.partitions, e):
+                    info = {"type": triggers.ASSET, **update, "partition": key}
+                    firings.append(Firing(f"asset:{e.id}:{key}", info))
+                continue
             if not all_of:
                 firings.append(Firing(f"asset:{e.id}", {"type": triggers.ASSET, **update}))
                 continue

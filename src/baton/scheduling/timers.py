@@ -33,6 +33,7 @@ from baton.execution import log_tail
 from baton.execution.lost import end_lost, hostname, lost_attempts
 from baton.execution.secrets import Secrets
 from baton.notify import outbox
+from baton.scheduling import partition_backfills
 from baton.settings import Settings
 
 LOCK = "scheduler"
@@ -78,7 +79,7 @@ class Timers:
             lost_attempts(store, None, None),
             "its worker stopped responding (lease expired)",
         )
-        due = [self.engine.wake_due()]
+        due = [self.engine.wake_due(), partition_backfills.advance(self.engine)]
         if self.scheduler is not None:
             due.append(self.scheduler.tick())
         soonest = min((t for t in due if t is not None), default=None)

@@ -43,6 +43,7 @@ class RunRow(Record, frozen=True, gc=False):
     data_interval_start: float | None
     data_interval_end: float | None
     trigger_info: str | None  # JSON: what fired it
+    partition: str | None  # the key a run of a partitioned flow processes
     parent_run_id: str | None
     root_run_id: str | None
     parent_task_run_id: int | None
@@ -50,6 +51,20 @@ class RunRow(Record, frozen=True, gc=False):
     created_at: float
     started_at: float | None
     ended_at: float | None
+
+
+class BackfillRow(Record, frozen=True, gc=False):
+    id: str
+    flow_name: str
+    version_id: str
+    state: str  # running, done, cancelled
+    keys: str  # JSON list
+    next_index: int
+    max_parallel: int
+    progress: str  # JSON: {"runs": {key: run id}, "active": [run ids], "skipped": {key: why}}
+    requested_by: str | None
+    created_at: float
+    updated_at: float
 
 
 class TaskRunRow(Record, frozen=True, gc=False):

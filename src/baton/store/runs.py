@@ -33,6 +33,7 @@ _NEW_RUN: dict[str, Any] = dict.fromkeys(
         "data_interval_start",
         "data_interval_end",
         "trigger_info",
+        "partition",
         "parent_run_id",
         "root_run_id",
         "parent_task_run_id",
@@ -61,20 +62,18 @@ class RunWrites(TxBase):
         try:
             self._c.execute(
                 "INSERT INTO runs (id, flow_name, version_id, state, params, trigger, "
-                "logical_date, data_interval_start, data_interval_end, trigger_info, "
+                "logical_date, data_interval_start, data_interval_end, trigger_info, partition, "
                 "parent_run_id, root_run_id, parent_task_run_id, unfinished, created_at) "
                 "VALUES (:id, :flow_name, :version_id, :state, :params, :trigger, "
                 ":logical_date, :data_interval_start, :data_interval_end, :trigger_info, "
-                ":parent_run_id, :root_run_id, :parent_task_run_id, :unfinished, :created_at)",
+                ":partition, :parent_run_id, :root_run_id, :parent_task_run_id, :unfinished, "
+                ":created_at)",
                 {**_NEW_RUN, **run},
             )
         except Exception as exc:
             if not self._d.is_unique_violation(exc):
                 raise
-            raise ConflictError(
-                f"flow '{run['flow_name']}' already has a run for logical date "
-                f"{run['logical_date']}"
-            ) from None
+            raise ConflictError(_conflict(run)) from None
         self._events([(run["id"], None, None, run["state"], run["created_at"], None)])
 
     def run(self, run_id: str) -> RunRow:
@@ -149,11 +148,18 @@ class RunWrites(TxBase):
         if row["state"] not in run_sources(to):
             raise TransitionError(f"run {run_id}: {row['state']} -> {to} is not allowed")
         sets = ", ".join(f"{k} = :{k}" for k in fields or {})
-        cur = self._c.execute(
-            f"UPDATE runs SET state = :to{', ' + sets if sets else ''} "
-            "WHERE id = :id AND state = :frm",
-            {**(fields or {}), "to": to.value, "id": run_id, "frm": row["state"]},
-        )
+        try:
+            cur = self._c.execute(
+                f"UPDATE runs SET state = :to{', ' + sets if sets else ''} "
+                "WHERE id = :id AND state = :frm",
+                {**(fields or {}), "to": to.value, "id": run_id, "frm": row["state"]},
+            )
+        except Exception as exc:  # an ended run of a partition going back to active
+            if not self._d.is_unique_violation(exc):
+                raise
+            raise ConflictError(
+                f"run {run_id}: its flow already has another active run for its partition"
+            ) from None
         if cur.rowcount != 1:
             raise TransitionError(f"run {run_id} changed state concurrently")
         self._events([(run_id, None, row["state"], to.value, now or time.time(), None)])
@@ -372,3 +378,17 @@ class RunWrites(TxBase):
             sql += f" AND run_id IN ({','.join('?' * len(run_ids))})"
             params += run_ids
         return self._all(sql, params)
+
+
+def _conflict(run: Mapping[str, Any]) -> str:
+    """Which of the runs' unique rules a new run broke (the engine checks the partition's
+    first, under the flow's lock: this one is the race's backstop)."""
+    flow, partition, date = run["flow_name"], run.get("partition"), run.get("logical_date")
+    if partition is not None and date is None:
+        return f"flow '{flow}' already has an active run for partition {partition!r}"
+    if partition is not None:
+        return (
+            f"flow '{flow}' already has a run for logical date {date} or an active run "
+            f"for partition {partition!r}"
+        )
+    return f"flow '{flow}' already has a run for logical date {date}"

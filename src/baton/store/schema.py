@@ -78,6 +78,10 @@ flow_versions = Table(
     Column("created_at", Float, nullable=False),
 )
 
+_ACTIVE_PARTITION = (
+    "partition IS NOT NULL AND state IN ('scheduled', 'queued', 'running', 'cancelling')"
+)
+
 runs = Table(
     "runs",
     metadata,
@@ -91,6 +95,7 @@ runs = Table(
     Column("data_interval_start", Float),
     Column("data_interval_end", Float),
     Column("trigger_info", Text),  # JSON: what fired it (file path, asset event, run id)
+    Column("partition", _str(200)),  # the key a run of a partitioned flow processes
     Column("parent_run_id", _str(32)),
     Column("root_run_id", _str(32), index=True),  # the run at the top of sub-flow runs
     Column("parent_task_run_id", _ID, index=True),  # the `flow` task waiting for this run
@@ -111,6 +116,18 @@ runs = Table(
         unique=True,
         sqlite_where=text("logical_date IS NOT NULL AND parent_run_id IS NULL"),
         postgresql_where=text("logical_date IS NOT NULL AND parent_run_id IS NULL"),
+    ),
+    # A partition's status is its newest run's.
+    Index("ix_runs_flow_partition", "flow_name", "partition", "created_at"),
+    # Never two active runs for one (flow, partition): a backfill and a schedule, or two
+    # servers, racing for one key get one run (the engine checks first, to say so clearly).
+    Index(
+        "uq_runs_active_partition",
+        "flow_name",
+        "partition",
+        unique=True,
+        sqlite_where=text(_ACTIVE_PARTITION),
+        postgresql_where=text(_ACTIVE_PARTITION),
     ),
 )
 
@@ -274,6 +291,37 @@ asset_links = Table(
     Index("ix_asset_links_asset", "asset", "kind"),
 )
 
+# The keys of each dynamic partition set (`{type: dynamic, name: customers}`), added by
+# `baton partitions add`, the API or a task's `context.add_partitions`.
+dynamic_partitions = Table(
+    "dynamic_partitions",
+    metadata,
+    Column("name", _str(200), nullable=False),
+    Column("key", _str(200), nullable=False),
+    Column("added_at", Float, nullable=False),
+    PrimaryKeyConstraint("name", "key"),
+)
+
+# A backfill of partitions through the API: the timers create its runs, at most
+# `max_parallel` active at once, in `keys` order (`scheduling.partition_backfills`).
+backfills = Table(
+    "backfills",
+    metadata,
+    Column("id", _str(32), primary_key=True),
+    Column("flow_name", _str(200), nullable=False),
+    Column("version_id", _str(32), nullable=False),
+    Column("state", _str(20), nullable=False),  # running, done, cancelled
+    Column("keys", Text, nullable=False),  # JSON list: the partition keys to run
+    Column("next_index", Integer, nullable=False),  # keys before it have had their turn
+    Column("max_parallel", Integer, nullable=False),
+    # JSON: {"runs": {key: run id}, "active": [run ids], "skipped": {key: why}}
+    Column("progress", Text, nullable=False),
+    Column("requested_by", _str(200)),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_backfills_state", "state"),
+)
+
 # One row each time an asset is written: by a succeeded attempt of a task declaring it in
 # `outputs` (source `task`), or reported from outside baton (`external`: no flow, run or
 # task). Asset triggers read it by `at`; an asset's history by (asset, id).
@@ -296,6 +344,7 @@ asset_materializations = Table(
     Column("at", Float, nullable=False),
     Index("ix_asset_materializations_asset", "asset", "id"),
     Index("ix_asset_materializations_at", "at"),
+    Index("ix_asset_materializations_partition", "asset", "partition", "at"),  # per key
 )
 
 # Every result of an asset's checks, run after a materialization or on demand.

@@ -22,6 +22,7 @@ from baton.store.claims import AttemptMove, Claimed, Claims
 from baton.store.feeds import Feeds
 from baton.store.flows import Flows
 from baton.store.logs import Logs
+from baton.store.partitions import Partitions
 from baton.store.reads import Reads
 from baton.store.revision import HEAD
 from baton.store.runs import RunWrites, TaskMove
@@ -154,7 +155,7 @@ class Store:
             listener.stop()
 
 
-class Tx(Claims, RunWrites, Flows, Assets, Admin, Reads, Logs, Feeds):
+class Tx(Claims, RunWrites, Flows, Assets, Partitions, Admin, Reads, Logs, Feeds):
     """The store's operations. SQL is written in sqlite3's style; see `dialect`.
 
     One type for callers, put together from the store's parts (`runs`, `claims`, `flows`,

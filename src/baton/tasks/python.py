@@ -3,9 +3,10 @@
 Arguments come from the FlowSpec: decorated flows record them explicitly (`args`, `kwargs`,
 with references to upstream results and params); YAML tasks without `args` bind the
 function's parameters by name to upstream task keys and flow params. Either way, a parameter
-left unbound that is named `logical_date`, `data_interval_start`, `data_interval_end` or
-`trigger` gets the run's own (ISO-8601 UTC strings, and the dict saying what fired an
-event-triggered run; None when the run has none), as Airflow hands context by name.
+left unbound that is named `logical_date`, `data_interval_start`, `data_interval_end`,
+`trigger` or `partition` gets the run's own (ISO-8601 UTC strings, the dict saying what fired
+an event-triggered run, the partition key; None when the run has none), and one named
+`context` the attempt's TaskContext, as Airflow hands context by name.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def bind(
         "data_interval_start": ctx.data_interval_start,
         "data_interval_end": ctx.data_interval_end,
         "trigger": dict(ctx.trigger_info) if ctx.trigger_info is not None else None,
+        "partition": ctx.partition,
+        "context": ctx,
     }
     params = list(inspect.signature(fn).parameters.values())[len(args) :]
     for p in params:

@@ -4,8 +4,9 @@ Every string field of a task that is not python may be a template, rendered when
 starts with `params`, `upstream` (results by key), `item` (a mapped task's element),
 `run_id`, `task_key` and `attempt`; a scheduled or backfilled run adds `logical_date`,
 `data_interval_start`, `data_interval_end` (ISO-8601 UTC) and `ds` (the logical date as
-YYYY-MM-DD, Airflow's name), and an event-triggered run `trigger` (what fired it, e.g.
-`trigger.path` for a file). A field that is one expression keeps the value's type
+YYYY-MM-DD, Airflow's name), an event-triggered run `trigger` (what fired it, e.g.
+`trigger.path` for a file), and a run of a partitioned flow `partition` (its key; a time
+partition's interval is the data interval). A field that is one expression keeps the value's type
 (`port: "{{ params.port }}"` gives an int); text around it makes a string.
 
 A secret reference (`${secret:NAME}`) is a value known only at run time too; the worker puts
@@ -68,6 +69,7 @@ def render(value: Any, ctx: TaskContext) -> Any:
         "data_interval_end": ctx.data_interval_end,
         "ds": ctx.logical_date[:10] if ctx.logical_date else None,
         "trigger": ctx.trigger_info,
+        "partition": ctx.partition,
     }
 
     def walk(v: Any) -> Any:

@@ -34,6 +34,7 @@ from baton.execution.loader import LoadedFlow
 from baton.execution.secrets import Secrets
 from baton.model import yaml_spec
 from baton.model.params import coerce_params
+from baton.model.partitions import MAX_KEY
 from baton.model.spec import FlowSpec
 from baton.model.times import iso
 from baton.scheduling.overview import flow_summary
@@ -114,6 +115,13 @@ class FlowDetail(FlowSummary):
 class TriggerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     params: dict[str, Any] = Field(default={}, description="the run's params, by name")
+    partition: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_KEY,
+        description="the key a run of a partitioned flow processes (a time-partitioned flow"
+        " defaults to the partition that closed last)",
+    )
 
 
 _SAVE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -243,9 +251,16 @@ def trigger(
     if oversized:
         msg = f"at most {MAX_PARAM_BYTES} bytes as JSON: pass a reference (a path, a URL)"
         raise invalid(*((("body", "params", p), msg, "value_error") for p in oversized))
-    run_id = Engine(store).create_run(
-        flow.latest_version, values, trigger="api", trigger_info={"user": caller.user}
-    )
+    try:
+        run_id = Engine(store).create_run(
+            flow.latest_version,
+            values,
+            trigger="api",
+            trigger_info={"user": caller.user},
+            partition=body.partition,
+        )
+    except InputError as exc:  # only the partition is checked there
+        raise invalid((("body", "partition"), str(exc), "value_error")) from None
     return run_detail(store, run_id, secrets)
 
 
