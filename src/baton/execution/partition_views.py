@@ -16,7 +16,7 @@ dynamic key) are left out.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -68,8 +68,9 @@ def flow_partitions(read: Tx, spec: FlowSpec, now: float) -> list[PartitionView]
         if r is None:
             views.append(PartitionView(key, "missing", None, None))
         else:
-            at = r.ended_at if r.ended_at is not None else r.created_at
-            views.append(PartitionView(key, status_of(r.state), r.id, at))
+            _, run_id, state, created_at, ended_at = r
+            at = ended_at if ended_at is not None else created_at
+            views.append(PartitionView(key, status_of(state), run_id, at))
     return views
 
 
@@ -111,24 +112,24 @@ def asset_partitions(read: Tx, asset: str, now: float) -> tuple[FlowSpec, list[A
         raise InputError(f"no deployed flow writes asset '{asset}', so it has no partitions")
     keys, newest = _keys_and_runs(read, spec, now)
     written = read.partition_materializations(asset)
-    upstream = _upstream(read, spec, asset)
+    reads = _reads(_upstream(read, spec, asset), keys)
     views = []
     for key in keys:
         at, run = written.get(key), newest.get(key)
         if (
             run is not None
-            and run.state in RUN_TERMINAL
-            and run.state != "succeeded"
-            and (at is None or at < run.created_at)
+            and run[2] in RUN_TERMINAL
+            and run[2] != "succeeded"
+            and (at is None or at < run[3])
         ):
             status = "failed"
         elif at is None:
             status = "missing"
-        elif any(up.latest(key) > at for up in upstream):
+        elif reads.get(key, 0.0) > at:
             status = "stale"
         else:
             status = "materialized"
-        views.append(AssetPartitionView(key, status, at, run.id if run else None))
+        views.append(AssetPartitionView(key, status, at, run[1] if run else None))
     return spec, views
 
 
@@ -153,6 +154,13 @@ class _Upstream:
             keys = partitions.covering(self.parts, self.up, key)
             return max((self.written.get(k, 0.0) for k in keys), default=0.0)
         return self.anywhere
+
+
+def _reads(upstream: Sequence[_Upstream], keys: Sequence[str]) -> Mapping[str | None, float]:
+    """When what each key reads upstream was last written (the latest of its upstreams)."""
+    if len(upstream) == 1 and upstream[0].same:  # the usual case: one upstream, same keys
+        return upstream[0].written
+    return {key: max(up.latest(key) for up in upstream) for key in keys} if upstream else {}
 
 
 def _producer(read: Tx, asset: str) -> FlowSpec | None:

@@ -36,6 +36,10 @@ class TxBase:
     def _all(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
         return list(self._c.execute(sql, params).fetchall())
 
+    def _tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as tuples, for reads of very many rows (`Dialect.tuples`)."""
+        return self._d.tuples(self._c, sql, params)
+
     def now(self) -> float:
         """The time by the clock of leases, locks and timers (`dialect.clock`): PostgreSQL's
         on a cluster store, one round trip; this process's on SQLite, none. Statements that

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from baton.store.base import TxBase
 from baton.store.records import BackfillRow, one
@@ -11,13 +10,9 @@ from baton.store.records import BackfillRow, one
 _ACTIVE = "('scheduled', 'queued', 'running', 'cancelling')"
 
 
-class PartitionRun(NamedTuple):
-    """A partition's newest run (`Tx.partition_runs`)."""
-
-    id: str
-    state: str
-    created_at: float
-    ended_at: float | None
+# A partition's newest run (`Tx.partition_runs`): (key, run id, state, created_at,
+# ended_at). A plain tuple: building 50,000 NamedTuples took longer than reading the rows.
+PartitionRun = tuple[str, str, str, float, float | None]
 
 
 class Partitions(TxBase):
@@ -67,26 +62,23 @@ class Partitions(TxBase):
     def partition_runs(self, flow: str) -> dict[str, PartitionRun]:
         """The newest run of each partition of `flow` that has one, by key. Rows come in
         (partition, created_at) order from `ix_runs_flow_partition`, so the last of a key
-        wins: cheaper than a window function (a third of the time on SQLite), and read as
-        tuples, not records (50,000 of them cost 70 ms)."""
-        rows = self._all(
+        wins: a third of a window function's time on SQLite. Read as tuples: 50,000
+        sqlite3.Rows cost more than the query."""
+        rows = self._tuples(
             "SELECT partition, id, state, created_at, ended_at FROM runs "
-            "WHERE flow_name = ? AND partition IS NOT NULL ORDER BY partition, created_at, id",
+            "WHERE flow_name = ? AND partition IS NOT NULL ORDER BY partition, created_at",
             (flow,),
         )
-        return {
-            r["partition"]: PartitionRun(r["id"], r["state"], r["created_at"], r["ended_at"])
-            for r in rows
-        }
+        return {r[0]: r for r in rows}
 
     def partition_materializations(self, asset: str) -> dict[str | None, float]:
         """When `asset` was last written, per partition key (None: writes without one)."""
-        rows = self._all(
-            "SELECT partition, max(at) AS at FROM asset_materializations WHERE asset = ? "
+        rows = self._tuples(
+            "SELECT partition, max(at) FROM asset_materializations WHERE asset = ? "
             "GROUP BY partition",
             (asset,),
         )
-        return {r["partition"]: float(r["at"]) for r in rows}
+        return dict(rows)
 
     # -- backfills through the API -------------------------------------------------------
 

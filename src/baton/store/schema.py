@@ -117,8 +117,10 @@ runs = Table(
         sqlite_where=text("logical_date IS NOT NULL AND parent_run_id IS NULL"),
         postgresql_where=text("logical_date IS NOT NULL AND parent_run_id IS NULL"),
     ),
-    # A partition's status is its newest run's.
-    Index("ix_runs_flow_partition", "flow_name", "partition", "created_at"),
+    # A partition's status is its newest run's: read from the index alone (`partition_runs`).
+    Index(
+        "ix_runs_flow_partition", "flow_name", "partition", "created_at", "id", "state", "ended_at"
+    ),
     # Never two active runs for one (flow, partition): a backfill and a schedule, or two
     # servers, racing for one key get one run (the engine checks first, to say so clearly).
     Index(

@@ -26,7 +26,11 @@ def _str(length: int) -> TypeEngine[str]:
 
 def upgrade() -> None:
     op.add_column("runs", sa.Column("partition", _str(200)))
-    op.create_index("ix_runs_flow_partition", "runs", ["flow_name", "partition", "created_at"])
+    op.create_index(
+        "ix_runs_flow_partition",
+        "runs",
+        ["flow_name", "partition", "created_at", "id", "state", "ended_at"],
+    )
     op.create_index(
         "uq_runs_active_partition",
         "runs",
