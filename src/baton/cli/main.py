@@ -157,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = runs_sub.add_parser("list", help="the latest runs, newest first")
     p.add_argument("--flow", dest="flow_name", help="only runs of this flow")
     p.add_argument("--state", choices=RUN_STATES, help="only runs in this state")
+    p.add_argument("--partition", metavar="KEY", help="only runs of this partition key")
     p.add_argument("--limit", type=common.positive_int, default=50, help="how many (default 50)")
     common.json_option(p)
     remote.add_options(p)
@@ -309,7 +310,7 @@ def cmd_runs_list(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import display, runs
 
     with runs.opened(args, ctx) as chosen:
-        data = chosen.list_runs(args.flow_name, args.state, args.limit)
+        data = chosen.list_runs(args.flow_name, args.state, args.limit, args.partition)
     display.run_list(data, as_json=args.json)
     return 0
 

@@ -130,12 +130,19 @@ class RemoteRuns:
         self.client = client
         self.patience = patience
 
-    def list_runs(self, flow: str | None, state: str | None, limit: int) -> list[dict[str, Any]]:
+    def list_runs(
+        self, flow: str | None, state: str | None, limit: int, partition: str | None = None
+    ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         cursor = None
         while len(items) < limit:  # paging through up to `limit`
             page = self.client.get(
-                "/runs", flow=flow, state=state, limit=min(limit - len(items), PAGE), cursor=cursor
+                "/runs",
+                flow=flow,
+                state=state,
+                partition=partition,
+                limit=min(limit - len(items), PAGE),
+                cursor=cursor,
             )
             items += page["items"]
             cursor = page["next_cursor"]

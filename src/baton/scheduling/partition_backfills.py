@@ -24,7 +24,7 @@ from baton.model.states import RUN_TERMINAL
 from baton.scheduling import backfill
 from baton.store.records import BackfillRow
 
-POLL = 1.0  # seconds between looks while a backfill runs: its runs' ends are not pushed
+POLL = 0.25  # seconds between looks while a backfill runs: its runs' ends are not pushed
 
 
 class BackfillView(msgspec.Struct, frozen=True, gc=False):

@@ -99,6 +99,7 @@ class RunWrites(TxBase):
         flow: str | None = None,
         state: str | None = None,
         limit: int = 50,
+        partition: str | None = None,
         created_after: float | None = None,
         created_before: float | None = None,
         after: tuple[float, str] | None = None,
@@ -114,6 +115,9 @@ class RunWrites(TxBase):
         if state:
             where.append("state = ?")
             params.append(state)
+        if partition is not None:
+            where.append("partition = ?")
+            params.append(partition)
         if created_after is not None:
             where.append("created_at >= ?")
             params.append(created_after)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from baton.execution import asset_views
-from baton.ui import charts, web
+from baton.errors import InputError
+from baton.execution import asset_views, partition_views
+from baton.store.store import Tx
+from baton.ui import charts, partitions, web
 from baton.ui import lineage as lineage_drawing
 from baton.ui.web import Viewer
 
@@ -71,6 +74,7 @@ def asset(
     principal: Viewer,
     before: str = "",
     checks_before: str = "",
+    parts: str = "",
 ) -> HTMLResponse:
     secrets = web.ui_of(request).secrets
     before_id = _cursor(before)
@@ -86,6 +90,7 @@ def asset(
             else asset_views.asset_history(read, name, before_id=before_id, limit=HISTORY_PAGE + 1)
         )
         results = asset_views.check_history(read, name, before_id=checks_id, limit=HISTORY_PAGE + 1)
+        part_strip = _partition_strip(read, name, parts)
     detail = secrets.mask_json(found.to_json())
     shown = [secrets.mask_json(m.to_json()) for m in history[:HISTORY_PAGE]]
     return web.page(
@@ -105,7 +110,28 @@ def asset(
         checks_before=checks_id,
         check_state=_detail_checks_state(detail["checks"]),
         policy=_policy_text(found.freshness_policy),
+        part_strip=part_strip,
     )
+
+
+def _partition_strip(read: Tx, name: str, parts: str) -> dict[str, Any] | None:
+    """The asset's partitions (those of the deployed flow writing it), if it has any."""
+    try:
+        spec, keys = partition_views.asset_partitions(read, name, time.time())
+    except InputError:  # not written by a partitioned deployed flow
+        return None
+    page = f"/assets/{quote(name, safe='')}"
+    return {
+        **partitions.strip(
+            keys,
+            flow=spec.name,
+            selected=parts[:1000],
+            zoom=lambda a, b: f"{page}?parts={quote(a)}..{quote(b)}#partitions",
+        ),
+        "flow": spec.name,
+        "type": spec.partitions.type if spec.partitions else None,
+        "base": page,
+    }
 
 
 @router.get("/lineage", response_class=HTMLResponse)

@@ -1,21 +1,24 @@
-"""The flows page (every flow, searchable) and a flow's page (graph, runs grid, trigger form,
-versions)."""
+"""The flows page (every flow, searchable) and a flow's page (graph, partitions, runs grid,
+trigger form, versions)."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from baton.execution import partition_views
 from baton.execution.secrets import Secrets
 from baton.model import triggers
 from baton.model.graph import validate
 from baton.model.spec import FlowSpec
 from baton.store.records import RunRow, TaskRunRow
 from baton.store.store import Row, Tx
-from baton.ui import dag, views, web
+from baton.ui import dag, partitions, views, web
 from baton.ui.web import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -85,6 +88,7 @@ def flow(
     version: str | None = None,
     before: str | None = None,
     rows: str = "",
+    parts: str = "",
 ) -> HTMLResponse:
     ui = web.ui_of(request)
     with web.reading(request) as read:
@@ -109,6 +113,21 @@ def flow(
         first = min(views.whole(rows), len(graph.order) - 1)
         grid_keys = list(graph.order[first : first + GRID_TASKS])
         cells = read.task_states([r.id for r in grid_runs], grid_keys)
+        keys = (
+            partition_views.flow_partitions(read, latest, time.time())
+            if latest.partitions
+            else None
+        )
+
+    fname = quote(name, safe="")
+    part_strip = None
+    if keys is not None:
+        part_strip = partitions.strip(
+            keys,
+            flow=name,
+            selected=parts[:1000],
+            zoom=lambda a, b: f"/flows/{fname}?parts={quote(a)}..{quote(b)}#partitions",
+        )
 
     types = {t.key: t.type for t in spec.tasks}
     href = f"/runs/{coloured.id}/tasks/" if coloured else None
@@ -130,7 +149,9 @@ def flow(
             "next_run_at": views.next_run_at(latest, row),
             "latest_version": row.latest_version,
             "tasks": len(latest.tasks),
+            "partitions": latest.partitions.type if latest.partitions else None,
         },
+        part_strip=part_strip,
         params=_param_fields(latest, ui.secrets),
         dag={
             **dag.data(ui.drawing(spec, graph, shown_version), chosen_states, href),

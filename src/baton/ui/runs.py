@@ -33,15 +33,23 @@ def runs(
     principal: Viewer,
     flow: str = "",
     state: str = "",
+    partition: str = "",
     before: str | None = None,
 ) -> HTMLResponse:
     flow, state = flow.strip()[:200], state if state in views.STATES else ""
+    partition = partition.strip()[:200]
     with web.reading(request) as read:
         after = None
         if before:
             found = read.run_rows([before])
             after = (found[0].created_at, found[0].id) if found else None
-        rows = read.runs(flow=flow or None, state=state or None, limit=RUNS_PAGE + 1, after=after)
+        rows = read.runs(
+            flow=flow or None,
+            state=state or None,
+            partition=partition or None,
+            limit=RUNS_PAGE + 1,
+            after=after,
+        )
     return web.page(
         request,
         "runs.html",
@@ -50,6 +58,8 @@ def runs(
         runs=rows[:RUNS_PAGE],
         flow=flow,
         state=state,
+        partition=partition,
+        partitioned=any(r.partition is not None for r in rows),
         # The states a user filters by, in the menu's order (cancelling is too brief to ask for).
         run_states=(
             RunState.QUEUED,

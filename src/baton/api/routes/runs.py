@@ -24,6 +24,7 @@ from baton.engine.service import Engine
 from baton.execution import local
 from baton.execution.secrets import Secrets
 from baton.execution.views import AttemptView, RunView, TaskRunView, load_result
+from baton.model.partitions import MAX_KEY
 from baton.model.states import RunState
 from baton.store.store import Store
 
@@ -59,6 +60,7 @@ def runs(
     _: Viewer,
     flow: Annotated[str | None, Query(max_length=200)] = None,
     state: RunState | None = None,
+    partition: Annotated[str | None, Query(max_length=MAX_KEY, description="its key")] = None,
     created_after: IsoTime | None = None,
     created_before: IsoTime | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = PAGE_LIMIT,
@@ -69,6 +71,7 @@ def runs(
     rows = store.read().runs(
         flow=flow,
         state=state.value if state else None,
+        partition=partition,
         limit=limit + 1,
         created_after=_seconds(created_after),
         created_before=_seconds(created_before),

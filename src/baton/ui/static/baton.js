@@ -97,6 +97,24 @@
     }
   });
 
+  // -- "Backfill missing": one run per missing partition, made by the server's timers ----
+
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-backfill]");
+    if (!button) return;
+    const body = { missing: true, max_parallel: 4 };
+    if (button.dataset.partitions) body.partitions = button.dataset.partitions;
+    button.disabled = true;
+    try {
+      const made = await api("POST", `/flows/${encodeURIComponent(button.dataset.backfill)}/backfills`, body);
+      toast(`Backfill ${made.id} started: ${made.partitions.length} partitions`);
+      setTimeout(() => location.reload(), 1500);
+    } catch (error) {
+      button.disabled = false;
+      toast(error.message, true);
+    }
+  });
+
   document.addEventListener("click", (event) => {
     const open = event.target.closest("[data-open]");
     if (open) {
@@ -127,18 +145,21 @@
       event.preventDefault();
       const flow = triggerForm.dataset.trigger;
       const params = {};
-      for (const field of $$("[data-param]", triggerForm)) {
+      for (const field of $$("[data-param]:not([data-partition])", triggerForm)) {
         // Only what was changed: a param left at its default gets it from the server.
         const input = $("[name]", field);
         if (input.value !== input.dataset.default && input.value.trim() !== "") {
           params[field.dataset.param] = input.value;
         }
       }
+      const body = { params };
+      const partition = $("[data-partition] input", triggerForm);
+      if (partition && partition.value.trim() !== "") body.partition = partition.value.trim();
       showErrors(triggerForm, {}, "");
       const button = $("button[type=submit]", triggerForm);
       button.disabled = true;
       try {
-        const run = await api("POST", `/flows/${encodeURIComponent(flow)}/runs`, { params });
+        const run = await api("POST", `/flows/${encodeURIComponent(flow)}/runs`, body);
         location.href = `/runs/${run.id}`;
       } catch (error) {
         button.disabled = false;
@@ -149,7 +170,7 @@
           for (const e of detail) {
             const loc = e.loc || [];
             const i = loc.indexOf("params");
-            const name = i >= 0 ? loc[i + 1] : undefined;
+            const name = i >= 0 ? loc[i + 1] : loc[1] === "partition" ? "partition" : undefined;
             if (name !== undefined && $(`[data-param="${CSS.escape(name)}"]`, triggerForm)) {
               byField[name] = (byField[name] ? byField[name] + "; " : "") + e.msg;
             } else {
