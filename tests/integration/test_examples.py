@@ -77,3 +77,29 @@ def test_the_assets_example_catalogues_checks_and_materializes(baton, tmp_path: 
         "warehouse.revenue": 1,
     }
     assert len(baton.json("assets", "history", "warehouse.revenue")) == 2
+
+
+def test_the_partitions_example_backfills_days(baton, tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "partitions", tmp_path / "examples" / "partitions")
+    flow = "examples/partitions/sales.py"
+    baton("deploy", flow)
+    run = baton.run(flow, "--partition", "2024-03-01")
+    assert (run["state"], run["partition"]) == ("succeeded", "2024-03-01")
+    assert run["data_interval_start"] == "2024-02-29T23:00:00.000000Z"  # Paris midnight
+    filled = baton.json(
+        "backfill",
+        "daily_sales",
+        "--partitions",
+        "2024-03-01..2024-03-03",
+        "--path",
+        "examples/partitions",
+    )
+    assert [(i["partition"], i["state"]) for i in filled] == [
+        (f"2024-03-0{d}", "succeeded") for d in (1, 2, 3)
+    ]
+    shown = baton.json(
+        "assets", "show", "sales.daily_total", "--partitions", "--status", "materialized"
+    )
+    assert [i["key"] for i in shown["items"]] == ["2024-03-01", "2024-03-02", "2024-03-03"]
+    history = baton.json("assets", "history", "sales.daily_total", "--limit", "1")
+    assert history[0]["metadata"]["from"] == "2024-03-02T23:00:00.000000Z"

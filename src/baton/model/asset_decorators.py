@@ -37,6 +37,7 @@ from baton.model import params as params_mod
 from baton.model.assets import AssetSpec, CheckSpec, FreshnessSpec
 from baton.model.decorators import RUN_CONTEXT, Flow, Isolation, Task, TaskOptions, TaskRef
 from baton.model.graph import validate
+from baton.model.partitions import PartitionsSpec
 from baton.model.spec import ParamSpec as FlowParam
 from baton.model.yaml_fields import NoLines
 
@@ -140,13 +141,15 @@ def asset_flow(
     schedule: str | Mapping[str, Any] | None = None,
     triggers: Sequence[Mapping[str, Any]] = (),
     notifications: Sequence[Mapping[str, Any]] = (),
+    partitions: PartitionsSpec | None = None,
 ) -> Flow:
     """A flow materializing `assets`, each after the assets its parameters name.
 
     Args:
         name: the flow's name.
         assets: the `@asset` functions, in any order.
-        description, max_active_runs, schedule, triggers, notifications: as for `@flow`.
+        description, max_active_runs, schedule, triggers, notifications, partitions: as for
+            `@flow` (the assets share the flow's partitions).
 
     Raises:
         DefinitionError: an entry that is not an asset, an asset listed twice, a parameter
@@ -163,6 +166,7 @@ def asset_flow(
         schedule=schedule,
         triggers=triggers,
         notifications=notifications,
+        partitions=partitions,
     )(plan.function())
     tasks = tuple(msgspec.structs.replace(t, inputs=plan.inputs[t.key]) for t in traced.spec.tasks)
     spec = msgspec.structs.replace(
