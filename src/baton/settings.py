@@ -29,6 +29,10 @@ class Settings:
     openlineage_url: str | None = None
     openlineage_file: str | None = None
     openlineage_namespace: str = "baton"
+    # Where results too big for the database go (`execution.results`): a folder or any
+    # fsspec URL; None: `file://<home>/results`.
+    results_url: str | None = None
+    results_inline_max: int = 1 << 20  # bytes of a JSON result kept in the database
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +63,8 @@ class Settings:
             openlineage_url=_http_url(env, "BATON_OPENLINEAGE_URL"),
             openlineage_file=_path(env, "BATON_OPENLINEAGE_FILE"),
             openlineage_namespace=_namespace(env, "BATON_OPENLINEAGE_NAMESPACE", "baton"),
+            results_url=_store_url(env, "BATON_RESULTS_URL"),
+            results_inline_max=_bytes(env, "BATON_RESULTS_INLINE_MAX", 1 << 20),
         )
 
     @property
@@ -76,8 +82,9 @@ class Settings:
         return os.path.join(self.home, "logs")
 
     @property
-    def results_dir(self) -> str:
-        return os.path.join(self.home, "results")
+    def results_store(self) -> str:
+        """The result store's URL (`execution.results`)."""
+        return self.results_url or "file://" + os.path.join(self.home, "results")
 
     @property
     def work_dir(self) -> str:
@@ -108,6 +115,22 @@ def _bytes(env: Mapping[str, str], name: str, default: int) -> int:
 
         raise InputError(f"{name}={text!r}: expected a number of bytes > 0")
     return int(text)
+
+
+def _store_url(env: Mapping[str, str], name: str) -> str | None:
+    text = env.get(name)
+    if not text:
+        return None
+    scheme, sep, rest = text.partition("://")
+    if not sep or not scheme.replace("+", "").isalnum() or not rest:
+        from baton.errors import InputError
+
+        shown = f"={text!r}" if "@" not in text else " (not shown: it may hold a password)"
+        raise InputError(
+            f"{name}{shown} is not a URL: expected one such as file:///var/baton/results or"
+            " s3://bucket/baton/results"
+        )
+    return text.rstrip("/")
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

@@ -44,7 +44,7 @@ class Job:
     claimed: Claimed
     task: TaskSpec
     ctx: TaskContext
-    results_dir: str
+    results_store: str  # where results too big for the database go (`results`)
     deadline: float | None
     load_secrets: Callable[[], Secrets] = Secrets.empty  # read when the attempt starts
     assets: tuple[AssetSpec, ...] = ()  # what it writes that has checks (`checks.of_task`)
@@ -53,6 +53,8 @@ class Job:
     lost: str | None = None  # why its worker stopped it itself (fencing.Fence)
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: threading.Event = field(default_factory=threading.Event)  # its thread is free
+    results_inline_max: int = 1 << 20  # bytes of JSON kept in the database
+    broken: str | None = None  # why it fails before it starts (an upstream result is gone)
 
 
 def run_attempt(job: Job) -> Outcome:
@@ -95,6 +97,8 @@ def internal(job: Job, exc: BaseException) -> Outcome:
 def _run(job: Job) -> Outcome:
     ctx = job.ctx
     try:
+        if job.broken is not None:
+            raise TaskFailed(job.broken, retryable=False)
         task = _with_secrets(job)
         task_type = tasks.task_type(task.type)
         recorder = asset_records.Recorder()
@@ -127,7 +131,9 @@ def _run(job: Job) -> Outcome:
             )
         value = job.secrets.mask_json(value)
         try:
-            result, ref, length = results.encode(value, job.results_dir, ctx.attempt_id)
+            result, ref, length = results.encode(
+                value, job.results_store, ctx.attempt_id, job.results_inline_max
+            )
         except OSError as exc:  # the machine's fault (a full disk), not the task's
             return internal(job, exc)
         except Exception as exc:  # running it again would not help

@@ -464,9 +464,13 @@ class Worker:
         flow = self._flows.get(c.run_id)
         if flow is None:
             flow = self._flows[c.run_id] = loader.for_run(compiled.spec, self.project_dir)
-        upstream = self._upstream_results(c.run_id, compiled.graph.upstream[c.task_key])
+        broken = None
+        try:
+            upstream = self._upstream_results(c.run_id, compiled.graph.upstream[c.task_key])
+        except results.ResultGone as exc:  # the attempt fails, saying which
+            upstream, broken = {}, str(exc)
         item: Any = NO_ITEM
-        if c.map_index >= 0:
+        if c.map_index >= 0 and broken is None:
             if task.map_over is not None:
                 item = upstream[task.map_over][c.map_index]
             else:
@@ -514,10 +518,12 @@ class Worker:
             c,
             task,
             ctx,
-            self.settings.results_dir,
+            self.settings.results_store,
             deadline,
             load_secrets=functools.partial(secrets.Secrets.load, self.settings),
             assets=checks.of_task(compiled.spec, task),
+            results_inline_max=self.settings.results_inline_max,
+            broken=broken,
         )
         self._active[c.attempt_id] = job
         self._threads.submit(functools.partial(self._run_job, job))
@@ -545,7 +551,9 @@ class Worker:
         values: dict[str, Any] = {}
         for row in self.engine.store.read().results(run_id, keys):
             ok = row["state"] == "succeeded"
-            value = results.decode(row["result"], row["result_ref"]) if ok else None
+            name = task_run_name(row["task_key"], row["map_index"])
+            what = f"the result of task {name} in run {run_id}"
+            value = results.decode(row["result"], row["result_ref"], what) if ok else None
             if row["map_index"] < 0:
                 values[row["task_key"]] = value
             else:

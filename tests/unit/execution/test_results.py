@@ -73,3 +73,57 @@ def test_a_dict_with_non_string_keys_round_trips(tmp_path: Path) -> None:
     value = {1: "one", 2: "two"}
     text, ref, _ = results.encode(value, str(tmp_path), "att1")
     assert results.decode(text, ref) == value
+
+
+BIG = list(range(300))  # 1,500 bytes of JSON
+
+
+@pytest.mark.parametrize("scheme", ["", "file://"])
+def test_json_over_the_inline_limit_goes_to_the_result_store(tmp_path: Path, scheme: str) -> None:
+    store = f"{scheme}{tmp_path / 'store'}"
+    text, ref, n = results.encode(BIG, store, "att7", inline_max=1000)
+    assert (text, ref, n) == (None, str(tmp_path / "store" / "att7.json"), 300)
+    assert json.loads(Path(ref).read_text()) == BIG  # JSON, readable by anyone
+    assert results.decode(text, ref) == BIG
+    # At the limit it stays inline.
+    text, ref, _ = results.encode(BIG, store, "att8", inline_max=len(json.dumps(BIG)))
+    assert ref is None and json.loads(text or "") == BIG
+
+
+def test_an_fsspec_store_writes_and_reads_through_fsspec(tmp_path: Path) -> None:
+    """`local://` is fsspec's own local filesystem: the code path of s3://, gs://, ..."""
+    store = f"local://{tmp_path}/remote/results/"
+    text, ref, _ = results.encode(BIG, store, "att1", inline_max=100)
+    assert text is None and ref == f"local://{tmp_path}/remote/results/att1.json"
+    assert (tmp_path / "remote" / "results" / "att1.json").is_file()
+    assert results.decode(text, ref) == BIG
+    _, pickled, _ = results.encode({1, 2}, store, "att2")
+    assert pickled == f"local://{tmp_path}/remote/results/att2.pkl"
+    assert results.decode(None, pickled) == {1, 2}
+
+
+@pytest.mark.parametrize("store", ["", "local://"])
+def test_a_result_that_is_gone_is_named(tmp_path: Path, store: str) -> None:
+    _, ref, _ = results.encode({1, 2}, f"{store}{tmp_path}", "att3")
+    assert ref is not None
+    (tmp_path / "att3.pkl").unlink()
+    with pytest.raises(results.ResultGone) as err:
+        results.decode(None, ref, "the result of task load in run r1")
+    assert str(err.value).startswith("the result of task load in run r1 is gone: ")
+    assert "att3.pkl no longer exists" in str(err.value)
+
+
+def test_a_store_that_cannot_be_reached_is_named_without_its_password() -> None:
+    ref = "sftp://ann:s3cr3t@127.0.0.1:1/results/att1.pkl"  # no server, perhaps no driver
+    with pytest.raises(results.ResultGone) as err:
+        results.decode(None, ref, "the result of task a in run r")
+    text = str(err.value)
+    assert text.startswith("the result of task a in run r cannot be read from sftp://ann:***@")
+    assert "s3cr3t" not in text
+
+
+def test_a_store_that_cannot_be_written_is_named_without_its_password() -> None:
+    with pytest.raises(OSError) as err:
+        results.encode({1}, "sftp://ann:s3cr3t@127.0.0.1:1/results", "att1")
+    assert str(err.value).startswith("the result store sftp://ann:***@127.0.0.1:1/results")
+    assert "s3cr3t" not in str(err.value)

@@ -48,7 +48,7 @@ def make_job(
         ),
         task=task,
         ctx=task_context(load_function=lambda ref: fn, timeout=task.timeout, item=NO_ITEM),
-        results_dir=str(tmp_path / "results"),
+        results_store=str(tmp_path / "results"),
         deadline=None,
         **(job or {}),
     )
@@ -146,7 +146,7 @@ def test_a_full_disk_is_the_machines_fault_not_the_tasks(attempt) -> None:
 
 def test_a_result_that_cannot_be_written_here_is_internal(attempt, tmp_path: Path) -> None:
     (tmp_path / "results").write_text("a file where the results directory goes")
-    done = attempt(lambda: {1, 2})  # a set is no JSON: it is pickled into results_dir
+    done = attempt(lambda: {1, 2})  # a set is no JSON: it is pickled into the result store
     assert (done.state, done.error_kind) == (AttemptState.FAILED, ErrorKind.INTERNAL)
     assert done.error is not None and done.error.startswith("FileExistsError: ")
 

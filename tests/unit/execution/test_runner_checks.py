@@ -42,7 +42,7 @@ def attempt(
         ctx=task_context(
             load_function=functions.__getitem__, item=NO_ITEM, log_path=str(tmp_path / "log")
         ),
-        results_dir=str(tmp_path / "results"),
+        results_store=str(tmp_path / "results"),
         deadline=None,
         load_secrets=lambda: Secrets({}, {"BATON_SECRET_PW": SECRET}),
         assets=assets,
