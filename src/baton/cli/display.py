@@ -111,6 +111,11 @@ def finished(result: RunResult, *, as_json: bool) -> None:
         for t in result.tasks.values()
     ]
     header = ["task", "state", "attempts", "duration", "error"]
+    if any(t.cached for t in result.tasks.values()):  # hits: where their result comes from
+        header.append("cached from")
+        for row, t in zip(rows, result.tasks.values(), strict=True):
+            source = t.cached_from
+            row.append(f"run {source.run_id} attempt {source.attempt}" if source else "")
     title = (
         f"run {result.id} of {result.flow}: {result.state} "
         f"({_duration(result.started_at, result.ended_at)})"
@@ -217,6 +222,10 @@ def logs(
         chosen = list(names)
     printed = False
     for name in chosen:
+        source = names[name].cached_from
+        if source is not None:
+            print(f"=== {name}: cached, no attempt ran (`baton logs {source.run_id}`) ===")
+            printed = True
         count = names[name].attempts
         numbers = [attempt] if attempt else list(range(1, count + 1))
         if attempt and attempt > count:

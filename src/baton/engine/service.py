@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from baton.engine import assets as engine_assets
-from baton.engine import notifications, planner, selection
+from baton.engine import cache_entries, notifications, planner, run_facts, selection
 from baton.engine.cache import LRU
 from baton.engine.planner import Outcome
+from baton.engine.run_facts import RunFacts, RunMeta
 from baton.errors import InputError
 from baton.model.graph import Graph, validate
 from baton.model.spec import FlowSpec, TaskSpec
@@ -56,21 +57,6 @@ class Compiled(NamedTuple):
     spec: FlowSpec
     graph: Graph
     tasks: dict[str, TaskSpec]
-
-
-class RunMeta(NamedTuple):
-    logical_date: float | None
-    data_interval_start: float | None
-    data_interval_end: float | None
-    trigger_info: dict[str, Any] | None
-
-
-class RunFacts(NamedTuple):
-    """What the engine caches of a run: none of it changes once the run exists."""
-
-    version_id: str
-    params: dict[str, Any]
-    meta: RunMeta
 
 
 class Engine:
@@ -121,14 +107,7 @@ class Engine:
     def _run_facts(self, run_id: str, tx: Tx | None) -> RunFacts:
         facts = self._runs.get(run_id)
         if facts is None:
-            row = (tx or self.store.read()).run(run_id)
-            meta = RunMeta(
-                row.logical_date,
-                row.data_interval_start,
-                row.data_interval_end,
-                json.loads(row.trigger_info) if row.trigger_info else None,
-            )
-            facts = RunFacts(row.version_id, json.loads(row.params), meta)
+            facts = run_facts.of_row((tx or self.store.read()).run(run_id))
             self._runs.put(run_id, facts)
         return facts
 
@@ -148,6 +127,7 @@ class Engine:
         logical_date: float | None = None,
         data_interval: tuple[float, float] | None = None,
         trigger_info: Mapping[str, Any] | None = None,
+        refresh_cache: bool = False,
     ) -> str:
         """Insert a Run and all its TaskRuns; tasks with nothing to wait for are queued.
 
@@ -157,7 +137,8 @@ class Engine:
         A sub-flow run names the `flow` task waiting for it and the run at the top.
         A scheduled run has a logical date (UNIX seconds) and data interval; the store holds
         at most one run per flow and logical date (ConflictError), repairs aside.
-        `trigger_info` says what fired an event-triggered run (tasks see it).
+        `trigger_info` says what fired an event-triggered run (tasks see it); with
+        `refresh_cache`, its caching tasks recompute and replace their cache entries.
 
         A flow at its `max_active_runs` gets the run `scheduled`, its tasks all pending: it
         is admitted (queued) when one of the flow's active runs ends.
@@ -199,6 +180,7 @@ class Engine:
                     "parent_task_run_id": parent_task_run_id,
                     "unfinished": unfinished,
                     "created_at": now,
+                    "refresh_cache": int(refresh_cache),
                 }
             )
             if c.spec.notifications:
@@ -206,7 +188,7 @@ class Engine:
             tx.insert_task_runs(rows, now)
             start, end = data_interval or (None, None)
             info = dict(trigger_info) if trigger_info else None
-            meta = RunMeta(logical_date, start, end, info)
+            meta = RunMeta(logical_date, start, end, info, refresh_cache)
             self._runs.put(run_id, RunFacts(version_id, dict(params), meta))
             # Count reused upstream outcomes first, then decide every pending task once.
             pending = [r for r in rows if r["state"] == TaskState.PENDING.value]
@@ -306,7 +288,11 @@ class Engine:
                     o.traceback,
                 )
                 for o in outcomes.values()
+                if o.cached_from is None
             ]
+        )
+        accepted |= tx.discard_attempts(  # cache hits: their attempt ran nothing
+            [o.attempt_id for o in outcomes.values() if o.cached_from is not None]
         )
         by_run: dict[str, list[Outcome]] = {}
         for o in outcomes.values():
@@ -336,6 +322,7 @@ class Engine:
                     requeue.append((done.requeue, o.task_key, None))
             self._apply(tx, c, run_id, steps, now)
             engine_assets.record(tx, c.spec, ended, now)
+            cache_entries.record(tx, c.spec, batch)
             if retries:
                 notifications.task_retrying(tx, c.spec, run_id, retries, now)
             if requeue:

@@ -32,10 +32,14 @@ DEFAULT_CONCURRENCY = 16
 LAST_SEND_TIMEOUT = 5.0  # seconds a notification sent as `baton run` ends may take
 
 
-def start_run(engine: Engine, flow: LoadedFlow, params: Mapping[str, Any]) -> str:
+def start_run(
+    engine: Engine, flow: LoadedFlow, params: Mapping[str, Any], *, refresh_cache: bool = False
+) -> str:
+    """A new run of `flow`; with `refresh_cache`, its caching tasks recompute and replace
+    their cached results."""
     values = coerce_params(flow.spec.params, params, flow=flow.spec.name)
     version = engine.register(flow.spec)
-    return engine.create_run(version, values)
+    return engine.create_run(version, values, refresh_cache=refresh_cache)
 
 
 def execute(
@@ -168,6 +172,7 @@ def run_flow(
     flow_name: str | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     settings: Settings | None = None,
+    refresh_cache: bool = False,
 ) -> RunResult:
     """Run a flow (a `@flow` object or a file path) to the end in this process.
 
@@ -177,6 +182,7 @@ def run_flow(
         flow_name: which flow of the file, when it defines several.
         concurrency: how many tasks may run at once.
         settings: where state is kept; by default from BATON_HOME / BATON_DATABASE_URL.
+        refresh_cache: tasks that cache recompute their results and replace the entries.
 
     Returns:
         The finished run: `.state`, `.tasks[key].state`, `.result(key)`.
@@ -189,7 +195,7 @@ def run_flow(
     store = Store(settings.database_url)
     try:
         engine = Engine(store)
-        run_id = start_run(engine, loaded, params or {})
+        run_id = start_run(engine, loaded, params or {}, refresh_cache=refresh_cache)
         return execute(engine, settings, run_id, loaded, concurrency=concurrency)
     finally:
         store.close()

@@ -59,9 +59,17 @@ class AttemptView(msgspec.Struct, frozen=True):
         return data
 
 
+class CachedFromView(msgspec.Struct, frozen=True):
+    """The run and attempt whose result a cache hit reused."""
+
+    run_id: str
+    attempt: int
+
+
 class TaskRunView(msgspec.Struct, frozen=True):
     """A task run, with its task's `type` and upstream keys (`depends_on`), and the run of
-    the sub-flow it started (`child_run_id`)."""
+    the sub-flow it started (`child_run_id`). A cache hit (`cached`) is `succeeded` with no
+    attempt: `cached_from` names the run and attempt that computed its result."""
 
     key: str
     map_index: int | None
@@ -76,6 +84,8 @@ class TaskRunView(msgspec.Struct, frozen=True):
     type: str | None = None
     depends_on: tuple[str, ...] = ()
     child_run_id: str | None = None
+    cached: bool = False
+    cached_from: CachedFromView | None = None
     record: TaskRunRow | None = None  # None for a task run read from JSON (the API)
 
     @classmethod
@@ -92,6 +102,12 @@ class TaskRunView(msgspec.Struct, frozen=True):
             error=r.error,
             error_kind=r.error_kind,
             attempt_list=None if attempts is None else tuple(AttemptView.of(a) for a in attempts),
+            cached=r.cached_from_run is not None,
+            cached_from=(
+                None
+                if r.cached_from_run is None
+                else CachedFromView(r.cached_from_run, r.cached_from_attempt or 0)
+            ),
             record=r,
             **detail,
         )
@@ -135,6 +151,10 @@ class TaskRunView(msgspec.Struct, frozen=True):
         data["type"] = self.type
         data["depends_on"] = list(self.depends_on)
         data["child_run_id"] = self.child_run_id
+        data["cached"] = self.cached
+        data["cached_from"] = (
+            None if self.cached_from is None else msgspec.to_builtins(self.cached_from)
+        )
         return data
 
     @classmethod
@@ -147,6 +167,8 @@ class TaskRunView(msgspec.Struct, frozen=True):
             type=t.get("type"),
             depends_on=tuple(t.get("depends_on") or ()),
             child_run_id=t.get("child_run_id"),
+            cached=bool(t.get("cached")),
+            cached_from=None if not t.get("cached_from") else CachedFromView(**t["cached_from"]),
         )
 
 
