@@ -17,9 +17,10 @@ from baton.store.records import CacheEntryRow
 from baton.store.store import Tx
 
 
-def record(tx: Tx, spec: FlowSpec, ended: Sequence[Outcome]) -> None:
+def record(tx: Tx, spec: FlowSpec, ended: Sequence[Outcome], now: float) -> None:
     """Keep the results of attempts of flow `spec` that succeeded, each under its key, for
-    its task's ttl from when it ended; a refresh replaces what its key held."""
+    its task's ttl from `now` (the engine's clock, which lookups read too); a refresh
+    replaces what its key held."""
     fresh: list[CacheEntryRow] = []
     refreshed: list[CacheEntryRow] = []
     for o in ended:
@@ -41,8 +42,8 @@ def record(tx: Tx, spec: FlowSpec, ended: Sequence[Outcome]) -> None:
             result=o.result,
             result_ref=o.result_ref,
             result_len=o.result_len,
-            created_at=o.ended_at,
-            expires_at=None if ttl is None else o.ended_at + ttl,
+            created_at=now,
+            expires_at=None if ttl is None else now + ttl,
         )
         (refreshed if o.cache_replace else fresh).append(entry)
     tx.put_cache_entries(fresh, replace=False)

@@ -322,7 +322,7 @@ class Engine:
                     requeue.append((done.requeue, o.task_key, None))
             self._apply(tx, c, run_id, steps, now)
             engine_assets.record(tx, c.spec, ended, now)
-            cache_entries.record(tx, c.spec, batch)
+            cache_entries.record(tx, c.spec, batch, now)
             if retries:
                 notifications.task_retrying(tx, c.spec, run_id, retries, now)
             if requeue:

@@ -539,10 +539,14 @@ class Worker:
             assets=checks.of_task(compiled.spec, task),
         )
         self._active[c.attempt_id] = job
-        if task.cache is not None:
-            self._threads.submit(functools.partial(self._probe, job, meta))
-        else:
+        if task.cache is None:
             self._threads.submit(functools.partial(self._run_job, job))
+        elif task.cache.key_function is None:
+            # No user function to call: keyed here, which costs less than a thread's start,
+            # and looked up with the others at the next turn.
+            self._probe(job, meta)
+        else:
+            self._threads.submit(functools.partial(self._probe, job, meta))
 
     # -- what `flow` tasks do, from their own thread (and so their own connection) -----
 
