@@ -16,6 +16,7 @@ from typing import Any
 
 from baton.execution import logs as attempt_logs
 from baton.execution.local import RunResult
+from baton.execution.views import CacheEntryView
 from baton.model.names import task_run_name
 from baton.model.spec import FlowSpec
 from baton.model.states import TASK_TERMINAL, TaskState
@@ -368,6 +369,25 @@ def workers(rows: Sequence[WorkerRow], *, as_json: bool) -> None:
         table,
         state_col=5,
     )
+
+
+def cache_entries(entries: Sequence[CacheEntryView], *, as_json: bool) -> None:
+    if as_json:
+        print(_indented_json([e.to_json() for e in entries]))
+        return
+    rows = [
+        [
+            e.flow,
+            e.task,
+            (e.created_at or "")[:19].replace("T", " "),
+            (e.expires_at or "")[:19].replace("T", " ") or "when its key changes",
+            f"run {e.run_id} attempt {e.attempt}",
+            e.key[:12],
+        ]
+        for e in entries
+    ]
+    header = ["flow", "task", "stored (UTC)", "expires (UTC)", "computed by", "key"]
+    print_table(f"{len(rows)} cache entries", header, rows, state_col=0)
 
 
 def pools(rows: Sequence[Row], *, as_json: bool) -> None:

@@ -22,7 +22,7 @@ from baton.model.names import task_label, task_run_name
 from baton.model.spec import FlowSpec
 from baton.model.times import iso
 from baton.settings import Settings
-from baton.store.records import AttemptRow, RunRow, TaskRunRow, WorkerRow
+from baton.store.records import AttemptRow, CacheEntryRow, RunRow, TaskRunRow, WorkerRow
 from baton.store.store import Store
 
 
@@ -320,6 +320,37 @@ class WorkerView(msgspec.Struct, frozen=True):
             started_at=iso(r.started_at),
             heartbeat_at=iso(r.heartbeat_at),
             stopped_at=iso(r.stopped_at),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        return data
+
+
+class CacheEntryView(msgspec.Struct, frozen=True):
+    """A cached task result as `baton cache list --json` shows it: its key, the task, the
+    run and attempt that computed it, and when it expires (None: when its key changes)."""
+
+    key: str
+    flow: str
+    task: str
+    run_id: str
+    attempt: int
+    created_at: str | None
+    expires_at: str | None
+    result_len: int | None  # a list result's length
+
+    @classmethod
+    def of(cls, r: CacheEntryRow) -> CacheEntryView:
+        return cls(
+            key=r.key,
+            flow=r.flow_name,
+            task=r.task_key,
+            run_id=r.run_id,
+            attempt=r.attempt,
+            created_at=iso(r.created_at),
+            expires_at=iso(r.expires_at),
+            result_len=r.result_len,
         )
 
     def to_json(self) -> dict[str, Any]:

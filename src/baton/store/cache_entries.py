@@ -82,12 +82,13 @@ class CacheEntries(TxBase):
             sql += " WHERE " + " AND ".join(where)
         return int(self._c.execute(sql, params).rowcount)
 
-    def prune_expired_cache(self, now: float) -> int:
-        """Delete the entries whose ttl ran out by `now`; how many went."""
-        cur = self._c.execute(
-            "DELETE FROM cache_entries WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
-        )
-        return int(cur.rowcount)
+    def prune_expired_cache(self, now: float, *, dry_run: bool = False) -> int:
+        """Delete the entries whose ttl ran out by `now` (dry: count them); how many."""
+        where = "FROM cache_entries WHERE expires_at IS NOT NULL AND expires_at <= ?"
+        if dry_run:
+            row = self._one(f"SELECT count(*) AS n {where}", (now,))
+            return int(row["n"]) if row else 0
+        return int(self._c.execute(f"DELETE {where}", (now,)).rowcount)
 
     @staticmethod
     def _cache_filter(
