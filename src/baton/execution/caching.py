@@ -193,7 +193,11 @@ def _context_values(job: runner.Job, meta: RunMeta) -> dict[str, Any]:
 def _inputs(job: runner.Job, meta: RunMeta) -> dict[str, Any]:
     """The default key's inputs, each by a name saying where it comes from."""
     ctx, task = job.ctx, job.task
-    inputs: dict[str, Any] = {f"upstream.{k}": v for k, v in ctx.upstream.items()}
+    # A mapped task's item is its input, not the whole list it was taken from: the other
+    # items changing does not change its key.
+    inputs: dict[str, Any] = {
+        f"upstream.{k}": v for k, v in ctx.upstream.items() if k != task.map_over
+    }
     if ctx.item is not NO_ITEM:
         inputs["item"] = ctx.item
     names, reads = _reads(task, ctx.load_function, ctx.params)
@@ -212,7 +216,7 @@ def _reads(
     task: TaskSpec, load: Callable[[str], Callable[..., Any]], params: Mapping[str, Any]
 ) -> tuple[set[str], list[str]]:
     """The params a task reads by name, and what it reads of its run (dates, trigger)."""
-    names = set(_param_refs(task.config))
+    names = set(_param_refs({k: v for k, v in task.config.items() if k != "map_items"}))
     if task.type == "python":
         signature = inspect.signature(load(task.config["function"])).parameters
         if task.config.get("args") is None:  # bound by name (a YAML python task)

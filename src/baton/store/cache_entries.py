@@ -38,13 +38,18 @@ class CacheEntries(TxBase):
         return found
 
     def put_cache_entries(self, entries: Sequence[CacheEntryRow], *, replace: bool) -> None:
-        """Store computed results: a key already held is kept, or with `replace` (a refresh)
-        overwritten."""
+        """Store computed results: a key already held is kept unless its entry expired, or
+        with `replace` (a refresh) overwritten."""
         if not entries:
             return
         names = [n.strip() for n in _COLUMNS.split(",")]
         update = ", ".join(f"{n} = excluded.{n}" for n in names if n != "key")
-        conflict = f"DO UPDATE SET {update}" if replace else "DO NOTHING"
+        conflict = f"DO UPDATE SET {update}"
+        if not replace:
+            conflict += (
+                " WHERE cache_entries.expires_at IS NOT NULL"
+                " AND cache_entries.expires_at <= excluded.created_at"
+            )
         self._c.executemany(
             f"INSERT INTO cache_entries ({_COLUMNS}) VALUES "
             f"({', '.join(':' + n for n in names)}) ON CONFLICT (key) {conflict}",
