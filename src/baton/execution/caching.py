@@ -75,7 +75,6 @@ def probe(job: runner.Job, meta: RunMeta, memo: Fingerprints) -> Probe:
     try:
         key = key_of(job, meta, memo)
     except (CacheKeyError, TaskFailed) as exc:
-        print(f"error: {exc}")
         error = runner.outcome(
             job, AttemptState.FAILED, error=str(exc), error_kind=ErrorKind.USER, retryable=False
         )

@@ -116,7 +116,7 @@ def test_mapped_items_are_keyed_apart_and_hit_one_by_one(run):
     second = run(mapped_flow, {"items": [1, 2, 4]})
     assert [t.cached for t in second.tasks.values() if t.key == "double"] == [True, True, False]
     assert second.result("total") == 14
-    assert CALLS == ["double 1", "double 2", "double 3", "double 4"]
+    assert sorted(CALLS) == ["double 1", "double 2", "double 3", "double 4"]  # items in parallel
 
 
 @baton.task(cache=True, branch=True)
