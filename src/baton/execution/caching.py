@@ -31,8 +31,8 @@ from baton import tasks
 from baton.engine.cache import LRU
 from baton.engine.planner import Outcome
 from baton.engine.run_facts import RunMeta
-from baton.execution import cache_keys, results, runner
-from baton.execution.cache_keys import CacheKeyError
+from baton.errors import BatonError
+from baton.execution import results, runner
 from baton.model.context import NO_ITEM
 from baton.model.decorators import RUN_CONTEXT
 from baton.model.names import task_run_name
@@ -40,15 +40,9 @@ from baton.model.spec import PARAM_KEY, TaskSpec
 from baton.model.states import AttemptState, ErrorKind
 from baton.store.store import Tx
 from baton.tasks import template
-from baton.tasks.base import TaskFailed
 
 FINGERPRINTS = 4096  # code fingerprints a worker keeps, per run and piece of code
 _DATES = ("logical_date", "data_interval_start", "data_interval_end")
-_CODE = {
-    "python": cache_keys.PythonCode,
-    "script": cache_keys.ScriptFile,
-    "sql": cache_keys.SqlText,
-}
 # `params.day`, `params["day"]`: a param a template reads by name; `params` alone reads all.
 _PARAM_USE = re.compile(r"\bparams\s*(?:\.\s*(\w+)|\[\s*['\"]([^'\"]+)['\"]\s*\])?")
 _TRIGGER_USE = re.compile(r"\btrigger\b")
@@ -74,7 +68,7 @@ def probe(job: runner.Job, meta: RunMeta, memo: Fingerprints) -> Probe:
     the attempt as the task's failure would (a user error, with the reason)."""
     try:
         key = key_of(job, meta, memo)
-    except (CacheKeyError, TaskFailed) as exc:
+    except BatonError as exc:  # CacheKeyError, a template's TaskFailed: said in the error
         error = runner.outcome(
             job, AttemptState.FAILED, error=str(exc), error_kind=ErrorKind.USER, retryable=False
         )
@@ -136,6 +130,8 @@ def key_of(job: runner.Job, meta: RunMeta, memo: Fingerprints) -> str:
         CacheKeyError: the key cannot be computed (named); a `cache_key` function's own
             exception goes through.
     """
+    from baton.execution import cache_keys  # only runs with a task that caches pay for it
+
     task, ctx = job.task, job.ctx
     cache = task.cache
     assert cache is not None  # only a task that caches is probed
@@ -159,12 +155,19 @@ def _fingerprint(job: runner.Job, memo: Fingerprints) -> str | None:
     found = tasks.task_type(job.task.type, task=job.task.key).code(job.ctx, job.task.config)
     if found is None:
         return None
+    from baton.execution import cache_keys
+
     kind, value = found
     name = f"{value.__module__}:{value.__qualname__}" if callable(value) else str(value)
     at = (job.ctx.run_id, kind, name)
     fingerprint = memo.get(at)
     if fingerprint is None:
-        fingerprint = cache_keys.code_fingerprint(_CODE[kind](value))
+        code = {
+            "python": cache_keys.PythonCode,
+            "script": cache_keys.ScriptFile,
+            "sql": cache_keys.SqlText,
+        }[kind](value)
+        fingerprint = cache_keys.code_fingerprint(code)
         memo.put(at, fingerprint)
     return fingerprint
 
