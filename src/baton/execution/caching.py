@@ -56,7 +56,8 @@ class Probe(NamedTuple):
     job: runner.Job
     key: str | None = None
     failed: Outcome | None = None  # its key could not be computed: how the attempt ended
-    lookup: bool = True  # False: recompute and replace (a refresh), or go on (resumed)
+    lookup: bool = True  # False: compute without looking (a refresh; a resumed attempt)
+    replace: bool = False  # a refresh: its result replaces the entry under its key
 
 
 def fingerprints() -> Fingerprints:
@@ -84,8 +85,10 @@ def probe(job: runner.Job, meta: RunMeta, memo: Fingerprints) -> Probe:
         return Probe(job, failed=error)
     cache = job.task.cache
     refresh = meta.refresh_cache or (cache is not None and cache.refresh)
-    # A task that deferred goes on with the attempt it has; its result is kept as computed.
-    return Probe(job, key, lookup=not refresh and job.ctx.resume_state is None)
+    # A task that deferred goes on with the attempt it has: it is no hit, but its result is
+    # kept like any other.
+    resumed = job.ctx.resume_state is not None
+    return Probe(job, key, lookup=not (refresh or resumed), replace=refresh)
 
 
 def serve(read: Tx, probes: Iterable[Probe], now: float) -> tuple[list[Outcome], list[Probe]]:

@@ -399,7 +399,7 @@ class Worker:
         for o in hits:
             self._accept(o, loop)
         for p in misses:
-            p.job.cache_key, p.job.cache_replace = p.key, not p.lookup
+            p.job.cache_key, p.job.cache_replace = p.key, p.replace
             p.job.done.clear()
             self._threads.submit(functools.partial(self._run_job, p.job))
 
