@@ -44,6 +44,7 @@ class Workload:
     args: tuple[str, ...] = ()
     reps: int = 5
     target_rss_mb: float | None = None
+    cached: int = 0  # task runs a measured run must serve from the cache (the warm-up fills it)
 
 
 WORKLOADS = {
@@ -51,6 +52,7 @@ WORKLOADS = {
     for w in (
         Workload("W1", "500 no-op tasks + 1 join", "w1_fanout.py", 501, 0.5),
         Workload("W1A", "W1, each task writing an asset", "w1_assets.py", 501, 0.525),
+        Workload("W1C", "W1, its 500 tasks cached (hits)", "w1c_cached.py", 501, 0.5, cached=500),
         Workload("W2", "chain of 100 no-op tasks", "w2_chain.py", 100, 0.3),
         Workload(
             "W3", "16 x sleep(0.5), concurrency 8", "w3_sleep.py", 16, 1.15, ("--concurrency", "8")
@@ -99,7 +101,7 @@ def command(w: Workload) -> list[str]:
     return [baton_bin(), "run", str(FLOWS / w.flow), *w.args]
 
 
-def run_once(w: Workload, home: Path) -> tuple[float, float]:
+def run_once(w: Workload, home: Path, *, measured: bool = True) -> tuple[float, float]:
     """One `baton run --json`: (wall seconds, peak RSS MB of that process). Raises RunError."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
@@ -125,11 +127,11 @@ def run_once(w: Workload, home: Path) -> tuple[float, float]:
     if code != 0:
         tail = "\n".join(stderr.strip().splitlines()[-5:])
         raise RunError(f"exit code {code}: {tail}")
-    check_result(w, stdout)
+    check_result(w, stdout, measured=measured)
     return wall, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
-def check_result(w: Workload, stdout: str) -> None:
+def check_result(w: Workload, stdout: str, *, measured: bool = True) -> None:
     try:
         result = json.loads(stdout)
     except json.JSONDecodeError as exc:
@@ -142,6 +144,9 @@ def check_result(w: Workload, stdout: str) -> None:
         raise RunError(f"{len(bad)} task runs did not succeed, e.g. {bad[:3]}")
     if len(tasks) != w.tasks:
         raise RunError(f"expected {w.tasks} task runs, got {len(tasks)}")
+    hits = sum(1 for t in tasks if t.get("cached"))
+    if measured and hits != w.cached:
+        raise RunError(f"expected {w.cached} task runs served from the cache, got {hits}")
 
 
 def measure(w: Workload, reps: int | None) -> dict[str, Any]:
@@ -151,7 +156,7 @@ def measure(w: Workload, reps: int | None) -> dict[str, Any]:
         walls: list[float] = []
         rss: list[float] = []
         try:
-            run_once(w, home)  # warm-up: schema, .pyc files
+            run_once(w, home, measured=False)  # warm-up: schema, .pyc files (and W1C's cache)
             for _ in range(n):
                 wall, mb = run_once(w, home)
                 walls.append(wall)
@@ -252,7 +257,7 @@ def profile(w: Workload) -> Path:
     with tempfile.TemporaryDirectory(prefix=f"baton-bench-{w.name}-") as tmp:
         home = Path(tmp)
         try:
-            run_once(w, home)
+            run_once(w, home, measured=False)
         except RunError as exc:
             sys.exit(f"bench: {w.name} warm-up failed: {exc}")
         proc = subprocess.run(

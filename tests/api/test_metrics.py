@@ -249,3 +249,24 @@ def test_a_real_flow_shows_in_the_histogram(scrape, store, settings):
     assert (value(s, h, state="succeeded"), value(s, h, state="failed")) == (1, 1)
     assert value(s, "baton_runs", state="failed") == 1
     assert sum(v for (n, _), v in s.items() if n == "baton_task_runs") == 0
+
+
+@baton.task(cache=True)
+def cached_one() -> int:
+    return 1
+
+
+@baton.flow(name="mc")
+def cached_flow() -> None:
+    cached_one()
+
+
+def test_cache_hits_and_misses_are_counted(scrape, store, settings):
+    scrape()
+    runs = [baton.run_flow(cached_flow, settings=settings) for _ in range(3)]
+    assert [r.tasks["cached_one"].cached for r in runs] == [False, True, True]
+    baton.run_flow(cached_flow, settings=settings, refresh_cache=True)  # computes: a miss
+    baton.run_flow(two_ends, settings=settings)  # no cache: neither
+    scrape.app.state.task_durations.update(store.read(), time.time() + metrics.SETTLE)
+    s = scrape()
+    assert (value(s, "baton_cache_hits_total"), value(s, "baton_cache_misses_total")) == (2, 2)

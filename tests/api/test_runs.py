@@ -145,6 +145,30 @@ def test_a_run_with_its_tasks_and_attempts(client_for, define, worker):
     assert r.status_code == 404 and r.json()["detail"].startswith("no run 'ffffffffffff'")
 
 
+CACHED = """
+name: cached
+tasks:
+  - {key: once, type: shell, command: "echo computed", cache: true}
+  - {key: after, type: shell, command: "echo after", depends_on: [once]}
+"""
+
+
+def test_a_cached_task_run_shows_where_its_result_comes_from(client_for, define, worker):
+    define(CACHED)
+    operator, viewer = client_for("operator"), client_for("viewer")
+    runs = []
+    for _ in range(2):
+        runs.append(operator.post("/api/v1/flows/cached/runs", json={}).json()["id"])
+        worker.wake()
+        assert ended(viewer, runs[-1])["state"] == "succeeded"
+    first, second = (run_of(viewer, r)["tasks"] for r in runs)
+    assert (first[0]["cached"], first[0]["cached_from"], first[0]["attempts"]) == (False, None, 1)
+    once, after = second
+    assert (once["state"], once["attempts"], once["attempt_list"]) == ("succeeded", 0, [])
+    assert once["cached"] is True and once["cached_from"] == {"run_id": runs[0], "attempt": 1}
+    assert after["cached"] is False and after["attempts"] == 1
+
+
 def test_cancel_a_running_run(client_for, define, worker, tmp_path: Path):
     go = tmp_path / "go"
     define(

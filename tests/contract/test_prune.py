@@ -15,13 +15,22 @@ from baton.execution import local
 from baton.scheduling import retention
 from baton.settings import Settings
 from baton.store import prune as store_prune
+from baton.store.records import CacheEntryRow
 from baton.store.store import Store
 
 DAY = 86400.0
 NOW = 1_800_000_000.0
 OLD = NOW - 40 * DAY  # before a 30-day cutoff
 RECENT = NOW - DAY
-TABLES = ("runs", "task_runs", "attempts", "state_events", "log_chunks", "notifications")
+TABLES = (
+    "runs",
+    "task_runs",
+    "attempts",
+    "state_events",
+    "log_chunks",
+    "notifications",
+    "cache_entries",
+)
 
 
 @pytest.fixture
@@ -33,7 +42,8 @@ def settings(tmp_path: Path, url: str) -> Settings:
 def add(store: Store, settings: Settings) -> Callable[..., None]:
     """`add(run_id, flow, state, created_at, ended_at=..., parent=..., root=...,
     subflow=..., notification=...)`: a run with one task run, one attempt, a shipped log
-    piece, a log file and a notification, as a real run leaves them."""
+    piece, a log file, a notification and the cache entry of its task's result, as a real
+    run leaves them."""
 
     def make(
         run_id: str,
@@ -107,6 +117,9 @@ def add(store: Store, settings: Settings) -> Callable[..., None]:
                     }
                 ]
             )
+            tx.put_cache_entries(
+                [entry(run_id, ids["t"], f"k-{run_id}", created_at)], replace=False
+            )
             if notification != "pending":
                 tx._c.execute(
                     "UPDATE notifications SET state = ? WHERE run_id = ?", (notification, run_id)
@@ -116,6 +129,12 @@ def add(store: Store, settings: Settings) -> Callable[..., None]:
         log.write_text("hello\n")
 
     return make
+
+
+def entry(
+    run_id: str, task_run_id: int, key: str, at: float, expires_at: float | None = None
+) -> CacheEntryRow:
+    return CacheEntryRow(key, "f", "t", run_id, task_run_id, 1, "1", None, None, at, expires_at)
 
 
 def counts(store: Store) -> dict[str, int]:
@@ -141,6 +160,12 @@ def test_old_finished_runs_go_with_all_they_own_and_the_rest_stays(store, settin
     add("h1", "h", "succeeded", OLD, notification="pending")  # not sent yet
     add("h2", "h", "failed", OLD + 1, notification="failed")  # given up: it goes
     add("h3", "h", "succeeded", RECENT)
+    with store.transaction() as tx:  # entries of a run that stays: ttl over, and not yet
+        kept = tx.task_runs("f5")[0].id
+        tx.put_cache_entries(
+            [entry("f5", kept, "expired", OLD, NOW - 1), entry("f5", kept, "live", OLD, NOW + 1)],
+            replace=False,
+        )
     before = counts(store)
 
     removed = prune(store, settings)
@@ -153,6 +178,7 @@ def test_old_finished_runs_go_with_all_they_own_and_the_rest_stays(store, settin
         "state_events": 6,  # each run's and its task run's first state
         "log_chunks": 3,
         "notifications": 3,
+        "cache_entries": 4,  # those of the 3 runs, and the entry whose ttl ran out
         "log_files": 3,
         "kept": 4,  # f4, f5, g1 and h1 (f3 and h3 are not even candidates)
     }

@@ -112,3 +112,42 @@ def test_a_worker_elsewhere_reads_a_result_another_wrote(baton, write, h, workdi
     pickles = [p.name for p in (workdir / "shared").iterdir()]
     assert len(pickles) == 1 and pickles[0].endswith(".pkl")
     assert not (workdir / "home-a" / "results").exists()  # nothing written locally
+
+
+CACHED = """
+from baton import flow, task
+
+@task(cache=True)
+def make():
+    with open("made.txt", "a") as f:
+        f.write("made\\n")
+    return list(range(5000))     # over the limit set below: in the result store
+
+@task
+def count(make):
+    return len(make)
+
+@flow
+def cached():
+    count(make())
+"""
+
+
+def test_a_cache_hit_reads_the_result_store_and_a_gone_result_is_a_miss(
+    baton, write, workdir: Path
+) -> None:
+    path = write("cached.py", CACHED)
+    store = workdir / "store"
+    env = {"BATON_RESULTS_URL": f"local://{store}", "BATON_RESULTS_INLINE_MAX": "1000"}
+
+    def tasks() -> dict[str, tuple[str, int, bool]]:
+        run = json.loads(baton("run", path, "--json", env=env).stdout)
+        assert run["state"] == "succeeded"
+        return {t["key"]: (t["state"], t["attempts"], bool(t.get("cached"))) for t in run["tasks"]}
+
+    assert tasks()["make"] == ("succeeded", 1, False)
+    assert tasks()["make"] == ("succeeded", 0, True)  # a hit: read back from the store
+    for p in store.iterdir():
+        p.unlink()
+    assert tasks()["make"] == ("succeeded", 1, False)  # gone: computed again
+    assert (workdir / "made.txt").read_text().split() == ["made", "made"]

@@ -16,6 +16,7 @@ from typing import Any
 
 from baton.execution import logs as attempt_logs
 from baton.execution.local import RunResult
+from baton.execution.views import CacheEntryView
 from baton.model.names import task_run_name
 from baton.model.spec import FlowSpec
 from baton.model.states import TASK_TERMINAL, TaskState
@@ -111,6 +112,11 @@ def finished(result: RunResult, *, as_json: bool) -> None:
         for t in result.tasks.values()
     ]
     header = ["task", "state", "attempts", "duration", "error"]
+    if any(t.cached for t in result.tasks.values()):  # hits: where their result comes from
+        header.append("cached from")
+        for row, t in zip(rows, result.tasks.values(), strict=True):
+            source = t.cached_from
+            row.append(f"run {source.run_id} attempt {source.attempt}" if source else "")
     part = f", partition {result.partition}" if result.partition is not None else ""
     title = (
         f"run {result.id} of {result.flow}{part}: {result.state} "
@@ -218,6 +224,10 @@ def logs(
         chosen = list(names)
     printed = False
     for name in chosen:
+        source = names[name].cached_from
+        if source is not None:
+            print(f"=== {name}: cached, no attempt ran (`baton logs {source.run_id}`) ===")
+            printed = True
         count = names[name].attempts
         numbers = [attempt] if attempt else list(range(1, count + 1))
         if attempt and attempt > count:
@@ -360,6 +370,25 @@ def workers(rows: Sequence[WorkerRow], *, as_json: bool) -> None:
         table,
         state_col=5,
     )
+
+
+def cache_entries(entries: Sequence[CacheEntryView], *, as_json: bool) -> None:
+    if as_json:
+        print(_indented_json([e.to_json() for e in entries]))
+        return
+    rows = [
+        [
+            e.flow,
+            e.task,
+            (e.created_at or "")[:19].replace("T", " "),
+            (e.expires_at or "")[:19].replace("T", " ") or "when its key changes",
+            f"run {e.run_id} attempt {e.attempt}",
+            e.key[:12],
+        ]
+        for e in entries
+    ]
+    header = ["flow", "task", "stored (UTC)", "expires (UTC)", "computed by", "key"]
+    print_table(f"{len(rows)} cache entries", header, rows, state_col=0)
 
 
 def pools(rows: Sequence[Row], *, as_json: bool) -> None:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from baton.cli import assets, common, history, partitions, remote, run, scheduling, server
+from baton.cli import assets, cache, common, history, partitions, remote, run, scheduling, server
 from baton.model.states import RunState
 
 if TYPE_CHECKING:
@@ -211,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=cmd_logs)
     assets.add_commands(sub)
     partitions.add_commands(sub)
+    cache.add_commands(sub)
     return parser
 
 

@@ -28,6 +28,11 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("run", help="run a flow to the end in this process, with live progress")
     p.add_argument("path", metavar="FILE", help="a .py or .yaml file defining the flow")
     _options(p)
+    p.add_argument(
+        "--refresh-cache",
+        action="store_true",
+        help="tasks that cache compute their results again and replace the cached ones",
+    )
     p.set_defaults(command=cmd_run)
 
     p = sub.add_parser(
@@ -77,11 +82,13 @@ def _options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace, ctx: common.Context) -> int:
+    import functools
+
     from baton.execution import local
 
-    def start(engine: Engine, flow: LoadedFlow, given: Mapping[str, Any]) -> str:
-        return local.start_run(engine, flow, given, args.partition)
-
+    start = functools.partial(
+        local.start_run, partition=args.partition, refresh_cache=args.refresh_cache
+    )
     return _to_the_end(args, ctx, "baton run", start)
 
 

@@ -77,6 +77,11 @@ class Outcome(NamedTuple):
     defer_state: str | None = None  # JSON it gets back when it runs again
     reported: tuple[Reported, ...] = ()  # what it said of the assets it wrote, in order
     checks: tuple[CheckRun, ...] = ()  # the checks of the assets it wrote, once it succeeded
+    cache_key: str | None = None  # a task that caches: the key of its result
+    cache_replace: bool = False  # a refresh: its result replaces the entry under its key
+    # A cache hit: the (run id, attempt) that computed the result. Its attempt never ran the
+    # task: it is discarded and the task run ends with one attempt fewer.
+    cached_from: tuple[str, int] | None = None
 
     @classmethod
     def of(cls, c: Claimed, state: AttemptState, ended_at: float, **fields: Any) -> Outcome:
@@ -361,8 +366,19 @@ def completion(
     to, ready_at = next_task_state(task, o, cancelling=cancelling, rng=rng)
     fields: dict[str, Any] = {"ended_at": o.ended_at if to in TASK_TERMINAL else None}
     assets: list[Materialization] = []
-    if to is TaskState.SUCCEEDED:
+    if o.cache_key is not None:
+        fields["cache_key"] = o.cache_key
+    if to is TaskState.SUCCEEDED and o.cached_from is not None:
+        # Served from the cache: nothing ran, so no asset was written either.
+        run, attempt = o.cached_from
+        fields |= {
+            "attempts": o.attempt - 1,
+            "cached_from_run": run,
+            "cached_from_attempt": attempt,
+        }
+    elif to is TaskState.SUCCEEDED:
         assets = materializations(task, o, flow_name, now, partition)
+    if to is TaskState.SUCCEEDED:
         fields |= {
             "result": o.result,
             "result_ref": o.result_ref,
@@ -382,7 +398,12 @@ def completion(
         }
     else:
         fields |= {"defer_state": None, "resume_attempt": None}
-    move = TaskMove(o.task_run_id, o.run_id, TaskState.RUNNING, to, fields)
+    note = None
+    if "cached_from_run" in fields:
+        note = (
+            f"cached from run {fields['cached_from_run']} attempt {fields['cached_from_attempt']}"
+        )
+    move = TaskMove(o.task_run_id, o.run_id, TaskState.RUNNING, to, fields, note)
     requeue = None
     if to is TaskState.RETRY_WAIT and ready_at is not None and ready_at <= now:
         fields = {"ready_at": now}

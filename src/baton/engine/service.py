@@ -15,9 +15,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from baton.engine import assets as engine_assets
-from baton.engine import interventions, notifications, partitions, planner, selection
+from baton.engine import (
+    cache_entries,
+    interventions,
+    notifications,
+    partitions,
+    planner,
+    run_facts,
+    selection,
+)
 from baton.engine.cache import LRU
 from baton.engine.planner import Outcome
+from baton.engine.run_facts import RunFacts, RunMeta
 from baton.model.graph import Graph, validate
 from baton.model.spec import FlowSpec, TaskSpec
 from baton.model.states import (
@@ -55,22 +64,6 @@ class Compiled(NamedTuple):
     spec: FlowSpec
     graph: Graph
     tasks: dict[str, TaskSpec]
-
-
-class RunMeta(NamedTuple):
-    logical_date: float | None
-    data_interval_start: float | None
-    data_interval_end: float | None
-    trigger_info: dict[str, Any] | None
-    partition: str | None = None
-
-
-class RunFacts(NamedTuple):
-    """What the engine caches of a run: none of it changes once the run exists."""
-
-    version_id: str
-    params: dict[str, Any]
-    meta: RunMeta
 
 
 class Engine:
@@ -121,15 +114,7 @@ class Engine:
     def _run_facts(self, run_id: str, tx: Tx | None) -> RunFacts:
         facts = self._runs.get(run_id)
         if facts is None:
-            row = (tx or self.store.read()).run(run_id)
-            meta = RunMeta(
-                row.logical_date,
-                row.data_interval_start,
-                row.data_interval_end,
-                json.loads(row.trigger_info) if row.trigger_info else None,
-                row.partition,
-            )
-            facts = RunFacts(row.version_id, json.loads(row.params), meta)
+            facts = run_facts.of_row((tx or self.store.read()).run(run_id))
             self._runs.put(run_id, facts)
         return facts
 
@@ -150,6 +135,7 @@ class Engine:
         data_interval: tuple[float, float] | None = None,
         trigger_info: Mapping[str, Any] | None = None,
         partition: str | None = None,
+        refresh_cache: bool = False,
     ) -> str:
         """Insert a Run and all its TaskRuns; tasks with nothing to wait for are queued.
 
@@ -159,7 +145,8 @@ class Engine:
         A sub-flow run names the `flow` task waiting for it and the run at the top.
         A scheduled run has a logical date (UNIX seconds) and data interval; the store holds
         at most one run per flow and logical date (ConflictError), repairs aside.
-        `trigger_info` says what fired an event-triggered run (tasks see it).
+        `trigger_info` says what fired an event-triggered run (tasks see it); with
+        `refresh_cache`, its caching tasks recompute and replace their cache entries.
         A run of a partitioned flow processes one `partition` key (`engine.partitions.
         resolve`: checked, defaulted, never two active runs for one (flow, key)); a time
         partition's interval is the run's data interval.
@@ -209,6 +196,7 @@ class Engine:
                     "parent_task_run_id": parent_task_run_id,
                     "unfinished": unfinished,
                     "created_at": now,
+                    "refresh_cache": int(refresh_cache),
                 }
             )
             if c.spec.notifications:
@@ -216,7 +204,7 @@ class Engine:
             tx.insert_task_runs(rows, now)
             start, end = data_interval or (None, None)
             info = dict(trigger_info) if trigger_info else None
-            meta = RunMeta(logical_date, start, end, info, partition)
+            meta = RunMeta(logical_date, start, end, info, refresh_cache, partition)
             self._runs.put(run_id, RunFacts(version_id, dict(params), meta))
             # Count reused upstream outcomes first, then decide every pending task once.
             pending = [r for r in rows if r["state"] == TaskState.PENDING.value]
@@ -316,7 +304,11 @@ class Engine:
                     o.traceback,
                 )
                 for o in outcomes.values()
+                if o.cached_from is None
             ]
+        )
+        accepted |= tx.discard_attempts(  # cache hits: their attempt ran nothing
+            [o.attempt_id for o in outcomes.values() if o.cached_from is not None]
         )
         by_run: dict[str, list[Outcome]] = {}
         for o in outcomes.values():
@@ -348,6 +340,7 @@ class Engine:
                     requeue.append((done.requeue, o.task_key, None))
             self._apply(tx, c, run_id, steps, now)
             engine_assets.record(tx, c.spec, ended, now)
+            cache_entries.record(tx, c.spec, batch, now)
             if retries:
                 notifications.task_retrying(tx, c.spec, run_id, retries, now)
             if requeue:

@@ -33,11 +33,18 @@ LAST_SEND_TIMEOUT = 5.0  # seconds a notification sent as `baton run` ends may t
 
 
 def start_run(
-    engine: Engine, flow: LoadedFlow, params: Mapping[str, Any], partition: str | None = None
+    engine: Engine,
+    flow: LoadedFlow,
+    params: Mapping[str, Any],
+    partition: str | None = None,
+    *,
+    refresh_cache: bool = False,
 ) -> str:
+    """A new run of `flow` (of `partition`, for a partitioned flow); with `refresh_cache`,
+    its caching tasks recompute and replace their cached results."""
     values = coerce_params(flow.spec.params, params, flow=flow.spec.name)
     version = engine.register(flow.spec)
-    return engine.create_run(version, values, partition=partition)
+    return engine.create_run(version, values, partition=partition, refresh_cache=refresh_cache)
 
 
 def execute(
@@ -171,6 +178,7 @@ def run_flow(
     concurrency: int = DEFAULT_CONCURRENCY,
     settings: Settings | None = None,
     partition: str | None = None,
+    refresh_cache: bool = False,
 ) -> RunResult:
     """Run a flow (a `@flow` object or a file path) to the end in this process.
 
@@ -182,6 +190,7 @@ def run_flow(
         settings: where state is kept; by default from BATON_HOME / BATON_DATABASE_URL.
         partition: the key a run of a partitioned flow processes (a time-partitioned one
             defaults to the partition that closed last).
+        refresh_cache: tasks that cache recompute their results and replace the entries.
 
     Returns:
         The finished run: `.state`, `.tasks[key].state`, `.result(key)`.
@@ -194,7 +203,7 @@ def run_flow(
     store = Store(settings.database_url)
     try:
         engine = Engine(store)
-        run_id = start_run(engine, loaded, params or {}, partition)
+        run_id = start_run(engine, loaded, params or {}, partition, refresh_cache=refresh_cache)
         return execute(engine, settings, run_id, loaded, concurrency=concurrency)
     finally:
         store.close()

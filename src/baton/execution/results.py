@@ -83,6 +83,17 @@ def decode(result: str | None, result_ref: str | None, what: str = "the result")
     return None
 
 
+def exists(result_ref: str) -> bool:
+    """Whether a written result is still there (a cache hit's, before it is served)."""
+    if "://" not in result_ref or result_ref.startswith(LOCAL):
+        return os.path.isfile(result_ref.removeprefix(LOCAL))
+    try:
+        fs, path = _filesystem(result_ref)
+        return bool(fs.exists(path))
+    except (OSError, ImportError, BatonError):  # unreachable: as good as gone, here
+        return False
+
+
 def _write(store_url: str, name: str, data: bytes) -> str:
     """Write `data` as `name` in the result store; where it is (a path, or a URL)."""
     if store_url.startswith(LOCAL) or "://" not in store_url:

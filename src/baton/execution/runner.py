@@ -51,6 +51,8 @@ class Job:
     secrets: Secrets = field(default_factory=Secrets.empty)  # what it resolved and masks
     thread_id: int | None = None
     lost: str | None = None  # why its worker stopped it itself (fencing.Fence)
+    cache_key: str | None = None  # a task that caches: the key its result is kept under
+    cache_replace: bool = False  # a refresh: its result replaces the entry under the key
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: threading.Event = field(default_factory=threading.Event)  # its thread is free
     results_inline_max: int = 1 << 20  # bytes of JSON kept in the database
@@ -109,7 +111,7 @@ def _run(job: Job) -> Outcome:
             asset_records.detach(token)
         if ctx.interrupted is not None:
             raise ctx.interrupted()
-        follow = _follow(job, value)
+        follow = follow_of(job, value)
         reported = asset_records.collect(
             recorder,
             ctx.assets_file,
@@ -253,6 +255,9 @@ def outcome(job: Job, state: AttemptState, **fields: Any) -> Outcome:
     for name in ("error", "traceback"):
         if fields.get(name):
             fields[name] = job.secrets.mask(fields[name])
+    if job.cache_key is not None:
+        fields.setdefault("cache_key", job.cache_key)
+        fields.setdefault("cache_replace", job.cache_replace)
     return Outcome.of(job.claimed, state, time.time(), **fields)
 
 
@@ -269,7 +274,8 @@ def cancelled(job: Job) -> Outcome:
     return outcome(job, AttemptState.CANCELLED, error="cancelled", error_kind=ErrorKind.CANCELLED)
 
 
-def _follow(job: Job, value: Any) -> tuple[str, ...] | None:
+def follow_of(job: Job, value: Any) -> tuple[str, ...] | None:
+    """The downstream keys a branch task's result chooses (None: it is no branch)."""
     if not job.task.config.get("branch"):
         return None
     if value is None:

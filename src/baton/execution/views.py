@@ -22,7 +22,7 @@ from baton.model.names import task_label, task_run_name
 from baton.model.spec import FlowSpec
 from baton.model.times import iso
 from baton.settings import Settings
-from baton.store.records import AttemptRow, RunRow, TaskRunRow, WorkerRow
+from baton.store.records import AttemptRow, CacheEntryRow, RunRow, TaskRunRow, WorkerRow
 from baton.store.store import Store
 
 
@@ -59,9 +59,17 @@ class AttemptView(msgspec.Struct, frozen=True):
         return data
 
 
+class CachedFromView(msgspec.Struct, frozen=True):
+    """The run and attempt whose result a cache hit reused."""
+
+    run_id: str
+    attempt: int
+
+
 class TaskRunView(msgspec.Struct, frozen=True):
     """A task run, with its task's `type` and upstream keys (`depends_on`), and the run of
-    the sub-flow it started (`child_run_id`)."""
+    the sub-flow it started (`child_run_id`). A cache hit (`cached`) is `succeeded` with no
+    attempt: `cached_from` names the run and attempt that computed its result."""
 
     key: str
     map_index: int | None
@@ -76,6 +84,8 @@ class TaskRunView(msgspec.Struct, frozen=True):
     type: str | None = None
     depends_on: tuple[str, ...] = ()
     child_run_id: str | None = None
+    cached: bool = False
+    cached_from: CachedFromView | None = None
     record: TaskRunRow | None = None  # None for a task run read from JSON (the API)
 
     @classmethod
@@ -92,6 +102,12 @@ class TaskRunView(msgspec.Struct, frozen=True):
             error=r.error,
             error_kind=r.error_kind,
             attempt_list=None if attempts is None else tuple(AttemptView.of(a) for a in attempts),
+            cached=r.cached_from_run is not None,
+            cached_from=(
+                None
+                if r.cached_from_run is None
+                else CachedFromView(r.cached_from_run, r.cached_from_attempt or 0)
+            ),
             record=r,
             **detail,
         )
@@ -135,6 +151,10 @@ class TaskRunView(msgspec.Struct, frozen=True):
         data["type"] = self.type
         data["depends_on"] = list(self.depends_on)
         data["child_run_id"] = self.child_run_id
+        data["cached"] = self.cached
+        data["cached_from"] = (
+            None if self.cached_from is None else msgspec.to_builtins(self.cached_from)
+        )
         return data
 
     @classmethod
@@ -147,6 +167,8 @@ class TaskRunView(msgspec.Struct, frozen=True):
             type=t.get("type"),
             depends_on=tuple(t.get("depends_on") or ()),
             child_run_id=t.get("child_run_id"),
+            cached=bool(t.get("cached")),
+            cached_from=None if not t.get("cached_from") else CachedFromView(**t["cached_from"]),
         )
 
 
@@ -300,6 +322,37 @@ class WorkerView(msgspec.Struct, frozen=True):
             started_at=iso(r.started_at),
             heartbeat_at=iso(r.heartbeat_at),
             stopped_at=iso(r.stopped_at),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = msgspec.to_builtins(self)
+        return data
+
+
+class CacheEntryView(msgspec.Struct, frozen=True):
+    """A cached task result as `baton cache list --json` shows it: its key, the task, the
+    run and attempt that computed it, and when it expires (None: when its key changes)."""
+
+    key: str
+    flow: str
+    task: str
+    run_id: str
+    attempt: int
+    created_at: str | None
+    expires_at: str | None
+    result_len: int | None  # a list result's length
+
+    @classmethod
+    def of(cls, r: CacheEntryRow) -> CacheEntryView:
+        return cls(
+            key=r.key,
+            flow=r.flow_name,
+            task=r.task_key,
+            run_id=r.run_id,
+            attempt=r.attempt,
+            created_at=iso(r.created_at),
+            expires_at=iso(r.expires_at),
+            result_len=r.result_len,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -25,9 +25,11 @@ from typing import Any
 
 from baton.engine import partitions
 from baton.engine.planner import Outcome
+from baton.engine.run_facts import RunMeta
 from baton.engine.service import Engine, new_id
 from baton.errors import StoreCannotWrite, StoreError, TaskCancelled, TaskTimeout
 from baton.execution import (
+    caching,
     checks,
     fencing,
     loader,
@@ -75,6 +77,7 @@ class _Loop:
     next_timers: float = 0.0
     done: list[Outcome] = field(default_factory=list)  # outcomes not recorded yet
     undispatched: list[Claimed] = field(default_factory=list)  # claimed, not started yet
+    probes: list[caching.Probe] = field(default_factory=list)  # keys to look up in the cache
     drain_until: float | None = None  # set once `stop` is: when what still runs is handed back
     backoff: float = RECONNECT_MIN  # the next wait before reconnecting to the database
 
@@ -104,7 +107,8 @@ class Worker:
         self._scope_lock = threading.Lock()
         self.id = new_id()
         self.name = name or f"{lost.hostname()}:{os.getpid()}"
-        self._outcomes: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+        self._outcomes: queue.SimpleQueue[Outcome | caching.Probe | None] = queue.SimpleQueue()
+        self._fingerprints = caching.fingerprints()
         self._cancel_requested = False
         self._active: dict[str, runner.Job] = {}
         self._stopping: dict[str, _Stopping] = {}
@@ -150,12 +154,13 @@ class Worker:
         """One turn of the loop: record what ended, claim and start what is ready, run the
         timers that are due, then wait for the next outcome or timer. False once the worker
         is done (its runs ended, or it drained after `stop`)."""
-        self._drain(loop.done)
+        self._drain(loop)
         if stop is not None and stop.is_set() and loop.drain_until is None:
             loop.drain_until = time.monotonic() + grace
         draining = loop.drain_until is not None
         try:
             self._cancel_if_requested(loop)
+            self._serve_probes(loop)
             claimed = self._claim(loop, draining)
             timers_ran = self._due_timers(loop)
             self._due_heartbeat(loop)
@@ -254,7 +259,7 @@ class Worker:
         except queue.Empty:
             return
         if o is not None:
-            self._accept(o, loop.done)
+            self._accept(o, loop)
 
     def _shut_down(self) -> None:
         store = self.engine.store
@@ -360,16 +365,22 @@ class Worker:
             self.engine.store.reconnect()
         return min(backoff * 2, RECONNECT_MAX)
 
-    def _drain(self, into: list[Outcome]) -> None:
+    def _drain(self, loop: _Loop) -> None:
         while True:
             try:
                 o = self._outcomes.get_nowait()
             except queue.Empty:
                 return
             if o is not None:
-                self._accept(o, into)
+                self._accept(o, loop)
 
-    def _accept(self, o: Outcome, into: list[Outcome]) -> None:
+    def _accept(self, o: Outcome | caching.Probe, loop: _Loop) -> None:
+        if isinstance(o, caching.Probe):
+            if o.failed is not None:
+                self._accept(o.failed, loop)
+            elif o.job.claimed.attempt_id in self._active:  # else: timed out or cancelled
+                loop.probes.append(o)
+            return
         self._guard.ended(o.attempt_id)
         # An outcome counts once: a stopped attempt may still report after the loop
         # recorded its timeout or cancel for it.
@@ -377,7 +388,21 @@ class Worker:
             self._active.pop(o.attempt_id, None) is not None
             or self._stopping.pop(o.attempt_id, None) is not None
         ):
-            into.append(o)
+            loop.done.append(o)
+
+    def _serve_probes(self, loop: _Loop) -> None:
+        """Look up the cache keys computed since the last turn, in one read: a hit ends its
+        attempt now (recorded with the other outcomes), a miss runs it."""
+        if not loop.probes:
+            return
+        hits, misses = caching.serve(self.engine.store.read(), loop.probes, self.engine.clock())
+        loop.probes = []
+        for o in hits:
+            self._accept(o, loop)
+        for p in misses:
+            p.job.cache_key, p.job.cache_replace = p.key, p.replace
+            p.job.done.clear()
+            self._threads.submit(functools.partial(self._run_job, p.job))
 
     def _scope(self) -> list[str] | None:
         with self._scope_lock:
@@ -526,7 +551,14 @@ class Worker:
             broken=broken,
         )
         self._active[c.attempt_id] = job
-        self._threads.submit(functools.partial(self._run_job, job))
+        if task.cache is None:
+            self._threads.submit(functools.partial(self._run_job, job))
+        elif task.cache.key_function is None:
+            # No user function to call: keyed here, which costs less than a thread's start,
+            # and looked up with the others at the next turn.
+            self._probe(job, meta)
+        else:
+            self._threads.submit(functools.partial(self._probe, job, meta))
 
     # -- what `flow` tasks do, from their own thread (and so their own connection) -----
 
@@ -544,6 +576,12 @@ class Worker:
 
     def _run_job(self, job: runner.Job) -> None:
         self._outcomes.put(runner.run_attempt(job))
+
+    def _probe(self, job: runner.Job, meta: RunMeta) -> None:
+        try:
+            self._outcomes.put(caching.probe(job, meta, self._fingerprints))
+        finally:
+            job.done.set()  # its thread is free; a miss clears it as it runs the attempt
 
     def _upstream_results(self, run_id: str, keys: Sequence[str]) -> dict[str, Any]:
         if not keys:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack, cast, overload
 
 from baton.errors import DefinitionError
+from baton.model import cache as model_cache
 from baton.model import notifications as notifications_mod
 from baton.model import params as params_mod
 from baton.model.graph import validate
@@ -214,6 +215,11 @@ class TaskOptions(TypedDict, total=False):
     priority: int
     inputs: Iterable[str]
     outputs: Iterable[str]
+    cache: bool | Mapping[str, Any] | None
+    cache_key: Callable[..., Any] | str | None
+    cache_ttl: float | str | None
+    cache_include_code: bool | None
+    refresh_cache: bool
 
 
 def spec_fields(key: str, **options: Unpack[TaskOptions]) -> dict[str, Any]:
@@ -233,11 +239,19 @@ def spec_fields(key: str, **options: Unpack[TaskOptions]) -> dict[str, Any]:
         "inputs": list(options.get("inputs", ())),
         "outputs": list(options.get("outputs", ())),
     }
+    cache = model_cache.from_task_args(
+        key,
+        cache=options.get("cache"),
+        cache_key=options.get("cache_key"),
+        cache_ttl=options.get("cache_ttl"),
+        cache_include_code=options.get("cache_include_code"),
+        refresh_cache=options.get("refresh_cache", False),
+    )
     try:
         checked = validated(TaskSpec, fields)
     except ValueError as exc:
         raise DefinitionError(f"invalid task options: {exc}", task=key) from None
-    return {f: getattr(checked, f) for f in fields if f not in ("key", "type")}
+    return {f: getattr(checked, f) for f in fields if f not in ("key", "type")} | {"cache": cache}
 
 
 def _retry_options(key: str, options: TaskOptions) -> dict[str, Any]:
@@ -330,7 +344,10 @@ def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
     max_retry_delay, retry_jitter (fraction), retry_on (exception types) or all of these as
     retry=Retry(retries=3, delay=1, backoff=2, max_delay=60, jitter=0.1, on=(IOError,)),
     timeout (s), trigger_rule, queue, pool, priority, inputs, outputs (asset names), isolation
-    ("thread" or "process"), branch (the task returns the downstream key or keys to follow).
+    ("thread" or "process"), branch (the task returns the downstream key or keys to follow),
+    cache (True, or a dict of the YAML `cache:` fields), cache_key (a function or a template
+    such as "{{ params.day }}"), cache_ttl ("1h" or seconds), cache_include_code,
+    refresh_cache: see `baton.model.cache`.
     """
     if fn is not None:
         return Task(fn)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 
 from baton.model.assets import AssetSpec
+from baton.model.cache import CacheSpec
 from baton.model.partitions import PartitionsSpec
 from baton.model.trigger_rules import TriggerRule
 
@@ -78,6 +79,7 @@ class TaskSpec(Spec, frozen=True):
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     map_over: str | None = None
+    cache: CacheSpec | None = None  # None (omitted): the task does not cache
 
 
 class SourceRef(Spec, frozen=True):

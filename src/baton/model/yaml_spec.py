@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeVar, get_args
 import yaml
 
 from baton.errors import DefinitionError
-from baton.model import assets, graph, names, notifications, params, partitions, triggers
+from baton.model import assets, cache, graph, names, notifications, params, partitions, triggers
 from baton.model.retry import RETRY_OPTIONS, policy_fields
 from baton.model.spec import (
     DEFAULT_QUEUE,
@@ -55,6 +55,7 @@ _TASK_KEYS = frozenset(
         "inputs",
         "outputs",
         "map_over",
+        "cache",
     }
 )
 _YAML = "tag:yaml.org,2002:"
@@ -485,6 +486,7 @@ class _Parser:
             "inputs": tuple(inputs),
             "outputs": tuple(outputs),
             "map_over": map_over,
+            "cache": cache.parse_cache(item, key, self),
         }
         return self.build(TaskSpec, spec, line=self.line_of(item), task=key)
 

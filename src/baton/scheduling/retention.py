@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 from baton.settings import Settings
@@ -32,6 +33,7 @@ _SHOWN = (
     "log_chunks",
     "log_files",
     "notifications",
+    "cache_entries",
 )
 
 
@@ -47,7 +49,8 @@ def prune(
 ) -> dict[str, int]:
     """Prune runs that ended more than `older_than` seconds ago (see `store.prune`): how
     many rows of each kind went (or, dry, would go), `log_files`, and `kept` (families
-    old enough but kept whole for one of their runs)."""
+    old enough but kept whole for one of their runs). Cache entries whose ttl ran out go
+    too, whatever their age (by the workers' clock, which stamps them)."""
     # The store's clock, which stamps when runs end (one clock for every machine).
     before = (store.clock() if now is None else now) - older_than
     totals = dict.fromkeys((*KINDS, "kept"), 0)
@@ -66,8 +69,12 @@ def prune(
         # Files go after the commit: a rolled back batch keeps its logs.
         totals["log_files"] += _log_files(settings, b.run_ids, delete=not dry_run)
         if b.after is None:
-            return totals
+            break
         after = b.after
+    expired_at = time.time() if now is None else now
+    with store.transaction() as tx:
+        totals["cache_entries"] += tx.prune_expired_cache(expired_at, dry_run=dry_run)
+    return totals
 
 
 def summary(counts: dict[str, int], *, dry_run: bool = False) -> str:

@@ -238,6 +238,33 @@ class Claims(RunWrites):
             time.time() if now is None else now,
         )
 
+    def discard_attempts(self, attempt_ids: Sequence[str]) -> set[str]:
+        """Remove running attempts that never ran their task (a cache hit served it), with
+        their state events and any log shipped: a task run served from the cache has no
+        attempt. Returns the ids removed; one no longer running (failed as lost, timed out)
+        is left as it is, and its late report refused, as `end_attempts` does."""
+        if not attempt_ids:
+            return set()
+        marks = ",".join("?" * len(attempt_ids))
+        rows = self._all(
+            f"SELECT id, run_id FROM attempts WHERE id IN ({marks}) AND state = 'running'"
+            + self._d.row_lock,
+            list(attempt_ids),
+        )
+        ids = [r["id"] for r in rows]
+        if not ids:
+            return set()
+        runs = sorted({r["run_id"] for r in rows})
+        marks = ",".join("?" * len(ids))
+        self._c.execute(f"DELETE FROM attempts WHERE id IN ({marks})", ids)
+        self._c.execute(f"DELETE FROM log_chunks WHERE attempt_id IN ({marks})", ids)
+        self._c.execute(  # by run first: the run_id index, not a scan of all history
+            f"DELETE FROM state_events WHERE run_id IN ({','.join('?' * len(runs))}) "
+            f"AND note IN ({marks}) AND to_state LIKE ?",
+            [*runs, *ids, ATTEMPT_EVENT + "%"],
+        )
+        return set(ids)
+
     def attempts(self, run_id: str) -> list[AttemptRow]:
         """A run's attempts, each with its worker's name (`worker`), by task run and number."""
         rows = self._all(

@@ -8,9 +8,10 @@ all. So no run left behind links (`parent_run_id`, `root_run_id`, `parent_task_r
 A family is kept whole while any of its runs is not finished (not terminal), ended at or after
 the cutoff, is the latest run of its flow (what `flows list` shows), or has a notification
 still to send. With a family go its task runs, attempts, state events, shipped logs
-(log_chunks) and notifications. The asset tables stay (catalog, links, materializations,
-check results, freshness): they are the assets' history, and triggers read it; a
-materialization keeps its run id after the run is gone.
+(log_chunks), notifications and the cache entries of results its runs computed (expired
+entries go at every prune: `Tx.prune_expired_cache`). The asset tables stay (catalog,
+links, materializations, check results, freshness): they are the assets' history, and
+triggers read it; a materialization keeps its run id after the run is gone.
 
 Each function takes a `Tx` and works on one batch: the caller commits batch by batch (and
 removes what the runs left on disk), so no transaction holds the store for long.
@@ -25,7 +26,15 @@ from baton.model.states import RUN_TERMINAL
 from baton.store.store import Tx
 
 # What a prune removes, in the order it is deleted (what points at a row goes before it).
-KINDS = ("log_chunks", "attempts", "state_events", "notifications", "task_runs", "runs")
+KINDS = (
+    "log_chunks",
+    "attempts",
+    "state_events",
+    "notifications",
+    "cache_entries",
+    "task_runs",
+    "runs",
+)
 _IN_MAX = 500  # ids in one IN (...) list
 _TERMINAL = tuple(sorted(RUN_TERMINAL))
 
@@ -34,6 +43,7 @@ _WHERE = {
     "attempts": "run_id IN ({})",
     "state_events": "run_id IN ({})",
     "notifications": "run_id IN ({})",
+    "cache_entries": "run_id IN ({})",  # results a pruned run computed: `cached_from` a gone run
     "task_runs": "run_id IN ({})",
     "runs": "id IN ({})",
 }

@@ -76,7 +76,8 @@ class Reads(TxBase):
 
     def task_ends(self, after_id: int, settled: float, span: int) -> tuple[int, list[Row]]:
         """Task runs that ended after running, from the state events after `after_id`: where
-        the next read starts, and rows of `state` (terminal), `started_at`, `ended_at`.
+        the next read starts, and rows of `state` (terminal), `started_at`, `ended_at`, and
+        for a task that caches `cache_key` and, a hit, `cached_from_run`.
 
         Only events stamped at or before `settled` are read, so one that a transaction still
         open has numbered but not committed is not skipped for good (unless that transaction
@@ -93,7 +94,8 @@ class Reads(TxBase):
             return after_id, []
         marks = ",".join("?" * len(TASK_TERMINAL))
         rows = self._all(
-            "SELECT e.to_state AS state, t.started_at, t.ended_at FROM state_events e "
+            "SELECT e.to_state AS state, t.started_at, t.ended_at, t.cache_key, "
+            "t.cached_from_run FROM state_events e "
             "JOIN task_runs t ON t.id = e.task_run_id WHERE e.id > ? AND e.id <= ? "
             f"AND e.from_state IN ('running', 'waiting') AND e.to_state IN ({marks}) "
             "AND t.started_at IS NOT NULL AND t.ended_at IS NOT NULL",

@@ -51,6 +51,7 @@ class RunRow(Record, frozen=True, gc=False):
     created_at: float
     started_at: float | None
     ended_at: float | None
+    refresh_cache: int = 0  # 1: its caching tasks recompute and replace their entries
 
 
 class BackfillRow(Record, frozen=True, gc=False):
@@ -93,6 +94,9 @@ class TaskRunRow(Record, frozen=True, gc=False):
     reused_from: str | None
     defer_state: str | None  # JSON
     resume_attempt: str | None
+    cache_key: str | None = None  # the cache entry it looked up or wrote
+    cached_from_run: str | None = None  # a cache hit: the run and attempt whose result it reused
+    cached_from_attempt: int | None = None
 
 
 class AttemptRow(Record, frozen=True, gc=False):
@@ -229,6 +233,22 @@ class CheckResultRow(Record, frozen=True, gc=False):
     error: str | None  # the check itself could not run
     duration: float | None
     at: float
+
+
+class CacheEntryRow(Record, frozen=True, gc=False):
+    """A cached task result: the task run (and attempt) that computed it."""
+
+    key: str
+    flow_name: str
+    task_key: str
+    run_id: str
+    task_run_id: int
+    attempt: int
+    result: str | None  # JSON
+    result_ref: str | None  # a pickled result's file
+    result_len: int | None
+    created_at: float
+    expires_at: float | None  # None: until its key changes
 
 
 class AssetStateRow(Record, frozen=True, gc=False):

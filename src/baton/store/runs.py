@@ -63,12 +63,12 @@ class RunWrites(TxBase):
             self._c.execute(
                 "INSERT INTO runs (id, flow_name, version_id, state, params, trigger, "
                 "logical_date, data_interval_start, data_interval_end, trigger_info, partition, "
-                "parent_run_id, root_run_id, parent_task_run_id, unfinished, created_at) "
-                "VALUES (:id, :flow_name, :version_id, :state, :params, :trigger, "
+                "parent_run_id, root_run_id, parent_task_run_id, unfinished, created_at, "
+                "refresh_cache) VALUES (:id, :flow_name, :version_id, :state, :params, :trigger, "
                 ":logical_date, :data_interval_start, :data_interval_end, :trigger_info, "
                 ":partition, :parent_run_id, :root_run_id, :parent_task_run_id, :unfinished, "
-                ":created_at)",
-                {**_NEW_RUN, **run},
+                ":created_at, :refresh_cache)",
+                {**_NEW_RUN, "refresh_cache": 0, **run},
             )
         except Exception as exc:
             if not self._d.is_unique_violation(exc):

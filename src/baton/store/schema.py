@@ -103,6 +103,7 @@ runs = Table(
     Column("created_at", Float, nullable=False),
     Column("started_at", Float),
     Column("ended_at", Float),
+    Column("refresh_cache", Integer, nullable=False, server_default="0"),  # --refresh-cache
     Index("ix_runs_flow_created", "flow_name", "created_at"),
     Index("ix_runs_state_created", "state", "created_at"),  # lists filtered by state
     Index("ix_runs_created", "created_at"),
@@ -161,6 +162,9 @@ task_runs = Table(
     Column("reused_from", _str(32)),
     Column("defer_state", Text),  # JSON a waiting task gets back when it runs again
     Column("resume_attempt", _str(32)),  # the waiting attempt the next claim continues
+    Column("cache_key", _str(64)),  # the cache entry it looked up (a task that caches)
+    Column("cached_from_run", _str(32)),  # a cache hit: the run and attempt that computed it
+    Column("cached_from_attempt", Integer),
     UniqueConstraint("run_id", "task_key", "map_index", name="uq_task_runs_key"),
 )
 # Matches the claim query's ORDER BY, so claiming never sorts the whole queue.
@@ -448,6 +452,27 @@ notifications = Table(
     Column("error", Text),
     Column("asset", _str(300)),  # the asset a stale or check_failed event is about
     Index("ix_notifications_due", "state", "next_at"),
+)
+
+# Task results kept for reuse (`model.cache`), by a key of what computed them
+# (`execution.cache_keys`); one result per key, written by the task run that computed it.
+cache_entries = Table(
+    "cache_entries",
+    metadata,
+    Column("key", _str(64), primary_key=True),
+    Column("flow_name", _str(200), nullable=False),
+    Column("task_key", _str(200), nullable=False),
+    Column("run_id", _str(32), nullable=False),
+    Column("task_run_id", _ID, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("result", Text),
+    Column("result_ref", Text),
+    Column("result_len", Integer),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),  # null: until the key changes
+    Index("ix_cache_entries_flow", "flow_name", "task_key"),
+    Index("ix_cache_entries_run", "run_id"),  # pruned with their run
+    Index("ix_cache_entries_created", "created_at"),
 )
 
 # Attempts' logs in cluster mode: workers copy each attempt's log file here as it grows, so a

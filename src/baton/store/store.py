@@ -18,6 +18,7 @@ from baton.store import dialect
 from baton.store.admin import Admin
 from baton.store.assets import Assets
 from baton.store.base import Row
+from baton.store.cache_entries import CacheEntries
 from baton.store.claims import AttemptMove, Claimed, Claims
 from baton.store.feeds import Feeds
 from baton.store.flows import Flows
@@ -155,9 +156,10 @@ class Store:
             listener.stop()
 
 
-class Tx(Claims, RunWrites, Flows, Assets, Partitions, Admin, Reads, Logs, Feeds):
+class Tx(Claims, RunWrites, Flows, Assets, Partitions, CacheEntries, Admin, Reads, Logs, Feeds):
     """The store's operations. SQL is written in sqlite3's style; see `dialect`.
 
     One type for callers, put together from the store's parts (`runs`, `claims`, `flows`,
-    `assets`, `admin`, `reads`, `logs`, `feeds`), which share the connection through `base.TxBase`.
+    `assets`, `cache_entries`, `admin`, `reads`, `logs`, `feeds`), which share the
+    connection through `base.TxBase`.
     """

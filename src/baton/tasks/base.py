@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from baton.errors import BatonError
 from baton.model.context import TaskContext
@@ -56,6 +56,16 @@ def always_user_code(config: dict[str, Any]) -> bool:
     return True
 
 
+# What a task's code is, for the default key of its cached results (`execution.cache_keys`):
+# ("python", a function), ("script", a file whose bytes are the code) or ("sql", a text);
+# None when the task's definition says it all (a shell command) or its config is templated.
+Code = tuple[Literal["python", "script", "sql"], Any] | None
+
+
+def _code_in_definition(ctx: TaskContext, config: dict[str, Any]) -> Code:
+    return None
+
+
 class TaskType(NamedTuple):
     """A task type: its name, config model and execute function, and the facts the API and
     UI need about it (said here once, not in lists of type names there)."""
@@ -68,3 +78,6 @@ class TaskType(NamedTuple):
     # Whether a task with this (raw) config imports the flow's Python code: the API server
     # never imports user code, so such a flow is deployed with `baton deploy` instead.
     user_code: Callable[[dict[str, Any]], bool] = _no_user_code
+    # The task's code (a raw config: its references are not resolved), which a cached
+    # result's default key hashes so that an edit recomputes it.
+    code: Callable[[TaskContext, dict[str, Any]], Code] = _code_in_definition

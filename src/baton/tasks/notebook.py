@@ -24,7 +24,7 @@ import msgspec
 from baton.model import decorators
 from baton.model.context import TaskContext
 from baton.tasks import process
-from baton.tasks.base import TaskConfig, TaskFailed, TaskType
+from baton.tasks.base import Code, TaskConfig, TaskFailed, TaskType
 
 Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
@@ -141,4 +141,9 @@ def notebook_task(
     return decorators.typed_task("notebook", key, config, wait_for=wait_for, **options)
 
 
-TYPE = TaskType("notebook", NotebookConfig, execute, icon="notebook")
+def code(ctx: TaskContext, config: dict[str, Any]) -> Code:
+    path = config.get("path")
+    return ("script", os.path.join(ctx.flow_dir, path)) if isinstance(path, str) else None
+
+
+TYPE = TaskType("notebook", NotebookConfig, execute, icon="notebook", code=code)

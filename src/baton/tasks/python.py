@@ -21,7 +21,7 @@ import msgspec
 
 from baton.model.context import NO_ITEM, TaskContext
 from baton.model.decorators import RUN_CONTEXT
-from baton.tasks.base import TaskConfig, TaskFailed, TaskType, always_user_code
+from baton.tasks.base import Code, TaskConfig, TaskFailed, TaskType, always_user_code
 
 
 class PythonConfig(TaskConfig, frozen=True):
@@ -116,4 +116,10 @@ def _in_subprocess(ctx: TaskContext, function: str, args: list[Any], kwargs: dic
     raise TaskFailed(message, error_types=error_types, traceback=tb)
 
 
-TYPE = TaskType("python", PythonConfig, execute, icon="python", user_code=always_user_code)
+def code(ctx: TaskContext, config: dict[str, Any]) -> Code:
+    return "python", ctx.load_function(config["function"])
+
+
+TYPE = TaskType(
+    "python", PythonConfig, execute, icon="python", user_code=always_user_code, code=code
+)

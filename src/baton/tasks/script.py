@@ -20,7 +20,7 @@ from baton.errors import Skip
 from baton.model import decorators
 from baton.model.context import NO_ITEM, TaskContext
 from baton.tasks import process
-from baton.tasks.base import TaskConfig, TaskFailed, TaskType
+from baton.tasks.base import Code, TaskConfig, TaskFailed, TaskType
 
 # What YAML writes as a number is passed on as its text, like a shell would.
 Arg = str | int | float
@@ -149,4 +149,9 @@ def script_task(
     )
 
 
-TYPE = TaskType("script", ScriptConfig, execute, icon="script")
+def code(ctx: TaskContext, config: dict[str, Any]) -> Code:
+    path = config.get("path")
+    return ("script", resolve_path(ctx, path)) if isinstance(path, str) else None
+
+
+TYPE = TaskType("script", ScriptConfig, execute, icon="script", code=code)

@@ -37,7 +37,7 @@ from sqlalchemy.pool import NullPool
 
 from baton.model import decorators, urls
 from baton.model.context import TaskContext
-from baton.tasks.base import TaskConfig, TaskFailed, TaskType
+from baton.tasks.base import Code, TaskConfig, TaskFailed, TaskType
 
 CONN_PREFIX = "BATON_CONN_"
 CANCEL_INTERVAL = 0.2  # seconds between cancels of a query that goes on
@@ -391,4 +391,14 @@ def sql_task(
     return decorators.typed_task("sql", key, config, wait_for=wait_for, **options)
 
 
-TYPE = TaskType("sql", SqlConfig, execute, icon="sql")
+def code(ctx: TaskContext, config: dict[str, Any]) -> Code:
+    """The statement's text as written (its template: the params it reads are inputs), or
+    its file."""
+    if isinstance(config.get("sql"), str):
+        return "sql", config["sql"]
+    if isinstance(config.get("file"), str):
+        return "script", os.path.join(ctx.flow_dir, config["file"])
+    return None
+
+
+TYPE = TaskType("sql", SqlConfig, execute, icon="sql", code=code)

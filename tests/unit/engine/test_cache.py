@@ -8,7 +8,8 @@ import pytest
 
 from baton.engine import service
 from baton.engine.cache import LRU
-from baton.engine.service import Engine, RunMeta
+from baton.engine.run_facts import RunMeta
+from baton.engine.service import Engine
 from baton.model.spec import FlowSpec, TaskSpec
 from baton.store.store import Store
 from engine_kit import outcome_of

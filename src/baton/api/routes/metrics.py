@@ -17,7 +17,10 @@ The histogram `baton_task_duration_seconds` is cumulative, as Prometheus expects
 reads the state events recorded since the last one (a range of their primary key, so the cost
 is what happened since, not all of history) and adds the task runs among them that ended
 after running. It counts from the server's first scrape and restarts with the server, like
-any process counter; `rate()` and `histogram_quantile()` work on it as usual.
+any process counter; `rate()` and `histogram_quantile()` work on it as usual. The cache
+counters `baton_cache_hits_total` and `baton_cache_misses_total` are read from the same
+events: a task run that caches and ended served from the cache is a hit, one that ran
+(computed its result, or failed) a miss.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ router = audited_router(tags=["metrics"])  # no prefix: at the root
 
 
 class TaskDurations:
-    """The duration histogram, by end state, fed from the store's state events."""
+    """The duration histogram, by end state, and the cache counters, fed from the store's
+    state events."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # scrapes may come at once
@@ -66,6 +70,8 @@ class TaskDurations:
         self._buckets = {s.value: [0] * len(BUCKETS) for s in ENDED_STATES}
         self._sums = dict.fromkeys(self._buckets, 0.0)
         self._counts = dict.fromkeys(self._buckets, 0)
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     def update(self, read: Tx, now: float) -> None:
         with self._lock:
@@ -75,6 +81,10 @@ class TaskDurations:
             self._after, rows = read.task_ends(self._after, now - SETTLE, SPAN)
             for r in rows:
                 self._observe(r["state"], max(r["ended_at"] - r["started_at"], 0.0))
+                if r["cached_from_run"] is not None:
+                    self.cache_hits += 1
+                elif r["cache_key"] is not None:
+                    self.cache_misses += 1
 
     def _observe(self, state: str, seconds: float) -> None:
         buckets = self._buckets.setdefault(state, [0] * len(BUCKETS))
@@ -167,6 +177,21 @@ def render(read: Tx, durations: TaskDurations, heartbeat: float) -> str:
         "this server's first scrape.",
     )
     out += durations.lines("baton_task_duration_seconds")
+    _family(
+        out,
+        "baton_cache_hits_total",
+        "counter",
+        "Task runs served from the cache (no attempt ran), from this server's first scrape.",
+    )
+    out.append(f"baton_cache_hits_total {durations.cache_hits}")
+    _family(
+        out,
+        "baton_cache_misses_total",
+        "counter",
+        "Task runs of caching tasks that ran (no entry, expired, or refreshed), from this "
+        "server's first scrape.",
+    )
+    out.append(f"baton_cache_misses_total {durations.cache_misses}")
     _family(
         out,
         "baton_asset_stale",
