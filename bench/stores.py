@@ -34,3 +34,9 @@ def _sql(url: str, statement: str) -> None:
         conn.execute(statement)
     finally:
         conn.close()
+
+
+def vacuum(url: str, *tables: str) -> None:
+    """VACUUM ANALYZE these PostgreSQL tables (after a bulk fill, as autovacuum would)."""
+    for table in tables:
+        _sql(url, f"VACUUM ANALYZE {table}")
