@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from stores import BASE, database
+from stores import BASE, database, pct
 
 from baton.api.auth import create_token
 from baton.engine.planner import Outcome
@@ -193,11 +193,6 @@ def measure(client: httpx.Client, path: str, n: int) -> list[float]:
         times.append((time.perf_counter() - t) * 1000)
         r.raise_for_status()
     return times
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def load(base: str, token: str, path: str, n: int) -> dict[str, Any]:

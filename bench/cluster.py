@@ -38,12 +38,13 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from stores import BASE, pct
 
 BENCH = Path(__file__).resolve().parent
 FLOWS = BENCH / "flows"
 RESULTS = BENCH / "results"
 BATON = str(BENCH.parent / ".venv" / "bin" / "baton")
-BASE = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
 TIMEOUT_S = 300.0
 TARGET_TPS_2 = 1500.0
 TARGET_P50_MS, TARGET_P99_MS = 5.0, 25.0
@@ -132,11 +133,6 @@ def latencies(workers: int, concurrency: int, home: Path) -> list[float]:
         (float(json.loads(by_key[k]["result"])) - by_key[prev]["ended_at"]) * 1000
         for prev, k in itertools.pairwise(keys)
     ]
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:

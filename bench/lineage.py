@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stores import BASE, database
+from stores import BASE, database, measure, pct
 
 from baton.execution import asset_views
 from baton.store.assets import Materialization
@@ -81,20 +81,6 @@ def fill(store: Store, rng: random.Random) -> tuple[list[str], list[str], int]:
                 ]
             )
     return written, hubs, sum(len(rows) for rows in links.values())
-
-
-def measure(fn: Callable[[], Any], n: int) -> tuple[list[float], list[Any]]:
-    took, out = [], []
-    for _ in range(n):
-        start = time.perf_counter()
-        out.append(fn())
-        took.append((time.perf_counter() - start) * 1000)
-    return took, out
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:

@@ -23,12 +23,11 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from stores import BASE, database, vacuum
+from stores import BASE, database, measure, pct, vacuum
 
 from baton.execution import partition_views as pv
 from baton.execution.loader import LoadedFlow
@@ -91,20 +90,6 @@ def _write(asset: str, run_id: str, key: str, at: float) -> Materialization:
     return Materialization(asset, "hourly", run_id, "load", 0, 1, run_id, None, None, at, key)
 
 
-def measure(fn: Callable[[], Any], n: int) -> list[float]:
-    took = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        took.append((time.perf_counter() - t) * 1000)
-    return took
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", nargs="?", default=BASE)
@@ -143,7 +128,7 @@ def main() -> None:
             ("flow: status=failed page", flow_failed),
             ("asset: all keys, 1st page", asset_all),
         ):
-            took = measure(fn, args.queries)
+            took, _ = measure(fn, args.queries)
             rows.append(
                 {
                     "request": name,

@@ -1,12 +1,14 @@
-"""What the store benchmarks share: a fresh database for one benchmark run."""
+"""What the benchmarks share: a fresh database for one run, timing and percentiles."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from baton.store import dialect
 
@@ -40,3 +42,19 @@ def vacuum(url: str, *tables: str) -> None:
     """VACUUM ANALYZE these PostgreSQL tables (after a bulk fill, as autovacuum would)."""
     for table in tables:
         _sql(url, f"VACUUM ANALYZE {table}")
+
+
+def measure(fn: Callable[[], Any], n: int) -> tuple[list[float], list[Any]]:
+    """`fn()` called `n` times: each call's milliseconds, and what it returned."""
+    took, out = [], []
+    for _ in range(n):
+        start = time.perf_counter()
+        out.append(fn())
+        took.append((time.perf_counter() - start) * 1000)
+    return took, out
+
+
+def pct(values: list[float], p: float) -> float:
+    """The `p`th percentile of `values` (the nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]

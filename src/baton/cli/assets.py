@@ -9,11 +9,9 @@ Each command reads the store (`_Local`) or, with `--server` / BATON_SERVER, a se
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from baton.cli import common, remote
+from baton.cli import common, partitions, remote
 
 if TYPE_CHECKING:
     from baton.store.store import Store
@@ -197,25 +195,17 @@ def cmd_show(args: argparse.Namespace, ctx: common.Context) -> int:
 def _show_partitions(args: argparse.Namespace, ctx: common.Context) -> int:
     import json
 
-    from baton.cli import display
-
     with _opened(args, ctx) as source:
         data = source.partitions(args.name, args.status)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
-    counts = ", ".join(f"{n} {s}" for s, n in data["counts"].items() if n)
     rows = [
         [i["key"], i["status"], _when(i["materialized_at"]), i["run_id"] or ""]
         for i in data["items"]
     ]
-    display.print_table(
-        f"asset {data['asset']} (flow {data['flow']}): {data['total']} {data['type']} partitions"
-        f" ({counts or 'none'})",
-        ["partition", "status", "written (UTC)", "run"],
-        rows,
-        state_col=1,
-    )
+    whose = f"asset {data['asset']} (flow {data['flow']})"
+    partitions.print_page(data, whose, ["partition", "status", "written (UTC)", "run"], rows)
     return 0
 
 
@@ -331,17 +321,8 @@ def cmd_check(args: argparse.Namespace, ctx: common.Context) -> int:
 # -- where the answers come from ---------------------------------------------------------
 
 
-@contextmanager
-def _opened(args: argparse.Namespace, ctx: common.Context) -> Iterator[Any]:
-    if remote.wanted(args):
-        client = remote.Client(args)
-        try:
-            yield _Remote(client)
-        finally:
-            client.close()
-        return
-    with ctx.store() as store:
-        yield _Local(store, ctx)
+def _opened(args: argparse.Namespace, ctx: common.Context) -> Any:
+    return remote.answers(args, ctx.store, _Remote, lambda store: _Local(store, ctx))
 
 
 class _Local:
@@ -444,20 +425,7 @@ class _Remote:
         return data
 
     def partitions(self, name: str, statuses: list[str] | None) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        items: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            data = self.client.get(
-                f"/assets/{_checked(name)}/partitions",
-                status=statuses,
-                limit=remote.PAGE,
-                cursor=cursor,
-            )
-            items += data["items"]
-            cursor = data["next_cursor"]
-            if cursor is None:
-                return {**data, "items": items}
+        return partitions.all_pages(self.client, f"/assets/{_checked(name)}/partitions", statuses)
 
     def history(self, name: str, limit: int) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -8,8 +8,6 @@ both answer the JSON of `execution.partition_views`, so the two print the same.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from baton.cli import common, remote
@@ -55,24 +53,38 @@ def add_commands(sub: Any) -> None:
 def cmd_show(args: argparse.Namespace, ctx: common.Context) -> int:
     import json
 
-    from baton.cli import display
-
     with _opened(args, ctx) as source:
         data = source.show(args.flow, args.status)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
-    counts = ", ".join(f"{n} {s}" for s, n in data["counts"].items() if n)
     rows = [
         [i["key"], i["status"], i["run_id"] or "", _when(i["updated_at"])] for i in data["items"]
     ]
-    display.print_table(
-        f"flow {data['flow']}: {data['total']} {data['type']} partitions ({counts or 'none'})",
-        ["partition", "status", "run", "updated (UTC)"],
-        rows,
-        state_col=1,
-    )
+    print_page(data, f"flow {data['flow']}", ["partition", "status", "run", "updated (UTC)"], rows)
     return 0
+
+
+def print_page(data: dict[str, Any], whose: str, header: list[str], rows: list[list[str]]) -> None:
+    """A flow's or an asset's partitions as a table (`rows` of `data["items"]`)."""
+    from baton.cli import display
+
+    counts = ", ".join(f"{n} {s}" for s, n in data["counts"].items() if n)
+    title = f"{whose}: {data['total']} {data['type']} partitions ({counts or 'none'})"
+    display.print_table(title, header, rows, state_col=1)
+
+
+def all_pages(client: remote.Client, path: str, statuses: list[str] | None) -> dict[str, Any]:
+    """Every page of a partition listing (`path`) through a server, as one."""
+    data: dict[str, Any] = {}
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        data = client.get(path, status=statuses, limit=remote.PAGE, cursor=cursor)
+        items += data["items"]
+        cursor = data["next_cursor"]
+        if cursor is None:
+            return {**data, "items": items}
 
 
 def cmd_change(args: argparse.Namespace, ctx: common.Context) -> int:
@@ -103,17 +115,8 @@ def cmd_keys(args: argparse.Namespace, ctx: common.Context) -> int:
     return 0
 
 
-@contextmanager
-def _opened(args: argparse.Namespace, ctx: common.Context) -> Iterator[Any]:
-    if remote.wanted(args):
-        client = remote.Client(args)
-        try:
-            yield _Remote(client)
-        finally:
-            client.close()
-        return
-    with ctx.store() as store:
-        yield _Local(store)
+def _opened(args: argparse.Namespace, ctx: common.Context) -> Any:
+    return remote.answers(args, ctx.store, _Remote, _Local)
 
 
 class _Local:
@@ -157,21 +160,7 @@ class _Remote:
         self.client = client
 
     def show(self, flow: str, statuses: list[str] | None) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        items: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            data = self.client.get(
-                f"/flows/{_segment(flow)}/partitions",
-                status=statuses,
-                limit=remote.PAGE,
-                cursor=cursor,
-            )
-            items += data["items"]
-            cursor = data["next_cursor"]
-            if cursor is None:
-                break
-        return {**data, "items": items}
+        return all_pages(self.client, f"/flows/{_segment(flow)}/partitions", statuses)
 
     def change(self, verb: str, name: str, keys: list[str]) -> list[str]:
         path = f"/partitions/{_segment(name)}"

@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from baton.errors import BatonError
 
@@ -55,6 +56,29 @@ def add_options(p: argparse.ArgumentParser) -> None:
 def wanted(args: argparse.Namespace) -> bool:
     """Whether the command is to go through a server."""
     return bool(args.server or os.environ.get(SERVER_ENV))
+
+
+T = TypeVar("T")
+
+
+@contextmanager
+def answers(
+    args: argparse.Namespace,
+    store: Callable[[], Any],
+    through: Callable[[Client], T],
+    here: Callable[[Any], T],
+) -> Iterator[T]:
+    """Where a command's answers come from: `through(client)` of the server when the command
+    was given one, else `here(store)` of the store the context manager `store()` opens."""
+    if wanted(args):
+        client = Client(args)
+        try:
+            yield through(client)
+        finally:
+            client.close()
+        return
+    with store() as opened:
+        yield here(opened)
 
 
 class Client:
