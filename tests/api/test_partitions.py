@@ -273,3 +273,50 @@ def test_an_assets_partitions_by_pages(client_for, define, store: Store) -> None
     assert bad.json()["detail"][0]["loc"] == ["query", "status"]
     assert viewer.get("/api/v1/assets/wh.nope/partitions").status_code == 404
     assert viewer.get("/api/v1/assets/bad name/partitions").status_code == 422
+
+
+def test_nul_characters_and_a_cursor_whose_key_is_gone_are_422(client_for, define) -> None:
+    define(CUSTOMERS)
+    operator = client_for("operator")
+    for url in (
+        "/api/v1/runs?partition=%00",
+        "/api/v1/flows/bill/partitions?cursor=a%00",
+        "/api/v1/backfills/%00",
+    ):
+        r = operator.get(url)
+        assert r.status_code == 422, (url, r.text)
+        assert "NUL character" in r.json()["detail"][0]["msg"]
+    operator.post("/api/v1/partitions/customers", json={"keys": ["a", "b", "c"]})
+    first = operator.get("/api/v1/partitions/customers", params={"limit": 1}).json()
+    operator.delete("/api/v1/partitions/customers", params={"key": ["a"]})
+    r = operator.get("/api/v1/partitions/customers", params={"cursor": first["next_cursor"]})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["query", "cursor"]
+    assert "is gone" in r.json()["detail"][0]["msg"]
+
+
+def test_a_backfill_is_capped_cancelled_and_stops_with_its_flow(
+    client_for, define, store: Store
+) -> None:
+    define(DAYS)
+    operator = client_for("operator")
+    huge = operator.post(
+        "/api/v1/flows/days/backfills", json={"partitions": "2000-01-01..2024-01-01"}
+    )
+    assert huge.status_code == 422  # before the flow's start: no such keys
+    engine = Engine(store)
+    made = operator.post("/api/v1/flows/days/backfills", json={"missing": True}).json()
+    assert len(made["partitions"]) > 100
+    cancelled = operator.post(f"/api/v1/backfills/{made['id']}/cancel").json()
+    assert cancelled["state"] == "cancelled"
+    partition_backfills.advance(engine)
+    assert store.read().runs(flow="days", limit=5) == []  # no run made after the cancel
+    assert operator.post("/api/v1/backfills/nope/cancel").status_code == 404
+    # A backfill whose flow is deleted makes no more runs.
+    other = operator.post(
+        "/api/v1/flows/days/backfills", json={"partitions": "2024-01-01..2024-01-05"}
+    ).json()
+    assert client_for("editor").delete("/api/v1/flows/days").status_code == 204
+    partition_backfills.advance(engine)
+    got = client_for("viewer").get(f"/api/v1/backfills/{other['id']}").json()
+    assert (got["state"], got["runs"]) == ("cancelled", {})

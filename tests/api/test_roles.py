@@ -81,6 +81,7 @@ MIN_ROLE: dict[str, str | None] = {
     "assets.report": "operator",
     "partitions.add": "operator",
     "flows.backfill": "operator",
+    "backfills.cancel": "operator",
     "partitions.remove": "operator",
     # editor: + create, update and delete flows.
     "flows.create": "editor",

@@ -135,3 +135,14 @@ def test_backfill_runs_each_key_then_only_the_missing_or_failed_ones(baton, writ
         proc = baton("backfill", "days", *args, check=2)
         assert says in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_a_refused_partition_writes_nothing_and_a_server_password_is_masked(baton, write):
+    path = write("regions.py", REGIONS)
+    baton("run", path, "--flow", "regions", "--partition", "mars", check=2)
+    assert baton.json("flows", "list") == []  # not even the flow's version
+    proc = baton(
+        "partitions", "show", "regions", "--server", "http://ann:s3cr3t@127.0.0.1:1", check=1
+    )
+    assert "http://ann:***@127.0.0.1:1" in proc.stderr
+    assert "s3cr3t" not in proc.stderr

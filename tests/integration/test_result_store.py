@@ -151,3 +151,27 @@ def test_a_cache_hit_reads_the_result_store_and_a_gone_result_is_a_miss(
         p.unlink()
     assert tasks()["make"] == ("succeeded", 1, False)  # gone: computed again
     assert (workdir / "made.txt").read_text().split() == ["made", "made"]
+
+
+PARTITIONED_CACHE = """
+from baton import daily, flow, task
+
+@task(cache=True)
+def extract(partition, context):
+    with open("ran.txt", "a") as f:
+        f.write(partition + "\\n")
+    return partition + ":" + str(context.attempt)
+
+@flow(partitions=daily("2024-01-01"))
+def days():
+    extract()
+"""
+
+
+def test_a_caching_task_may_take_partition_and_context(baton, write, workdir: Path) -> None:
+    path = write("days.py", PARTITIONED_CACHE)
+    for key in ("2024-01-05", "2024-01-05", "2024-01-06"):
+        run = baton.run(path, "--partition", key)
+        assert run["state"] == "succeeded", run
+    # The partition is in the key: the same day is a hit, another day computes.
+    assert (workdir / "ran.txt").read_text().split() == ["2024-01-05", "2024-01-06"]

@@ -1,4 +1,5 @@
-"""The request-body limit: every route, any body, answered 413 before it is read whole.
+"""The request-body limit: every route, any body, answered 413 before it is read whole; and
+no NUL character in a path or query (PostgreSQL text cannot hold one: it would be a 503).
 
 `BodyLimit` is ASGI middleware. A request whose `Content-Length` is over the limit is answered
 at once, without reading its body. A body sent without a length (chunked) is counted as it
@@ -11,6 +12,18 @@ from __future__ import annotations
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+NUL = "a NUL character (\\0, %00) is not allowed in a name, key or filter"
+
+
+def _nul(scope: Scope) -> str | None:
+    """Where a request holds a NUL character: "path", "query", or None."""
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query: bytes = scope.get("query_string", b"")
+    if b"\x00" in query or b"%00" in query:
+        return "query"
+    return None
 
 
 def too_large(limit: int) -> str:
@@ -25,6 +38,11 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        where = _nul(scope)
+        if where is not None:
+            problem = {"type": "value_error", "loc": [where], "msg": NUL}
+            await JSONResponse({"detail": [problem]}, status_code=422)(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > self.limit:

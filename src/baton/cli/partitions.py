@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from baton.store.store import Store
 
 STATUSES = ("succeeded", "failed", "running", "missing")  # = partition_views.STATUSES
+PAGE = 10_000  # = the API's largest page of partitions (MAX_PARTITION_PAGE)
 
 
 def add_commands(sub: Any) -> None:
@@ -80,7 +81,7 @@ def all_pages(client: remote.Client, path: str, statuses: list[str] | None) -> d
     items: list[dict[str, Any]] = []
     cursor = None
     while True:
-        data = client.get(path, status=statuses, limit=remote.PAGE, cursor=cursor)
+        data = client.get(path, status=statuses, limit=PAGE, cursor=cursor)
         items += data["items"]
         cursor = data["next_cursor"]
         if cursor is None:
@@ -164,12 +165,13 @@ class _Remote:
 
     def change(self, verb: str, name: str, keys: list[str]) -> list[str]:
         path = f"/partitions/{_segment(name)}"
-        data = (
-            self.client.post(path, body={"keys": keys})
-            if verb == "add"
-            else self.client.delete(path, key=keys)
-        )
-        return list(data["keys"])
+        if verb == "add":
+            return list(self.client.post(path, body={"keys": keys})["keys"])
+        removed: list[str] = []
+        for start in range(0, len(keys), remote.PAGE):  # keys in a query: 500 a request
+            chunk = keys[start : start + remote.PAGE]
+            removed += self.client.delete(path, key=chunk)["keys"]
+        return removed
 
     def keys(self, name: str) -> list[str]:
         items: list[str] = []

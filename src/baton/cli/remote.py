@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from baton.errors import BatonError
+from baton.model.urls import masked, redacted
 
 if TYPE_CHECKING:
     import httpx
@@ -90,7 +91,7 @@ class Client:
         self.url = (args.server or os.environ[SERVER_ENV]).rstrip("/")
         if not self.url.startswith(("http://", "https://")):
             raise RemoteError(
-                f"--server {self.url}: expected a URL such as http://127.0.0.1:8080",
+                f"--server {redacted(self.url)}: expected a URL such as http://127.0.0.1:8080",
                 EXIT_BAD_INPUT,
             )
         token = args.token or os.environ.get(TOKEN_ENV)
@@ -112,7 +113,8 @@ class Client:
             r = self._http.request(method, path, **kwargs)
         except self._errors as exc:
             raise RemoteError(
-                f"cannot reach the baton server at {self.url}: {exc or type(exc).__name__}",
+                f"cannot reach the baton server at {redacted(self.url)}: "
+                f"{masked(str(exc), self.url) or type(exc).__name__}",
                 EXIT_FAILED,
                 unavailable=True,
             ) from None

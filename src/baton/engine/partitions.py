@@ -36,17 +36,8 @@ def resolve(
             for a static or dynamic flow, or none closed yet.
         ConflictError: the flow has an active run for that key.
     """
-    parts = spec.partitions
-    if parts is None:
-        raise InputError(
-            f"flow '{spec.name}' has no partitions, so a run of it takes no partition key"
-            f" (given {key!r})"
-        )
-    if key is None:
-        at = data_interval[1] if data_interval else logical_date if logical_date else now
-        key = default(spec, at)
-    else:
-        _check(tx, spec.name, parts, key, now)
+    at = data_interval[1] if data_interval else logical_date if logical_date else now
+    key, parts = checked(tx, spec, key, at, now)
     tx.lock_flow(spec.name)
     active = tx.active_partition_run(spec.name, key)
     if active is not None:
@@ -57,6 +48,28 @@ def resolve(
     if window is not None:
         data_interval = (window.start.timestamp(), window.end.timestamp())
     return key, data_interval
+
+
+def checked(
+    tx: Tx, spec: FlowSpec, key: str | None, at: float, now: float
+) -> tuple[str, PartitionsSpec]:
+    """The key a run of `spec` processes (`key`, or the default at `at`), checked, and the
+    flow's partitions: callers
+    check first, so that a refused key writes nothing (not even the flow's version).
+
+    Raises:
+        InputError: as `resolve`.
+    """
+    parts = spec.partitions
+    if parts is None:
+        raise InputError(
+            f"flow '{spec.name}' has no partitions, so a run of it takes no partition key"
+            f" (given {key!r})"
+        )
+    if key is None:
+        return default(spec, at), parts
+    _check(tx, spec.name, parts, key, now)
+    return key, parts
 
 
 def default(spec: FlowSpec, at: float) -> str:
@@ -71,7 +84,12 @@ def default(spec: FlowSpec, at: float) -> str:
             f"flow '{flow}' has {parts.type} partitions{shown if parts.values else ''}: give"
             " the key a run processes (`--partition KEY`)"
         )
-    key = partitions.last_closed(parts, datetime.fromtimestamp(at, UTC))
+    when = datetime.fromtimestamp(at, UTC)
+    if parts.end_offset < 0:  # the last closed one is held back: the newest that exists
+        existing = partitions.keys(parts, when)
+        key = existing[-1] if existing else None
+    else:
+        key = partitions.last_closed(parts, when)
     if key is None:
         raise InputError(
             f"flow '{flow}' has {parts.type} partitions from {parts.start}: none has ended yet"

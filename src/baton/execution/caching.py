@@ -212,7 +212,8 @@ def _inputs(job: runner.Job, meta: RunMeta) -> dict[str, Any]:
         "data_interval_end": ctx.data_interval_end,
         "trigger": dict(ctx.trigger_info) if ctx.trigger_info is not None else None,
     }
-    inputs |= {name: run[name] for name in reads}
+    # `partition` is in every key already (`default_key`); `context` is no input.
+    inputs |= {name: run[name] for name in reads if name in run}
     return inputs
 
 

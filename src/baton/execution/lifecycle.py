@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from baton.engine import partitions
 from baton.engine.service import Engine
 from baton.errors import InputError
 from baton.execution import loader, log_tail
@@ -43,6 +44,9 @@ def start_run(
     """A new run of `flow` (of `partition`, for a partitioned flow); with `refresh_cache`,
     its caching tasks recompute and replace their cached results."""
     values = coerce_params(flow.spec.params, params, flow=flow.spec.name)
+    if flow.spec.partitions is not None or partition is not None:  # refused: nothing written
+        now = engine.clock()
+        partitions.checked(engine.store.read(), flow.spec, partition, now, now)
     version = engine.register(flow.spec)
     return engine.create_run(version, values, partition=partition, refresh_cache=refresh_cache)
 

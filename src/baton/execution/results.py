@@ -69,7 +69,7 @@ def decode(result: str | None, result_ref: str | None, what: str = "the result")
                 " store was cleaned or moved); run the task again"
             ) from None
         except (OSError, ImportError, BatonError) as exc:  # unreachable, no driver, ...
-            why = _masked(f"{type(exc).__name__}: {exc}", result_ref)
+            why = urls.masked(f"{type(exc).__name__}: {exc}", result_ref)
             raise ResultGone(
                 f"{what} cannot be read from {urls.redacted(result_ref)}: {why}"
             ) from None
@@ -112,7 +112,7 @@ def _write(store_url: str, name: str, data: bytes) -> str:
         with fs.open(path, "wb") as f:  # object stores publish a file whole, when closed
             f.write(data)
     except (OSError, ImportError) as exc:  # unreachable, refused, no driver: no password
-        why = _masked(f"{type(exc).__name__}: {exc}", url)
+        why = urls.masked(f"{type(exc).__name__}: {exc}", url)
         text = f"the result store {urls.redacted(store_url)} cannot be written: {why}"
         raise OSError(text) from None
     return url
@@ -136,14 +136,3 @@ def _filesystem(url: str) -> tuple[Any, str]:
         ) from None
     fs, path = fsspec.core.url_to_fs(url)
     return fs, path
-
-
-def _masked(text: str, url: str) -> str:
-    """`text` without the password of `url` (a driver's message may quote the URL)."""
-    from urllib.parse import urlsplit
-
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    return text.replace(password, "***") if password else text

@@ -80,3 +80,14 @@ def _userinfo(url: str) -> tuple[int, int] | None:
             end = min(end, i)
     at = url.rfind("@", m.end(), end)
     return None if at < 0 else (m.end(), at)
+
+
+def masked(text: str, url: str) -> str:
+    """`text` without the password of `url` (a driver's message may quote the URL)."""
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    return text.replace(password, "***") if password else text

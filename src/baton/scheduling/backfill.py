@@ -36,6 +36,7 @@ from baton.store import waiting
 from baton.store.records import RunRow
 
 POLL = 0.2  # seconds between looks at a cluster's runs
+MAX_KEYS = 10_000  # partitions in one backfill: a range typo must not make a million runs
 
 
 @dataclass
@@ -96,6 +97,11 @@ def plan_partitions(
         keys = partitions.select(spec.partitions, selection, at, dynamic)
     if statuses:
         keys = [k for k in keys if views[k].status in statuses]
+    if len(keys) > MAX_KEYS:
+        raise InputError(
+            f"{len(keys)} partitions selected of flow '{flow}': at most {MAX_KEYS} a backfill;"
+            " backfill a smaller range at a time"
+        )
     if not keys:
         which = f" {' or '.join(statuses)}" if statuses else ""
         raise InputError(f"flow '{flow}' has no{which} partition in {selection or 'its keys'}")

@@ -7,7 +7,9 @@ Each round, a running backfill looks at the runs it has going and creates runs f
 keys, in order, until `max_parallel` are active; a key that has an active run already
 (another backfill, a schedule) is skipped with the reason. When every key has had its turn
 and its runs have ended, the backfill is `done`. Only the timers' leader advances
-backfills, so two servers never create a key's run twice.
+backfills, so two servers never create a key's run twice. A paused flow's backfill waits;
+one whose flow is deleted (or no longer deployed), or that is cancelled
+(`POST /api/v1/backfills/{id}/cancel`), makes no more runs (those made go on): `cancelled`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class BackfillView(msgspec.Struct, frozen=True, gc=False):
 
     id: str
     flow: str
-    state: str  # running, done
+    state: str  # running, done, cancelled
     partitions: list[str]  # the keys it runs, in order
     max_parallel: int
     runs: dict[str, str]  # key: run id, for the keys whose run was created
@@ -93,6 +95,19 @@ def start(
     return BackfillView.of(row)
 
 
+def cancel(engine: Engine, backfill_id: str) -> BackfillView | None:
+    """Stop a backfill making runs (those it made go on); None: no such backfill."""
+    with engine.store.transaction() as tx:
+        row = tx.backfill(backfill_id, lock=True)
+        if row is None:
+            return None
+        if row.state == "running":
+            now = engine.clock()
+            tx.update_backfill(backfill_id, "cancelled", row.next_index, row.progress, now)
+            row = msgspec.structs.replace(row, state="cancelled")
+    return BackfillView.of(row)
+
+
 def advance(engine: Engine) -> float | None:
     """One round over the running backfills; when to look again (None: none runs)."""
     running = engine.store.read().running_backfills()
@@ -105,6 +120,15 @@ def _advance(engine: Engine, backfill_id: str) -> None:
     read = engine.store.read()
     row = read.backfill(backfill_id)
     if row is None or row.state != "running":
+        return
+    flow = read.flow(row.flow_name)
+    if flow is None or not flow.deployed:  # deleted, or no longer deployed: no more runs
+        with engine.store.transaction() as tx:
+            tx.update_backfill(
+                backfill_id, "cancelled", row.next_index, row.progress, engine.clock()
+            )
+        return
+    if flow.paused:
         return
     keys: list[str] = json.loads(row.keys)
     progress = json.loads(row.progress)

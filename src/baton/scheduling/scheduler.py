@@ -197,8 +197,10 @@ class Scheduler:
                     logical_date=logical.timestamp(),
                     data_interval=(interval.start.timestamp(), interval.end.timestamp()),
                 )
-            except ConflictError:
-                continue  # another scheduler, a backfill, or we before a restart made it
+            except ConflictError as exc:  # another scheduler, a backfill, we before a restart
+                if c.spec.partitions is not None:  # or a run of its partition is going
+                    self.report(f"flow {name}: no run for {iso(logical.timestamp())}: {exc}")
+                continue
             self.report(f"flow {name}: run {run_id} for {iso(logical.timestamp())} (schedule)")
         if dates:
             new = json.dumps({"last": dates[-1].timestamp()})

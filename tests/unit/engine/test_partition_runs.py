@@ -182,3 +182,13 @@ def test_a_run_without_partitions_records_none(engine: Engine, store: Store, clo
     run_all(engine, clock)
     assert store.read().run(run_id).partition is None
     assert [m.partition for m in store.read().materializations("wh.load")] == [None]
+
+
+def test_with_end_offset_minus_one_the_default_is_the_newest_key_that_exists(
+    engine: Engine, store: Store, clock: Clock
+) -> None:
+    clock.now = NOON  # 2024-03-09 closed last; held back by end_offset -1
+    version = register(engine, daily("2024-01-01", end_offset=-1))
+    assert store.read().run(engine.create_run(version, {})).partition == "2024-03-08"
+    with pytest.raises(InputError, match="does not exist yet"):
+        engine.create_run(version, {}, partition="2024-03-09")

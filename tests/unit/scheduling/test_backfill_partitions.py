@@ -105,3 +105,15 @@ def test_a_plan_creates_one_run_per_key(engine: Engine, tmp_path: Path) -> None:
         (f"2024-01-0{d}", "backfill", "succeeded") for d in (1, 2, 3)
     ]
     assert all(r.data_interval_start is not None and r.logical_date is None for r in runs)
+
+
+def test_a_backfill_selects_at_most_max_keys(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy(engine)
+    monkeypatch.setattr(backfill, "MAX_KEYS", 3)
+    with pytest.raises(InputError, match="4 partitions selected of flow 'days': at most 3"):
+        backfill.plan_partitions(engine, "days", "2024-01-01..2024-01-04", now=NOW)
+    assert (
+        len(backfill.plan_partitions(engine, "days", "2024-01-01..2024-01-03", now=NOW).items) == 3
+    )

@@ -35,6 +35,9 @@ router = audited_router(prefix=API, tags=["partitions"])
 
 MAX_SELECTION = 10_000  # characters of a key selection: ranges keep it short
 MAX_PARALLEL = 100
+# Partition pages may be long: each page computes every key's status (50,000 in ~70 ms),
+# so few big pages cost a client far less than many small ones.
+MAX_PARTITION_PAGE = 10_000
 
 Status = Annotated[
     list[str] | None,
@@ -121,7 +124,7 @@ def flow_partitions(
     store: StoreDep,
     _: Viewer,
     status: Status = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = PAGE_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=MAX_PARTITION_PAGE)] = PAGE_LIMIT,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> dict[str, Any]:
     """The flow's partition keys, oldest first, each with the status of its newest run;
@@ -138,7 +141,7 @@ def flow_partitions(
         kept = partition_views.chosen(views, status)
     except InputError as exc:
         raise invalid((("query", "status"), str(exc), "value_error")) from None
-    start = _after(cursor, kept)
+    start = _after(cursor, [v.key for v in kept])
     page = kept[start : start + limit]
     more = start + limit < len(kept)
     return partition_views.flow_page(
@@ -154,7 +157,7 @@ def asset_partitions(
     store: StoreDep,
     _: Viewer,
     status: AssetStatus = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = PAGE_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=MAX_PARTITION_PAGE)] = PAGE_LIMIT,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> dict[str, Any]:
     """The asset's partition keys (those of the deployed flow writing it), oldest first,
@@ -169,7 +172,7 @@ def asset_partitions(
         kept = partition_views.chosen(views, status, ASSET_STATUSES)
     except InputError as exc:
         raise invalid((("query", "status"), str(exc), "value_error")) from None
-    start = _after(cursor, kept)
+    start = _after(cursor, [v.key for v in kept])
     page = kept[start : start + limit]
     more = start + limit < len(kept)
     cursor_out = encode_cursor(page[-1].key) if more else None
@@ -218,6 +221,17 @@ def get_backfill(
     return BackfillView.of(row).to_json()
 
 
+@router.post("/backfills/{backfill_id}/cancel", name="backfills.cancel", response_model=BackfillOut)
+def cancel_backfill(
+    backfill_id: Annotated[str, Path(max_length=32)], store: StoreDep, _: Operator
+) -> dict[str, Any]:
+    """Stop a backfill making runs; the runs it made go on (cancel them as runs)."""
+    view = partition_backfills.cancel(Engine(store), backfill_id)
+    if view is None:
+        raise NotFoundError(f"no backfill '{backfill_id}'")
+    return view.to_json()
+
+
 @router.get("/partitions/{name}", name="partitions.keys", response_model=KeysPage)
 def keys(
     name: SetName,
@@ -228,10 +242,7 @@ def keys(
 ) -> dict[str, Any]:
     """The keys of a dynamic partition set, in the order they were added."""
     found = store.read().dynamic_partition_keys(_named(name))
-    start = 0
-    if cursor:
-        (last,) = decode_cursor(cursor, str)
-        start = found.index(last) + 1 if last in found else len(found)
+    start = _after(cursor, found)
     page = found[start : start + limit]
     more = start + limit < len(found)
     return {"name": name, "items": page, "next_cursor": encode_cursor(page[-1]) if more else None}
@@ -272,15 +283,15 @@ def _named(name: str) -> str:
     return name
 
 
-def _after(
-    cursor: str | None,
-    views: Sequence[partition_views.PartitionView | partition_views.AssetPartitionView],
-) -> int:
-    """Where a page starts: after the key `cursor` names (the start without one)."""
+def _after(cursor: str | None, keys: Sequence[str]) -> int:
+    """Where a page starts: after the key `cursor` names (the start without one). A key
+    removed since (a dynamic one) cannot say where the next page starts: a 422, not a
+    listing that silently ends early."""
     if not cursor:
         return 0
     (last,) = decode_cursor(cursor, str)
-    for i, v in enumerate(views):
-        if v.key == last:
+    for i, key in enumerate(keys):
+        if key == last:
             return i + 1
-    return len(views)
+    msg = f"the cursor's key {last!r} is gone (removed meanwhile): list again from the start"
+    raise invalid((("query", "cursor"), msg, "value_error"))

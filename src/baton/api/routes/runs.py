@@ -71,7 +71,7 @@ def runs(
     rows = store.read().runs(
         flow=flow,
         state=state.value if state else None,
-        partition=partition,
+        partition=partition or None,
         limit=limit + 1,
         created_after=_seconds(created_after),
         created_before=_seconds(created_before),
