@@ -180,6 +180,7 @@ def test_old_finished_runs_go_with_all_they_own_and_the_rest_stays(store, settin
         "notifications": 3,
         "cache_entries": 4,  # those of the 3 runs, and the entry whose ttl ran out
         "log_files": 3,
+        "result_files": 0,
         "kept": 4,  # f4, f5, g1 and h1 (f3 and h3 are not even candidates)
     }
     assert {t: before[t] - n for t, n in counts(store).items()} == {t: removed[t] for t in TABLES}

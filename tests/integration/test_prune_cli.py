@@ -57,7 +57,7 @@ def test_db_prune_says_what_it_removed_and_keeps_the_latest_run(store_env, baton
     dry = baton("db", "prune", "--older-than", "1s", "--dry-run").stdout
     assert dry == (
         f"would prune 2 runs, 2 task runs, 2 attempts, {dry_events(dry)} state events, "
-        f"{chunks} log chunks, 2 log files, 0 notifications, 0 cache entries\n"
+        f"{chunks} log chunks, 2 log files, 0 result files, 0 notifications, 0 cache entries\n"
     )
     assert len(baton.json("runs", "list")) == 3 and len(list(logs.iterdir())) == 3
 

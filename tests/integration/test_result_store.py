@@ -175,3 +175,40 @@ def test_a_caching_task_may_take_partition_and_context(baton, write, workdir: Pa
         assert run["state"] == "succeeded", run
     # The partition is in the key: the same day is a hit, another day computes.
     assert (workdir / "ran.txt").read_text().split() == ["2024-01-05", "2024-01-06"]
+
+
+PICKLED = """
+from baton import flow, task
+
+@task
+def make():
+    return {1, 2, 3}             # not JSON: a file in the result store
+
+@task(cache=True)
+def keep():
+    return b"bytes"              # cached: a later run's hit reads this run's file
+
+@flow
+def files():
+    make()
+    keep()
+"""
+
+
+def test_prune_removes_the_result_files_no_run_reads_any_more(baton, write, h, workdir) -> None:
+    path = write("files.py", PICKLED)
+    store = workdir / ".baton" / "results"
+    first = baton.run(path)
+    second = baton.run(path)  # `keep` is a hit: it reads the first run's file
+    assert {t["key"]: t["attempts"] for t in second["tasks"]} == {"make": 1, "keep": 0}
+    assert len(list(store.iterdir())) == 3
+    h.wait_until(
+        lambda: baton.json("db", "prune", "--older-than", "1s", "--dry-run")["runs"] == 1,
+        what="the first run to be a second old",
+    )
+    pruned = baton.json("db", "prune", "--older-than", "1s")
+    assert (pruned["runs"], pruned["result_files"]) == (1, 1)
+    # The first run's `make` result went; its `keep` result stays: the second run reads it.
+    assert len(list(store.iterdir())) == 2
+    assert baton.json("runs", "show", second["id"])["state"] == "succeeded"
+    assert baton.json("runs", "list")[0]["id"] == second["id"] != first["id"]

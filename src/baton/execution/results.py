@@ -94,6 +94,19 @@ def exists(result_ref: str) -> bool:
         return False
 
 
+def remove(result_ref: str) -> None:
+    """Delete a written result (a pruned run's). One already gone is fine; one a store that
+    cannot be reached now keeps is left there: it never holds up forgetting the rows."""
+    try:
+        if "://" not in result_ref or result_ref.startswith(LOCAL):
+            os.remove(result_ref.removeprefix(LOCAL))
+            return
+        fs, path = _filesystem(result_ref)
+        fs.rm_file(path)
+    except (OSError, ImportError, BatonError):
+        pass
+
+
 def _write(store_url: str, name: str, data: bytes) -> str:
     """Write `data` as `name` in the result store; where it is (a path, or a URL)."""
     if store_url.startswith(LOCAL) or "://" not in store_url:

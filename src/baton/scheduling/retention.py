@@ -1,9 +1,10 @@
 """Keeping history bounded: `baton db prune` and `baton server --prune-older-than`.
 
 What goes and what stays is `store.prune`'s to say; this module runs it batch by batch (one
-transaction each), removes the log files the pruned runs left under BATON_HOME once their
-rows are gone, adds up what went, and, for a server, does it once an hour while it holds
-the timers' lock (so two servers never prune at once).
+transaction each), removes the log files the pruned runs left under BATON_HOME and the
+results they wrote to the result store once their rows are gone, adds up what went, and,
+for a server, does it once an hour while it holds the timers' lock (so two servers never
+prune at once).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from baton.execution import results
 from baton.settings import Settings
 from baton.store import prune as store_prune
 from baton.store.store import Store
@@ -24,7 +26,7 @@ BATCH = 100  # families of runs per transaction
 INTERVAL = 3600.0  # seconds between a server's prunes
 RETRY = 60.0  # seconds before a server tries again after a database error
 LEADER_POLL = 1.0  # seconds between looks at whether this server holds the timers' lock
-KINDS = (*store_prune.KINDS, "log_files")
+KINDS = (*store_prune.KINDS, "log_files", "result_files")
 _SHOWN = (
     "runs",
     "task_runs",
@@ -32,6 +34,7 @@ _SHOWN = (
     "state_events",
     "log_chunks",
     "log_files",
+    "result_files",
     "notifications",
     "cache_entries",
 )
@@ -68,6 +71,10 @@ def prune(
         totals["kept"] += b.kept
         # Files go after the commit: a rolled back batch keeps its logs.
         totals["log_files"] += _log_files(settings, b.run_ids, delete=not dry_run)
+        if not dry_run:
+            for ref in b.result_refs:
+                results.remove(ref)
+        totals["result_files"] += len(b.result_refs)
         if b.after is None:
             break
         after = b.after

@@ -9,7 +9,9 @@ A family is kept whole while any of its runs is not finished (not terminal), end
 the cutoff, is the latest run of its flow (what `flows list` shows), or has a notification
 still to send. With a family go its task runs, attempts, state events, shipped logs
 (log_chunks), notifications and the cache entries of results its runs computed (expired
-entries go at every prune: `Tx.prune_expired_cache`). The asset tables stay (catalog,
+entries go at every prune: `Tx.prune_expired_cache`), and the results its task runs wrote to
+the result store, unless a task run left (a cache hit served one) still reads them. The asset
+tables stay (catalog,
 links, materializations, check results, freshness): they are the assets' history, and
 triggers read it; a materialization keeps its run id after the run is gone.
 
@@ -57,6 +59,7 @@ class Batch(NamedTuple):
     counts: dict[str, int]
     after: tuple[float, str] | None
     kept: int
+    result_refs: list[str] = []  # result files no task run reads any more: the caller's to remove
 
 
 def prune_batch(
@@ -84,10 +87,45 @@ def prune_batch(
             doomed += ids
         else:
             kept += 1
+    refs = _result_refs(tx, doomed)
     counts = _apply(tx, doomed, delete=not dry_run)
+    if refs:  # those a surviving task run or cache entry still reads stay
+        refs -= _still_read(tx, sorted(refs), gone=doomed if dry_run else ())
     last = tops[-1]
     more = (last["created_at"], last["id"]) if len(tops) == limit else None
-    return Batch(doomed, counts, more, kept)
+    return Batch(doomed, counts, more, kept, sorted(refs))
+
+
+def _result_refs(tx: Tx, run_ids: Sequence[str]) -> set[str]:
+    """Where these runs' task runs wrote their results (not where a hit or repair read)."""
+    refs: set[str] = set()
+    for i in range(0, len(run_ids), _IN_MAX):
+        part = list(run_ids[i : i + _IN_MAX])
+        rows = _all(
+            tx,
+            f"SELECT result_ref FROM task_runs WHERE run_id IN ({','.join('?' * len(part))}) "
+            "AND result_ref IS NOT NULL AND reused_from IS NULL AND cached_from_run IS NULL",
+            part,
+        )
+        refs |= {str(r["result_ref"]) for r in rows}
+    return refs
+
+
+def _still_read(tx: Tx, refs: Sequence[str], gone: Sequence[str]) -> set[str]:
+    """The refs a task run or cache entry outside the runs `gone` still reads."""
+    read: set[str] = set()
+    skip = f" AND run_id NOT IN ({','.join('?' * len(gone))})" if gone else ""
+    for i in range(0, len(refs), _IN_MAX):
+        part = list(refs[i : i + _IN_MAX])
+        marks = ",".join("?" * len(part))
+        for table in ("task_runs", "cache_entries"):
+            rows = _all(
+                tx,
+                f"SELECT DISTINCT result_ref FROM {table} WHERE result_ref IN ({marks}){skip}",
+                [*part, *gone],
+            )
+            read |= {str(r["result_ref"]) for r in rows}
+    return read
 
 
 def _all(tx: Tx, sql: str, params: Sequence[Any]) -> list[Any]:
