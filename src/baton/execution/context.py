@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from baton.errors import TaskInterrupt
 from baton.model.context import NO_ITEM
+from baton.model.resources import Resources
 from baton.model.spec import PARAM_KEY, REF_KEY
 
 __all__ = ["NO_ITEM", "TaskContext", "open_log_file"]
@@ -52,6 +53,10 @@ class TaskContext:
     data_interval_end: str | None = None
     trigger_info: Mapping[str, Any] | None = None
     partition: str | None = None  # the key a run of a partitioned flow processes
+    # What the task declared it needs, and the GPU device ids its worker gave it (distinct
+    # from those of the worker's other running tasks).
+    resources: Resources | None = None
+    gpu_ids: tuple[str, ...] = ()
     resume_state: dict[str, Any] | None = None  # what this attempt left when it deferred
     start_run: Callable[..., str] | None = None  # (flow path, flow name, params) -> run id
     run_status: Callable[[str], Mapping[str, Any]] | None = None  # a run's id, state, tasks
@@ -164,4 +169,4 @@ class TaskContext:
             "BATON_DATA_INTERVAL_END": self.data_interval_end or "",
             "BATON_PARTITION": self.partition or "",  # empty: the flow has no partitions
             "BATON_ASSETS_FILE": self.assets_file,
-        }
+        } | ({"CUDA_VISIBLE_DEVICES": ",".join(self.gpu_ids)} if self.gpu_ids else {})

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, Protocol
 
 from baton.errors import TaskInterrupt
+from baton.model.resources import Resources
 
 NO_ITEM: Any = object()  # the `item` of a task that is not mapped
 
@@ -42,6 +43,8 @@ class TaskContext(Protocol):
     data_interval_end: str | None
     trigger_info: Mapping[str, Any] | None
     partition: str | None  # the key a run of a partitioned flow processes
+    resources: Resources | None  # what the task declared it needs
+    gpu_ids: tuple[str, ...]  # the GPU devices its worker gave it (CUDA_VISIBLE_DEVICES)
     resume_state: dict[str, Any] | None  # what this attempt left when it deferred
     start_run: Callable[..., str] | None  # (flow path, flow name, params) -> run id
     run_status: Callable[[str], Mapping[str, Any]] | None  # a run's id, state, tasks

@@ -22,6 +22,7 @@ from baton.model import notifications as notifications_mod
 from baton.model import params as params_mod
 from baton.model.graph import validate
 from baton.model.partitions import PartitionsSpec
+from baton.model.resources import parse_resources
 from baton.model.retry import RETRY_OPTIONS, Retry, policy_fields
 from baton.model.spec import DEFAULT_QUEUE, FlowSpec, TaskSpec, param_ref, ref, validated
 from baton.model.spec import ParamSpec as FlowParam
@@ -220,6 +221,7 @@ class TaskOptions(TypedDict, total=False):
     cache_ttl: float | str | None
     cache_include_code: bool | None
     refresh_cache: bool
+    resources: Mapping[str, Any] | None
 
 
 def spec_fields(key: str, **options: Unpack[TaskOptions]) -> dict[str, Any]:
@@ -239,6 +241,10 @@ def spec_fields(key: str, **options: Unpack[TaskOptions]) -> dict[str, Any]:
         "inputs": list(options.get("inputs", ())),
         "outputs": list(options.get("outputs", ())),
     }
+    try:
+        resources = parse_resources(options.get("resources"))
+    except DefinitionError as exc:
+        raise DefinitionError(str(exc), task=key) from None
     cache = model_cache.from_task_args(
         key,
         cache=options.get("cache"),
@@ -251,7 +257,10 @@ def spec_fields(key: str, **options: Unpack[TaskOptions]) -> dict[str, Any]:
         checked = validated(TaskSpec, fields)
     except ValueError as exc:
         raise DefinitionError(f"invalid task options: {exc}", task=key) from None
-    return {f: getattr(checked, f) for f in fields if f not in ("key", "type")} | {"cache": cache}
+    return {f: getattr(checked, f) for f in fields if f not in ("key", "type")} | {
+        "cache": cache,
+        "resources": resources,
+    }
 
 
 def _retry_options(key: str, options: TaskOptions) -> dict[str, Any]:

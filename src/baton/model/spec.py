@@ -20,6 +20,7 @@ import msgspec
 from baton.model.assets import AssetSpec
 from baton.model.cache import CacheSpec
 from baton.model.partitions import PartitionsSpec
+from baton.model.resources import Resources
 from baton.model.trigger_rules import TriggerRule
 
 ParamType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
@@ -80,6 +81,7 @@ class TaskSpec(Spec, frozen=True):
     outputs: tuple[str, ...] = ()
     map_over: str | None = None
     cache: CacheSpec | None = None  # None (omitted): the task does not cache
+    resources: Resources | None = None  # None (omitted): nothing in particular
 
 
 class SourceRef(Spec, frozen=True):

@@ -16,6 +16,7 @@ import yaml
 
 from baton.errors import DefinitionError
 from baton.model import assets, cache, graph, names, notifications, params, partitions, triggers
+from baton.model.resources import Resources, parse_resources
 from baton.model.retry import RETRY_OPTIONS, policy_fields
 from baton.model.spec import (
     DEFAULT_QUEUE,
@@ -56,6 +57,7 @@ _TASK_KEYS = frozenset(
         "outputs",
         "map_over",
         "cache",
+        "resources",
     }
 )
 _YAML = "tag:yaml.org,2002:"
@@ -487,8 +489,15 @@ class _Parser:
             "outputs": tuple(outputs),
             "map_over": map_over,
             "cache": cache.parse_cache(item, key, self),
+            "resources": self.resources(item, key),
         }
         return self.build(TaskSpec, spec, line=self.line_of(item), task=key)
+
+    def resources(self, item: dict[str, Any], key: str) -> Resources | None:
+        try:
+            return parse_resources(item.get("resources"))
+        except DefinitionError as exc:
+            self.fail(str(exc), line=self.key_line(item, "resources"), task=key)
 
     # -- shared ----------------------------------------------------------------------------
 
