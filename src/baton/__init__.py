@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from baton.model.retry import Retry
     from baton.model.trigger_rules import TriggerRule
     from baton.settings import Settings
+    from baton.tasks.base import TaskConfig, TaskFailed, TaskType
     from baton.tasks.flow import flow_task
     from baton.tasks.http import http_task
     from baton.tasks.jar import jar_task
@@ -59,6 +60,9 @@ _WHERE = {
     "weekly": "baton.model.partitions",
     "TriggerRule": "baton.model.trigger_rules",
     "Settings": "baton.settings",
+    "TaskConfig": "baton.tasks.base",
+    "TaskFailed": "baton.tasks.base",
+    "TaskType": "baton.tasks.base",
     "flow_task": "baton.tasks.flow",
     "http_task": "baton.tasks.http",
     "jar_task": "baton.tasks.jar",
@@ -82,7 +86,10 @@ __all__ = [
     "Settings",
     "Skip",
     "Task",
+    "TaskConfig",
+    "TaskFailed",
     "TaskRunResult",
+    "TaskType",
     "TriggerRule",
     "asset",
     "asset_flow",

@@ -14,7 +14,18 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from baton.cli import assets, cache, common, history, partitions, remote, run, scheduling, server
+from baton.cli import (
+    assets,
+    cache,
+    common,
+    history,
+    partitions,
+    plugins,
+    remote,
+    run,
+    scheduling,
+    server,
+)
 from baton.model.states import RunState
 
 if TYPE_CHECKING:
@@ -212,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     assets.add_commands(sub)
     partitions.add_commands(sub)
     cache.add_commands(sub)
+    plugins.add_commands(sub)
     return parser
 
 

@@ -95,11 +95,15 @@ def pick(flows: list[LoadedFlow], name: str | None, *, file: str) -> LoadedFlow:
 
 
 def check(lf: LoadedFlow, *, file: str | None = None) -> None:
-    """Validate the graph, every task's type fields, and that every python function exists."""
+    """Validate the graph, every task's type (installed, with what it needs) and fields, and
+    that every python function exists."""
     spec = lf.spec
     try:
-        validate(spec, tasks.MODULES)
         for t in spec.tasks:
+            tasks.task_type(t.type, task=t.key)  # an unknown one is named, with a suggestion
+        validate(spec, {t.type for t in spec.tasks})
+        for t in spec.tasks:
+            tasks.check_installed(t)
             cfg = tasks.config_of(t)
             if isinstance(cfg, PythonConfig):
                 try:

@@ -67,17 +67,34 @@ def _code_in_definition(ctx: TaskContext, config: dict[str, Any]) -> Code:
 
 
 class TaskType(NamedTuple):
-    """A task type: its name, config model and execute function, and the facts the API and
-    UI need about it (said here once, not in lists of type names there)."""
+    """A task type: what every type declares, built-in or plugin (entry point group
+    `baton.task_types`, see `baton.tasks.plugins`).
+
+    - `name`: what a task's `type:` says.
+    - `config`: a `TaskConfig` subclass (a frozen msgspec Struct) naming and validating the
+      type's fields; an unknown or invalid field is a DefinitionError naming it, when the
+      flow is loaded (or, for a field holding a template or a reference, at run time).
+    - `execute(ctx, config)`: runs one attempt in a worker thread and returns the task's
+      result (JSON-able). It raises `TaskFailed` for a failure of its own, `baton.Skip` to
+      end the task skipped, `Defer` to wait without holding a worker slot.
+    - Timeout and cancel: the worker calls `ctx.interrupt(kind)`; the type stops its work
+      in a hook registered with `ctx.on_interrupt(hook)` (kill a process group, stop a
+      container) and then raises `ctx.interrupted(...)`, or polls `ctx.interrupted` /
+      `ctx.wait_interrupt(seconds)` between steps. Child processes go through
+      `baton.tasks.process`, which does all of this for them.
+    - `icon`: the UI's icon (`#t-<icon>`; one it does not draw shows as `plugin`).
+    - `user_code(config)`: whether the task imports the flow's Python code.
+    - `code(ctx, config)`: what a cached result's default key hashes as the task's code.
+    - `requires` / `extra`: modules the type imports when it runs, checked when a flow is
+      loaded, and the extra that installs them (`pip install 'baton[notebook]'`; for a
+      plugin, the extra of its own distribution).
+    """
 
     name: str
     config: type[TaskConfig]
     execute: Callable[[TaskContext, Any], Any]
-    # The icon the UI shows (`#t-<icon>` in the page's sprite).
     icon: str
-    # Whether a task with this (raw) config imports the flow's Python code: the API server
-    # never imports user code, so such a flow is deployed with `baton deploy` instead.
     user_code: Callable[[dict[str, Any]], bool] = _no_user_code
-    # The task's code (a raw config: its references are not resolved), which a cached
-    # result's default key hashes so that an edit recomputes it.
     code: Callable[[TaskContext, dict[str, Any]], Code] = _code_in_definition
+    requires: tuple[str, ...] = ()
+    extra: str | None = None

@@ -146,4 +146,13 @@ def code(ctx: TaskContext, config: dict[str, Any]) -> Code:
     return ("script", os.path.join(ctx.flow_dir, path)) if isinstance(path, str) else None
 
 
-TYPE = TaskType("notebook", NotebookConfig, execute, icon="notebook", code=code)
+TYPE = TaskType(
+    "notebook",
+    NotebookConfig,
+    execute,
+    icon="notebook",
+    code=code,
+    # Imported by the child that runs the notebook (and the kernel it starts), not here.
+    requires=("nbformat", "nbclient", "ipykernel"),
+    extra="notebook",
+)

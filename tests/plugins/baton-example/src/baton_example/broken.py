@@ -1,0 +1,3 @@
+"""A plugin module that cannot be imported."""
+
+raise ImportError("baton_example.broken needs a library that is not installed")
