@@ -85,6 +85,7 @@ def test_plugins_list_shows_built_ins_and_the_installed_plugins(installed: Any) 
     }
     # Whatever is wrong with a plugin is said by its name, and breaks nothing else.
     assert "could not be imported: ImportError" in listed[("broken", False)]["error"]
+    assert "could not be imported: SystemExit" in listed[("exits", False)]["error"]
     assert "is not a task type" in listed[("notatype", False)]["error"]
     assert "built-in type 'shell'" in listed[("shell", False)]["error"]
     assert "pip install 'baton-example[warp]'" in listed[("warp", False)]["error"]

@@ -15,8 +15,10 @@ breaks nothing else. A built-in type's name cannot be taken by a plugin.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import sys
 from importlib import metadata
 from typing import Any, NamedTuple
 
@@ -56,8 +58,10 @@ def load(ep: metadata.EntryPoint) -> TaskType:
     dist = distribution(ep)
     where += f", from {dist.name} {dist.version})" if dist is not None else ")"
     try:
-        found = ep.load()
-    except Exception as exc:  # whatever its import raises, it is the plugin's fault
+        # What it prints as it is imported must not mix with baton's output (`--json`).
+        with contextlib.redirect_stdout(sys.stderr):
+            found = ep.load()
+    except (Exception, SystemExit) as exc:  # whatever its import raises is its own fault
         raise Broken(f"{where} could not be imported: {type(exc).__name__}: {exc}") from None
     try:
         return _as_type(ep.name, found, dist)

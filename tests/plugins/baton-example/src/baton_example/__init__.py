@@ -49,3 +49,6 @@ WARP = TaskType(
 
 def not_a_type() -> None:
     """An entry point that names a function, not a task type."""
+
+
+print("baton_example imported")  # a chatty plugin: `baton plugins list --json` stays JSON
