@@ -10,7 +10,6 @@ plugins.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import importlib.util
 from typing import Any
 
@@ -150,6 +149,8 @@ def _importable(module: str) -> bool:
 
 
 def _baton_version() -> str:
+    import importlib.metadata
+
     try:
         return importlib.metadata.version("baton")
     except importlib.metadata.PackageNotFoundError:  # run from a source tree

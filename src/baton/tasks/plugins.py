@@ -19,11 +19,13 @@ import contextlib
 import functools
 import inspect
 import sys
-from importlib import metadata
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from baton.errors import DefinitionError
 from baton.tasks.base import TaskConfig, TaskType
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 GROUP = "baton.task_types"
 
@@ -46,6 +48,9 @@ class Broken(DefinitionError):
 def entry_points() -> dict[str, metadata.EntryPoint]:
     """The installed plugins by type name (read once per process: installing a package
     while baton runs takes a restart, as with any Python package)."""
+    # Imported here: it costs a `baton run` of built-in types ~20 ms it does not need.
+    from importlib import metadata
+
     found: dict[str, metadata.EntryPoint] = {}
     for ep in metadata.entry_points(group=GROUP):
         found.setdefault(ep.name, ep)  # two distributions, one name: the first one wins
