@@ -62,7 +62,7 @@ def task_type(name: str, *, task: str | None = None) -> TaskType:
             )
         try:
             found = plugins.load(ep)
-        except plugins.Broken as exc:
+        except DefinitionError as exc:
             raise DefinitionError(exc.message, task=task) from None
     _loaded[name] = found
     return found

@@ -40,10 +40,6 @@ class Plugin(NamedTuple):
     error: str | None = None  # why it cannot be used (it failed to import, ...)
 
 
-class Broken(DefinitionError):
-    """A plugin that cannot be used; the message names it and says why."""
-
-
 @functools.cache
 def entry_points() -> dict[str, metadata.EntryPoint]:
     """The installed plugins by type name (read once per process: installing a package
@@ -58,7 +54,8 @@ def entry_points() -> dict[str, metadata.EntryPoint]:
 
 
 def load(ep: metadata.EntryPoint) -> TaskType:
-    """The task type an entry point names; Broken if it cannot be had."""
+    """The task type an entry point names; a DefinitionError naming the plugin and saying
+    why if it cannot be had."""
     where = f"plugin '{ep.name}' ({ep.value}"
     dist = distribution(ep)
     where += f", from {dist.name} {dist.version})" if dist is not None else ")"
@@ -67,11 +64,13 @@ def load(ep: metadata.EntryPoint) -> TaskType:
         with contextlib.redirect_stdout(sys.stderr):
             found = ep.load()
     except (Exception, SystemExit) as exc:  # whatever its import raises is its own fault
-        raise Broken(f"{where} could not be imported: {type(exc).__name__}: {exc}") from None
+        raise DefinitionError(
+            f"{where} could not be imported: {type(exc).__name__}: {exc}"
+        ) from None
     try:
         return _as_type(ep.name, found, dist)
     except Exception as exc:
-        raise Broken(f"{where} is not a task type: {exc}") from None
+        raise DefinitionError(f"{where} is not a task type: {exc}") from None
 
 
 def describe(ep: metadata.EntryPoint, error: str | None) -> Plugin:
