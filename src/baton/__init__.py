@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from baton.tasks.script import script_task
     from baton.tasks.sensor import sensor_task
     from baton.tasks.shell import shell_task
+    from baton.tasks.spark import spark_task
     from baton.tasks.sql import sql_task
 
 _WHERE = {
@@ -70,6 +71,7 @@ _WHERE = {
     "script_task": "baton.tasks.script",
     "sensor_task": "baton.tasks.sensor",
     "shell_task": "baton.tasks.shell",
+    "spark_task": "baton.tasks.spark",
     "sql_task": "baton.tasks.sql",
 }
 
@@ -108,6 +110,7 @@ __all__ = [
     "script_task",
     "sensor_task",
     "shell_task",
+    "spark_task",
     "sql_task",
     "static",
     "task",

@@ -40,16 +40,21 @@ class Baton:
         self.procs: list[subprocess.Popen[str]] = []
 
     def __call__(
-        self, *args: str, check: int | None = 0, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        check: int | None = 0,
+        env: dict[str, str] | None = None,
+        timeout: float = TIMEOUT,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `baton ARGS` to the end; `check` is the exit code expected (None: any)."""
+        """Run `baton ARGS` to the end; `check` is the exit code expected (None: any);
+        `timeout` for what legitimately takes longer (a JVM starting on a busy machine)."""
         proc = subprocess.run(
             [BATON, *args],
             cwd=self.cwd,
             env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
-            timeout=TIMEOUT,
+            timeout=timeout,
             check=False,
         )
         if check is not None:
@@ -59,17 +64,17 @@ class Baton:
             )
         return proc
 
-    def json(self, *args: str, check: int | None = 0) -> Any:
+    def json(self, *args: str, check: int | None = 0, timeout: float = TIMEOUT) -> Any:
         """Run a command with `--json` and parse what it printed."""
-        proc = self(*args, "--json", check=check)
+        proc = self(*args, "--json", check=check, timeout=timeout)
         try:
             return json.loads(proc.stdout)
         except json.JSONDecodeError:
             pytest.fail(f"not JSON: {proc.stdout!r}\n--- stderr\n{proc.stderr}")
 
-    def run(self, path: str, *args: str, check: int | None = 0) -> Any:
+    def run(self, path: str, *args: str, check: int | None = 0, timeout: float = TIMEOUT) -> Any:
         """`baton run PATH ARGS --json`: the finished run as a dict."""
-        return self.json("run", path, *args, check=check)
+        return self.json("run", path, *args, check=check, timeout=timeout)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         """Start `baton ARGS` in the background (killed at the end of the test if alive)."""

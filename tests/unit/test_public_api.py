@@ -42,6 +42,7 @@ EXPECTED = [
     "script_task",
     "sensor_task",
     "shell_task",
+    "spark_task",
     "sql_task",
     "static",
     "task",

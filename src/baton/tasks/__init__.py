@@ -33,6 +33,7 @@ MODULES: dict[str, str] = {
     "notebook": "notebook",
     "flow": "flow",
     "sensor": "sensor",
+    "spark": "spark",
 }
 # The icons the UI draws (`#t-<icon>` in ui/templates/icons.html); a plugin's other icon
 # shows as `plugin`.

@@ -3,6 +3,7 @@ and a timeout or cancel kills the whole group so no orphan survives."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import io
@@ -27,7 +28,7 @@ def run(
 ) -> int:
     """Run `argv` to its end, output to the log; returns its exit code or raises the
     interrupt (TaskTimeout, TaskCancelled) it was stopped by."""
-    code, _ = _run(ctx, argv, env, cwd, capture=False)
+    code, _ = _run(ctx, argv, env, cwd)
     return code
 
 
@@ -39,7 +40,21 @@ def run_capturing(
     cwd: str | None = None,
 ) -> tuple[int, str | None]:
     """Like `run`, and also returns the last non-empty line the process printed."""
-    return _run(ctx, argv, env, cwd, capture=True)
+    code, last = _run(ctx, argv, env, cwd, capture=1)
+    return code, last[0].strip() if last else None
+
+
+def run_tail(
+    ctx: TaskContext,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    lines: int,
+) -> tuple[int, list[str]]:
+    """Like `run`, and also returns the last `lines` non-empty lines the process printed,
+    to stdout and stderr alike (in the order written), for a failure's message."""
+    return _run(ctx, argv, env, cwd, capture=lines, merge=True)
 
 
 def _run(
@@ -48,15 +63,18 @@ def _run(
     env: Mapping[str, str] | None,
     cwd: str | None,
     *,
-    capture: bool,
-) -> tuple[int, str | None]:
+    capture: int = 0,
+    merge: bool = False,
+) -> tuple[int, list[str]]:
+    """`capture`: how many of the last non-empty lines of its stdout (`merge`: and stderr)
+    to return; 0 lets the process write to the log itself."""
     log = ctx.log_file()
     ctx.spawning()
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE if capture else log,
-        stderr=log,
+        stderr=subprocess.STDOUT if capture and merge else log,
         cwd=cwd,
         env={**os.environ, **ctx.env(), **(env or {})},
         start_new_session=True,  # its own process group, which we can kill as a whole
@@ -70,7 +88,7 @@ def _run(
         _signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
         raise
-    last: list[bytes] = []
+    last: collections.deque[bytes] = collections.deque(maxlen=max(capture, 1))
     failed: list[Exception] = []  # the log could not be written (a full disk)
     reader = None
     if capture:
@@ -106,11 +124,14 @@ def _run(
     if code != 0 and not capture and _disk_full(log):
         # It wrote its output to the log itself and failed, most likely for want of space.
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), ctx.log_path)
-    return code, last[0].decode(errors="replace").strip() if last else None
+    return code, [line.decode(errors="replace").rstrip() for line in last]
 
 
 def _copy(
-    proc: subprocess.Popen[bytes], log: object, last: list[bytes], failed: list[Exception]
+    proc: subprocess.Popen[bytes],
+    log: object,
+    last: collections.deque[bytes],
+    failed: list[Exception],
 ) -> None:
     assert proc.stdout is not None
     write = log.write  # type: ignore[attr-defined]
@@ -126,7 +147,7 @@ def _copy(
                 failed.append(exc)
                 _signal_group(proc.pid, signal.SIGKILL)
             if line.strip():
-                last[:] = [line]
+                last.append(line)
 
 
 def _disk_full(log: object) -> bool:

@@ -59,7 +59,7 @@ def execute(ctx: TaskContext, cfg: ScriptConfig) -> Any:
             raise TaskFailed(f"the script {cfg.path} exited with code {code}")
         if result_path is None:
             return {"exit_code": 0}
-        return _read_result(result_path)
+        return read_result(result_path)
     finally:
         if cfg.result_file is True and result_path is not None and os.path.exists(result_path):
             os.remove(result_path)
@@ -97,23 +97,30 @@ def _result_path(ctx: TaskContext, cfg: ScriptConfig) -> str | None:
     if cfg.result_file is False:
         return None
     if cfg.result_file is True:
-        os.makedirs(ctx.work_dir, exist_ok=True)
-        return os.path.join(ctx.work_dir, f"{ctx.attempt_id}.result.json")
+        return attempt_result_path(ctx)
     # A path the script itself might also use: relative to where the script runs.
     return os.path.abspath(os.path.join(cfg.cwd or os.getcwd(), cfg.result_file))
 
 
-def _read_result(path: str) -> Any:
+def attempt_result_path(ctx: TaskContext) -> str:
+    """Where a child process writes the attempt's result (`$BATON_RESULT_FILE`): a file of
+    its own in the worker's folder, named after the attempt."""
+    os.makedirs(ctx.work_dir, exist_ok=True)
+    return os.path.join(ctx.work_dir, f"{ctx.attempt_id}.result.json")
+
+
+def read_result(path: str, what: str = "the script") -> Any:
+    """The JSON a child wrote to its result file; None (said in the log) if it wrote none."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
-        print(f"the script wrote no result file ({path}): the result is null")
+        print(f"{what} wrote no result file ({path}): the result is null")
         return None
     try:
         return json.loads(data)
     except ValueError as exc:
-        raise TaskFailed(f"the script's result file {path} is not JSON: {exc}") from None
+        raise TaskFailed(f"{what}'s result file {path} is not JSON: {exc}") from None
 
 
 def script_task(
