@@ -107,7 +107,7 @@ def serve(read: Tx, probes: Iterable[Probe], now: float) -> tuple[list[Outcome],
             misses.append(p)
             continue
         follow = None
-        if p.job.task.config.get("branch"):
+        if runner.is_branch(p.job):  # only a branch's result is decoded here
             follow = runner.follow_of(p.job, results.decode(entry.result, entry.result_ref))
         hits.append(
             runner.outcome(

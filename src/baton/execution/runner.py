@@ -274,9 +274,13 @@ def cancelled(job: Job) -> Outcome:
     return outcome(job, AttemptState.CANCELLED, error="cancelled", error_kind=ErrorKind.CANCELLED)
 
 
+def is_branch(job: Job) -> bool:
+    return tasks.task_type(job.task.type).branches(job.task.config)
+
+
 def follow_of(job: Job, value: Any) -> tuple[str, ...] | None:
     """The downstream keys a branch task's result chooses (None: it is no branch)."""
-    if not job.task.config.get("branch"):
+    if not is_branch(job):
         return None
     if value is None:
         return ()

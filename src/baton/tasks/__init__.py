@@ -34,6 +34,7 @@ MODULES: dict[str, str] = {
     "flow": "flow",
     "sensor": "sensor",
     "spark": "spark",
+    "condition": "condition",
 }
 # The icons the UI draws (`#t-<icon>` in ui/templates/icons.html); a plugin's other icon
 # shows as `plugin`.

@@ -52,6 +52,10 @@ def _no_user_code(config: dict[str, Any]) -> bool:
     return False
 
 
+def _branch_field(config: dict[str, Any]) -> bool:
+    return bool(config.get("branch"))
+
+
 def always_user_code(config: dict[str, Any]) -> bool:
     return True
 
@@ -84,6 +88,8 @@ class TaskType(NamedTuple):
       `baton.tasks.process`, which does all of this for them.
     - `icon`: the UI's icon (`#t-<icon>`; one it does not draw shows as `plugin`).
     - `user_code(config)`: whether the task imports the flow's Python code.
+    - `branches(config)`: whether the task is a branch: its result is the downstream key
+      (or keys) to follow, the others are skipped (default: its `branch` field says so).
     - `code(ctx, config)`: what a cached result's default key hashes as the task's code.
     - `requires` / `extra`: modules the type imports when it runs, checked when a flow is
       loaded, and the extra that installs them (`pip install 'baton[notebook]'`; for a
@@ -95,6 +101,7 @@ class TaskType(NamedTuple):
     execute: Callable[[TaskContext, Any], Any]
     icon: str
     user_code: Callable[[dict[str, Any]], bool] = _no_user_code
+    branches: Callable[[dict[str, Any]], bool] = _branch_field
     code: Callable[[TaskContext, dict[str, Any]], Code] = _code_in_definition
     requires: tuple[str, ...] = ()
     extra: str | None = None
