@@ -19,6 +19,7 @@ from baton.cli import (
     cache,
     common,
     history,
+    imports,
     partitions,
     plugins,
     remote,
@@ -224,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     partitions.add_commands(sub)
     cache.add_commands(sub)
     plugins.add_commands(sub)
+    imports.add_commands(sub)
     return parser
 
 
