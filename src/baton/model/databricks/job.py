@@ -59,6 +59,7 @@ _HANDLED = frozenset(
         "git_source",
         "queue",
         "timeout_seconds",
+        "continuous",
         *QUIET,
     }
 )

@@ -235,7 +235,7 @@ class TaskMapper:
                 nb += ".ipynb"
             params = dict(tr(optional_mapping(body, "base_parameters", path)))
             # Databricks hands every job parameter to a notebook's widgets of the same name.
-            params |= {name: "{{ params." + name + " }}" for name in self.params if _ident(name)}
+            params |= {n: "{{ " + values.param(n) + " }}" for n in self.params if _ident(n)}
             return {"type": "notebook", "path": nb.lstrip("/"), **_some("parameters", params)}
         if kind == "spark_python_task":
             extra("python_file", "parameters", "source")

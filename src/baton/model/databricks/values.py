@@ -80,7 +80,7 @@ def _expression(ref: str, scope: Scope, report: Report) -> str | None:
         name = parts[2]
         if name not in scope.params:
             return None
-        return f"params.{name}" if _IDENTIFIER.fullmatch(name) else f"params[{name!r}]"
+        return _get("params", name)
     if (parts[:2] in (["job", "start_time"], ["job", "trigger"]) or ref in ("start_date",)) and (
         (part := _time_part(parts)) is not None
     ):
@@ -97,15 +97,30 @@ def _expression(ref: str, scope: Scope, report: Report) -> str | None:
             return None
         scope.needs.append(task)
         # A notebook's values come from its `result` cell; any other task's are its result.
-        base = f"upstream[{task!r}]" + (".result" if kind == "notebook" else "")
-        return f"{base}.{key}" if _IDENTIFIER.fullmatch(key) else f"{base}[{key!r}]"
+        base = _get("upstream", task) + (".result" if kind == "notebook" else "")
+        return _get(base, key)
     if scope.in_for_each and parts[0] == "input":
         rest = parts[1:]
-        if all(_IDENTIFIER.fullmatch(p) for p in rest):
-            return ".".join(["item", *rest])
+        expression = "item"
+        for part in rest:
+            expression = _get(expression, part)
+        return expression
     if ref.startswith("secrets/") and ref.count("/") == 2:
         return None  # handled by `secret_references` before templates are read
     return None
+
+
+def param(name: str) -> str:
+    """The expression of job parameter `name`."""
+    return _get("params", name)
+
+
+def _get(base: str, name: str) -> str:
+    """`base.name`, or `base['name']` where Jinja would find a dict method first
+    (`upstream.count` is dict.count, not the task `count`)."""
+    if _IDENTIFIER.fullmatch(name) and not hasattr(dict, name):
+        return f"{base}.{name}"
+    return f"{base}[{name!r}]"
 
 
 def _time_part(parts: list[str]) -> str | None:
