@@ -355,9 +355,10 @@ class TaskMapper:
         else:
             fail(f"{path}.job_id", f"must be a job id (an integer), got {job!r}")
         self.report.note(f"{path}.job_id", f"import that job to {file}, next to this flow")
-        return {"type": "flow", "path": file} | _some(
-            "params", tr(optional_mapping(body, "job_parameters", path))
-        )
+        params = tr(optional_mapping(body, "job_parameters", path))
+        # The child's params are strings, as Databricks' are; a template keeps a value's type.
+        params = {k: values.as_text(v) for k, v in params.items()}
+        return {"type": "flow", "path": file} | _some("params", params)
 
     def spark_submit(self, args: list[str], path: str) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "spark"}

@@ -110,6 +110,19 @@ def _expression(ref: str, scope: Scope, report: Report) -> str | None:
     return None
 
 
+def as_text(value: Any) -> Any:
+    """A field that is one `{{ expression }}` rendered as text, not as the value's type.
+
+    Rendering reads a field that is one expression back as a Python literal, so `30` or
+    `"30" | string` both give the int; a JSON string literal reads back as the text.
+    """
+    if isinstance(value, str):
+        whole = re.fullmatch(r"\{\{ (.*) \}\}", value)
+        if whole and "}}" not in whole.group(1):
+            return "{{ (" + whole.group(1) + ") | string | tojson }}"
+    return value
+
+
 def param(name: str) -> str:
     """The expression of job parameter `name`."""
     return _get("params", name)
