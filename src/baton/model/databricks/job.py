@@ -64,6 +64,7 @@ _HANDLED = frozenset(
     }
 )
 _PERIODS = {"HOURS": "h", "DAYS": "d"}
+MAX_VALUES = 1_000_000
 
 
 @dataclass
@@ -80,8 +81,10 @@ def read(text_: str, *, file: str) -> Any:
             return json.loads(text_)
         except ValueError as exc:  # JSONDecodeError, and a number too long to read
             raise DefinitionError(f"invalid JSON: {exc}", file=file) from None
+        except RecursionError:
+            raise DefinitionError("invalid JSON: nested too deeply", file=file) from None
     try:
-        return yaml.safe_load(text_)
+        data = yaml.safe_load(text_)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         problem = ", ".join(p for p in (exc.context, exc.problem) if p)
@@ -90,6 +93,30 @@ def read(text_: str, *, file: str) -> Any:
         ) from None
     except (yaml.YAMLError, ValueError) as exc:
         raise DefinitionError(f"invalid YAML: {exc}", file=file) from None
+    except RecursionError:
+        raise DefinitionError("invalid YAML: nested too deeply", file=file) from None
+    _check_size(data, file)
+    return data
+
+
+def _check_size(data: Any, file: str) -> None:
+    """Refuse YAML whose aliases expand it past any real job (a "billion laughs" file is
+    small on disk): everything after this walks the values, aliases expanded."""
+    seen = 0
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise DefinitionError(
+                f"the job holds more than {MAX_VALUES} values once its YAML aliases are"
+                " expanded; no real job is this large",
+                file=file,
+            )
+        if isinstance(value, dict):
+            stack += value.values()
+        elif isinstance(value, list):
+            stack += value
 
 
 def settings_of(data: Any, job: str | None) -> tuple[str | None, dict[str, Any]]:
@@ -129,7 +156,7 @@ def import_job(text_: str, *, file: str, strict: bool, job: str | None = None) -
         report.check()
     except DefinitionError as exc:
         raise exc.located(file=file) from None
-    body = yaml.safe_dump(flow, sort_keys=False, allow_unicode=True, width=100)
+    body = yaml.dump(flow, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     return Imported(_header(flow["name"], file, report) + body, flow["name"], report)
 
 
@@ -334,6 +361,13 @@ def _job_fields(settings: dict[str, Any], report: Report) -> None:
     for name in settings:
         if name not in _HANDLED:
             report.unsupported_field(name, "has no baton equivalent")
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes a value shared by several fields (a YAML alias in a bundle) in each place."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _header(name: str, file: str, report: Report) -> str:

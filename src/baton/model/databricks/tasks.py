@@ -443,6 +443,8 @@ class TaskMapper:
             "map_over": f"{key}.inputs",
         }
         self.unknown(inner_data, f"{where}.task", {inner_kind})
+        # Values the iterations read come to them directly; the feeder waits for them too.
+        mapped["depends_on"] += [n for n in inner_scope.needs if n not in mapped["depends_on"]]
         self.add_needs(feeder, inner_scope, upstream)
         concurrency = integer(body, "concurrency", where, minimum=1)
         if concurrency:

@@ -480,3 +480,49 @@ def test_malformed_files(text: str, file: str, match: str) -> None:
 )
 def test_bad_jobs_are_named(settings: dict[str, Any], match: str) -> None:
     fails(settings, match)
+
+
+def test_iterations_reading_task_values_depend_on_that_task() -> None:
+    inner = {"task_key": "i", "sql_task": _sql({"n": "{{tasks.count.values.n}}"})}
+    flow, _ = imported(
+        {
+            "name": "j",
+            "tasks": [
+                {"task_key": "count", **_nb()},
+                {"task_key": "e", "for_each_task": {"inputs": "[1]", "task": inner}},
+            ],
+        }
+    )
+    feeder, mapped = flow["tasks"][1:]
+    assert mapped["depends_on"] == ["e.inputs", "count"]
+    assert feeder["depends_on"] == ["count"]
+
+
+@pytest.mark.parametrize(("opening", "file"), [("[", "job.json"), ("- ", "b.yml")])
+def test_a_file_nested_too_deeply_is_refused(opening: str, file: str) -> None:
+    fails(opening * 100_000, "nested too deeply", file=file)
+
+
+def test_yaml_aliases_that_expand_past_any_real_job_are_refused() -> None:
+    laughs = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 7)]
+    fails(
+        "\n".join(laughs) + "\nresources: {jobs: {j: {tasks: *a6}}}\n",
+        "more than 1000000 values",
+        file="b.yml",
+    )
+
+
+def test_a_value_shared_by_yaml_aliases_is_written_in_each_place() -> None:
+    bundle = """
+    resources:
+      jobs:
+        j:
+          tasks:
+            - task_key: a
+              notebook_task: {notebook_path: a.ipynb, base_parameters: &p {x: "1"}}
+            - task_key: b
+              notebook_task: {notebook_path: b.ipynb, base_parameters: *p}
+    """
+    out = job.import_job(bundle, file="b.yml", strict=False)
+    assert "&" not in out.yaml and "*" not in out.yaml
