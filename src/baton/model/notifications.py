@@ -25,13 +25,13 @@ equal definitions are equal versions. The engine writes what happened to the out
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baton.errors import DefinitionError
 from baton.model import names
+from baton.model.yaml_fields import is_number
 
 EVENTS = ("failure", "success", "retry", "sla", "stale", "check_failed")
 FORMATS = ("json", "slack")
@@ -155,11 +155,7 @@ def _url(where: str, value: object) -> str:
 
 
 def _seconds(where: str, value: object) -> float | int:
-    if (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    ):
+    # is_number also refuses an int too large for a float (math.isfinite would overflow).
+    if isinstance(value, int | float) and is_number(value) and value > 0:
         return value
     raise DefinitionError(f"{where}: 'sla' must be a number of seconds > 0, got {value!r}")

@@ -19,6 +19,7 @@ EVENTS = {
     "on_success": "success",
     "on_duration_warning_threshold_exceeded": "sla",
 }
+_YEAR = 366 * 24 * 3600
 UNSUPPORTED = {
     "on_start": "baton notifies when runs end, not when they start",
     "on_streaming_backlog_exceeded": "baton has no streaming backlog",
@@ -110,8 +111,8 @@ def _sla(settings: dict[str, Any], path: str, report: Report) -> float | None:
             report.unsupported_field(where, f"metric {rule.get('metric')!r} has no equivalent")
         elif rule.get("op") != "GREATER_THAN":
             fail(f"{where}.op", f"must be GREATER_THAN, got {rule.get('op')!r}")
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            fail(f"{where}.value", f"must be a number of seconds > 0, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < _YEAR:
+            fail(f"{where}.value", f"must be a number of seconds > 0 (under a year), got {value!r}")
         else:
             sla = value
     return sla

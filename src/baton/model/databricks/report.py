@@ -80,10 +80,9 @@ def integer(data: dict[str, Any], key: str, path: str, *, minimum: int = 0) -> i
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        fail(
-            f"{path}.{key}" if path else key, f"must be an integer >= {minimum}, got {show(value)}"
-        )
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value < 2**31:
+        where = f"{path}.{key}" if path else key
+        fail(where, f"must be an integer from {minimum} to 2**31 - 1, got {show(value)}")
     return value
 
 

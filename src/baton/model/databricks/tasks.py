@@ -174,7 +174,7 @@ class TaskMapper:
         out: dict[str, Any] = {}
         run_if = data.get("run_if")
         if run_if is not None:
-            if run_if not in RUN_IF:
+            if not isinstance(run_if, str) or run_if not in RUN_IF:
                 fail(f"{path}.run_if", f"must be one of {', '.join(RUN_IF)}, got {run_if!r}")
             if run_if != "ALL_SUCCESS":
                 out["trigger_rule"] = RUN_IF[run_if]
@@ -227,16 +227,16 @@ class TaskMapper:
             extra("notebook_path", "base_parameters", "source")
             nb = text(body, "notebook_path", path, required=True)
             assert nb is not None
-            if not nb.endswith(".ipynb"):
+            # Workspace paths are absolute; baton's are from the flow file's folder.
+            local = nb.lstrip("/") + ("" if nb.endswith(".ipynb") else ".ipynb")
+            if local != nb:
                 self.report.note(
-                    f"{path}.notebook_path",
-                    f"baton runs Jupyter notebooks: export it as {nb}.ipynb",
+                    f"{path}.notebook_path", f"baton runs Jupyter notebooks: export it as {local}"
                 )
-                nb += ".ipynb"
             params = dict(tr(optional_mapping(body, "base_parameters", path)))
             # Databricks hands every job parameter to a notebook's widgets of the same name.
             params |= {n: "{{ " + values.param(n) + " }}" for n in self.params if _ident(n)}
-            return {"type": "notebook", "path": nb.lstrip("/"), **_some("parameters", params)}
+            return {"type": "notebook", "path": local, **_some("parameters", params)}
         if kind == "spark_python_task":
             extra("python_file", "parameters", "source")
             app = text(body, "python_file", path, required=True)
@@ -277,7 +277,7 @@ class TaskMapper:
             )
             args = strings(body, "parameters", path)
             kwargs = optional_mapping(body, "named_parameters", path)
-            if values.translate([args, kwargs], scope, Report(strict=False)) != [args, kwargs]:
+            if "{{" in json.dumps([args, kwargs]):
                 self.report.unsupported_field(
                     path, "a python task's arguments are not templates: references stay as text"
                 )
@@ -421,7 +421,7 @@ class TaskMapper:
         else:
             try:
                 decoded = json.loads(inputs)
-            except ValueError:
+            except (ValueError, RecursionError):
                 decoded = None
             if not isinstance(decoded, list):
                 fail(f"{where}.inputs", f"must be a JSON array, got {inputs!r}")

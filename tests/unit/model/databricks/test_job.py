@@ -380,7 +380,7 @@ def test_malformed_files(text: str, file: str, match: str) -> None:
         ),
         (
             {"name": "j", "tasks": [{"task_key": "t", "max_retries": "2", **_nb()}]},
-            r"tasks\[t\].max_retries must be an integer >= 0, got '2'",
+            r"tasks\[t\].max_retries must be an integer from 0 to 2\*\*31 - 1, got '2'",
         ),
         (
             {"name": "j", "tasks": [{"task_key": "t", "run_if": "SOMETIMES", **_nb()}]},
