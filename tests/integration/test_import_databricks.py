@@ -43,6 +43,7 @@ def test_a_jobs_get_response_runs_both_branches_and_passes_task_values(baton, jo
     assert "warning: not carried over: job_clusters" in imported.stderr
     flow = yaml.safe_load((jobs / "nightly.yaml").read_text())
     assert flow["schedule"] == {"cron": "30 6 * * MON-FRI", "timezone": "Europe/Paris"}
+    assert "1 flows deployed" in baton("deploy", "nightly.yaml").stdout
 
     # 42 orders > threshold 10: the condition follows `true`, the notebook side is skipped.
     baton.env["ORDERS_ROWS"] = "42"
@@ -82,6 +83,7 @@ def test_a_jobs_create_payload_runs_pyspark_then_a_child_flow(baton, jobs):
     flow = yaml.safe_load((jobs / "orders.yaml").read_text())
     assert flow["triggers"] == [{"file": "incoming/*"}]
     assert flow["tasks"][0]["master"] == "local[2]"
+    assert "1 flows deployed" in baton("deploy", "orders.yaml").stdout
     run = baton.run("orders.yaml", timeout=SPARK_TIMEOUT)
     assert run["state"] == "succeeded", run
     assert states_of(run) == {
@@ -112,6 +114,8 @@ def test_a_bundle_job_runs(baton, jobs):
     }
     assert rows(jobs, "select region from regions") == [("eu",)]
     assert rows(jobs, "select at from cleaned") == [("done",)]
+    # Its triggers and notifications are valid where they are checked: at deploy time.
+    assert "1 flows deployed" in baton("deploy", "daily.yaml").stdout
 
 
 def test_stdout_by_default_and_strict_names_every_field(baton, jobs):
@@ -141,6 +145,17 @@ def test_stdout_by_default_and_strict_names_every_field(baton, jobs):
             ' {"op": "LIKE", "left": "1", "right": "2"}}]}',
             "invalid fields for a condition task: 'op'",
         ),
+        (
+            '{"name": "j", "tasks": [{"task_key": "a", "notebook_task": {"notebook_path": "n"}},'
+            ' {"task_key": "a", "notebook_task": {"notebook_path": "m"}}]}',
+            "tasks[1].task_key 'a' is used by two tasks",
+        ),
+        (
+            '{"name": "j", "tasks": [{"task_key": "a", "notebook_task": {"notebook_path": "n"},'
+            ' "depends_on": [{"task_key": "extract"}]}]}',
+            "tasks[a].depends_on names 'extract', which is no task of the job",
+        ),
+        ("resources:\n  jobs: {j: [\n", "job.json: invalid JSON"),
         ("\xff\xfe not text", "is not UTF-8"),
     ],
 )

@@ -180,6 +180,18 @@ def _flow(key: str | None, settings: dict[str, Any], report: Report) -> dict[str
         flow["schedule"] = schedule
     if triggers:
         flow["triggers"] = triggers
+    tables = [n for t in triggers for n in t.get("assets", [t.get("asset")]) if n]
+    if tables:
+        # A trigger waits for catalogued assets; the tables are written outside this flow.
+        flow["assets"] = [
+            {"name": n, "description": "A table whose updates start the Databricks job."}
+            for n in dict.fromkeys(tables)
+        ]
+        report.note(
+            "trigger.table_update",
+            "runs start when an update of the table is recorded (by a baton task writing it,"
+            " or reported through the API)",
+        )
     entries = notices.notifications(settings, "", report)
     if entries:
         flow["notifications"] = entries

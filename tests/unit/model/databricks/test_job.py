@@ -275,6 +275,7 @@ def test_schedule_triggers_and_notifications() -> None:
         {"on": ["failure"], "webhook": "${secret:DATABRICKS_DESTINATION_D_1}"},
     ]
     assert out.report.unsupported == []
+    assert [a["name"] for a in flow["assets"]] == ["main.a.b", "main.a.c"]  # for the trigger
     flow, _ = imported(
         {
             "name": "j",
