@@ -172,9 +172,8 @@ def _flow(key: str | None, settings: dict[str, Any], report: Report) -> dict[str
     params = _params(settings)
     if params:
         flow["params"] = {n: {"type": "string", "default": d} for n, d in params.items()}
-    runs = integer(settings, "max_concurrent_runs", "", minimum=1)
-    if runs:
-        flow["max_active_runs"] = runs
+    # Not given, Databricks runs one at a time; baton would run any number.
+    flow["max_active_runs"] = integer(settings, "max_concurrent_runs", "", minimum=1) or 1
     schedule, triggers = _when(settings, report)
     if schedule is not None:
         flow["schedule"] = schedule

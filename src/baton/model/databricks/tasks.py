@@ -240,6 +240,7 @@ class TaskMapper:
         if kind == "spark_python_task":
             extra("python_file", "parameters", "source")
             app = text(body, "python_file", path, required=True)
+            self.report.note(path, "runs on master local[*]; set master: for a cluster")
             return {
                 "type": "spark",
                 "application": app,
@@ -272,8 +273,9 @@ class TaskMapper:
             assert package is not None and entry is not None
             self.report.note(
                 f"{path}.entry_point",
-                f"called as {package.replace('-', '_')}.{entry}(); install the wheel where"
-                " baton workers run",
+                f"called as {package.replace('-', '_')}.{entry}(*parameters,"
+                " **named_parameters), not through sys.argv; install the wheel where baton"
+                " workers run",
             )
             args = strings(body, "parameters", path)
             kwargs = optional_mapping(body, "named_parameters", path)

@@ -527,3 +527,9 @@ def test_a_value_shared_by_yaml_aliases_is_written_in_each_place() -> None:
     """
     out = job.import_job(bundle, file="b.yml", strict=False)
     assert "&" not in out.yaml and "*" not in out.yaml
+
+
+def test_one_run_at_a_time_unless_the_job_says_otherwise() -> None:
+    flow, _ = imported({"name": "j", "tasks": [{"task_key": "t", **_nb()}]})
+    assert flow["max_active_runs"] == 1  # Databricks' default
+    fails({"name": "j", "max_concurrent_runs": 0, "tasks": []}, "max_concurrent_runs must be")
