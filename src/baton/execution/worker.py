@@ -30,6 +30,7 @@ from baton.engine.service import Engine, new_id
 from baton.errors import StoreCannotWrite, StoreError, TaskCancelled, TaskTimeout
 from baton.execution import (
     caching,
+    capacity,
     checks,
     fencing,
     loader,
@@ -44,6 +45,7 @@ from baton.execution import (
 from baton.execution.context import NO_ITEM, TaskContext
 from baton.execution.loader import LoadedFlow
 from baton.model.names import task_run_name
+from baton.model.resources import Resources
 from baton.model.spec import PARAM_KEY
 from baton.model.states import RUN_TERMINAL, RunState
 from baton.model.times import iso
@@ -94,8 +96,11 @@ class Worker:
         run_ids: Sequence[str] | None = None,
         name: str | None = None,
         project_dir: str | None = None,
+        resources: Resources | None = None,
     ) -> None:
+        """`resources`: the capacity its running tasks share (default: the machine's)."""
         self.engine = engine
+        self.ledger = capacity.Ledger(resources or capacity.machine())
         self.project_dir = project_dir
         self.settings = settings
         self._flows: dict[str, LoadedFlow] = dict(flows or {})
@@ -200,7 +205,10 @@ class Worker:
             lease=self.settings.lease_seconds,
             outcomes=loop.done,
             logs=self._shipper.collect(ended, final=True) if self._shipper else (),
+            free=self.ledger.free(),
         )
+        for c in claimed:
+            self.ledger.take(c.attempt_id, c.needs)
         if self._shipper is not None:
             self._shipper.confirm(ended, ended=True)
         loop.done = []
@@ -289,6 +297,7 @@ class Worker:
                     "queues": self.queues,
                     "concurrency": self.concurrency,
                     "started_at": time.time(),
+                    "resources": self.ledger.capacity,
                 }
             )
 
@@ -382,6 +391,7 @@ class Worker:
                 loop.probes.append(o)
             return
         self._guard.ended(o.attempt_id)
+        self.ledger.release(o.attempt_id)
         # An outcome counts once: a stopped attempt may still report after the loop
         # recorded its timeout or cancel for it.
         if (
@@ -472,6 +482,7 @@ class Worker:
             self._dispatch(c)
             return
         self._guard.ended(c.attempt_id)
+        self.ledger.release(c.attempt_id)
         print(
             f"baton worker {self.name}: the lease of {c.task_key} (attempt {c.attempt_id}) "
             "ended before it could start: left to be retried",
@@ -491,7 +502,9 @@ class Worker:
             flow = self._flows[c.run_id] = loader.for_run(compiled.spec, self.project_dir)
         broken = None
         try:
-            upstream = self._upstream_results(c.run_id, compiled.graph.upstream[c.task_key])
+            upstream = results.upstream(
+                self.engine.store.read(), c.run_id, compiled.graph.upstream[c.task_key]
+            )
         except results.ResultGone as exc:  # the attempt fails, saying which
             upstream, broken = {}, str(exc)
         item: Any = NO_ITEM
@@ -537,6 +550,8 @@ class Worker:
             run_status=functools.partial(subflows.run_status, self.engine.store.url),
             cancel_run=functools.partial(subflows.cancel_run, self.engine.store.url),
             before_spawn=self._guard.spawning,
+            resources=task.resources,
+            gpu_ids=self.ledger.gpu_ids(c.attempt_id),
         )
         deadline = time.monotonic() + task.timeout if task.timeout else None
         job = runner.Job(
@@ -582,18 +597,3 @@ class Worker:
             self._outcomes.put(caching.probe(job, meta, self._fingerprints))
         finally:
             job.done.set()  # its thread is free; a miss clears it as it runs the attempt
-
-    def _upstream_results(self, run_id: str, keys: Sequence[str]) -> dict[str, Any]:
-        if not keys:
-            return {}
-        values: dict[str, Any] = {}
-        for row in self.engine.store.read().results(run_id, keys):
-            ok = row["state"] == "succeeded"
-            name = task_run_name(row["task_key"], row["map_index"])
-            what = f"the result of task {name} in run {run_id}"
-            value = results.decode(row["result"], row["result_ref"], what) if ok else None
-            if row["map_index"] < 0:
-                values[row["task_key"]] = value
-            else:
-                values.setdefault(row["task_key"], []).append(value)
-        return values

@@ -42,6 +42,8 @@ MEMORY_UNITS = {
 MAX_MEMORY = 2**60
 MAX_CPU = 100_000.0
 MAX_GPU = 1_000
+# Sums of fractional cores are floats: 0.1 + 0.2 must still fit in 0.3.
+CPU_SLACK = 1e-9
 _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)\s*([kKMGTP]i?)?[bB]?")
 _MILLI = re.compile(r"(\d+)m")
 
@@ -64,7 +66,7 @@ class Resources(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
         """Whether this amount is within `capacity` in every resource (a little slack on cpu,
         whose sums of fractions are floats)."""
         return (
-            self.cpu <= capacity.cpu + 1e-9
+            self.cpu <= capacity.cpu + CPU_SLACK
             and self.memory <= capacity.memory
             and self.gpu <= capacity.gpu
         )
@@ -94,6 +96,13 @@ class Resources(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
 
 
 NONE = Resources()
+
+
+def need_fields(need: Resources | None) -> dict[str, float | int]:
+    """A task's needs as a task run's fields (`need_cpu`, `need_memory`, `need_gpu`): the
+    claim compares them with a worker's free capacity in plain SQL."""
+    need = need or NONE
+    return {"need_cpu": need.cpu, "need_memory": need.memory, "need_gpu": need.gpu}
 
 
 def spell(kind: str, amount: float) -> str:

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from baton.model.resources import Resources
+
 
 class Record(msgspec.Struct, frozen=True, gc=False):
     """A row read from the store (immutable; `gc=False`: records hold no cycles)."""
@@ -97,6 +99,13 @@ class TaskRunRow(Record, frozen=True, gc=False):
     cache_key: str | None = None  # the cache entry it looked up or wrote
     cached_from_run: str | None = None  # a cache hit: the run and attempt whose result it reused
     cached_from_attempt: int | None = None
+    need_cpu: float = 0.0  # what its task needs (model.resources): see `needs`
+    need_memory: int = 0
+    need_gpu: int = 0
+
+    @property
+    def needs(self) -> Resources:
+        return Resources(self.need_cpu, self.need_memory, self.need_gpu)
 
 
 class AttemptRow(Record, frozen=True, gc=False):
@@ -146,6 +155,9 @@ class WorkerRow(Record, frozen=True, gc=False):
     started_at: float
     heartbeat_at: float
     stopped_at: float | None
+    cpu: float | None = None  # its capacity; None: a worker from before resources
+    memory: int | None = None
+    gpu: int | None = None
     running: int = 0  # attempts running now
     tasks: tuple[WorkerTask, ...] = ()
 
