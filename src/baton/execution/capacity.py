@@ -11,23 +11,34 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 
 from baton.model.resources import Resources
 
 NVIDIA_SMI_TIMEOUT = 10.0  # seconds: a hung driver must not keep a worker from starting
 
 
-def machine() -> Resources:
-    """This machine's cores (those this process may use), memory and GPUs."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        memory = 0
-    return Resources(float(cpus), max(memory, 0), gpu_count())
+def machine(named: Mapping[str, float | int] | None = None) -> Resources:
+    """This machine's cores (those this process may use), memory and GPUs, or in their
+    place the amounts `named` (`--resources`, as `parse_capacity` reads it)."""
+    named = named or {}
+    if "cpu" in named:
+        cpus = float(named["cpu"])
+    else:
+        try:
+            cpus = float(len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            cpus = float(os.cpu_count() or 1)
+    if "memory" in named:
+        memory = int(named["memory"])
+    else:
+        try:
+            memory = max(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), 0)
+        except (AttributeError, ValueError, OSError):
+            memory = 0
+    # nvidia-smi only when asked: it can take a second to answer.
+    gpus = int(named["gpu"]) if "gpu" in named else gpu_count()
+    return Resources(cpus, memory, gpus)
 
 
 def gpu_count() -> int:
@@ -44,15 +55,6 @@ def gpu_count() -> int:
     if out.returncode != 0:
         return 0
     return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
-
-
-def with_defaults(named: dict[str, float | int], found: Resources) -> Resources:
-    """`--resources` as given (`parse_capacity`), the kinds it leaves out from `found`."""
-    return Resources(
-        float(named.get("cpu", found.cpu)),
-        int(named.get("memory", found.memory)),
-        int(named.get("gpu", found.gpu)),
-    )
 
 
 class Ledger:

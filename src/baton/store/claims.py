@@ -405,9 +405,10 @@ class Claims(RunWrites):
         tasks: dict[str, list[WorkerTask]] = {}
         if any(r["running"] for r in rows):
             for a in self._all(
-                "SELECT a.worker_id, a.run_id, t.task_key, t.map_index, a.number, a.started_at "
-                "FROM attempts a JOIN task_runs t ON t.id = a.task_run_id "
-                "WHERE a.state = 'running' ORDER BY a.started_at, a.id"
+                "SELECT a.worker_id, a.run_id, t.task_key, t.map_index, a.number, a.started_at, "
+                "t.need_cpu, t.need_memory, t.need_gpu FROM attempts a "
+                "JOIN task_runs t ON t.id = a.task_run_id WHERE a.state = 'running' "
+                "ORDER BY a.started_at, a.id"
             ):
                 tasks.setdefault(a["worker_id"], []).append(WorkerTask(**a))
         return [WorkerRow(**r, tasks=tuple(tasks.get(r["id"], ()))) for r in rows]

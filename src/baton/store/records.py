@@ -143,6 +143,9 @@ class WorkerTask(Record, frozen=True, gc=False):
     map_index: int
     number: int
     started_at: float
+    need_cpu: float = 0.0  # what its task needs of the worker's capacity
+    need_memory: int = 0
+    need_gpu: int = 0
 
 
 class WorkerRow(Record, frozen=True, gc=False):
@@ -160,6 +163,21 @@ class WorkerRow(Record, frozen=True, gc=False):
     gpu: int | None = None
     running: int = 0  # attempts running now
     tasks: tuple[WorkerTask, ...] = ()
+
+    @property
+    def capacity(self) -> Resources | None:
+        """What it offers (None: a worker from before resources)."""
+        if self.cpu is None or self.memory is None or self.gpu is None:
+            return None
+        return Resources(self.cpu, self.memory, self.gpu)
+
+    @property
+    def used(self) -> Resources:
+        """What the tasks it runs now need, together."""
+        used = Resources()
+        for t in self.tasks:
+            used += Resources(t.need_cpu, t.need_memory, t.need_gpu)
+        return used
 
 
 class FlowRow(Record, frozen=True, gc=False):
