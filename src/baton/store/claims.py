@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from baton.errors import TransitionError
-from baton.model.resources import CPU_SLACK, NONE, Resources, need_fields
+from baton.model.resources import CPU_SLACK, KINDS, NONE, Resources
 from baton.model.states import AttemptState, TaskState, attempt_sources
 from baton.store.base import Row
 from baton.store.records import AttemptRow, LiveAttemptRow, WorkerRow, WorkerTask, many
@@ -371,11 +371,12 @@ class Claims(RunWrites):
         self._c.execute(
             "INSERT INTO workers (id, name, host, pid, queues, concurrency, started_at, "
             "heartbeat_at, cpu, memory, gpu) VALUES (:id, :name, :host, :pid, :queues, "
-            ":concurrency, :started_at, :started_at, :need_cpu, :need_memory, :need_gpu)",
+            ":concurrency, :started_at, :started_at, :cpu, :memory, :gpu)",
             {
                 **worker,
                 "queues": json.dumps(list(worker["queues"])),
-                **need_fields(worker.get("resources")),
+                # No capacity said: unknown (null), which is not zero.
+                **{k: getattr(worker.get("resources"), k, None) for k in KINDS},
             },
         )
 
