@@ -9,7 +9,9 @@ the sum of what overlaps on each worker.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
 import signal
 from pathlib import Path
@@ -220,3 +222,83 @@ def test_bad_resources_flag_is_exit_2(baton):
     ):
         proc = baton("worker", "--resources", bad, check=2)
         assert said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+WHOLE_MACHINE = """
+import json, os, time
+from baton import flow, task
+
+CORES = {cores}
+
+def record(name, cpu):
+    start = time.time()
+    time.sleep(0.3)
+    with open(f"spans/{{name}}.json", "w") as f:
+        json.dump({{"name": name, "start": start, "end": time.time(), "cpu": cpu}}, f)
+
+@task(resources={{"cpu": CORES}})
+def whole(i: int):
+    record(f"whole{{i}}", CORES)
+
+@task(resources={{"cpu": "500m"}})
+def half(i: int):
+    record(f"half{{i}}", 0.5)
+
+@flow
+def machine():
+    for i in range(3):
+        whole(i)
+        half(i)
+"""
+
+
+def test_an_embedded_run_keeps_within_the_machines_cores(baton, write, workdir: Path):
+    cores = len(os.sched_getaffinity(0))
+    write("machine.py", WHOLE_MACHINE.format(cores=cores))
+    (workdir / "spans").mkdir()
+    done = baton.run("machine.py", "--concurrency", "8")  # SQLite, this process's worker
+    assert done["state"] == "succeeded", done
+    spans = [json.loads(f.read_text()) for f in (workdir / "spans").iterdir()]
+    assert len(spans) == 6
+    assert _peak(spans, "cpu") <= cores  # a whole-machine task ran alone
+    wholes = sorted((s["start"], s["end"]) for s in spans if s["cpu"] == cores)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(wholes))
+
+
+TOO_BIG = """
+from baton import flow, task
+
+@task
+def small() -> int:
+    return 1
+
+@task(resources={"memory": "1Pi"})
+def huge() -> int:
+    return 2
+
+@flow
+def greedy():
+    small()
+    huge()
+"""
+
+
+def test_an_embedded_run_says_why_a_task_cannot_run_and_waits(baton, write, h):
+    write("greedy.py", TOO_BIG)
+    proc = baton.start("run", "greedy.py")
+    err = h.stderr(proc)
+    said = h.wait_until(
+        lambda: re.search(r"task huge of run (\S+) is unschedulable: (.*)", err.text()),
+        what="the notice",
+    )
+    run_id, why = said.group(1), said.group(2)
+    assert why.startswith("needs memory=1Pi, more than any live worker serving queue default")
+    assert "(Ctrl-C cancels the run)" in why
+    tasks = h.tasks(baton.json("runs", "show", run_id))  # SQLite: another process reads it
+    assert tasks["small"]["state"] == "succeeded"
+    assert tasks["huge"]["state"] == "queued"
+    assert tasks["huge"]["unschedulable"].startswith("needs memory=1Pi, more than any")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 1
+    assert baton.json("runs", "show", run_id)["state"] == "cancelled"
+    assert err.finish().count(err.lines[0]) == 1  # said once, not at every look

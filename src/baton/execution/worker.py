@@ -36,6 +36,7 @@ from baton.execution import (
     loader,
     logs,
     lost,
+    placement,
     results,
     runner,
     secrets,
@@ -101,6 +102,7 @@ class Worker:
         """`resources`: the capacity its running tasks share (default: the machine's)."""
         self.engine = engine
         self.ledger = capacity.Ledger(resources or capacity.machine())
+        self._notices = placement.Notices()  # why a task of its runs cannot be placed
         self.project_dir = project_dir
         self.settings = settings
         self._flows: dict[str, LoadedFlow] = dict(flows or {})
@@ -172,6 +174,8 @@ class Worker:
             self._due_log_shipping(loop)
             if self._finished(loop, claimed):
                 return False
+            if self.run_ids is not None and not self._active and not claimed:
+                self._notices.check(self.engine.store, self._scope() or ())
         except self.engine.store.errors as exc:
             if (fault := dialect.local_fault(exc)) is not None:
                 raise self._cannot_write(fault) from None
@@ -238,7 +242,7 @@ class Worker:
 
     def _due_log_shipping(self, loop: _Loop) -> None:
         if self._shipper is not None and time.monotonic() >= loop.next_ship:
-            self._ship_logs(self._shipper)
+            self._shipper.ship(self.engine.store)
             loop.next_ship = time.monotonic() + LOG_SHIP_INTERVAL
 
     def _finished(self, loop: _Loop, claimed: list[Claimed]) -> bool:
@@ -336,22 +340,13 @@ class Worker:
             f"free space on its disk, then {then}"
         )
 
-    def _ship_logs(self, shipper: logs.Shipper) -> None:
-        """Store what running attempts' logs gained (cluster mode)."""
-        attempt_ids = shipper.attempts()
-        rows = shipper.collect(attempt_ids, final=False)
-        if rows:
-            with self.engine.store.transaction() as tx:
-                tx.append_log_chunks(rows)
-            shipper.confirm(attempt_ids)
-
     def _hand_back(self) -> None:
         """Give the attempts still running back to the queue, then stop them."""
         jobs = list(self._active.values())
         if not jobs:
             return
         if self._shipper is not None:
-            self._ship_logs(self._shipper)  # what they printed so far stays theirs
+            self._shipper.ship(self.engine.store)  # what they printed so far stays theirs
         self.engine.hand_back(
             [j.claimed for j in jobs], f"handed back: worker {self.name} stopped before it ended"
         )
