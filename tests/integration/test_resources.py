@@ -202,6 +202,12 @@ def test_a_task_no_live_worker_can_fit_is_shown_unschedulable(cluster, write, h)
     )
     assert page.status_code == 200
     assert "unschedulable" in page.text and "small gpu 1 &gt; 0" in page.text
+    workers_page = httpx.get(
+        f"{found.group(1)}/workers", headers={"x-baton-ui": "1"}, cookies={"baton_token": token}
+    )
+    assert "cpu 0/2, memory 0/4Gi, gpu 0/0" in workers_page.text
+    remote = cluster("runs", "show", run_id, "--server", found.group(1), "--token", token)
+    assert "unschedulable: needs memory=1Gi,gpu=1" in remote.stdout
 
     # A worker with a GPU joins: the task runs there, and is no longer unschedulable.
     big = cluster.start("worker", "--name", "big", "--resources", "cpu=2,memory=4Gi,gpu=1")
