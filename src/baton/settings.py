@@ -6,12 +6,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+LEASE_SECONDS = 30.0  # the default lease; readers without the workers' settings use it too
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     home: str
     database_url: str
-    lease_seconds: float = 30.0
+    lease_seconds: float = LEASE_SECONDS
     heartbeat_seconds: float = 10.0
     secrets_file: str | None = None  # a YAML/JSON mapping NAME: value (`${secret:NAME}`)
     host: str = "127.0.0.1"  # where `baton server` listens

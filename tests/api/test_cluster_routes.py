@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from baton.cli import display
+from baton.model.resources import Resources
 from baton.settings import Settings
 from baton.store.store import Store
 
@@ -40,6 +41,7 @@ def add_worker(store: Store, worker_id: str, queues: list[str], **fields: Any) -
                 "queues": queues,
                 "concurrency": 4,
                 "started_at": now,
+                "resources": fields.get("resources"),
             }
         )
         if fields.get("stopped"):
@@ -48,7 +50,7 @@ def add_worker(store: Store, worker_id: str, queues: list[str], **fields: Any) -
 
 def test_workers_are_listed_as_baton_workers_json_prints_them(client_for, store):
     add_worker(store, "w1", ["default"], started_at=1000.0)
-    add_worker(store, "w2", ["gpu", "default"], started_at=2000.0)
+    add_worker(store, "w2", ["gpu", "default"], started_at=2000.0, resources=Resources(8, 2**35, 2))
     add_worker(store, "w3", ["old"], started_at=500.0, stopped=True)
     viewer = client_for("viewer")
     for include_stopped in (False, True):
@@ -60,6 +62,9 @@ def test_workers_are_listed_as_baton_workers_json_prints_them(client_for, store)
         assert r.json() == json.loads(out.getvalue())
     assert [w["id"] for w in r.json()] == ["w2", "w1", "w3"]
     assert r.json()[0]["queues"] == ["gpu", "default"]
+    assert r.json()[0]["resources"] == {"cpu": 8.0, "memory": 2**35, "gpu": 2}
+    assert r.json()[0]["used"] == {"cpu": 0.0, "memory": 0, "gpu": 0}
+    assert r.json()[1]["resources"] is None  # registered without a capacity
     assert r.json()[2]["stopped_at"] == "1970-01-01T00:08:21.000000Z"
 
 

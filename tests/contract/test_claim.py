@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
+from baton.model.resources import NONE, Resources, need_fields
 from baton.store.store import Store
 from store_rows import run_row
 
@@ -71,3 +72,109 @@ def test_concurrent_claimers_never_share_a_task_run_and_take_them_all(url: str) 
     assert len(attempts) == tasks
     assert len({a.task_run_id for a in attempts}) == tasks
     setup.close()
+
+
+def _needing(run_id: str, needs: list[tuple[float, int, int]], priority: int = 0) -> list[dict]:
+    return [
+        {
+            "run_id": run_id,
+            "task_key": f"t{i}",
+            "map_index": -1,
+            "state": "queued",
+            "queue": "default",
+            "pool": None,
+            "priority": priority - i,  # claim order: t0 first
+            "up_total": 0,
+            "ready_at": 1.0,
+            **need_fields(Resources(cpu, memory, gpu)),
+        }
+        for i, (cpu, memory, gpu) in enumerate(needs)
+    ]
+
+
+def test_a_claim_takes_only_what_fits_the_free_capacity_together(url: str) -> None:
+    store = Store(url)
+    gib = 2**30
+    with store.transaction() as tx:
+        tx.insert_run(run_row("r1", state="running", unfinished=6, created_at=1.0))
+        tx.insert_task_runs(
+            _needing(
+                "r1",
+                [
+                    (4, 0, 0),  # t0: more cpu than free: never taken by this claim
+                    (1.5, 2 * gib, 0),  # t1: fits
+                    (0.2, 0, 1),  # t2: fits (a GPU of two)
+                    (0.1, 0, 2),  # t3: alone it fits, after t2 only one GPU is left
+                    (0.3, 7 * gib, 0),  # t4: fits alone; after t1 the memory is short
+                    (0.0, 0, 0),  # t5: needs nothing in particular: always fits
+                ],
+            ),
+            1.0,
+        )
+    ids = (os.urandom(8).hex() for _ in iter(int, 1))
+    free = Resources(2.0, 8 * gib, 2)
+    with store.transaction() as tx:
+        got = tx.claim(
+            worker_id="w",
+            queues=["default"],
+            limit=10,
+            run_ids=None,
+            now=2.0,
+            lease_until=30.0,
+            new_id=ids,
+            free=free,
+        )
+    assert [c.task_key for c in got] == ["t1", "t2", "t5"]
+    assert [c.needs for c in got] == [Resources(1.5, 2 * gib), Resources(0.2, 0, 1), NONE]
+    with store.transaction() as tx:  # without a limit of resources (None): all the rest
+        rest = tx.claim(
+            worker_id="w",
+            queues=["default"],
+            limit=10,
+            run_ids=None,
+            now=2.0,
+            lease_until=30.0,
+            new_id=ids,
+        )
+    assert sorted(c.task_key for c in rest) == ["t0", "t3", "t4"]
+    store.close()
+
+
+def test_workers_record_their_capacity_and_what_their_tasks_use(url: str) -> None:
+    store = Store(url)
+    with store.transaction() as tx:
+        tx.insert_run(run_row("r1", state="running", unfinished=2, created_at=1.0))
+        tx.insert_task_runs(_needing("r1", [(1.5, 2**30, 1), (0.5, 0, 0)]), 1.0)
+        for name, capacity in (
+            ("old", None),
+            ("gpus", Resources(8, 32 * 2**30, 2)),
+            ("cpus", Resources(4, 2**30, 0)),
+        ):
+            tx.register_worker(
+                {
+                    "id": name,
+                    "name": name,
+                    "host": "h",
+                    "pid": 1,
+                    "queues": ["default"],
+                    "concurrency": 4,
+                    "started_at": 1.0,
+                    "resources": capacity,
+                }
+            )
+    with store.transaction() as tx:
+        tx.claim(
+            worker_id="gpus",
+            queues=["default"],
+            limit=10,
+            run_ids=None,
+            now=2.0,
+            lease_until=30.0,
+            new_id=(os.urandom(8).hex() for _ in iter(int, 1)),
+        )
+    workers = {w.name: w for w in store.read().workers()}
+    assert workers["old"].capacity is None and workers["old"].used == NONE
+    assert workers["gpus"].capacity == Resources(8, 32 * 2**30, 2)
+    assert workers["gpus"].used == Resources(2.0, 2**30, 1)
+    assert workers["cpus"].capacity == Resources(4, 2**30, 0)  # no GPU is 0, not unknown
+    store.close()

@@ -15,8 +15,9 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from baton.execution import logs as attempt_logs
-from baton.execution.local import RunResult
+from baton.execution.local import RunResult, TaskRunResult
 from baton.execution.views import CacheEntryView
+from baton.model import resources
 from baton.model.names import task_run_name
 from baton.model.spec import FlowSpec
 from baton.model.states import TASK_TERMINAL, TaskState
@@ -107,7 +108,7 @@ def finished(result: RunResult, *, as_json: bool) -> None:
             t.state,
             str(t.attempts),
             _duration(t.started_at, t.ended_at),
-            (t.error or "").splitlines()[0][:80] if t.error else "",
+            _why(t),
         ]
         for t in result.tasks.values()
     ]
@@ -123,6 +124,13 @@ def finished(result: RunResult, *, as_json: bool) -> None:
         f"({_duration(result.started_at, result.ended_at)})"
     )
     print_table(title, header, rows, state_col=1)
+
+
+def _why(t: TaskRunResult) -> str:
+    """The error column: a failure's first line, or why a queued task cannot be placed."""
+    if t.unschedulable:
+        return f"unschedulable: {t.unschedulable}"
+    return (t.error or "").splitlines()[0][:80] if t.error else ""
 
 
 def _indented_json(data: Any) -> str:
@@ -354,6 +362,7 @@ def workers(rows: Sequence[WorkerRow], *, as_json: bool) -> None:
             d["host"],
             ", ".join(d["queues"]),
             f"{d['running']}/{d['concurrency']}",
+            resources.usage(r.used, r.capacity),
             f"{now - r.heartbeat_at:.0f}s ago",
             "stopped" if d["stopped_at"] else "",
             ", ".join(
@@ -366,9 +375,9 @@ def workers(rows: Sequence[WorkerRow], *, as_json: bool) -> None:
     ]
     print_table(
         f"{len(data)} workers",
-        ["worker", "host", "queues", "running", "last heartbeat", "", "tasks"],
+        ["worker", "host", "queues", "running", "resources used", "last heartbeat", "", "tasks"],
         table,
-        state_col=5,
+        state_col=6,
     )
 
 

@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.concurrency_option(p)
     p.add_argument("--name", help="how `baton workers` shows it (default HOST:PID)")
     p.add_argument(
+        "--resources",
+        metavar="cpu=N,memory=Q,gpu=N",
+        help="the capacity its running tasks share, e.g. cpu=8,memory=32Gi,gpu=2 (kinds not "
+        "named: this machine's cores, memory and GPUs listed by nvidia-smi -L)",
+    )
+    p.add_argument(
         "--path",
         default=".",
         help="the project folder `baton deploy` was given, here (default: .)",
@@ -249,11 +255,14 @@ def cmd_worker(args: argparse.Namespace, ctx: common.Context) -> int:
 
     from baton.engine.service import Engine
     from baton.errors import InputError
+    from baton.execution import capacity
     from baton.execution.worker import Worker
+    from baton.model.resources import parse_capacity
     from baton.model.spec import DEFAULT_QUEUE
 
     if not os.path.isdir(args.path):
         raise InputError(f"--path {args.path}: no such folder")
+    named = parse_capacity(args.resources) if args.resources is not None else {}
     settings = ctx.settings
     stop = threading.Event()
     with ctx.store(args.wait_for_db, "baton worker") as store:
@@ -264,11 +273,13 @@ def cmd_worker(args: argparse.Namespace, ctx: common.Context) -> int:
             queues=args.queues or [DEFAULT_QUEUE],
             name=args.name,
             project_dir=os.path.abspath(args.path),
+            resources=capacity.machine(named),
         )
         with common.stop_on_signal(stop, worker.wake):
             print(
                 f"baton worker {worker.name}: queues {', '.join(worker.queues)}, "
-                f"concurrency {worker.concurrency}",
+                f"concurrency {worker.concurrency}, resources "
+                f"{worker.ledger.capacity.describe()}",
                 file=sys.stderr,
                 flush=True,
             )

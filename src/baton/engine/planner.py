@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from baton.model.graph import Graph
+from baton.model.resources import need_fields
 from baton.model.retry import retry_delay, should_retry
 from baton.model.spec import PARAM_KEY, REF_KEY, TaskSpec
 from baton.model.states import TASK_TERMINAL, AttemptState, ErrorKind, RunState, TaskState
@@ -256,6 +257,7 @@ def item_row(run_id: str, r: TaskRunRow, state: TaskState, now: float) -> dict[s
         "up_total": r.up_total,
         "up_counts": [0, 0, 0, 0],  # decided already: it runs
         "ready_at": now if queued else None,
+        **need_fields(r.needs),
     }
 
 
@@ -311,6 +313,7 @@ def initial_rows(
                 "up_total": total,
                 "up_counts": counts,
                 "ready_at": now if queued else None,
+                **need_fields(t.resources),
             }
         )
     return rows
@@ -544,6 +547,7 @@ def expansion(
             "priority": task.priority,
             "up_total": row["up_total"],
             "ready_at": now,
+            **need_fields(task.resources),
         }
         for i in range(1, n)
     ]

@@ -28,6 +28,7 @@ from baton.engine.cache import LRU
 from baton.engine.planner import Outcome
 from baton.engine.run_facts import RunFacts, RunMeta
 from baton.model.graph import Graph, validate
+from baton.model.resources import Resources
 from baton.model.spec import FlowSpec, TaskSpec
 from baton.model.states import (
     RUN_TERMINAL,
@@ -253,9 +254,11 @@ class Engine:
         lease: float,
         outcomes: Sequence[Outcome] = (),
         logs: Sequence[tuple[str, int, str]] = (),
+        free: Resources | None = None,
     ) -> list[Claimed]:
         """Record finished attempts (and the rest of their `logs`, rows of
-        `Tx.append_log_chunks`), then claim up to `limit` ready task runs: one transaction."""
+        `Tx.append_log_chunks`), then claim up to `limit` ready task runs that fit in `free`
+        together: one transaction."""
         now = self.clock()
         with self.store.transaction() as tx:
             if logs:
@@ -272,6 +275,7 @@ class Engine:
                 now=now,
                 lease_until=now + lease,
                 new_id=self._attempt_ids,
+                free=free,
             )
             for run_id in sorted({c.run_id for c in claimed}):  # one lock order: no deadlock
                 tx.move_run(

@@ -296,6 +296,15 @@ class Shipper:
     def add(self, attempt_id: str, path: str) -> None:
         self._logs[attempt_id] = _Shipping(path, 0)
 
+    def ship(self, store: Store) -> None:
+        """Store what running attempts' logs gained since the last time."""
+        attempt_ids = self.attempts()
+        rows = self.collect(attempt_ids, final=False)
+        if rows:
+            with store.transaction() as tx:
+                tx.append_log_chunks(rows)
+            self.confirm(attempt_ids)
+
     def resume(self, store: Store, attempt_id: str, path: str) -> None:
         """Follow an attempt that goes on after waiting, maybe begun on another machine: the
         file first gets what the store has beyond the file's end, so both hold the same

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from typing import IO, Any
 
 from baton.errors import BatonError
 from baton.model import urls
+from baton.model.names import task_run_name
+from baton.store.store import Tx
 
 LOCAL = "file://"
 
@@ -81,6 +84,24 @@ def decode(result: str | None, result_ref: str | None, what: str = "the result")
     if result is not None:
         return json.loads(result)
     return None
+
+
+def upstream(read: Tx, run_id: str, keys: Sequence[str]) -> dict[str, Any]:
+    """The results of a task's upstream tasks by key (a mapped one's as a list, in order);
+    None for one that did not succeed."""
+    if not keys:
+        return {}
+    values: dict[str, Any] = {}
+    for row in read.results(run_id, keys):
+        ok = row["state"] == "succeeded"
+        name = task_run_name(row["task_key"], row["map_index"])
+        what = f"the result of task {name} in run {run_id}"
+        value = decode(row["result"], row["result_ref"], what) if ok else None
+        if row["map_index"] < 0:
+            values[row["task_key"]] = value
+        else:
+            values.setdefault(row["task_key"], []).append(value)
+    return values
 
 
 def exists(result_ref: str) -> bool:

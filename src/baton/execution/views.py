@@ -17,13 +17,19 @@ import msgspec
 
 from baton.errors import NotFoundError
 from baton.execution import results
-from baton.model import run_trigger
+from baton.model import resources, run_trigger
 from baton.model.names import task_label, task_run_name
+from baton.model.resources import KINDS, NONE, Resources
 from baton.model.spec import FlowSpec
+from baton.model.states import TaskState
 from baton.model.times import iso
-from baton.settings import Settings
+from baton.settings import LEASE_SECONDS, Settings
 from baton.store.records import AttemptRow, CacheEntryRow, RunRow, TaskRunRow, WorkerRow
-from baton.store.store import Store
+from baton.store.store import Store, Tx
+
+# A worker is live while its last heartbeat is within a lease (the default one: the views
+# are read by processes that need not share the workers' settings).
+LIVE_WITHIN = LEASE_SECONDS
 
 
 class AttemptView(msgspec.Struct, frozen=True):
@@ -86,6 +92,8 @@ class TaskRunView(msgspec.Struct, frozen=True):
     child_run_id: str | None = None
     cached: bool = False
     cached_from: CachedFromView | None = None
+    # Queued, and no live worker serving its queue can ever fit what it needs: why.
+    unschedulable: str | None = None
     record: TaskRunRow | None = None  # None for a task run read from JSON (the API)
 
     @classmethod
@@ -155,6 +163,7 @@ class TaskRunView(msgspec.Struct, frozen=True):
         data["cached_from"] = (
             None if self.cached_from is None else msgspec.to_builtins(self.cached_from)
         )
+        data["unschedulable"] = self.unschedulable
         return data
 
     @classmethod
@@ -169,6 +178,7 @@ class TaskRunView(msgspec.Struct, frozen=True):
             child_run_id=t.get("child_run_id"),
             cached=bool(t.get("cached")),
             cached_from=None if not t.get("cached_from") else CachedFromView(**t["cached_from"]),
+            unschedulable=t.get("unschedulable"),
         )
 
 
@@ -273,6 +283,11 @@ RunResult = RunView
 TaskRunResult = TaskRunView
 
 
+def resource_json(r: Resources) -> dict[str, Any]:
+    """{cpu, memory, gpu}, zeros included: memory in bytes."""
+    return {k: getattr(r, k) for k in KINDS}
+
+
 class WorkerTaskView(msgspec.Struct, frozen=True):
     """An attempt a worker is running."""
 
@@ -284,8 +299,9 @@ class WorkerTaskView(msgspec.Struct, frozen=True):
 
 
 class WorkerView(msgspec.Struct, frozen=True):
-    """A worker as `baton workers --json` and the API show it: its queues, and the attempts
-    it runs now (`tasks`)."""
+    """A worker as `baton workers --json` and the API show it: its queues, the attempts it
+    runs now (`tasks`), its capacity (`resources`: cpu cores, memory bytes, gpu; None for a
+    worker from before resources) and what its running tasks need of it (`used`)."""
 
     id: str
     name: str
@@ -298,6 +314,8 @@ class WorkerView(msgspec.Struct, frozen=True):
     started_at: str | None
     heartbeat_at: str | None
     stopped_at: str | None
+    resources: Resources | None = None
+    used: Resources | None = None
 
     @classmethod
     def of(cls, r: WorkerRow) -> WorkerView:
@@ -322,10 +340,15 @@ class WorkerView(msgspec.Struct, frozen=True):
             started_at=iso(r.started_at),
             heartbeat_at=iso(r.heartbeat_at),
             stopped_at=iso(r.stopped_at),
+            resources=r.capacity,
+            used=r.used,
         )
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = msgspec.to_builtins(self)
+        # Every kind shown, zeros too (a Resources leaves them out).
+        data["resources"] = None if self.resources is None else resource_json(self.resources)
+        data["used"] = resource_json(self.used or NONE)
         return data
 
 
@@ -361,10 +384,15 @@ class CacheEntryView(msgspec.Struct, frozen=True):
 
 
 def task_views(
-    rows: Sequence[TaskRunRow], attempts: Iterable[AttemptRow], spec: FlowSpec | None = None
+    rows: Sequence[TaskRunRow],
+    attempts: Iterable[AttemptRow],
+    spec: FlowSpec | None = None,
+    unschedulable: Mapping[int, str] | None = None,
 ) -> list[TaskRunView]:
     """Task runs (in the order of `rows`) with their attempts; with the flow's `spec`, each
-    with its type and upstream keys too."""
+    with its type and upstream keys too; with `unschedulable` (of `unplaceable`), why each
+    queued one no worker can fit waits."""
+    why = unschedulable or {}
     by_task: dict[int, list[AttemptRow]] = {}
     for a in attempts:
         by_task.setdefault(a.task_run_id, []).append(a)
@@ -374,8 +402,30 @@ def task_views(
         detail: dict[str, Any] = {}
         if spec is not None and (ts := specs.get(r.task_key)) is not None:
             detail = {"type": ts.type, "depends_on": tuple(ts.depends_on)}
+        if r.id in why:
+            detail["unschedulable"] = why[r.id]
         views.append(TaskRunView.of(r, by_task.get(r.id, ()), **detail))
     return views
+
+
+def unplaceable(read: Tx, rows: Sequence[TaskRunRow]) -> dict[int, str]:
+    """Why each queued task run among `rows` that no live worker can ever fit waits, by
+    task run id (`resources.unschedulable`); live: heartbeated within a lease. Read at
+    view time, so a worker that starts or stops changes it at once, and the claim's hot
+    path stays as it was. One read of the workers, only when a queued task needs any."""
+    waiting = [r for r in rows if r.state == TaskState.QUEUED and not r.needs.is_zero()]
+    if not waiting:
+        return {}
+    offers = [
+        resources.Offer(
+            o["name"],
+            tuple(json.loads(o["queues"])),
+            None if o["cpu"] is None else Resources(o["cpu"], o["memory"], o["gpu"]),
+        )
+        for o in read.live_offers(LIVE_WITHIN)
+    ]
+    found = {r.id: resources.unschedulable(r.needs, r.queue, offers) for r in waiting}
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def load_result(store: Store, run_id: str) -> RunView:
@@ -396,7 +446,7 @@ def load_result(store: Store, run_id: str) -> RunView:
         spec: FlowSpec | None = read.load_version(run.version_id)
     except NotFoundError:  # a run written by hand (tests, tools): no task types to show
         spec = None
-    tasks = task_views(rows, attempts, spec)
+    tasks = task_views(rows, attempts, spec, unplaceable(read, rows))
     tasks = [msgspec.structs.replace(t, child_run_id=child.get(t.task_run_id)) for t in tasks]
     return RunView.of(run, tasks, children=[r["id"] for r in made])
 

@@ -30,11 +30,13 @@ from baton.engine.service import Engine, new_id
 from baton.errors import StoreCannotWrite, StoreError, TaskCancelled, TaskTimeout
 from baton.execution import (
     caching,
+    capacity,
     checks,
     fencing,
     loader,
     logs,
     lost,
+    placement,
     results,
     runner,
     secrets,
@@ -44,6 +46,7 @@ from baton.execution import (
 from baton.execution.context import NO_ITEM, TaskContext
 from baton.execution.loader import LoadedFlow
 from baton.model.names import task_run_name
+from baton.model.resources import Resources
 from baton.model.spec import PARAM_KEY
 from baton.model.states import RUN_TERMINAL, RunState
 from baton.model.times import iso
@@ -94,8 +97,12 @@ class Worker:
         run_ids: Sequence[str] | None = None,
         name: str | None = None,
         project_dir: str | None = None,
+        resources: Resources | None = None,
     ) -> None:
+        """`resources`: the capacity its running tasks share (default: the machine's)."""
         self.engine = engine
+        self.ledger = capacity.Ledger(resources or capacity.machine())
+        self._notices = placement.Notices()  # why a task of its runs cannot be placed
         self.project_dir = project_dir
         self.settings = settings
         self._flows: dict[str, LoadedFlow] = dict(flows or {})
@@ -167,6 +174,8 @@ class Worker:
             self._due_log_shipping(loop)
             if self._finished(loop, claimed):
                 return False
+            if self.run_ids is not None and not self._active and not claimed:
+                self._notices.check(self.engine.store, self._scope() or ())
         except self.engine.store.errors as exc:
             if (fault := dialect.local_fault(exc)) is not None:
                 raise self._cannot_write(fault) from None
@@ -200,7 +209,10 @@ class Worker:
             lease=self.settings.lease_seconds,
             outcomes=loop.done,
             logs=self._shipper.collect(ended, final=True) if self._shipper else (),
+            free=self.ledger.free(),
         )
+        for c in claimed:
+            self.ledger.take(c.attempt_id, c.needs)
         if self._shipper is not None:
             self._shipper.confirm(ended, ended=True)
         loop.done = []
@@ -230,7 +242,7 @@ class Worker:
 
     def _due_log_shipping(self, loop: _Loop) -> None:
         if self._shipper is not None and time.monotonic() >= loop.next_ship:
-            self._ship_logs(self._shipper)
+            self._shipper.ship(self.engine.store)
             loop.next_ship = time.monotonic() + LOG_SHIP_INTERVAL
 
     def _finished(self, loop: _Loop, claimed: list[Claimed]) -> bool:
@@ -289,6 +301,7 @@ class Worker:
                     "queues": self.queues,
                     "concurrency": self.concurrency,
                     "started_at": time.time(),
+                    "resources": self.ledger.capacity,
                 }
             )
 
@@ -327,22 +340,13 @@ class Worker:
             f"free space on its disk, then {then}"
         )
 
-    def _ship_logs(self, shipper: logs.Shipper) -> None:
-        """Store what running attempts' logs gained (cluster mode)."""
-        attempt_ids = shipper.attempts()
-        rows = shipper.collect(attempt_ids, final=False)
-        if rows:
-            with self.engine.store.transaction() as tx:
-                tx.append_log_chunks(rows)
-            shipper.confirm(attempt_ids)
-
     def _hand_back(self) -> None:
         """Give the attempts still running back to the queue, then stop them."""
         jobs = list(self._active.values())
         if not jobs:
             return
         if self._shipper is not None:
-            self._ship_logs(self._shipper)  # what they printed so far stays theirs
+            self._shipper.ship(self.engine.store)  # what they printed so far stays theirs
         self.engine.hand_back(
             [j.claimed for j in jobs], f"handed back: worker {self.name} stopped before it ended"
         )
@@ -382,6 +386,7 @@ class Worker:
                 loop.probes.append(o)
             return
         self._guard.ended(o.attempt_id)
+        self.ledger.release(o.attempt_id)
         # An outcome counts once: a stopped attempt may still report after the loop
         # recorded its timeout or cancel for it.
         if (
@@ -472,6 +477,7 @@ class Worker:
             self._dispatch(c)
             return
         self._guard.ended(c.attempt_id)
+        self.ledger.release(c.attempt_id)
         print(
             f"baton worker {self.name}: the lease of {c.task_key} (attempt {c.attempt_id}) "
             "ended before it could start: left to be retried",
@@ -491,7 +497,9 @@ class Worker:
             flow = self._flows[c.run_id] = loader.for_run(compiled.spec, self.project_dir)
         broken = None
         try:
-            upstream = self._upstream_results(c.run_id, compiled.graph.upstream[c.task_key])
+            upstream = results.upstream(
+                self.engine.store.read(), c.run_id, compiled.graph.upstream[c.task_key]
+            )
         except results.ResultGone as exc:  # the attempt fails, saying which
             upstream, broken = {}, str(exc)
         item: Any = NO_ITEM
@@ -537,6 +545,8 @@ class Worker:
             run_status=functools.partial(subflows.run_status, self.engine.store.url),
             cancel_run=functools.partial(subflows.cancel_run, self.engine.store.url),
             before_spawn=self._guard.spawning,
+            resources=task.resources,
+            gpu_ids=self.ledger.gpu_ids(c.attempt_id),
         )
         deadline = time.monotonic() + task.timeout if task.timeout else None
         job = runner.Job(
@@ -582,18 +592,3 @@ class Worker:
             self._outcomes.put(caching.probe(job, meta, self._fingerprints))
         finally:
             job.done.set()  # its thread is free; a miss clears it as it runs the attempt
-
-    def _upstream_results(self, run_id: str, keys: Sequence[str]) -> dict[str, Any]:
-        if not keys:
-            return {}
-        values: dict[str, Any] = {}
-        for row in self.engine.store.read().results(run_id, keys):
-            ok = row["state"] == "succeeded"
-            name = task_run_name(row["task_key"], row["map_index"])
-            what = f"the result of task {name} in run {run_id}"
-            value = results.decode(row["result"], row["result_ref"], what) if ok else None
-            if row["map_index"] < 0:
-                values[row["task_key"]] = value
-            else:
-                values.setdefault(row["task_key"], []).append(value)
-        return values

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -42,6 +43,8 @@ MEMORY_UNITS = {
 MAX_MEMORY = 2**60
 MAX_CPU = 100_000.0
 MAX_GPU = 1_000
+# Sums of fractional cores are floats: 0.1 + 0.2 must still fit in 0.3.
+CPU_SLACK = 1e-9
 _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)\s*([kKMGTP]i?)?[bB]?")
 _MILLI = re.compile(r"(\d+)m")
 
@@ -64,7 +67,7 @@ class Resources(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
         """Whether this amount is within `capacity` in every resource (a little slack on cpu,
         whose sums of fractions are floats)."""
         return (
-            self.cpu <= capacity.cpu + 1e-9
+            self.cpu <= capacity.cpu + CPU_SLACK
             and self.memory <= capacity.memory
             and self.gpu <= capacity.gpu
         )
@@ -94,6 +97,52 @@ class Resources(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
 
 
 NONE = Resources()
+
+
+def usage(used: Resources, capacity: Resources | None) -> str:
+    """`cpu 2/8, memory 4Gi/32Gi, gpu 1/2` (what `baton workers` and the UI show); a worker
+    from before resources (no capacity) shows what its tasks use only."""
+    if capacity is None:
+        return used.describe() if not used.is_zero() else ""
+    return ", ".join(
+        f"{k} {spell(k, getattr(used, k))}/{spell(k, getattr(capacity, k))}" for k in KINDS
+    )
+
+
+class Offer(msgspec.Struct, frozen=True):
+    """A live worker as placement sees it: its name, the queues it serves (none: all) and
+    its capacity (None: a worker from before resources, which takes anything)."""
+
+    worker: str
+    queues: tuple[str, ...]
+    capacity: Resources | None
+
+
+SHOWN_OFFERS = 3  # workers a reason names, the rest counted
+
+
+def unschedulable(need: Resources, queue: str, offers: Sequence[Offer]) -> str | None:
+    """Why a queued task needing `need` in `queue` can run on none of the live workers
+    (`offers`), however long it waits: None if one of those serving its queue could take it,
+    and None when none serves it (no worker yet is no proof it never will fit)."""
+    serving = [o for o in offers if not o.queues or queue in o.queues]
+    if not serving or any(o.capacity is None or need.fits(o.capacity) for o in serving):
+        return None
+    named = "; ".join(
+        f"{o.worker} {', '.join(need.short_of(o.capacity or NONE))}" for o in serving[:SHOWN_OFFERS]
+    )
+    more = f"; {len(serving) - SHOWN_OFFERS} more" if len(serving) > SHOWN_OFFERS else ""
+    return (
+        f"needs {need.describe()}, more than any live worker serving queue {queue} has "
+        f"({named}{more})"
+    )
+
+
+def need_fields(need: Resources | None) -> dict[str, float | int]:
+    """A task's needs as a task run's fields (`need_cpu`, `need_memory`, `need_gpu`): the
+    claim compares them with a worker's free capacity in plain SQL."""
+    need = need or NONE
+    return {"need_cpu": need.cpu, "need_memory": need.memory, "need_gpu": need.gpu}
 
 
 def spell(kind: str, amount: float) -> str:

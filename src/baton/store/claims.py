@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from baton.errors import TransitionError
+from baton.model.resources import CPU_SLACK, KINDS, NONE, Resources
 from baton.model.states import AttemptState, TaskState, attempt_sources
 from baton.store.base import Row
 from baton.store.records import AttemptRow, LiveAttemptRow, WorkerRow, WorkerTask, many
@@ -55,6 +56,7 @@ class Claimed(NamedTuple):
     attempt_id: str
     attempt: int
     resume_state: str | None = None  # JSON a waiting task left for its next run
+    needs: Resources = NONE  # what its task needs of the worker's capacity
 
 
 class Claims(RunWrites):
@@ -73,12 +75,15 @@ class Claims(RunWrites):
         now: float,
         lease_until: float,
         new_id: Iterator[str],
+        free: Resources | None = None,
     ) -> list[Claimed]:
         """Move up to `limit` queued task runs to running, each with a new attempt (or, for
-        a task that was waiting, its waiting attempt continued)."""
+        a task that was waiting, its waiting attempt continued), together needing no more
+        than `free` (the claiming worker's capacity less what it runs; None: no limit)."""
         sql = (
             "SELECT id, run_id, task_key, map_index, pool, attempts, started_at, "
-            "resume_attempt, defer_state FROM task_runs WHERE state = 'queued'"
+            "resume_attempt, defer_state, need_cpu, need_memory, need_gpu FROM task_runs "
+            "WHERE state = 'queued'"
         )
         params: list[Any] = list(queues)
         if queues:  # none: any queue (an embedded run serves all of its tasks)
@@ -86,12 +91,17 @@ class Claims(RunWrites):
         if run_ids is not None:
             sql += f" AND run_id IN ({','.join('?' * len(run_ids))})"
             params += run_ids
+        if free is not None:  # each alone must fit; `_within_capacity` sums them
+            sql += " AND need_cpu <= ? AND need_memory <= ? AND need_gpu <= ?"
+            params += [free.cpu + CPU_SLACK, free.memory, free.gpu]
         full = self._full_pools()
         if full:  # a read without locks, to skip what cannot run; _within_pools decides
             sql += f" AND (pool IS NULL OR pool NOT IN ({','.join('?' * len(full))}))"
             params += full
         sql += " ORDER BY priority DESC, ready_at, id LIMIT ?" + self._claim_lock
         rows = self._within_pools(self._all(sql, (*params, limit)))
+        if free is not None:
+            rows = _within_capacity(rows, free)
         if not rows:
             return []
         claimed = [
@@ -103,6 +113,7 @@ class Claims(RunWrites):
                 r["resume_attempt"] or next(new_id),
                 r["attempts"] if r["resume_attempt"] else r["attempts"] + 1,
                 r["defer_state"] if r["resume_attempt"] else None,
+                Resources(r["need_cpu"], r["need_memory"], r["need_gpu"]),
             )
             for r in rows
         ]
@@ -356,11 +367,26 @@ class Claims(RunWrites):
     # -- workers -------------------------------------------------------------------------
 
     def register_worker(self, worker: Mapping[str, Any]) -> None:
+        """Record a worker starting; its `resources` (a Resources) is its capacity."""
         self._c.execute(
             "INSERT INTO workers (id, name, host, pid, queues, concurrency, started_at, "
-            "heartbeat_at) VALUES (:id, :name, :host, :pid, :queues, :concurrency, :started_at, "
-            ":started_at)",
-            {**worker, "queues": json.dumps(list(worker["queues"]))},
+            "heartbeat_at, cpu, memory, gpu) VALUES (:id, :name, :host, :pid, :queues, "
+            ":concurrency, :started_at, :started_at, :cpu, :memory, :gpu)",
+            {
+                **worker,
+                "queues": json.dumps(list(worker["queues"])),
+                # No capacity said: unknown (null), which is not zero.
+                **{k: getattr(worker.get("resources"), k, None) for k in KINDS},
+            },
+        )
+
+    def live_offers(self, lease: float) -> list[Row]:
+        """The queues (JSON) and capacity (`cpu`, `memory`, `gpu`; null: unknown) of each
+        worker not stopped that heartbeated within `lease` seconds by the store's clock."""
+        return self._all(
+            "SELECT name, queues, cpu, memory, gpu FROM workers WHERE stopped_at IS NULL "
+            f"AND heartbeat_at >= {self._clock} - :lease ORDER BY name",
+            {"now": time.time(), "lease": lease},
         )
 
     def stop_worker(self, worker_id: str, now: float) -> None:
@@ -380,9 +406,10 @@ class Claims(RunWrites):
         tasks: dict[str, list[WorkerTask]] = {}
         if any(r["running"] for r in rows):
             for a in self._all(
-                "SELECT a.worker_id, a.run_id, t.task_key, t.map_index, a.number, a.started_at "
-                "FROM attempts a JOIN task_runs t ON t.id = a.task_run_id "
-                "WHERE a.state = 'running' ORDER BY a.started_at, a.id"
+                "SELECT a.worker_id, a.run_id, t.task_key, t.map_index, a.number, a.started_at, "
+                "t.need_cpu, t.need_memory, t.need_gpu FROM attempts a "
+                "JOIN task_runs t ON t.id = a.task_run_id WHERE a.state = 'running' "
+                "ORDER BY a.started_at, a.id"
             ):
                 tasks.setdefault(a["worker_id"], []).append(WorkerTask(**a))
         return [WorkerRow(**r, tasks=tuple(tasks.get(r["id"], ()))) for r in rows]
@@ -461,3 +488,15 @@ class Claims(RunWrites):
                 free[r["pool"]] -= 1
             kept.append(r)
         return kept
+
+
+def _within_capacity(rows: list[Row], free: Resources) -> list[Row]:
+    """The candidate rows (in claim order) that fit in `free` together: a row that does not
+    fit what the ones before it left is skipped, and a smaller one after it may still fit."""
+    kept = []
+    for r in rows:
+        need = Resources(r["need_cpu"], r["need_memory"], r["need_gpu"])
+        if need.fits(free):
+            free -= need
+            kept.append(r)
+    return kept

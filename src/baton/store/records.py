@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from baton.model.resources import Resources
+
 
 class Record(msgspec.Struct, frozen=True, gc=False):
     """A row read from the store (immutable; `gc=False`: records hold no cycles)."""
@@ -97,6 +99,13 @@ class TaskRunRow(Record, frozen=True, gc=False):
     cache_key: str | None = None  # the cache entry it looked up or wrote
     cached_from_run: str | None = None  # a cache hit: the run and attempt whose result it reused
     cached_from_attempt: int | None = None
+    need_cpu: float = 0.0  # what its task needs (model.resources): see `needs`
+    need_memory: int = 0
+    need_gpu: int = 0
+
+    @property
+    def needs(self) -> Resources:
+        return Resources(self.need_cpu, self.need_memory, self.need_gpu)
 
 
 class AttemptRow(Record, frozen=True, gc=False):
@@ -134,6 +143,9 @@ class WorkerTask(Record, frozen=True, gc=False):
     map_index: int
     number: int
     started_at: float
+    need_cpu: float = 0.0  # what its task needs of the worker's capacity
+    need_memory: int = 0
+    need_gpu: int = 0
 
 
 class WorkerRow(Record, frozen=True, gc=False):
@@ -146,8 +158,26 @@ class WorkerRow(Record, frozen=True, gc=False):
     started_at: float
     heartbeat_at: float
     stopped_at: float | None
+    cpu: float | None = None  # its capacity; None: a worker from before resources
+    memory: int | None = None
+    gpu: int | None = None
     running: int = 0  # attempts running now
     tasks: tuple[WorkerTask, ...] = ()
+
+    @property
+    def capacity(self) -> Resources | None:
+        """What it offers (None: a worker from before resources)."""
+        if self.cpu is None or self.memory is None or self.gpu is None:
+            return None
+        return Resources(self.cpu, self.memory, self.gpu)
+
+    @property
+    def used(self) -> Resources:
+        """What the tasks it runs now need, together."""
+        used = Resources()
+        for t in self.tasks:
+            used += Resources(t.need_cpu, t.need_memory, t.need_gpu)
+        return used
 
 
 class FlowRow(Record, frozen=True, gc=False):

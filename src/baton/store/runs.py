@@ -25,7 +25,7 @@ from baton.store.records import RunRow, TaskRunRow, many, one
 # What a task run starts with unless the caller says otherwise.
 _NEW_TASK_RUN: dict[str, Any] = dict.fromkeys(
     ("ready_at", "result", "result_ref", "result_len", "reused_from", "started_at", "ended_at"),
-) | {"attempts": 0}
+) | dict.fromkeys(("attempts", "need_cpu", "need_memory", "need_gpu"), 0)
 
 _NEW_RUN: dict[str, Any] = dict.fromkeys(
     (
@@ -234,9 +234,10 @@ class RunWrites(TxBase):
         self._c.executemany(
             "INSERT INTO task_runs (run_id, task_key, map_index, state, queue, pool, priority, "
             "up_total, ready_at, result, result_ref, result_len, reused_from, started_at, "
-            "ended_at, attempts) VALUES (:run_id, :task_key, :map_index, :state, :queue, :pool, "
-            ":priority, :up_total, :ready_at, :result, :result_ref, :result_len, :reused_from, "
-            ":started_at, :ended_at, :attempts)",
+            "ended_at, attempts, need_cpu, need_memory, need_gpu) VALUES (:run_id, :task_key, "
+            ":map_index, :state, :queue, :pool, :priority, :up_total, :ready_at, :result, "
+            ":result_ref, :result_len, :reused_from, :started_at, :ended_at, :attempts, "
+            ":need_cpu, :need_memory, :need_gpu)",
             rows,
         )
         run_id = rows[0]["run_id"]

@@ -165,6 +165,11 @@ task_runs = Table(
     Column("cache_key", _str(64)),  # the cache entry it looked up (a task that caches)
     Column("cached_from_run", _str(32)),  # a cache hit: the run and attempt that computed it
     Column("cached_from_attempt", Integer),
+    # What its task needs (`model.resources`), copied from the spec when the run is made so
+    # the claim compares columns with a worker's free capacity: 0 is "none in particular".
+    Column("need_cpu", Float, nullable=False, server_default="0"),
+    Column("need_memory", BigInteger, nullable=False, server_default="0"),  # bytes
+    Column("need_gpu", Integer, nullable=False, server_default="0"),
     UniqueConstraint("run_id", "task_key", "map_index", name="uq_task_runs_key"),
 )
 # Matches the claim query's ORDER BY, so claiming never sorts the whole queue.
@@ -222,6 +227,10 @@ workers = Table(
     Column("started_at", Float, nullable=False),
     Column("heartbeat_at", Float, nullable=False),
     Column("stopped_at", Float),
+    # Its capacity (`baton worker --resources`); null: a worker from before resources.
+    Column("cpu", Float),
+    Column("memory", BigInteger),  # bytes
+    Column("gpu", Integer),
 )
 
 pools = Table(

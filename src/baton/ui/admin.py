@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from baton.api.auth import authenticate
 from baton.api.deps import COOKIE
+from baton.model import resources
 from baton.ui import views, web
 from baton.ui.web import Admin, Viewer
 
@@ -99,6 +100,7 @@ def workers(request: Request, principal: Viewer) -> HTMLResponse:
                 "queues": json.loads(w.queues),
                 "alive": now - w.heartbeat_at < stale_after,
                 "doing": doing.get(w.id, []),
+                "usage": resources.usage(w.used, w.capacity),
             }
             for w in rows
         ],

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from baton.errors import InputError, NotFoundError
-from baton.execution.views import TaskRunView, task_views
+from baton.execution.views import TaskRunView, task_views, unplaceable
 from baton.model.graph import validate
 from baton.model.states import RUN_TERMINAL, RunState, TaskState
 from baton.model.times import iso
@@ -89,11 +89,12 @@ def run(
         task_rows = read.task_runs(run_id)
         attempt_rows = read.attempts(run_id)
         spec = read.load_version(row.version_id)
+        waiting = unplaceable(read, task_rows)
         related = _related(read, row)
     graph = validate(spec, {t.type for t in spec.tasks})
     rank = {k: i for i, k in enumerate(graph.order)}
     task_rows.sort(key=lambda t: (rank.get(t.task_key, len(rank)), t.map_index))
-    tasks = [_task_json(t) for t in task_views(task_rows, attempt_rows, spec)]
+    tasks = [_task_json(t) for t in task_views(task_rows, attempt_rows, spec, waiting)]
 
     states: dict[str, list[str]] = {}
     for t in task_rows:

@@ -8,6 +8,7 @@ from typing import Any
 from baton.engine import planner
 from baton.engine.planner import UNMAPPED, Outcome
 from baton.model.graph import Graph, validate
+from baton.model.resources import Resources
 from baton.model.spec import FlowSpec, RetryPolicy, TaskSpec, param_ref
 from baton.model.states import AttemptState, ErrorKind, TaskState
 from baton.model.trigger_rules import Decision, TriggerRule
@@ -213,7 +214,8 @@ def test_source_length_of_a_plain_task_or_of_items() -> None:
 
 
 def test_expansion_adds_one_task_run_per_item_after_the_first() -> None:
-    task = py("m", map_over="s", queue="q", priority=2)
+    # Each item needs what its task needs: the claim compares it with a worker's capacity.
+    task = py("m", map_over="s", queue="q", priority=2, resources=Resources(cpu=0.5, gpu=1))
     row = {"up_total": 1}
     e = planner.expansion("r", task, row, {}, {"s": 3}, NOW)
     assert (e.to, e.fields, e.note) == (T.QUEUED, {"ready_at": NOW, "map_index": 0}, None)
@@ -228,6 +230,9 @@ def test_expansion_adds_one_task_run_per_item_after_the_first() -> None:
         "priority": 2,
         "up_total": 1,
         "ready_at": NOW,
+        "need_cpu": 0.5,
+        "need_memory": 0,
+        "need_gpu": 1,
     }
     assert planner.expansion("r", task, row, {}, {"s": 1}, NOW).items == []
 

@@ -522,6 +522,12 @@
           if (e == null) cell("duration").dataset.since = s;
           else { cell("duration").removeAttribute("data-since"); cell("duration").textContent = duration(e - s); }
         }
+        // Why a queued task cannot be placed comes and goes with the workers: kept current.
+        const why = $("[data-unschedulable]", row);
+        if (why && why.dataset.text !== (t.unschedulable || "")) why.remove();
+        if (t.unschedulable && !$("[data-unschedulable]", row)) {
+          cell("error").insertAdjacentHTML("beforeend", `<span data-unschedulable data-text="${esc(t.unschedulable)}"><span class="tag kind">unschedulable</span> <span class="muted">${esc(t.unschedulable)}</span></span>`);
+        }
         const last = t.attempt_list.length ? t.attempt_list[t.attempt_list.length - 1] : null;
         const kind = (last && last.error_kind) || t.error_kind;
         if (kind && !cell("error").textContent.trim()) {
