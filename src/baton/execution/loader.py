@@ -20,6 +20,7 @@ from baton.errors import DefinitionError, InputError
 from baton.model.decorators import Flow, Task
 from baton.model.graph import validate
 from baton.model.spec import FlowSpec, SourceRef
+from baton.tasks import compute
 from baton.tasks.python import PythonConfig
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -108,6 +109,7 @@ def check(lf: LoadedFlow, *, file: str | None = None) -> None:
             if isinstance(cfg, PythonConfig):
                 try:
                     lf.load_function(cfg.function)
+                    compute.check(t.config)
                 except DefinitionError as exc:
                     raise DefinitionError(exc.message, task=t.key) from None
     except DefinitionError as exc:

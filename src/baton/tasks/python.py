@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from baton.errors import DefinitionError
+from baton.model.compute import parse_compute
 from baton.model.context import NO_ITEM, TaskContext
 from baton.model.decorators import RUN_CONTEXT
 from baton.tasks.base import Code, TaskConfig, TaskFailed, TaskType, always_user_code
@@ -31,11 +33,23 @@ class PythonConfig(TaskConfig, frozen=True):
     map_items: Any = None
     isolation: Literal["thread", "process"] = "thread"
     branch: bool = False
+    compute: str | dict[str, Any] | None = None  # where it runs (`baton.model.compute`)
+
+    def __post_init__(self) -> None:
+        try:
+            parse_compute(self.compute)
+        except DefinitionError as exc:
+            raise ValueError(exc.message) from None
 
 
 def execute(ctx: TaskContext, cfg: PythonConfig) -> Any:
     fn = ctx.load_function(cfg.function)
     args, kwargs = bind(fn, cfg, ctx)
+    compute = parse_compute(cfg.compute)
+    if compute is not None and compute["backend"] != "local":
+        from baton.tasks import compute as remote  # only remote tasks pay for it
+
+        return remote.execute(ctx, cfg.function, compute, args, kwargs)
     if cfg.isolation == "process":
         return _in_subprocess(ctx, cfg.function, args, kwargs)
     result = fn(*args, **kwargs)
