@@ -14,11 +14,12 @@ the attempt cancelled at once). Each second, while anything is watched, one read
 those and calls their `stop` (cancel the remote work), so a cancelled run frees its cluster.
 
 One thread with its own store connection does all this, started by the first watch: a
-worker that runs no remote task starts nothing.
+worker that runs no remote task starts nothing. The process looks one last time as it exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import queue
 import sys
@@ -64,7 +65,20 @@ class Waits:
                     target=self._serve, name="baton-remote-waits", daemon=True
                 )
                 self._thread.start()
+                # The process may end before the next look (`baton run` ends with its
+                # cancelled run): one last look then.
+                atexit.register(self._last_check)
         return lambda: self._woken.put(claimed.task_run_id)
+
+    def _last_check(self) -> None:
+        try:
+            store = Store(self._url)
+            try:
+                self._check(store)
+            finally:
+                store.close()
+        except Exception as exc:  # the database or the cluster is gone: nothing to do then
+            print(f"baton: stopping remote work at exit: {exc}", file=sys.stderr, flush=True)
 
     def _serve(self) -> None:
         store = None

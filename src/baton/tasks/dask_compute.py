@@ -18,6 +18,7 @@ dropped with the released key.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -90,12 +91,17 @@ class _Client:
     def forget(self, key: str, *, cancel: bool = False) -> None:
         with _lock:
             future = self.futures.pop(key, None)
-        if cancel:
-            if future is None:  # submitted by another process: the published one
-                future = self.find(key)
-            if future is not None:
-                future.cancel()
-        self._published.put((key, None))
+        if not cancel:
+            self._published.put((key, None))
+            return
+        if future is None:  # submitted by another process: the published one
+            future = self.find(key)
+        # Now, not batched: the process may be exiting (a cancelled `baton run`). `force`:
+        # the dataset wants the key too, and would keep it running.
+        with contextlib.suppress(KeyError):
+            self.client.unpublish_dataset(key)
+        if future is not None:
+            self.client.cancel([future], force=True)
 
     def _publish(self) -> None:
         """Publish and unpublish futures in batches, one scheduler round trip each, off the
