@@ -51,9 +51,9 @@ def through_baton(cluster: DaskCluster, folder: Path, items: int, concurrency: i
         "PYTHONPATH": str(cluster.folder),
     }
     start = time.perf_counter()
+    flow = str(folder / "dask_map.py")
     proc = subprocess.run(
-        [BATON, "run", str(folder / "dask_map.py"), "-p", f"n={items}", "--json"]
-        + [f"--concurrency={concurrency}"],
+        [BATON, "run", flow, "-p", f"n={items}", "--json", f"--concurrency={concurrency}"],
         env=env,
         capture_output=True,
         text=True,
