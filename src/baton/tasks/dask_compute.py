@@ -155,6 +155,13 @@ def _submit(
 
 def _resume(ctx: TaskContext, state: dict[str, Any]) -> Any:
     key, address = state["key"], state["address"]
+    with _lock:
+        mine = _clients.get(address)
+        held = mine.futures.get(key) if mine is not None else None
+    if mine is not None and held is not None and held.done():
+        # Ended, perhaps with its connection: how is known without connecting again.
+        mine.forget(key)
+        return _outcome(held, key, address)
     client = _client(address)
     future = client.find(key)
     if future is None or (not future.done() and not client.knows(key)):
