@@ -18,8 +18,6 @@ import pytest
 
 from dask_kit import DaskCluster
 
-pytest.importorskip("distributed", reason="the dask extra is not installed")
-
 
 @pytest.fixture(scope="session")
 def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:

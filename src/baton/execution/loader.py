@@ -20,7 +20,6 @@ from baton.errors import DefinitionError, InputError
 from baton.model.decorators import Flow, Task
 from baton.model.graph import validate
 from baton.model.spec import FlowSpec, SourceRef
-from baton.tasks import compute
 from baton.tasks.python import PythonConfig
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -109,7 +108,10 @@ def check(lf: LoadedFlow, *, file: str | None = None) -> None:
             if isinstance(cfg, PythonConfig):
                 try:
                     lf.load_function(cfg.function)
-                    compute.check(t.config)
+                    if cfg.compute is not None:
+                        from baton.tasks import compute  # only remote tasks pay for it
+
+                        compute.check(t.config)
                 except DefinitionError as exc:
                     raise DefinitionError(exc.message, task=t.key) from None
     except DefinitionError as exc:

@@ -22,7 +22,6 @@ from baton.errors import DefinitionError
 from baton.model import cache as model_cache
 from baton.model import notifications as notifications_mod
 from baton.model import params as params_mod
-from baton.model.compute import parse_compute, with_default
 from baton.model.graph import validate
 from baton.model.partitions import PartitionsSpec
 from baton.model.resources import parse_resources
@@ -187,7 +186,7 @@ class Task(Generic[P, R]):
         self.isolation = isolation
         self.branch = branch
         try:
-            self.compute = parse_compute(dict(compute) if isinstance(compute, Mapping) else compute)
+            self.compute = _compute(compute)
         except DefinitionError as exc:
             raise DefinitionError(exc.message, task=self.name) from None
         self.spec_fields = spec_fields(self.name, **options)
@@ -421,7 +420,7 @@ def _trace(
 ) -> Flow:
     flow_name = name or fn.__name__
     try:
-        default = parse_compute(dict(compute) if isinstance(compute, Mapping) else compute)
+        default = _compute(compute)
     except DefinitionError as exc:
         raise exc.located(flow=flow_name) from None
     if partitions is not None and not isinstance(partitions, PartitionsSpec):
@@ -479,10 +478,21 @@ def _trace(
     return Flow(fn, spec, tracer.objects)
 
 
+def _compute(value: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """`compute=` in its stored form (`baton.model.compute`)."""
+    if value is None:
+        return None
+    from baton.model import compute  # only flows that name one pay for it
+
+    return compute.parse_compute(dict(value) if isinstance(value, Mapping) else value)
+
+
 def _with_compute(task: TaskSpec, default: dict[str, Any] | None) -> TaskSpec:
     if task.type != "python" or default is None:
         return task
-    return msgspec.structs.replace(task, config=with_default(task.config, default))
+    from baton.model import compute  # imported already, for the default
+
+    return msgspec.structs.replace(task, config=compute.with_default(task.config, default))
 
 
 def _when(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import socket
 from typing import Any
 
 from baton import tasks
@@ -41,6 +40,8 @@ def check(config: dict[str, Any]) -> None:
 
 def unreachable(address: str) -> str | None:
     """Why nothing accepts a TCP connection at `address` (None: something does)."""
+    import socket  # only flows with a compute address pay for it
+
     where = split_address(address)
     if where is None:
         return "not a scheduler address such as tcp://host:8786"
@@ -71,11 +72,13 @@ def address_of(compute: dict[str, Any]) -> str:
 def execute(
     ctx: TaskContext,
     function: str,
-    compute: dict[str, Any],
+    config: str | dict[str, Any],
     args: list[Any],
     kwargs: dict[str, Any],
 ) -> Any:
-    """Run (or go on waiting for) the call on the task's backend."""
+    """Run (or go on waiting for) the call on the task's backend (`config`: its `compute`)."""
+    compute = parse_compute(config)
+    assert compute is not None
     module = BACKENDS[compute["backend"]].module
     assert module is not None
     runner = importlib.import_module(f"baton.tasks.{module}")

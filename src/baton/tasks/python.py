@@ -20,7 +20,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from baton.errors import DefinitionError
-from baton.model.compute import parse_compute
 from baton.model.context import NO_ITEM, TaskContext
 from baton.model.decorators import RUN_CONTEXT
 from baton.tasks.base import Code, TaskConfig, TaskFailed, TaskType, always_user_code
@@ -36,6 +35,10 @@ class PythonConfig(TaskConfig, frozen=True):
     compute: str | dict[str, Any] | None = None  # where it runs (`baton.model.compute`)
 
     def __post_init__(self) -> None:
+        if self.compute is None:
+            return
+        from baton.model.compute import parse_compute  # only remote tasks pay for it
+
         try:
             parse_compute(self.compute)
         except DefinitionError as exc:
@@ -45,11 +48,10 @@ class PythonConfig(TaskConfig, frozen=True):
 def execute(ctx: TaskContext, cfg: PythonConfig) -> Any:
     fn = ctx.load_function(cfg.function)
     args, kwargs = bind(fn, cfg, ctx)
-    compute = parse_compute(cfg.compute)
-    if compute is not None and compute["backend"] != "local":
-        from baton.tasks import compute as remote  # only remote tasks pay for it
+    if cfg.compute is not None and cfg.compute not in ("local", {"backend": "local"}):
+        from baton.tasks import compute  # only remote tasks pay for it
 
-        return remote.execute(ctx, cfg.function, compute, args, kwargs)
+        return compute.execute(ctx, cfg.function, cfg.compute, args, kwargs)
     if cfg.isolation == "process":
         return _in_subprocess(ctx, cfg.function, args, kwargs)
     result = fn(*args, **kwargs)
