@@ -109,28 +109,33 @@ class Waits:
                 time.sleep(RETRY_INTERVAL * 10)  # a broken connection: no busy loop
 
     def _wake(self, engine: Engine, woken: dict[int, float]) -> dict[int, float]:
-        """Queue the woken task runs that wait; those still running are kept to try again."""
+        """Queue the woken task runs that wait; those still running are kept to try again
+        (their deferral is on its way), the rest dropped (they moved on)."""
         if not woken:
             return woken
         with self._lock:
             attempts = {i: w.attempt_id for i in woken if (w := self._watched.get(i))}
-        queued = engine.wake(attempts, "its remote work ended") if attempts else set()
+        # Read first: a write transaction only for what is waiting (SQLite has one writer).
+        rows = engine.store.read().task_runs_by_id(list(attempts))
+        ready = {
+            r.id: attempts[r.id]
+            for r in rows
+            if r.state == TaskState.WAITING and r.resume_attempt == attempts[r.id]
+        }
+        queued = engine.wake(ready, "its remote work ended") if ready else set()
         if queued:
             self._on_queued()
         with self._lock:
             for i in queued:
                 self._watched.pop(i, None)
         now = time.monotonic()
-        left = {
-            i: t
-            for i, t in woken.items()
-            if i in attempts and i not in queued and now - t < EARLY_PATIENCE
+        return {
+            r.id: woken[r.id]
+            for r in rows
+            if r.id not in queued
+            and (r.state == TaskState.RUNNING or r.id in ready)  # lost a race: again
+            and now - woken[r.id] < EARLY_PATIENCE
         }
-        if not left:
-            return {}
-        # Still running (its deferral is on its way) is tried again; the rest moved on.
-        rows = engine.store.read().task_runs_by_id(list(left))
-        return {r.id: left[r.id] for r in rows if r.state == TaskState.RUNNING}
 
     def _check(self, store: Store) -> None:
         """Stop the remote work of watched task runs that no longer wait for it."""
