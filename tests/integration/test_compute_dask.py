@@ -241,3 +241,42 @@ def test_baton_worker_on_postgresql_runs_dask_tasks(on_dask, write, pg_url, work
     assert run["state"] == "succeeded", run
     assert json.loads((workdir / "got.json").read_text()) == {"values": [0, 1, 4, 9], "one": 49}
     assert "squaring 3" in on_dask("logs", run["id"], "square.3").stdout
+
+
+@pytest.mark.postgres
+def test_a_task_waiting_on_dask_is_resumed_by_another_worker_when_its_own_dies(
+    on_dask, write, pg_url, h, dask_cluster
+):
+    """The future is published on the scheduler: it outlives the worker that submitted it,
+    and the worker that resumes the waiting attempt takes its result from the cluster."""
+    on_dask.env["BATON_DATABASE_URL"] = pg_url
+    on_dask.env["BATON_DASK_RECHECK"] = "1"  # the re-check that finds it, when nobody wakes it
+    path = write(
+        "orphan.yaml",
+        """
+        name: orphan
+        tasks:
+          - {key: slow, type: python, function: "dask_tasks:sleep_then", args: [2],
+             compute: dask}
+        """,
+    )
+    on_dask("deploy", path)
+    on_dask.start("server")  # its timers wake waiting task runs when their time comes
+    first = on_dask.start("worker", "--name", "first")
+    rid = on_dask.run(path)["id"]
+    h.wait_until(
+        lambda: h.states(on_dask.json("runs", "show", rid))["slow"] == "waiting",
+        what="slow to wait",
+    )
+    first.kill()
+    first.wait(timeout=10)
+    on_dask.start("worker", "--name", "second")
+    done = h.wait_until(
+        lambda: (r := on_dask.json("runs", "show", rid))["state"] == "succeeded" and r,
+        what="the other worker to resume it",
+    )
+    slow = h.tasks(done)["slow"]
+    assert slow["attempts"] == 1, "the same attempt goes on: no retry"
+    assert slow["attempt_list"][0]["worker"] == "second"
+    log = on_dask("logs", rid, "slow").stdout
+    assert "as key baton-" in log and "succeeded" in log

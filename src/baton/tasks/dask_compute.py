@@ -19,6 +19,8 @@ dropped with the released key.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import queue
 import threading
 import time
@@ -31,7 +33,7 @@ from baton.model.states import ErrorKind
 from baton.tasks import remote_call
 from baton.tasks.base import Defer, TaskFailed
 
-RECHECK = 30.0  # seconds: a waiting task looks at its future again, woken or not
+RECHECK = 30.0  # seconds: a waiting task looks at its future again, woken or not (default)
 CONNECT_TIMEOUT = 10.0  # seconds to connect to a scheduler
 KEY_PREFIX = "baton-"
 
@@ -187,10 +189,27 @@ def _defer(ctx: TaskContext, client: _Client, future: Any, state: dict[str, Any]
     if ctx.watch_remote is not None:
         wake = ctx.watch_remote(lambda: client.forget(key, cancel=True))
         future.add_done_callback(lambda _: wake())
-    wake_at = time.time() + RECHECK
+    wake_at = time.time() + _recheck()
     if ctx.timeout is not None:
         wake_at = min(wake_at, state["since"] + ctx.timeout)
     raise Defer(wake_at=wake_at, state=state)
+
+
+def _recheck() -> float:
+    """Seconds between looks at a future nobody woke its task for (BATON_DASK_RECHECK):
+    after the worker that submitted it died, how long until another resumes it."""
+    text = os.environ.get("BATON_DASK_RECHECK")
+    if text is None:
+        return RECHECK
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise TaskFailed(
+            f"BATON_DASK_RECHECK must be a number of seconds > 0, got {text!r}", retryable=False
+        )
+    return seconds
 
 
 def _outcome(future: Any, key: str, address: str) -> Any:
