@@ -22,6 +22,7 @@ import contextlib
 import math
 import os
 import queue
+import sys
 import threading
 import time
 from typing import Any, NoReturn
@@ -125,7 +126,11 @@ class _Client:
             except Exception as exc:  # a lost cluster: the futures fail `lost` anyway
                 if not self.alive():
                     return
-                print(f"baton: publishing Dask futures at {self.address}: {exc}")
+                print(
+                    f"baton: publishing Dask futures at {self.address}: {exc}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
 
 def execute(
@@ -151,7 +156,7 @@ def _submit(
     since = time.time()
     future = client.submit(key, function, args, kwargs, resources=_resources(ctx.resources))
     print(f"submitted to the Dask scheduler at {address} as key {key}", flush=True)
-    ctx.on_interrupt(lambda _: client.forget(key, cancel=True))
+    ctx.on_interrupt(lambda _: _cancel_soon(client, key))
     _defer(ctx, client, future, {"key": key, "address": address, "since": since})
 
 
@@ -172,11 +177,11 @@ def _resume(ctx: TaskContext, state: dict[str, Any]) -> Any:
             "baton worker that submitted it restarted)",
             error_kind=ErrorKind.LOST,
         )
-    ctx.on_interrupt(lambda _: client.forget(key, cancel=True))
+    ctx.on_interrupt(lambda _: _cancel_soon(client, key))
     if not future.done():
         deadline = state["since"] + ctx.timeout if ctx.timeout is not None else None
         if deadline is not None and time.time() >= deadline:
-            client.forget(key, cancel=True)
+            _cancel(client, key)
             raise TaskTimeout(f"Dask key {key} did not end within {ctx.timeout:g}s")
         _defer(ctx, client, future, state)
     client.forget(key)
@@ -187,12 +192,26 @@ def _defer(ctx: TaskContext, client: _Client, future: Any, state: dict[str, Any]
     """Wait without a slot until the future ends (or the timeout, or the re-check)."""
     key = state["key"]
     if ctx.watch_remote is not None:
-        wake = ctx.watch_remote(lambda: client.forget(key, cancel=True))
+        wake = ctx.watch_remote(lambda: _cancel(client, key))
         future.add_done_callback(lambda _: wake())
     wake_at = time.time() + _recheck()
     if ctx.timeout is not None:
         wake_at = min(wake_at, state["since"] + ctx.timeout)
     raise Defer(wake_at=wake_at, state=state)
+
+
+def _cancel(client: _Client, key: str) -> None:
+    """Cancel the future of `key`; a cluster that is gone has nothing left to cancel."""
+    try:
+        client.forget(key, cancel=True)
+    except Exception as exc:
+        print(f"baton: cancelling Dask key {key}: {exc}", file=sys.stderr, flush=True)
+
+
+def _cancel_soon(client: _Client, key: str) -> None:
+    """`_cancel` in a thread of its own: an interrupt comes from the worker's loop, which
+    must not wait for the cluster."""
+    threading.Thread(target=_cancel, args=(client, key), daemon=True).start()
 
 
 def _recheck() -> float:
