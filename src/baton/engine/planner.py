@@ -13,8 +13,9 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from baton.model.compute import runs_remotely
 from baton.model.graph import Graph
-from baton.model.resources import need_fields
+from baton.model.resources import Resources, need_fields
 from baton.model.retry import retry_delay, should_retry
 from baton.model.spec import PARAM_KEY, REF_KEY, TaskSpec
 from baton.model.states import TASK_TERMINAL, AttemptState, ErrorKind, RunState, TaskState
@@ -185,6 +186,12 @@ def is_mapped(task: TaskSpec) -> bool:
 _REPAIRED = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED})
 
 
+def worker_needs(task: TaskSpec) -> Resources | None:
+    """What a task's runs hold of their worker's capacity: nothing when a compute backend
+    runs it (the cluster places it by its resources; the worker only waits)."""
+    return None if runs_remotely(task.config) else task.resources
+
+
 class RepairPlan(NamedTuple):
     """What a repair run keeps of the run it repairs, and what it runs again."""
 
@@ -313,7 +320,7 @@ def initial_rows(
                 "up_total": total,
                 "up_counts": counts,
                 "ready_at": now if queued else None,
-                **need_fields(t.resources),
+                **need_fields(worker_needs(t)),
             }
         )
     return rows
@@ -547,7 +554,7 @@ def expansion(
             "priority": task.priority,
             "up_total": row["up_total"],
             "ready_at": now,
-            **need_fields(task.resources),
+            **need_fields(worker_needs(task)),
         }
         for i in range(1, n)
     ]

@@ -477,6 +477,24 @@ class Engine:
                 self._move(tx, c, back, r["task_key"], now)
             return tx.next_wakeup_at()
 
+    def wake(self, waiting: Mapping[int, str], note: str) -> set[int]:
+        """Queue now the task runs waiting with these attempts (task run id -> attempt id),
+        whose remote work ended; the others are left as they are. The ids queued."""
+        now = self.clock()
+        with self.store.transaction() as tx:
+            woken = [
+                r
+                for r in tx.task_runs_by_id(list(waiting))
+                if r.state == TaskState.WAITING and r.resume_attempt == waiting[r.id]
+            ]
+            for r in woken:
+                c, _ = self.run_info(r.run_id, tx)
+                move = TaskMove(
+                    r.id, r.run_id, TaskState.WAITING, TaskState.QUEUED, {"ready_at": now}, note
+                )
+                self._move(tx, c, move, r.task_key, now)
+        return {r.id for r in woken}
+
     def fail_lost(self, attempts: Iterable[AttemptRow], reason: str) -> int:
         """Fail attempts whose worker is gone (error_kind lost); they retry per policy."""
         now = self.clock()

@@ -61,6 +61,8 @@ class TaskContext:
     start_run: Callable[..., str] | None = None  # (flow path, flow name, params) -> run id
     run_status: Callable[[str], Mapping[str, Any]] | None = None  # a run's id, state, tasks
     cancel_run: Callable[[str], object] | None = None
+    # (stop) -> wake, for remote work it waits for (execution.remote.Waits.watch).
+    watch_remote: Callable[[Callable[[], object]], Callable[[], None]] | None = None
     # (set name, keys) -> the keys that were new: the store's, through the worker.
     add_dynamic_partitions: Callable[[str, Sequence[str]], list[str]] | None = None
     # How log_file() opens the log: the runner swaps in one that masks secret values.

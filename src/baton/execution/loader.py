@@ -108,6 +108,10 @@ def check(lf: LoadedFlow, *, file: str | None = None) -> None:
             if isinstance(cfg, PythonConfig):
                 try:
                     lf.load_function(cfg.function)
+                    if cfg.compute is not None:
+                        from baton.tasks import compute  # only remote tasks pay for it
+
+                        compute.check(t.config)
                 except DefinitionError as exc:
                     raise DefinitionError(exc.message, task=t.key) from None
     except DefinitionError as exc:

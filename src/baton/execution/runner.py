@@ -176,7 +176,7 @@ def _run(job: Job) -> Outcome:
             job,
             AttemptState.FAILED,
             error=str(exc),
-            error_kind=ErrorKind.USER,
+            error_kind=exc.error_kind,
             error_types=exc.error_types,
             traceback=exc.traceback,
             retryable=exc.retryable,

@@ -37,6 +37,7 @@ from baton.execution import (
     logs,
     lost,
     placement,
+    remote,
     results,
     runner,
     secrets,
@@ -126,6 +127,7 @@ class Worker:
         )
         # Cluster mode: a server or CLI on another machine reads logs from the store.
         self._shipper = logs.Shipper() if settings.cluster else None
+        self._remote = remote.Waits(engine.store.url, self.wake)  # no thread until used
 
     def request_cancel(self) -> None:
         """Cancel this worker's runs; safe to call from a signal handler."""
@@ -485,9 +487,6 @@ class Worker:
             flush=True,
         )
 
-    def _add_partitions(self, name: str, keys: Sequence[str]) -> list[str]:
-        return partitions.add(self.engine.store, name, keys, self.engine.clock())
-
     def _dispatch(self, c: Claimed) -> None:
         compiled, params = self.engine.run_info(c.run_id)
         meta = self.engine.run_meta(c.run_id)
@@ -539,7 +538,9 @@ class Worker:
             data_interval_end=iso(meta.data_interval_end),
             trigger_info=meta.trigger_info,
             partition=meta.partition,
-            add_dynamic_partitions=self._add_partitions,
+            add_dynamic_partitions=lambda n, k: partitions.add(
+                self.engine.store, n, k, self.engine.clock()
+            ),
             resume_state=json.loads(c.resume_state) if c.resume_state else None,
             start_run=functools.partial(self._start_child, c),
             run_status=functools.partial(subflows.run_status, self.engine.store.url),
@@ -547,6 +548,7 @@ class Worker:
             before_spawn=self._guard.spawning,
             resources=task.resources,
             gpu_ids=self.ledger.gpu_ids(c.attempt_id),
+            watch_remote=functools.partial(self._remote.watch, c),
         )
         deadline = time.monotonic() + task.timeout if task.timeout else None
         job = runner.Job(

@@ -50,6 +50,9 @@ class TaskContext(Protocol):
     run_status: Callable[[str], Mapping[str, Any]] | None  # a run's id, state, tasks
     cancel_run: Callable[[str], object] | None
     children: int  # child processes running now; an interrupt kills them
+    # A compute backend's remote work: `watch_remote(stop)` returns the `wake` to call when it
+    # ends; `stop` is called if the task run stops waiting for it (execution.remote).
+    watch_remote: Callable[[Callable[[], object]], Callable[[], None]] | None
 
     # Read-only here: mypy sees a dataclass field holding a callable as read-only.
     @property

@@ -16,6 +16,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack, cast, overload
 
+import msgspec
+
 from baton.errors import DefinitionError
 from baton.model import cache as model_cache
 from baton.model import notifications as notifications_mod
@@ -105,6 +107,8 @@ class _Tracer:
             config["isolation"] = t.isolation
         if t.branch:
             config["branch"] = True
+        if t.compute is not None:
+            config["compute"] = t.compute
         self.tasks[key] = TaskSpec(
             key=key,
             type="python",
@@ -166,6 +170,7 @@ class Task(Generic[P, R]):
         name: str | None = None,
         isolation: Isolation = "thread",
         branch: bool = False,
+        compute: str | Mapping[str, Any] | None = None,
         **options: Unpack[TaskOptions],
     ) -> None:
         functools.update_wrapper(self, fn)
@@ -180,6 +185,10 @@ class Task(Generic[P, R]):
             )
         self.isolation = isolation
         self.branch = branch
+        try:
+            self.compute = _compute(compute)
+        except DefinitionError as exc:
+            raise DefinitionError(exc.message, task=self.name) from None
         self.spec_fields = spec_fields(self.name, **options)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -344,6 +353,7 @@ def task(
     name: str | None = None,
     isolation: Isolation = "thread",
     branch: bool = False,
+    compute: str | Mapping[str, Any] | None = None,
     **options: Unpack[TaskOptions],
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
@@ -356,7 +366,8 @@ def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
     ("thread" or "process"), branch (the task returns the downstream key or keys to follow),
     cache (True, or a dict of the YAML `cache:` fields), cache_key (a function or a template
     such as "{{ params.day }}"), cache_ttl ("1h" or seconds), cache_include_code,
-    refresh_cache: see `baton.model.cache`.
+    refresh_cache: see `baton.model.cache`; compute (where it runs: "dask", or
+    {"backend": "dask", "address": "tcp://host:8786"}; see `baton.model.compute`).
     """
     if fn is not None:
         return Task(fn)
@@ -375,6 +386,7 @@ def flow(
     triggers: Sequence[Mapping[str, Any]] = (),
     notifications: Sequence[Mapping[str, Any]] = (),
     partitions: PartitionsSpec | None = None,
+    compute: str | Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Flow]: ...
 def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a function a flow; its arguments (typed, with defaults) are the flow's params.
@@ -387,7 +399,8 @@ def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     (`[{on: ["failure", "sla"], email: ["oncall@example.com"], sla: 3600}, {webhook: URL,
     format: "slack"}]`): see `baton.model.notifications`; partitions (`daily("2024-01-01")`,
     `static(["eu", "us"])`, `dynamic("customers")`: see `baton.model.partitions`), so that
-    every run processes one partition key.
+    every run processes one partition key; compute: the default `compute` of its python
+    tasks (see `task`).
     """
     if fn is not None:
         return _trace(fn)
@@ -403,8 +416,13 @@ def _trace(
     triggers: Sequence[Mapping[str, Any]] = (),
     notifications: Sequence[Mapping[str, Any]] = (),
     partitions: PartitionsSpec | None = None,
+    compute: str | Mapping[str, Any] | None = None,
 ) -> Flow:
     flow_name = name or fn.__name__
+    try:
+        default = _compute(compute)
+    except DefinitionError as exc:
+        raise exc.located(flow=flow_name) from None
     if partitions is not None and not isinstance(partitions, PartitionsSpec):
         raise DefinitionError(
             f"partitions must be made by daily(...), hourly(...), weekly(...), monthly(...), "
@@ -449,7 +467,7 @@ def _trace(
         name=flow_name,
         description=description or inspect.getdoc(fn),
         params=flow_params,
-        tasks=tuple(tracer.tasks.values()),
+        tasks=tuple(_with_compute(t, default) for t in tracer.tasks.values()),
         max_active_runs=max_active_runs,
         schedule=when[0],
         triggers=when[1],
@@ -458,6 +476,23 @@ def _trace(
     )
     validate(spec, {t.type for t in spec.tasks})  # types are checked where they are known
     return Flow(fn, spec, tracer.objects)
+
+
+def _compute(value: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """`compute=` in its stored form (`baton.model.compute`)."""
+    if value is None:
+        return None
+    from baton.model import compute  # only flows that name one pay for it
+
+    return compute.parse_compute(dict(value) if isinstance(value, Mapping) else value)
+
+
+def _with_compute(task: TaskSpec, default: dict[str, Any] | None) -> TaskSpec:
+    if task.type != "python" or default is None:
+        return task
+    from baton.model import compute  # imported already, for the default
+
+    return msgspec.structs.replace(task, config=compute.with_default(task.config, default))
 
 
 def _when(

@@ -12,10 +12,12 @@ import re
 from collections.abc import Iterator
 from typing import Any, NoReturn, TypeVar, get_args
 
+import msgspec
 import yaml
 
 from baton.errors import DefinitionError
 from baton.model import assets, cache, graph, names, notifications, params, partitions, triggers
+from baton.model.compute import parse_compute, with_default
 from baton.model.resources import Resources, parse_resources
 from baton.model.retry import RETRY_OPTIONS, policy_fields
 from baton.model.spec import (
@@ -39,6 +41,7 @@ _FLOW_KEYS = (
     "notifications",
     "assets",
     "partitions",
+    "compute",
     "tasks",
 )
 _PARAM_KEYS = ("type", "items", "default", "required", "description")
@@ -228,7 +231,7 @@ class _Parser:
             "name": self.flow_name,
             "description": self.optional_str(data, "description"),
             "params": self.params(data),
-            "tasks": self.tasks(data),
+            "tasks": self.with_compute(data, self.tasks(data)),
             "max_active_runs": self.max_active_runs(data),
             "schedule": self.schedule(data),
             "triggers": self.triggers(data),
@@ -244,6 +247,21 @@ class _Parser:
             lines = {i.get("key"): self.line_of(i) for i in items if isinstance(i, dict)}
             self.fail(exc.message, line=lines.get(exc.task), task=exc.task)
         return built
+
+    def with_compute(self, data: dict[str, Any], tasks: list[TaskSpec]) -> list[TaskSpec]:
+        """The tasks, the flow's `compute` the default of its python tasks."""
+        try:
+            default = parse_compute(data.get("compute"))
+        except DefinitionError as exc:
+            self.fail(exc.message, line=self.key_line(data, "compute"))
+        if default is None:
+            return tasks
+        return [
+            msgspec.structs.replace(t, config=with_default(t.config, default))
+            if t.type == "python"
+            else t
+            for t in tasks
+        ]
 
     def check_flow_keys(self, data: dict[Any, Any]) -> None:
         for key in data:

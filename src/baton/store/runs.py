@@ -281,6 +281,15 @@ class RunWrites(TxBase):
             raise NotFoundError(f"no task run {task_run_id}")
         return row
 
+    def task_runs_by_id(self, ids: Collection[int]) -> list[TaskRunRow]:
+        """These task runs (those that exist), in no particular order."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return many(
+            TaskRunRow, self._all(f"SELECT * FROM task_runs WHERE id IN ({marks})", list(ids))
+        )
+
     def move_tasks(
         self, moves: Sequence[TaskMove], now: float, *, events: Sequence[tuple[Any, ...]] = ()
     ) -> dict[str, int]:

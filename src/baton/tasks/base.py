@@ -8,6 +8,7 @@ from typing import Any, Literal, NamedTuple
 from baton.errors import BatonError
 from baton.model.context import TaskContext
 from baton.model.spec import Spec
+from baton.model.states import ErrorKind
 
 
 class TaskConfig(Spec, frozen=True):
@@ -18,7 +19,8 @@ class TaskFailed(BatonError):
     """A task type's own failure (a non-zero exit code, an error in a child process).
 
     `error_types` are the qualified class names of the original error, for `retry_on`;
-    `retryable=False` fails the task at once whatever its retry policy (e.g. HTTP 4xx).
+    `retryable=False` fails the task at once whatever its retry policy (e.g. HTTP 4xx);
+    `error_kind` LOST says the infrastructure failed it (a remote cluster went away).
     """
 
     def __init__(
@@ -28,11 +30,13 @@ class TaskFailed(BatonError):
         error_types: tuple[str, ...] = (),
         traceback: str | None = None,
         retryable: bool = True,
+        error_kind: ErrorKind = ErrorKind.USER,
     ) -> None:
         super().__init__(message)
         self.error_types = error_types
         self.traceback = traceback
         self.retryable = retryable
+        self.error_kind = error_kind
 
 
 class Defer(BatonError):

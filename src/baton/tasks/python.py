@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from baton.errors import DefinitionError
 from baton.model.context import NO_ITEM, TaskContext
 from baton.model.decorators import RUN_CONTEXT
 from baton.tasks.base import Code, TaskConfig, TaskFailed, TaskType, always_user_code
@@ -31,11 +32,26 @@ class PythonConfig(TaskConfig, frozen=True):
     map_items: Any = None
     isolation: Literal["thread", "process"] = "thread"
     branch: bool = False
+    compute: str | dict[str, Any] | None = None  # where it runs (`baton.model.compute`)
+
+    def __post_init__(self) -> None:
+        if self.compute is None:
+            return
+        from baton.model.compute import parse_compute  # only remote tasks pay for it
+
+        try:
+            parse_compute(self.compute)
+        except DefinitionError as exc:
+            raise ValueError(exc.message) from None
 
 
 def execute(ctx: TaskContext, cfg: PythonConfig) -> Any:
     fn = ctx.load_function(cfg.function)
     args, kwargs = bind(fn, cfg, ctx)
+    if cfg.compute is not None and cfg.compute not in ("local", {"backend": "local"}):
+        from baton.tasks import compute  # only remote tasks pay for it
+
+        return compute.execute(ctx, cfg.function, cfg.compute, args, kwargs)
     if cfg.isolation == "process":
         return _in_subprocess(ctx, cfg.function, args, kwargs)
     result = fn(*args, **kwargs)

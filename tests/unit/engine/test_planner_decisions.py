@@ -237,6 +237,22 @@ def test_expansion_adds_one_task_run_per_item_after_the_first() -> None:
     assert planner.expansion("r", task, row, {}, {"s": 1}, NOW).items == []
 
 
+def test_a_task_run_on_a_compute_backend_holds_none_of_its_workers_capacity() -> None:
+    # The cluster places it by its resources; the baton worker only waits for it.
+    need = Resources(cpu=4, memory=2**30, gpu=1)
+    for compute in ("dask", {"backend": "dask", "address": "tcp://127.0.0.1:8786"}):
+        remote = py("m", map_over="s", resources=need, config={"compute": compute})
+        e = planner.expansion("r", remote, {"up_total": 1}, {}, {"s": 2}, NOW)
+        assert (e.items[0]["need_cpu"], e.items[0]["need_memory"], e.items[0]["need_gpu"]) == (
+            0,
+            0,
+            0,
+        )
+    for compute in (None, "local", {"backend": "local"}):
+        config = {} if compute is None else {"compute": compute}
+        assert planner.worker_needs(py("t", resources=need, config=config)) == need
+
+
 def test_expansion_over_nothing_skips_and_over_no_list_fails() -> None:
     task = py("m", config={"map_items": param_ref("xs")})
     none = planner.expansion("r", task, {"up_total": 0}, {"xs": []}, {}, NOW)

@@ -1,0 +1,113 @@
+"""A 1,000-item map on a local Dask cluster: through baton (`compute: dask`, each item a task
+run that waits without a worker slot) against Dask alone (`client.map` + `gather`).
+
+    .venv/bin/python bench/dask_map.py [--items 1000] [--reps 3]
+
+The cluster is the tests' (`tests/dask_kit.py`): a scheduler and two workers of two threads
+on 127.0.0.1. Each baton measurement is a whole `baton run --json` process with a fresh
+BATON_HOME (SQLite), from spawn to exit; Dask's is `client.map` + `gather` on a connected
+client, so the gap is baton's cost per item (claim, submit, wake, resume, record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from dask_kit import DaskCluster
+
+BATON = str(Path(sys.executable).parent / "baton")
+
+FLOW = """
+from baton import flow, task
+import dask_tasks
+
+double = task(compute="dask")(dask_tasks.double)
+numbers = task(dask_tasks.numbers)
+total = task(dask_tasks.total)
+
+@flow
+def dask_map(n: int = 1000):
+    total(double.map(numbers(n)))
+"""
+
+
+def through_baton(cluster: DaskCluster, folder: Path, items: int, concurrency: int) -> float:
+    home = tempfile.mkdtemp(dir=folder)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    env |= {
+        "BATON_HOME": home,
+        "BATON_DASK_ADDRESS": cluster.address,
+        "PYTHONPATH": str(cluster.folder),
+    }
+    start = time.perf_counter()
+    flow = str(folder / "dask_map.py")
+    proc = subprocess.run(
+        [BATON, "run", flow, "-p", f"n={items}", "--json", f"--concurrency={concurrency}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    took = time.perf_counter() - start
+    if proc.returncode != 0 or json.loads(proc.stdout)["state"] != "succeeded":
+        raise SystemExit(f"baton run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return took
+
+
+def dask_alone(cluster: DaskCluster, items: int) -> float:
+    import distributed
+
+    sys.path.insert(0, str(cluster.folder))
+    import dask_tasks
+
+    with distributed.Client(cluster.address, set_as_default=False) as client:
+        start = time.perf_counter()
+        futures = client.map(dask_tasks.double, range(items), pure=False)
+        assert sum(client.gather(futures)) == items * (items - 1)
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "dask_map.py").write_text(textwrap.dedent(FLOW))
+        (folder / "cluster").mkdir()
+        cluster = DaskCluster(folder / "cluster")
+        cluster.start()
+        try:
+            rows = []
+            alone = [dask_alone(cluster, args.items) for _ in range(args.reps)]
+            rows.append(("Dask alone: client.map + gather", alone))
+            for slots in (2, 16):
+                took = [through_baton(cluster, folder, args.items, slots) for _ in range(args.reps)]
+                rows.append((f"baton run, {slots} worker slots", took))
+        finally:
+            cluster.kill()
+    print(f"\n{args.items} items, median of {args.reps} (min-max), seconds\n")
+    print("| how | median | min | max | per item |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, took in rows:
+        median = statistics.median(took)
+        print(
+            f"| {name} | {median:.2f} | {min(took):.2f} | {max(took):.2f} "
+            f"| {median / args.items * 1000:.1f} ms |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Compute backends: where a python task's function runs (`compute:`).
+
+`local` (the default) runs it in the baton worker; `dask` sends it, by reference
+(`module:function`) with its resolved arguments, to a Dask cluster while the task run waits
+without a worker slot (`baton.tasks.dask_compute`). A task says `compute: dask`,
+`compute: {backend: dask, address: tcp://host:8786}` or, in Python,
+`@task(compute="dask")`; a flow's `compute:` is the default of its python tasks.
+
+The backends are one table (`BACKENDS`), so another one (`ray`) is a row: a backend this
+baton cannot run yet is named with what to do, when the flow is loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from baton.errors import DefinitionError
+from baton.model.names import did_you_mean
+from baton.model.yaml_fields import show
+
+
+class Backend(NamedTuple):
+    """What baton knows of a compute backend without importing it."""
+
+    name: str
+    module: str | None  # baton.tasks.<module> runs it; None: in the worker (local)
+    requires: tuple[str, ...] = ()  # modules it imports, checked when a flow is loaded
+    extra: str | None = None  # `pip install 'baton[<extra>]'` installs them
+    address_env: str | None = None  # the default address, from the worker's environment
+    unavailable: str | None = None  # why a task cannot use it (yet), and what to do
+
+
+BACKENDS: dict[str, Backend] = {
+    "local": Backend("local", None),
+    "dask": Backend(
+        "dask", "dask_compute", ("distributed",), extra="dask", address_env="BATON_DASK_ADDRESS"
+    ),
+    "ray": Backend(
+        "ray",
+        None,
+        unavailable="the ray backend is not available in this version of baton; "
+        "run the task on Dask (backend: dask) or in the worker (backend: local)",
+    ),
+}
+FIELDS = ("backend", "address")
+
+
+def parse_compute(value: object, field: str = "compute") -> dict[str, Any] | None:
+    """A `compute:` value in its one stored form, `{backend, address?}`; None for None.
+
+    Raises:
+        DefinitionError: naming `field` (or `field.backend` ...) and what is wrong.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"backend": value}
+    if not isinstance(value, dict):
+        raise DefinitionError(
+            f"'{field}' must be a backend name ({', '.join(BACKENDS)}) or a mapping such as "
+            f"{{backend: dask, address: tcp://host:8786}}, got {show(value)}"
+        )
+    unknown = sorted(str(k) for k in value if k not in FIELDS)
+    if unknown:
+        raise DefinitionError(
+            f"'{field}' has unknown field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}"
+        )
+    name = value.get("backend")
+    if name not in BACKENDS:
+        hint = did_you_mean(str(name), BACKENDS) if isinstance(name, str) else ""
+        raise DefinitionError(
+            f"'{field}.backend' must be one of {', '.join(BACKENDS)}, got {show(name)}{hint}"
+        )
+    backend = BACKENDS[name]
+    if backend.unavailable is not None:
+        raise DefinitionError(f"'{field}.backend' {name}: {backend.unavailable}")
+    address = value.get("address")
+    if address is not None and (backend.address_env is None or not _is_address(address)):
+        if backend.address_env is None:
+            raise DefinitionError(f"'{field}.address' means nothing to the {name} backend")
+        raise DefinitionError(
+            f"'{field}.address' must be a scheduler address such as tcp://host:8786, "
+            f"got {show(address)}"
+        )
+    if name == "local":
+        return {"backend": "local"}
+    return {"backend": name} | ({"address": address} if address is not None else {})
+
+
+def with_default(config: dict[str, Any], default: dict[str, Any] | None) -> dict[str, Any]:
+    """A python task's config with the flow's default `compute` where it names none."""
+    if default is None or "compute" in config:
+        return config
+    return {**config, "compute": default}
+
+
+def runs_remotely(config: dict[str, Any]) -> bool:
+    """Whether a task's function runs on a compute backend's cluster: it then holds none of
+    its worker's capacity (the cluster places it by its `resources`)."""
+    compute = config.get("compute")
+    if isinstance(compute, str):
+        return compute != "local"
+    return isinstance(compute, dict) and compute.get("backend", "local") != "local"
+
+
+def _is_address(value: object) -> bool:
+    return isinstance(value, str) and split_address(value) is not None
+
+
+def split_address(address: str) -> tuple[str, int] | None:
+    """(host, port) of `tcp://host:8786`, `tls://host:8786` or `host:8786`; None if it is
+    not such an address."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme not in ("tcp", "tls"):
+        return None
+    host, colon, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)
