@@ -146,7 +146,9 @@ def test_failure_says_exit_code_and_last_lines_and_99_skips(dk, write, h):
     assert docker_kit.containers(**{"baton.run": run["id"]}) == []
 
 
-def test_env_with_a_secret_is_masked_in_the_log(dk, write, h, workdir: Path):
+def test_env_with_a_secret_is_masked_in_the_log_and_a_user_writes_the_result(
+    dk, write, h, workdir: Path
+):
     secret = "tok-" + uuid.uuid4().hex
     dk.env["BATON_SECRET_API_TOKEN"] = secret
     write("lib.py", SAVE)
@@ -163,11 +165,12 @@ def test_env_with_a_secret_is_masked_in_the_log(dk, write, h, workdir: Path):
             network: none
             env: {{TOKEN: "${{secret:API_TOKEN}}", DAY: "{{{{ params.day }}}}"}}
             workdir: /tmp
+            user: "1000:1000"
             command:
               - sh
               - -c
               - >-
-                echo "token=$TOKEN day=$DAY in $(pwd)";
+                echo "token=$TOKEN day=$DAY in $(pwd) as $(id -u)";
                 echo "{{\\"length\\": ${{#TOKEN}}, \\"day\\": \\"$DAY\\"}}" > /baton/result.json
           - key: save
             type: python
@@ -181,7 +184,7 @@ def test_env_with_a_secret_is_masked_in_the_log(dk, write, h, workdir: Path):
     received = json.loads((workdir / "received.json").read_text())
     assert received == {"use": {"length": len(secret), "day": "2024-05-01"}}
     log = dk("logs", run["id"], "use").stdout
-    assert "token=*** day=2024-05-01 in /tmp" in log
+    assert "token=*** day=2024-05-01 in /tmp as 1000" in log
     assert secret not in log
     assert secret not in (workdir / ".baton" / "logs" / run["id"] / "use" / "1.log").read_text()
 
@@ -238,6 +241,24 @@ def test_pull_never_of_a_missing_image_is_a_clear_error(dk, write, h):
         "the image baton-test-no-such-image:404 is not on the Docker engine and `pull` is "
         "never: build or load it there first, or set `pull: if_missing`"
     )
+
+
+def test_an_engine_that_does_not_answer_is_a_clear_error(dk, write, h, workdir: Path):
+    dk.env["DOCKER_HOST"] = f"unix://{workdir}/no-engine.sock"
+    path = write(
+        "noengine.yaml",
+        f"""
+        name: noengine
+        tasks:
+          - key: hello
+            type: container
+            image: {IMAGE}
+            command: [echo, hi]
+        """,
+    )
+    run = dk.run(path, check=1)
+    error = h.tasks(run)["hello"]["error"]
+    assert error.startswith(f"the Docker engine at unix://{workdir}/no-engine.sock does not answer")
 
 
 def test_a_timeout_stops_and_removes_the_container(dk, write, h):
