@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 LABEL_ATTEMPT = "baton.attempt"
@@ -61,6 +62,22 @@ def client(host: str = "", *, timeout: float | None = API_TIMEOUT) -> Any:
     except Exception as exc:  # the SDK raises DockerException, requests' errors, OSError...
         raise EngineUnavailable(f"the Docker engine at {where} does not answer: {exc}") from None
     return api
+
+
+def attach(api: Any, name: str) -> tuple[Iterator[tuple[int, bytes]], Callable[[], None]]:
+    """A container's output from its start on, as it comes: (stream, bytes) pairs (1:
+    stdout, 2: stderr); and what closes the connection (the SDK's `attach(stream=True)`
+    leaves no way to)."""
+    from docker.utils.socket import frames_iter
+
+    sock = api.attach_socket(name, params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 1})
+
+    def close() -> None:
+        for part in (sock, getattr(sock, "_sock", sock)):  # the file, then its socket
+            with contextlib.suppress(Exception):
+                part.close()
+
+    return frames_iter(sock, tty=False), close
 
 
 def container_name(attempt_id: str) -> str:

@@ -132,3 +132,13 @@ def test_a_python_flow_s_container_task() -> None:
             "skip_exit_code": 99,
         },
     )
+
+
+def test_the_tail_of_output_fed_in_pieces() -> None:
+    tail = container.Tail(2)
+    for piece in (b"one\ntw", b"o\n\n  \nthr", b"ee"):
+        tail.feed(piece)
+    assert tail.lines() == ["two", "three"]  # an unfinished last line counts
+    tail.feed(b"\nfour\n")
+    assert tail.lines() == ["three", "four"]
+    assert container.Tail(3).lines() == []
