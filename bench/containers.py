@@ -8,7 +8,8 @@ The engine is DOCKER_HOST if set, else the tests' own (tests/docker_kit.py start
 builds its busybox image: nothing is pulled). Each side gets one unmeasured warm-up, then N
 measured runs; the table shows the median and the fastest. Also measured: importing the
 Docker SDK in a fresh interpreter (less the interpreter's own start), the part of baton's
-cost that is the SDK's. Writes bench/results/containers-latest.json.
+cost that is the SDK's, and `baton run` of the same flow with a shell task instead (baton's
+own cost). Writes bench/results/containers-latest.json.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ tasks:
     command: [echo, hello]
 """
 
+SHELL = """
+name: shell_hello
+tasks:
+  - key: hello
+    type: shell
+    command: echo hello
+"""
+
 
 def timed(argv: Sequence[str], env: dict[str, str], cwd: str, reps: int) -> list[float]:
     """Seconds of each of `reps` runs of `argv` (after one unmeasured), each exiting 0."""
@@ -69,9 +78,13 @@ def main() -> None:
     rows: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as home:
         (Path(home) / "flow.yaml").write_text(FLOW)
+        (Path(home) / "shell.yaml").write_text(SHELL)
         env["BATON_HOME"] = os.path.join(home, ".baton")
         rows["baton run (1 container task)"] = timed(
             [baton, "run", "flow.yaml"], env, home, args.reps
+        )
+        rows["baton run (1 shell task), baseline"] = timed(
+            [baton, "run", "shell.yaml"], env, home, args.reps
         )
         run = [docker, "run", "--rm", "--network", "none", docker_kit.IMAGE, "echo", "hello"]
         rows["docker run --rm"] = timed(run, env, home, args.reps)
