@@ -176,3 +176,46 @@ def test_a_worker_killed_with_its_watchdog_leaves_no_container_past_its_lease(
     assert gone < lease + 5  # the lease, then a turn of the server's timers
     (attempt,) = sql(pg_url, "SELECT state, error_kind FROM attempts")
     assert (attempt["state"], attempt["error_kind"]) == ("failed", "lost")
+
+
+@pytest.mark.postgres
+def test_a_worker_cut_off_from_its_store_removes_its_container_before_its_lease_ends(
+    baton, write, h, docker_host: str, pg_url: str, sql, proxy
+):
+    """The worker's fence stops the attempt a margin before its lease ends: the container
+    is gone before the server can find the attempt lost and another worker retry it."""
+    lease = 4.0
+    baton.env |= {
+        "DOCKER_HOST": docker_host,
+        "BATON_DATABASE_URL": pg_url,
+        "BATON_HEARTBEAT_SECONDS": "0.3",
+        "BATON_LEASE_SECONDS": str(lease),
+    }
+    write("sleeper.yaml", SLEEPER)
+    baton("deploy", ".")
+    baton.start("server")
+    proxy.start()
+    worker = subprocess.Popen(
+        ["unshare", "--uts", "sh", "-c", 'hostname host-a && exec "$0" "$@"', BATON, "worker"],
+        cwd=baton.cwd,
+        env={**baton.env, "BATON_DATABASE_URL": proxy.url(pg_url)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    baton.procs.append(worker)
+    baton.run("sleeper.yaml")
+    rid = run_id_when_running(baton, h)
+    proxy.stop()  # every connection of the worker cut; new ones refused
+    h.wait_until(
+        lambda: not docker_kit.containers(**{"baton.run": rid}),
+        timeout=lease * 3,
+        what="the fenced attempt's container to be removed",
+    )
+    removed = time.time()
+    (attempt,) = h.wait_until(
+        lambda: (a := sql(pg_url, "SELECT * FROM attempts")) and a[0]["state"] == "failed" and a,
+        what="the server to find the attempt lost",
+    )
+    assert attempt["error_kind"] == "lost"
+    assert removed < attempt["lease_expires_at"]
+    assert worker.poll() is None  # the worker itself waits for its store to come back
