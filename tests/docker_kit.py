@@ -43,7 +43,7 @@ ENV PATH=/bin
 
 
 def client() -> Any:
-    return docker.DockerClient(base_url=DOCKER_HOST, version="1.41", timeout=120)
+    return docker.DockerClient(base_url=DOCKER_HOST, version="auto", timeout=120)
 
 
 def engine() -> str:

@@ -52,13 +52,13 @@ def client(host: str = "", *, timeout: float | None = API_TIMEOUT) -> Any:
     environment = {**os.environ, "DOCKER_HOST": host} if host else dict(os.environ)
     where = environment.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
     try:
-        # A fixed API version spares a round trip; 1.41 is Docker 20.10's, what Debian 12 has.
+        # The engine's own API version (asking it is also what tells that it answers): a
+        # fixed one would be refused by engines that dropped it (Docker 29 needs >= 1.44).
         api = docker.APIClient(
             **docker.utils.kwargs_from_env(environment=environment),
-            version="1.41",
+            version="auto",
             timeout=timeout,
         )
-        api.ping()
     except Exception as exc:  # the SDK raises DockerException, requests' errors, OSError...
         raise EngineUnavailable(f"the Docker engine at {where} does not answer: {exc}") from None
     return api
