@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from baton.model.trigger_rules import TriggerRule
     from baton.settings import Settings
     from baton.tasks.base import TaskConfig, TaskFailed, TaskType
+    from baton.tasks.container import container_task
     from baton.tasks.flow import flow_task
     from baton.tasks.http import http_task
     from baton.tasks.jar import jar_task
@@ -64,6 +65,7 @@ _WHERE = {
     "TaskConfig": "baton.tasks.base",
     "TaskFailed": "baton.tasks.base",
     "TaskType": "baton.tasks.base",
+    "container_task": "baton.tasks.container",
     "flow_task": "baton.tasks.flow",
     "http_task": "baton.tasks.http",
     "jar_task": "baton.tasks.jar",
@@ -95,6 +97,7 @@ __all__ = [
     "TriggerRule",
     "asset",
     "asset_flow",
+    "container_task",
     "daily",
     "dynamic",
     "flow",

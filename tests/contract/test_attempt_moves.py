@@ -189,3 +189,15 @@ def test_the_run_history_leaves_attempt_events_out(run: Store) -> None:
     after = run.read().events("r1")
     assert [e["to_state"] for e in after[len(before) :]] == ["running", "running"]  # t1, t2
     assert not any(e["to_state"].startswith("attempt:") for e in after)
+
+
+def test_attempt_states_by_id_of_those_the_store_knows(run: Store) -> None:
+    a1, a2 = claim(run, ids())
+    with run.transaction() as tx:
+        tx.end_attempts([(a1.attempt_id, "succeeded", 3.0, None, None, None)])
+    read = run.read()
+    assert read.attempt_states([a1.attempt_id, a2.attempt_id, "unknown"]) == {
+        a1.attempt_id: "succeeded",
+        a2.attempt_id: "running",
+    }
+    assert read.attempt_states([]) == {}

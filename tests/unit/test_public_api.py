@@ -27,6 +27,7 @@ EXPECTED = [
     "TriggerRule",
     "asset",
     "asset_flow",
+    "container_task",
     "daily",
     "dynamic",
     "flow",

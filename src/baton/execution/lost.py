@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from baton.engine.service import Engine
-from baton.execution import logs
+from baton.execution import container_sweep, logs
 from baton.execution.context import open_log_file
 from baton.model.names import task_run_name
 from baton.model.times import iso
@@ -112,7 +112,8 @@ def end_lost(
     engine: Engine, settings: Settings, attempts: Sequence[LiveAttemptRow], reason: str
 ) -> None:
     """Fail attempts whose worker is gone, first killing the processes they left on this host.
-    Each one's error, and a last line of its log, say which worker stopped heartbeating when."""
+    Each one's error, and a last line of its log, say which worker stopped heartbeating when;
+    then the containers of ended attempts are swept from the Docker engine."""
     if not attempts:
         return
     host = hostname()
@@ -120,6 +121,8 @@ def end_lost(
         if a.host == host:
             process.kill_groups(settings.work_dir, a.id)
     fail(engine, settings, attempts, reason)
+    # Their containers on an engine shared with other machines, which no record here names.
+    container_sweep.sweep(engine.store)
 
 
 def hostname() -> str:

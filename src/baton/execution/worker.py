@@ -32,6 +32,7 @@ from baton.execution import (
     caching,
     capacity,
     checks,
+    container_sweep,
     fencing,
     loader,
     logs,
@@ -147,6 +148,7 @@ class Worker:
         logs.install()
         self._register()
         if self.run_ids is None:
+            container_sweep.sweep(self.engine.store)  # what dead workers left on the engine
             self.engine.store.listen(self.wake)
         loop = _Loop(
             next_heartbeat=time.monotonic() + self.settings.heartbeat_seconds,

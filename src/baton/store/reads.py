@@ -189,6 +189,16 @@ class Reads(TxBase):
             ),
         )
 
+    def attempt_states(self, attempt_ids: Sequence[str]) -> dict[str, str]:
+        """The state of each of these attempts, by id (those the store knows)."""
+        if not attempt_ids:
+            return {}
+        rows = self._all(
+            f"SELECT id, state FROM attempts WHERE id IN ({','.join('?' * len(attempt_ids))})",
+            attempt_ids,
+        )
+        return {r["id"]: r["state"] for r in rows}
+
     # -- UI queries -----------------------------------------------------------------------
 
     def task_states(self, run_ids: Sequence[str], keys: Sequence[str]) -> list[Row]:

@@ -35,10 +35,11 @@ MODULES: dict[str, str] = {
     "sensor": "sensor",
     "spark": "spark",
     "condition": "condition",
+    "container": "container",
 }
 # The icons the UI draws (`#t-<icon>` in ui/templates/icons.html); a plugin's other icon
 # shows as `plugin`.
-ICONS = frozenset({*MODULES, "container", "plugin"})
+ICONS = frozenset({*MODULES, "plugin"})
 
 _loaded: dict[str, TaskType] = {}
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from baton.errors import TaskInterrupt
 from baton.model.context import TaskContext
+from baton.tasks import docker_engine
 
 KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
 
@@ -170,7 +171,13 @@ def group_file(work_dir: str, attempt_id: str) -> str:
 
 
 def kill_groups(work_dir: str, attempt_id: str) -> None:
-    """Kill the process groups a lost attempt left behind (its worker died with them)."""
+    """Kill the process groups, and remove the containers, a lost attempt left behind (its
+    worker died with them, or is fenced)."""
+    _kill_listed_groups(work_dir, attempt_id)
+    docker_engine.remove_recorded(work_dir, attempt_id)
+
+
+def _kill_listed_groups(work_dir: str, attempt_id: str) -> None:
     path = os.path.join(work_dir, "groups", attempt_id)
     try:
         with open(path) as f:
