@@ -340,6 +340,7 @@ def test_a_python_flow_with_args_and_a_network_of_its_own(dk, write, h, workdir:
                 command="sleep 300",
                 network="none",
                 pull="never",
+                resources={{"cpu": 0.5, "memory": "64Mi"}},
                 wait_for=out,
             )
         """,
@@ -353,7 +354,10 @@ def test_a_python_flow_with_args_and_a_network_of_its_own(dk, write, h, workdir:
             what="the limited container to run",
         )
         container.reload()
-        assert container.attrs["HostConfig"]["NetworkMode"] == "none"
+        host = container.attrs["HostConfig"]
+        assert host["NetworkMode"] == "none"
+        # The worker hands the task its resources: they limit the container.
+        assert (host["NanoCpus"], host["Memory"]) == (500_000_000, 64 * 2**20)
         assert container.labels["baton.run"] == rid
         dk("runs", "cancel", rid)
         out, err = proc.communicate(timeout=30)
