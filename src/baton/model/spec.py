@@ -82,6 +82,9 @@ class TaskSpec(Spec, frozen=True):
     map_over: str | None = None
     cache: CacheSpec | None = None  # None (omitted): the task does not cache
     resources: Resources | None = None  # None (omitted): nothing in particular
+    # Where the UI draws the task: tasks of one group fold into one box (omitted when None,
+    # so flows without groups keep their content hash).
+    group: str | None = None
 
 
 class SourceRef(Spec, frozen=True):

@@ -61,6 +61,7 @@ _TASK_KEYS = frozenset(
         "map_over",
         "cache",
         "resources",
+        "group",
     }
 )
 _YAML = "tag:yaml.org,2002:"
@@ -508,6 +509,7 @@ class _Parser:
             "map_over": map_over,
             "cache": cache.parse_cache(item, key, self),
             "resources": self.resources(item, key),
+            "group": field.optional_text("group"),
         }
         return self.build(TaskSpec, spec, line=self.line_of(item), task=key)
 

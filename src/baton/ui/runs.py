@@ -76,7 +76,12 @@ def runs(
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run(
-    request: Request, run_id: str, principal: Viewer, state: str = "", page: str = ""
+    request: Request,
+    run_id: str,
+    principal: Viewer,
+    state: str = "",
+    page: str = "",
+    unfold: str = "",
 ) -> Response:
     ui = web.ui_of(request)
     with web.reading(request) as read:
@@ -96,6 +101,8 @@ def run(
     task_rows.sort(key=lambda t: (rank.get(t.task_key, len(rank)), t.map_index))
     tasks = [_task_json(t) for t in task_views(task_rows, attempt_rows, spec, waiting)]
 
+    groups = dag.groups_of(spec)
+    shown_groups = dag.unfolded(unfold, groups)
     states: dict[str, list[str]] = {}
     for t in task_rows:
         states.setdefault(t.task_key, []).append(t.state)
@@ -117,7 +124,16 @@ def run(
             row.trigger, json.loads(row.trigger_info) if row.trigger_info else None
         ),
         related=related,
-        dag=dag.data(ui.drawing(spec, graph, row.version_id), states, f"/runs/{run_id}/tasks/"),
+        dag={
+            **dag.data(
+                ui.drawing(spec, graph, row.version_id, shown_groups),
+                states,
+                f"/runs/{run_id}/tasks/",
+            ),
+            "groups": dag.group_links(
+                groups, shown_groups, request.url.path, request.query_params.multi_items()
+            ),
+        },
         counts=counts,
         total=len(task_rows),
         state=state,

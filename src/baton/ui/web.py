@@ -65,25 +65,35 @@ class UI:
             self.env.get_template(name)
         self.static_version = _digest(HERE / "static")
         self.secrets = secrets
-        self._drawings: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._drawings: OrderedDict[tuple[str, frozenset[str]], dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def static_url(self, name: str) -> str:
         # The version in the URL lets browsers cache the files for good.
         return f"/static/{name}?v={self.static_version}"
 
-    def drawing(self, spec: FlowSpec, graph: Graph, version_id: str) -> dict[str, Any]:
-        """The DAG drawing of a flow version, laid out once (versions never change)."""
+    def drawing(
+        self, spec: FlowSpec, graph: Graph, version_id: str, unfolded: frozenset[str]
+    ) -> dict[str, Any]:
+        """The DAG drawing of a flow version with the groups not in `unfolded` folded, laid
+        out once (versions never change)."""
+        cache_key = (version_id, unfolded)
         with self._lock:
-            found = self._drawings.get(version_id)
+            found = self._drawings.get(cache_key)
             if found is not None:
-                self._drawings.move_to_end(version_id)
+                self._drawings.move_to_end(cache_key)
                 return found
+        groups = dag.groups_of(spec)
+        folded = dag.fold(
+            graph.order, graph.upstream, {n: k for n, k in groups.items() if n not in unfolded}
+        )
         made = dag.drawing(
-            layout.layout(graph.order, graph.upstream), {t.key: t.type for t in spec.tasks}
+            layout.layout(folded.order, folded.upstream),
+            {t.key: t.type for t in spec.tasks},
+            folded,
         )
         with self._lock:
-            self._drawings[version_id] = made
+            self._drawings[cache_key] = made
             while len(self._drawings) > DRAWINGS:
                 self._drawings.popitem(last=False)
         return made

@@ -251,13 +251,21 @@
     let s = 1, x = 0, y = 0, frame = 0;
     const size = () => [view.clientWidth, view.clientHeight];
 
+    // A folded group is one box; its link unfolds it (the server lays the graph out again).
+    const members = data.members || {};
+    const groupHref = Object.fromEntries((data.groups || []).map((g) => [g.name, g.href]));
+    let hover = null, near = new Set();
+
     function box([key, nx, ny, type]) {
       const [state, count] = data.states[key] || ["none", 0];
       const k = esc(key);
+      const grp = members[key];
       const shown = esc(key.length <= MAX_LABEL ? key : key.slice(0, MAX_LABEL - 1) + "…");
-      const title = `<title>${k}${count > 1 ? " ×" + count : ""} · ${esc(type)} · ${esc(label(state))}</title>`;
-      const open = data.href && data.states[key]
-        ? `<a class="n st-${state}" href="${esc(data.href + encodeURIComponent(key))}"` : `<g class="n st-${state}"`;
+      const what = grp ? `group of ${grp.length} tasks (click to unfold)` : esc(type);
+      const title = `<title>${k}${count > 1 ? " ×" + count : ""} · ${what} · ${esc(label(state))}</title>`;
+      const link = grp ? groupHref[key] : data.href && data.states[key] ? data.href + encodeURIComponent(key) : null;
+      const cls = `n${grp ? " grp" : ""}${key === hover ? " hover" : near.has(key) ? " near" : ""} st-${state}`;
+      const open = link ? `<a class="${cls}" href="${esc(link)}"` : `<g class="${cls}"`;
       const close = open.startsWith("<a") ? "</a>" : "</g>";
       const head = `${open} data-k="${k}" transform="translate(${nx},${ny})">${title}` +
         `<rect class="box" width="${nw}" height="${nh}" rx="6"/><rect class="bar" width="5" height="${nh}" rx="2"/>`;
@@ -266,7 +274,8 @@
       const chips = data.chips && data.chips[key];
       return head + `<use class="ti" href="#t-${type}" x="12" y="10" width="16" height="16"/>` +
         `<text x="36" y="23">${shown}</text>` +
-        (count > 1 ? `<text class="cnt" x="${nw - 30}" y="23" text-anchor="end">×${count}</text>` : "") +
+        (grp ? `<text class="cnt" x="${nw - 30}" y="23" text-anchor="end">${grp.length} tasks</text>`
+          : count > 1 ? `<text class="cnt" x="${nw - 30}" y="23" text-anchor="end">×${count}</text>` : "") +
         `<use class="si" href="#s-${icon(state)}" x="${nw - 24}" y="10" width="16" height="16"/>` + close +
         (chips ? `<g class="chips" transform="translate(${nx},${ny})">${chips}</g>` : "");
     }
@@ -281,14 +290,82 @@
       for (const n of data.nodes) {
         if (n[1] + nw >= x0 && n[1] <= x1 && n[2] + nh >= y0 && n[2] <= y1) nodes.push(box(n));
       }
+      const lit = [];
       for (const e of data.edges) {
-        if (e[2] >= x0 && e[0] <= x1 && e[3] >= y0 && e[1] <= y1) edges.push(`<path d="${e[4]}"/>`);
+        if (e[2] >= x0 && e[0] <= x1 && e[3] >= y0 && e[1] <= y1) {
+          if (hover !== null && (e[5] === hover || e[6] === hover)) lit.push(`<path class="hl" d="${e[4]}"/>`);
+          else edges.push(`<path d="${e[4]}"/>`);
+        }
       }
-      edgeBox.innerHTML = edges.join("");
+      edgeBox.innerHTML = edges.join("") + lit.join(""); // lit edges on top
       nodeBox.innerHTML = nodes.join("");
+      mini();
       if (hit) { const n = $(`.n[data-k="${CSS.escape(hit)}"]`, nodeBox); if (n) n.classList.add("hit"); }
     }
     const redraw = () => { if (!frame) frame = requestAnimationFrame(draw); };
+
+    // Hovering a box lights its edges and its neighbours' boxes.
+    view.addEventListener("pointerover", (e) => {
+      const n = e.target.closest && e.target.closest(".n");
+      const k = n ? n.dataset.k : null;
+      if (k === hover) return;
+      hover = k;
+      near = new Set();
+      if (k !== null) for (const e2 of data.edges) {
+        if (e2[5] === k) near.add(e2[6]);
+        if (e2[6] === k) near.add(e2[5]);
+      }
+      redraw();
+    });
+
+    // The minimap: every box as a dot in its state's colour, and the part in view; a
+    // click or drag on it moves the view there. Only for graphs bigger than their view.
+    const canvas = document.createElement("canvas");
+    canvas.className = "dag-mini";
+    canvas.setAttribute("aria-label", "Minimap: click to move the view");
+    view.appendChild(canvas);
+    const colours = {};
+    const colour = (state) => {
+      if (!(state in colours)) {
+        const probe = document.createElement("span");
+        probe.className = `st-${state}`;
+        root.appendChild(probe);
+        colours[state] = getComputedStyle(probe).getPropertyValue("--c").trim() || "#888";
+        probe.remove();
+      }
+      return colours[state];
+    };
+    function mini() {
+      const [vw, vh] = size();
+      canvas.hidden = x >= 0 && y >= 0 && x + w * s <= vw && y + h * s <= vh; // all in view
+      if (canvas.hidden) return;
+      const m = Math.min(180 / w, 110 / h);
+      const cw = Math.max(20, Math.round(w * m)), ch = Math.max(20, Math.round(h * m));
+      const dpr = window.devicePixelRatio || 1;
+      if (canvas.width !== cw * dpr) { canvas.width = cw * dpr; canvas.height = ch * dpr; canvas.style.width = `${cw}px`; canvas.style.height = `${ch}px`; }
+      const g = canvas.getContext("2d");
+      g.setTransform(dpr, 0, 0, dpr, 0, 0);
+      g.clearRect(0, 0, cw, ch);
+      for (const n of data.nodes) {
+        g.fillStyle = colour((data.states[n[0]] || ["none"])[0]);
+        g.fillRect(n[1] * m, n[2] * m, Math.max(1.5, nw * m), Math.max(1.5, nh * m));
+      }
+      g.strokeStyle = getComputedStyle(view).color;
+      g.lineWidth = 1.5;
+      g.strokeRect((-x / s) * m, (-y / s) * m, (vw / s) * m, (vh / s) * m);
+    }
+    let steering = false;
+    const steer = (e) => {
+      const r = canvas.getBoundingClientRect();
+      const m = r.width / w;
+      const [vw, vh] = size();
+      x = vw / 2 - ((e.clientX - r.left) / m) * s;
+      y = vh / 2 - ((e.clientY - r.top) / m) * s;
+      redraw();
+    };
+    canvas.addEventListener("pointerdown", (e) => { e.stopPropagation(); steering = true; canvas.setPointerCapture(e.pointerId); steer(e); });
+    canvas.addEventListener("pointermove", (e) => { if (steering) { e.stopPropagation(); steer(e); } });
+    canvas.addEventListener("pointerup", () => { steering = false; });
 
     function fit() {
       const [vw, vh] = size();
@@ -399,6 +476,10 @@
         byKey.get(t.key).push(t.state);
       }
       for (const [key, states] of byKey) data.states[key] = [rollup(states), states.length];
+      for (const [g, keys] of Object.entries(members)) {
+        const all = keys.flatMap((k) => byKey.get(k) || []);
+        if (all.length) data.states[g] = [rollup(all), all.length];
+      }
       showFailures();
       redraw();
     };
