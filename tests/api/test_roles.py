@@ -78,6 +78,7 @@ MIN_ROLE: dict[str, str | None] = {
     "runs.cancel": "operator",
     "runs.repair": "operator",
     "runs.resume": "operator",
+    "workers.embedded": "operator",
     "assets.report": "operator",
     "partitions.add": "operator",
     "flows.backfill": "operator",

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import logging
     import socket
     import threading
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from baton.settings import Settings
 
@@ -43,7 +43,9 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(command=cmd_server)
 
     p = sub.add_parser(
-        "ui", help="serve the web UI (and the API) over the local store; runs no tasks itself"
+        "ui",
+        help="serve the web UI (and the API) over the local store; runs no tasks itself unless "
+        "asked to from a run's page (when no worker is alive)",
     )
     p.add_argument("--host", help="the address to listen on (default BATON_HOST or 127.0.0.1)")
     p.add_argument("--port", type=common.port, help="default BATON_PORT or 8080 (0: any free port)")
@@ -143,18 +145,63 @@ def cmd_ui(args: argparse.Namespace, ctx: common.Context) -> int:
         token_id, text = create_token(tx, user, "admin", "baton ui (revoked when it stops)")
     print(
         f"baton ui: sign in at {_url(sock)}/login#token={text}\n"
-        f"baton ui: serving {_url(sock)}/ (runs are started by `baton server` or `baton worker`)",
+        f"baton ui: serving {_url(sock)}/ (runs are started by `baton server` or `baton worker`;"
+        " when none is alive, a run's page offers to run it in this process)",
         file=sys.stderr,
         flush=True,
     )
     stop = threading.Event()
+    here = _OnDemandWorker(ctx, settings, os.getcwd(), stop)
     try:
         with common.stop_on_signal(stop):
-            _serve(settings, sock, stop)
+            _serve(settings, sock, stop, start_worker=here.start)
     finally:
+        stop.set()
+        here.join()
         with ctx.store() as store, store.transaction() as tx:
             tx.revoke_token(token_id, time.time())
     return 0
+
+
+class _OnDemandWorker:
+    """The worker `baton ui` starts in its own process when asked (POST
+    /api/v1/workers/embedded): at most one, stopped with the process."""
+
+    def __init__(self, ctx: common.Context, settings: Settings, project_dir: str, stop: Any):
+        import threading
+
+        self._ctx, self._settings, self._dir, self._stop = ctx, settings, project_dir, stop
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._worker: Any = None
+
+    def start(self) -> bool:
+        import threading
+
+        from baton.engine.service import Engine
+        from baton.execution.worker import Worker
+
+        with self._lock:
+            if self._thread is not None:
+                return False
+
+            def run() -> None:
+                with self._ctx.store() as store:
+                    self._worker = Worker(Engine(store), self._settings, project_dir=self._dir)
+                    self._worker.run(self._stop)
+
+            self._thread = threading.Thread(target=run, name="worker", daemon=True)
+            self._thread.start()
+            return True
+
+    def join(self) -> None:
+        with self._lock:
+            thread, worker = self._thread, self._worker
+        if thread is None:
+            return
+        if worker is not None:
+            worker.wake()
+        thread.join()
 
 
 def _settings(args: argparse.Namespace, ctx: common.Context) -> Settings:
@@ -189,8 +236,14 @@ def _url(sock: socket.socket) -> str:
 SHUTDOWN_GRACE = 10  # seconds requests in flight get to finish when the server stops
 
 
-def _serve(settings: Settings, sock: socket.socket, stop: threading.Event) -> None:
-    """Serve the API (and UI) on `sock` until `stop` is set."""
+def _serve(
+    settings: Settings,
+    sock: socket.socket,
+    stop: threading.Event,
+    start_worker: Callable[[], bool] | None = None,
+) -> None:
+    """Serve the API (and UI) on `sock` until `stop` is set; `start_worker` starts a worker
+    in this process when asked (POST /api/v1/workers/embedded)."""
     import logging
     import socket
     import threading
@@ -210,6 +263,7 @@ def _serve(settings: Settings, sock: socket.socket, stop: threading.Event) -> No
             yield
 
     app = create_app(settings)
+    app.state.start_worker = start_worker
     ui.install(app)
     # Once stopped, requests in flight get SHUTDOWN_GRACE seconds to finish; then they are
     # cancelled and the server exits (without a bound, one stuck request kept it forever).

@@ -4,6 +4,7 @@ run's page (attempts, live log, error, result)."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import msgspec
@@ -15,6 +16,7 @@ from baton.execution.views import TaskRunView, task_views, unplaceable
 from baton.model.graph import validate
 from baton.model.states import RUN_TERMINAL, RunState, TaskState
 from baton.model.times import iso
+from baton.settings import Settings
 from baton.store.records import RunRow
 from baton.store.store import Tx
 from baton.ui import dag, views, web
@@ -96,6 +98,8 @@ def run(
         spec = read.load_version(row.version_id)
         waiting = unplaceable(read, task_rows)
         related = _related(read, row)
+        settings: Settings = request.app.state.settings
+        workers = read.live_worker_count(settings.alive_since(time.time()))
     graph = validate(spec, {t.type for t in spec.tasks})
     rank = {k: i for i, k in enumerate(graph.order)}
     task_rows.sort(key=lambda t: (rank.get(t.task_key, len(rank)), t.map_index))
@@ -144,6 +148,9 @@ def run(
         page=shown,
         pages=pages,
         repairable=row.state in RUN_TERMINAL and any(s in REPAIRABLE for s in counts),
+        # Nothing alive to run it: say so (and offer this process, when it can run tasks).
+        no_worker=row.state not in RUN_TERMINAL and workers == 0,
+        run_here=getattr(request.app.state, "start_worker", None) is not None,
         data={
             "run": {"id": run_id, "state": row.state, "created_at": iso(row.created_at)},
             # What the script reads, nulls left out: 2,000 tasks weigh less.

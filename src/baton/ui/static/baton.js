@@ -222,6 +222,14 @@
           : `/runs/${made.id}`;
         return;
       }
+      if (what === "run-here") {
+        await api("POST", "/workers/embedded");
+        toast("A worker runs in this process now");
+        const note = $("[data-no-worker]");
+        if (note) note.hidden = true;
+        if (live) live.poll(true);
+        return;
+      }
       await api("POST", `/runs/${run}/${what}`);
       toast(what === "cancel" ? "Cancelling the run…" : "Resuming the run…");
       if (live) live.poll(true);
