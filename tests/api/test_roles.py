@@ -78,6 +78,7 @@ MIN_ROLE: dict[str, str | None] = {
     "runs.cancel": "operator",
     "runs.repair": "operator",
     "runs.resume": "operator",
+    "runs.acknowledge": "operator",
     "assets.report": "operator",
     "partitions.add": "operator",
     "flows.backfill": "operator",
@@ -113,6 +114,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "partitions.add": {"json": {"keys": ["k1", "k2"]}},
     "partitions.remove": {"params": {"key": ["k0"]}},
     "flows.backfill": {"json": {"missing": True}},
+    "runs.acknowledge": {"json": {"comment": "on it"}},
 }
 
 

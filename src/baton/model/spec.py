@@ -82,6 +82,8 @@ class TaskSpec(Spec, frozen=True):
     map_over: str | None = None
     cache: CacheSpec | None = None  # None (omitted): the task does not cache
     resources: Resources | None = None  # None (omitted): nothing in particular
+    # The task's own entries (`model.notifications.task_entries`); empty is omitted.
+    notifications: tuple[dict[str, Any], ...] = ()
 
 
 class SourceRef(Spec, frozen=True):

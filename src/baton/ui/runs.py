@@ -91,6 +91,7 @@ def run(
         spec = read.load_version(row.version_id)
         waiting = unplaceable(read, task_rows)
         related = _related(read, row)
+        ack = read.run_ack(run_id)
     graph = validate(spec, {t.type for t in spec.tasks})
     rank = {k: i for i, k in enumerate(graph.order)}
     task_rows.sort(key=lambda t: (rank.get(t.task_key, len(rank)), t.map_index))
@@ -117,6 +118,7 @@ def run(
             row.trigger, json.loads(row.trigger_info) if row.trigger_info else None
         ),
         related=related,
+        ack=ack,
         dag=dag.data(ui.drawing(spec, graph, row.version_id), states, f"/runs/{run_id}/tasks/"),
         counts=counts,
         total=len(task_rows),
