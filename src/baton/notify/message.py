@@ -35,6 +35,8 @@ def _summary(p: Mapping[str, Any]) -> str:
     if event in ASSET_EVENTS:
         return _asset_summary(p)
     run = f"flow {p['flow']} run {p['run_id']}"
+    if event == "failure" and isinstance(p.get("task"), Mapping):  # a task's own entry
+        return f"{run}: task {_task_name(p['task'])} failed"
     if event == "failure":
         return f"{run} failed"
     if event == "success":
@@ -46,8 +48,6 @@ def _summary(p: Mapping[str, Any]) -> str:
         return f"{run} exceeded its SLA of {duration(p['sla'])}"
     if event == "approval_required":
         return f"{run}: task {_task_name(p['task'])} is waiting for an approval"
-    if event == "failure" and isinstance(p.get("task"), Mapping):  # a task's own entry
-        return f"{run}: task {_task_name(p['task'])} failed"
     return f"{run}: {event}"
 
 
