@@ -79,6 +79,7 @@ MIN_ROLE: dict[str, str | None] = {
     "runs.repair": "operator",
     "runs.resume": "operator",
     "workers.embedded": "operator",
+    "runs.acknowledge": "operator",
     "assets.report": "operator",
     "partitions.add": "operator",
     "flows.backfill": "operator",
@@ -114,6 +115,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "partitions.add": {"json": {"keys": ["k1", "k2"]}},
     "partitions.remove": {"params": {"key": ["k0"]}},
     "flows.backfill": {"json": {"missing": True}},
+    "runs.acknowledge": {"json": {"comment": "on it"}},
 }
 
 

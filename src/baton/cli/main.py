@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=cmd_flows_show)
     scheduling.add_commands(sub, flows)
 
-    runs = sub.add_parser("runs", help="list, inspect, cancel, repair and resume runs")
+    runs = sub.add_parser("runs", help="list, inspect, cancel, ack, repair and resume runs")
     runs_sub = runs.add_subparsers(title="commands", metavar="COMMAND", required=True)
     p = runs_sub.add_parser("list", help="the latest runs, newest first")
     p.add_argument("--flow", dest="flow_name", help="only runs of this flow")
@@ -195,6 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     _run_argument(p)
     remote.add_options(p)
     p.set_defaults(command=cmd_runs_cancel)
+    p = runs_sub.add_parser(
+        "ack", help="acknowledge a run: its escalation steps `unless: acknowledged` stop"
+    )
+    _run_argument(p)
+    p.add_argument("--comment", help="what you say (who is on it, what is done)")
+    common.json_option(p)
+    remote.add_options(p)
+    p.set_defaults(command=cmd_runs_ack)
     p = runs_sub.add_parser(
         "repair", help="re-run only what failed in a finished run, as a new run"
     )
@@ -357,6 +365,27 @@ def cmd_runs_cancel(args: argparse.Namespace, ctx: common.Context) -> int:
     with runs.opened(args, ctx) as chosen:
         run_id, state = chosen.cancel(args.run_id)
     print(local.cancel_text(run_id, state))
+    return 0
+
+
+def cmd_runs_ack(args: argparse.Namespace, ctx: common.Context) -> int:
+    import json
+
+    from baton.cli import runs
+    from baton.engine.acknowledgement import check_comment
+
+    comment = check_comment(args.comment)  # before any store or server is reached
+    with runs.opened(args, ctx) as chosen:
+        ack = chosen.ack(args.run_id, comment)
+    if args.json:
+        print(json.dumps(ack, indent=2))
+    elif ack["already_acknowledged"]:
+        print(
+            f"run {ack['run_id']} was already acknowledged by {ack['acknowledged_by']}"
+            f" at {ack['acknowledged_at']}"
+        )
+    else:
+        print(f"run {ack['run_id']} acknowledged: its escalation steps `unless: acknowledged` stop")
     return 0
 
 

@@ -326,6 +326,7 @@ class Engine:
             requeue: list[_Step] = []
             ended: list[planner.Completion] = []
             retries: list[tuple[Outcome, float | None]] = []
+            failed: list[Outcome] = []
             for o in batch:
                 done = planner.completion(
                     c.tasks[o.task_key],
@@ -340,6 +341,8 @@ class Engine:
                 ended.append(done)
                 if done.move.to is TaskState.RETRY_WAIT and c.spec.notifications:
                     retries.append((o, done.ready_at))
+                if done.move.to is TaskState.FAILED and c.tasks[o.task_key].notifications:
+                    failed.append(o)
                 if done.requeue is not None:
                     requeue.append((done.requeue, o.task_key, None))
             self._apply(tx, c, run_id, steps, now)
@@ -347,6 +350,8 @@ class Engine:
             cache_entries.record(tx, c.spec, batch, now)
             if retries:
                 notifications.task_retrying(tx, c.spec, run_id, retries, now)
+            if failed:
+                notifications.task_failed(tx, c.spec, run_id, failed, now)
             if requeue:
                 self._apply(tx, c, run_id, requeue, now)
 

@@ -85,6 +85,8 @@ class TaskSpec(Spec, frozen=True):
     # Where the UI draws the task: tasks of one group fold into one box (omitted when None,
     # so flows without groups keep their content hash).
     group: str | None = None
+    # The task's own entries (`model.notifications.task_entries`); empty is omitted.
+    notifications: tuple[dict[str, Any], ...] = ()
 
 
 class SourceRef(Spec, frozen=True):

@@ -463,6 +463,36 @@ notifications = Table(
     Index("ix_notifications_due", "state", "next_at"),
 )
 
+# Who acknowledged a run (`baton runs ack`): its escalation steps `unless: acknowledged` stop.
+run_acks = Table(
+    "run_acks",
+    metadata,
+    Column("run_id", _str(32), primary_key=True),
+    Column("acknowledged_at", Float, nullable=False),
+    Column("acknowledged_by", _str(200), nullable=False),
+    Column("comment", Text),
+)
+
+# Escalations under way: one per event (a failure, an approval waiting) and notification
+# entry with `escalate`; the timers send its steps in turn (`scheduling.escalation`).
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("key", _str(300), nullable=False, unique=True),  # one per event and entry
+    Column("flow_name", _str(200), nullable=False),
+    Column("run_id", _str(32), nullable=False, index=True),
+    Column("task_run_id", _ID),  # the task whose event it is (None: the run's)
+    Column("event", _str(20), nullable=False),  # failure, approval_required
+    Column("steps", Text, nullable=False),  # JSON: the entry's escalate steps
+    Column("payload", Text, nullable=False),  # JSON: the event's notification payload
+    Column("next_step", Integer, nullable=False),  # index into steps
+    Column("next_at", Float, nullable=False),
+    Column("state", _str(20), nullable=False),  # pending, done, stopped
+    Column("created_at", Float, nullable=False),  # the event's time: `after` counts from it
+    Index("ix_escalations_due", "state", "next_at"),
+)
+
 # Task results kept for reuse (`model.cache`), by a key of what computed them
 # (`execution.cache_keys`); one result per key, written by the task run that computed it.
 cache_entries = Table(

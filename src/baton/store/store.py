@@ -20,6 +20,7 @@ from baton.store.assets import Assets
 from baton.store.base import Row
 from baton.store.cache_entries import CacheEntries
 from baton.store.claims import AttemptMove, Claimed, Claims
+from baton.store.escalations import Escalations
 from baton.store.feeds import Feeds
 from baton.store.flows import Flows
 from baton.store.logs import Logs
@@ -156,7 +157,19 @@ class Store:
             listener.stop()
 
 
-class Tx(Claims, RunWrites, Flows, Assets, Partitions, CacheEntries, Admin, Reads, Logs, Feeds):
+class Tx(
+    Claims,
+    RunWrites,
+    Flows,
+    Assets,
+    Partitions,
+    CacheEntries,
+    Admin,
+    Escalations,
+    Reads,
+    Logs,
+    Feeds,
+):
     """The store's operations. SQL is written in sqlite3's style; see `dialect`.
 
     One type for callers, put together from the store's parts (`runs`, `claims`, `flows`,

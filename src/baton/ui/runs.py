@@ -100,6 +100,7 @@ def run(
         related = _related(read, row)
         settings: Settings = request.app.state.settings
         workers = read.live_worker_count(settings.alive_since(time.time()))
+        ack = read.run_ack(run_id)
     graph = validate(spec, {t.type for t in spec.tasks})
     rank = {k: i for i, k in enumerate(graph.order)}
     task_rows.sort(key=lambda t: (rank.get(t.task_key, len(rank)), t.map_index))
@@ -138,6 +139,7 @@ def run(
                 groups, shown_groups, request.url.path, request.query_params.multi_items()
             ),
         },
+        ack=ack,
         counts=counts,
         total=len(task_rows),
         state=state,

@@ -212,8 +212,24 @@
     const run = page.dataset.run;
     const what = button.dataset.action;
     if (what === "cancel" && !confirm(`Cancel run ${run.slice(0, 8)}? Running tasks are stopped.`)) return;
+    let comment = null;
+    if (what === "acknowledge") {
+      comment = prompt(`Acknowledge run ${run.slice(0, 8)}? A comment (optional):`, "");
+      if (comment === null) return;
+    }
     button.disabled = true;
     try {
+      if (what === "acknowledge") {
+        const ack = await api("POST", `/runs/${run}/acknowledge`, comment ? { comment } : {});
+        button.hidden = true;
+        const fact = $("[data-ack]", page);
+        if (fact) {
+          $("dd", fact).textContent = `by ${ack.acknowledged_by} at ${ack.acknowledged_at}` + (ack.comment ? `: ${ack.comment}` : "");
+          fact.hidden = false;
+        }
+        toast(ack.already_acknowledged ? `Already acknowledged by ${ack.acknowledged_by}` : "Acknowledged: escalation stops");
+        return;
+      }
       if (what === "repair" || what === "retry") {
         const made = await api("POST", `/runs/${run}/repair`);
         const task = page.dataset.task;
