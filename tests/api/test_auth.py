@@ -78,8 +78,8 @@ def test_tokens_are_created_listed_and_revoked_through_the_api(client, store):
     listed = client.get("/api/v1/tokens", headers=bearer(admin)).json()
     assert all("token" not in t and "secret_hash" not in t for t in listed)
     assert client.get("/api/v1/users", headers=bearer(admin)).json() == [
-        {"user": "admin", "roles": ["admin"]},
-        {"user": "bo", "roles": ["editor"]},
+        {"user": "admin", "roles": ["admin"], "grants": []},
+        {"user": "bo", "roles": ["editor"], "grants": []},
     ]
     assert client.get("/api/v1/tokens", headers=bearer(made["token"])).status_code == 403
     assert client.delete(f"/api/v1/tokens/{made['id']}", headers=bearer(admin)).status_code == 204

@@ -126,7 +126,9 @@ def at_least(role: str) -> Callable[[Principal], Principal]:
     return check
 
 
-Viewer = Annotated[Principal, Depends(signed_in)]
+# A token without a global role (grants only) or limited to a namespace signs in, but the
+# pages show everything: they need the viewer role.
+Viewer = Annotated[Principal, Depends(at_least("viewer"))]
 Admin = Annotated[Principal, Depends(at_least("admin"))]
 
 
@@ -170,8 +172,8 @@ def forbidden_page(request: Request, exc: Exception) -> Response:
         "error.html",
         status_code=403,
         title="Not allowed",
-        message=f"This page needs the {exc.role} role; your token has the "
-        f"{exc.principal.role} role.",
+        message=f"This page needs the {exc.role} role; your token has "
+        + (f"the {exc.principal.role} role." if exc.principal.role else "no global role."),
     )
 
 
