@@ -134,7 +134,14 @@ def test_tokens_and_audit_commands(baton_cli):
     assert baton_cli("tokens", "revoke", listed[0]["id"]).returncode == 0
     assert json.loads(baton_cli("tokens", "list", "--json").stdout) == []
     assert "no active token" in baton_cli("tokens", "revoke", "nope", check=2).stderr
-    assert json.loads(baton_cli("audit", "--json").stdout) == []
+    import getpass
+
+    entries = json.loads(baton_cli("audit", "--json").stdout)
+    assert [(e["actor"], e["action"], e["object_id"]) for e in entries] == [
+        (f"cli:{getpass.getuser()}", "tokens.revoke", listed[0]["id"]),
+        (f"cli:{getpass.getuser()}", "tokens.create", listed[0]["id"]),
+    ]
+    assert "baton_" not in json.dumps(entries), "a token's text is never audited"
 
 
 @pytest.fixture
