@@ -18,7 +18,7 @@ def entry(at: float, actor: str, action: str) -> dict[str, object]:
         "token_id": None,
         "role": None,
         "action": action,
-        "object_type": action.split(".")[0],
+        "object_type": action.split(".", maxsplit=1)[0],
         "object_id": None,
         "outcome": "ok",
         "status": 0,
