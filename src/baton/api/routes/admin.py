@@ -35,7 +35,7 @@ class TokenIn(BaseModel):
     )
     namespace: str | None = Field(
         default=None,
-        pattern=auth.NAMESPACE.pattern,
+        pattern=f"^{auth.NAMESPACE.pattern}$",
         max_length=200,
         description="the one namespace the token may act in (none: any)",
     )
