@@ -8,6 +8,8 @@ import getpass
 import json
 from typing import Any
 
+import pytest
+
 DAYS = """
 name: days
 partitions: {type: daily, start: 2024-01-01}
@@ -113,3 +115,25 @@ def test_tokens_list_shows_created_expires_and_last_used_and_users_their_roles(b
         proc = baton("tokens", "create", "--user", "cy", *bad, check=2)
         assert option in proc.stderr and "Traceback" not in proc.stderr
     assert len(json.loads(baton("tokens", "list", "--json").stdout)) == 2
+
+
+@pytest.mark.postgres
+def test_no_audit_entry_shows_a_database_password_or_a_token(baton, pg_url, write) -> None:
+    scheme, rest = pg_url.split("://", 1)
+    userinfo, _, host = rest.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    password = password or "hunter2-s3cret"  # a server trusting local connections ignores it
+    baton.env["BATON_DATABASE_URL"] = f"{scheme}://{user}:{password}@{host}"
+    baton("db", "upgrade")
+    baton("deploy", write("days.yaml", DAYS))
+    made = json.loads(baton("tokens", "create", "--user", "ann", "--json").stdout)
+    baton("tokens", "revoke", made["id"])
+    out = baton("audit", "--jsonl").stdout
+    assert [json.loads(line)["action"] for line in out.splitlines()] == [
+        "db.upgrade",
+        "flows.deploy",
+        "tokens.create",
+        "tokens.revoke",
+    ]
+    assert password not in out
+    assert made["token"] not in out and made["token"].split("_")[-1] not in out
