@@ -100,6 +100,8 @@ def create_token(
         check_namespace(namespace)
     if not user.strip():
         raise InputError("user: must not be empty")
+    if len(user.strip()) > 200:
+        raise InputError("user: at most 200 characters")
     if expires_in is not None and not expires_in > 0:
         raise InputError(f"expires: must be a duration > 0, got {expires_in:g} seconds")
     token_id = secrets.token_hex(6)

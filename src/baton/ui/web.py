@@ -22,7 +22,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from baton.api.auth import ROLES, Principal, authenticate
+from baton.api.auth import ROLES, TOUCH_EVERY, Principal, authenticate, needs_touch
 from baton.api.deps import COOKIE
 from baton.api.stores import StorePool
 from baton.execution.secrets import Secrets
@@ -107,8 +107,13 @@ def signed_in(request: Request) -> Principal:
     text = request.cookies.get(COOKIE)
     principal = None
     if text:
-        with reading(request) as read:
-            principal = authenticate(read, text)
+        now: float = request.app.state.clock()  # the API's: expiry agrees on both
+        pool: StorePool = request.app.state.stores
+        with pool.store() as store:
+            principal = authenticate(store.read(), text, now)
+            if principal is not None and needs_touch(principal, now):
+                with store.transaction() as tx:
+                    tx.touch_token(principal.token_id, now, TOUCH_EVERY)
     if principal is None:
         raise SignInRequired
     request.state.principal = principal
