@@ -147,6 +147,7 @@ def cmd_tokens_create(args: argparse.Namespace, ctx: common.Context) -> int:
 
 def cmd_tokens_list(args: argparse.Namespace, ctx: common.Context) -> int:
     import json
+    import time
 
     from baton.cli import display
 
@@ -156,6 +157,7 @@ def cmd_tokens_list(args: argparse.Namespace, ctx: common.Context) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
+    now = time.time()
     table = [
         [
             d["id"],
@@ -163,11 +165,12 @@ def cmd_tokens_list(args: argparse.Namespace, ctx: common.Context) -> int:
             d["role"] or "-",
             d["namespace"] or "",
             _short(d["created_at"]),
-            _short(d["expires_at"]) or "never",
+            (_short(d["expires_at"]) or "never")
+            + (" (expired)" if r["expires_at"] is not None and r["expires_at"] <= now else ""),
             _short(d["last_used_at"]) or "never",
             _short(d["revoked_at"]),
         ]
-        for d in data
+        for d, r in zip(data, rows, strict=True)
     ]
     header = ["id", "user", "role", "namespace", "created", "expires", "last used", "revoked"]
     display.print_table(f"{len(data)} tokens", header, table, state_col=0)
