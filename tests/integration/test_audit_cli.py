@@ -35,6 +35,8 @@ def test_each_cli_change_is_audited_once_as_its_os_user(baton, write) -> None:
     )
     baton("tokens", "revoke", made["id"])
     baton("backfill", "days", "--partitions", "2024-01-01..2024-01-02")
+    run_id = baton.json("runs", "list", "--limit", "1")[0]["id"]
+    baton("runs", "cancel", run_id)  # finished already: answered as the API does, audited too
     baton("partitions", "add", "regions", "eu", "us")
     baton("partitions", "remove", "regions", "eu")
     baton("cache", "clear")
@@ -55,6 +57,7 @@ def test_each_cli_change_is_audited_once_as_its_os_user(baton, write) -> None:
         "tokens.create",
         "tokens.revoke",
         "flows.backfill",
+        "runs.cancel",
         "partitions.add",
         "partitions.remove",
         "cache.clear",
@@ -67,6 +70,7 @@ def test_each_cli_change_is_audited_once_as_its_os_user(baton, write) -> None:
     assert by_action["tokens.create"]["object_id"] == made["id"]
     assert by_action["tokens.create"]["detail"]["user"] == "ann"
     assert by_action["flows.backfill"]["detail"]["runs"] == 2
+    assert by_action["runs.cancel"]["object_id"] == run_id
     assert by_action["partitions.add"]["detail"]["keys"] == ["eu", "us"]
     assert made["token"] not in json.dumps(entries), "a token's text is never audited"
 
