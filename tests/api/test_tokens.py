@@ -163,3 +163,29 @@ def test_200_concurrent_callers_are_served_and_last_used_is_written_once(
     clock.now = T0 + TOUCH_EVERY
     assert client.get("/api/v1/flows", headers=bearer(text)).status_code == 200
     assert store.read().token(token_id)["last_used_at"] == T0 + TOUCH_EVERY  # type: ignore[index]
+
+
+def test_100_tokens_created_at_once_are_each_stored_and_audited_once(
+    client: TestClient, admin: dict[str, str], store: Store
+) -> None:
+    go = threading.Event()
+
+    def create(i: int) -> tuple[int, str]:
+        go.wait()
+        body = {"user": f"u{i}", "expires_in": "1d", "namespace": f"ns{i % 3}"}
+        r = client.post("/api/v1/tokens", json=body, headers=admin)
+        return r.status_code, r.json().get("id", r.text)
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        futures = [pool.submit(create, i) for i in range(100)]
+        go.set()
+        made = [f.result() for f in futures]
+    assert {code for code, _ in made} == {201}
+    ids = {token_id for _, token_id in made}
+    assert len(ids) == 100
+    rows = [r for r in store.read().tokens() if r["id"] in ids]
+    assert len(rows) == 100 and all(r["expires_at"] == T0 + 86400 for r in rows)
+    audited = store.read().audit(action="tokens.create", limit=500)
+    assert sorted(a["object_id"] for a in audited) == sorted(ids)
+    users = client.get("/api/v1/users", headers=admin).json()
+    assert len(users) == 101 and all(u["grants"] == [] for u in users)
