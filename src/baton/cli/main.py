@@ -247,7 +247,8 @@ def cmd_deploy(args: argparse.Namespace, ctx: common.Context) -> int:
 
     with ctx.store() as store:
         deployed = deploy(store, loader.load_project(args.path))
-        common.audit(store, "flows.deploy", args.path, {"flows": [d.spec.name for d in deployed]})
+        names = [d.spec.name for d in deployed]
+        common.audit(store, "flows.deploy", ",".join(names), {"path": args.path, "flows": names})
     display.deployed(deployed, as_json=args.json)
     return 0
 

@@ -63,3 +63,15 @@ def test_a_token_without_a_role_signs_in_but_sees_no_page(client: TestClient, st
     assert client.post("/login", data={"token": text, "next": "/flows"}).status_code == 303
     r = client.get("/flows")
     assert r.status_code == 403 and "no global role" in r.text
+
+
+def test_the_audit_page_shows_cli_changes_as_such(client: TestClient, store: Store) -> None:
+    from baton.cli import common
+
+    with store.transaction() as tx:
+        common.audit(tx, "pools.set", "nightly", {"slots": 2})
+    text = make(store, "admin")[1]
+    client.post("/login", data={"token": text, "next": "/audit"})
+    page = client.get("/audit?actor=" + common.actor()).text
+    assert "pools.set" in page and common.actor() in page and ">CLI<" in page
+    assert "HTTP 0" not in page
