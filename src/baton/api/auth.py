@@ -2,57 +2,111 @@
 
 A token reads `baton_<id>_<secret>`: the id finds its row, and only the secret's SHA-256 is
 stored, so a leaked database does not leak usable tokens (a random 32-byte secret needs no
-slow hash). A token carries one role; each role may do what the one below it may, and more:
+slow hash). A token may carry one global role; each role may do what the one below it may,
+and more:
 
     viewer    read everything but the audit log and tokens
     operator  + trigger, cancel, repair and resume runs, pause and unpause flows
     editor    + create, update and delete flows
     admin     + tokens, users, pools, the audit log
+
+A token without a global role carries only its user's grants (per namespace or flow: the
+grants part decides those); one with a `namespace` is limited to that namespace, so it never
+holds the cluster-wide admin role. A token may expire (`expires_at`): past it, it is refused
+like a revoked one, but the refusal is told apart (`Expired`) so that it can be audited.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from baton.errors import InputError
 from baton.store.store import Tx
 
 ROLES = ("viewer", "operator", "editor", "admin")
 PREFIX = "baton_"
+# How stale a token's `last_used_at` may get (seconds): authentication writes it at most this
+# often per token, so a busy client costs one read per request, not one write.
+TOUCH_EVERY = 60.0
+NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the token's user and role."""
+    """Who is calling: the token's user, its global role (None: grants only), its id, and the
+    one namespace it is limited to (None: any)."""
 
     user: str
-    role: str
+    role: str | None
     token_id: str
+    namespace: str | None = None
+    last_used_at: float | None = field(default=None, compare=False)
 
     def may(self, role: str) -> bool:
-        """Whether this caller's role is `role` or above it."""
+        """Whether this caller's global role is `role` or above it (a namespace-limited token
+        never has admin: what admin does spans every namespace)."""
+        if self.role is None or (self.namespace is not None and role == "admin"):
+            return False
         return ROLES.index(self.role) >= ROLES.index(role)
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """A genuine token past its expiry: refused, and audited under its user."""
+
+    user: str
+    token_id: str
+    expires_at: float
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise InputError(f"unknown role '{role}': expected one of {', '.join(ROLES)}")
+        raise InputError(f"role: unknown role '{role}': expected one of {', '.join(ROLES)}")
     return role
 
 
+def check_namespace(namespace: str) -> str:
+    if not NAMESPACE.fullmatch(namespace):
+        raise InputError(
+            f"namespace: '{namespace[:50]}' is not a namespace name: letters, digits, '_', "
+            "'.' and '-', starting with a letter or digit, at most 200"
+        )
+    return namespace
+
+
 def create_token(
-    tx: Tx, user: str, role: str, description: str | None = None, now: float | None = None
+    tx: Tx,
+    user: str,
+    role: str | None,
+    description: str | None = None,
+    now: float | None = None,
+    *,
+    expires_in: float | None = None,
+    namespace: str | None = None,
 ) -> tuple[str, str]:
-    """Store a new token; its id and its text, which is shown once and never again."""
-    check_role(role)
+    """Store a new token; its id and its text, which is shown once and never again.
+
+    `role` None: the token carries only its user's grants. `expires_in`: seconds from `now`
+    until it stops working (None: never). `namespace`: the one namespace it may act in.
+    """
+    if role is not None:
+        check_role(role)
+    if namespace is not None:
+        check_namespace(namespace)
     if not user.strip():
         raise InputError("user: must not be empty")
+    if len(user.strip()) > 200:
+        raise InputError("user: at most 200 characters")
+    if expires_in is not None and not expires_in > 0:
+        raise InputError(f"expires: must be a duration > 0, got {expires_in:g} seconds")
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
+    created = time.time() if now is None else now
     tx.insert_token(
         {
             "id": token_id,
@@ -60,15 +114,18 @@ def create_token(
             "role": role,
             "secret_hash": _hash(secret),
             "description": description,
-            "created_at": time.time() if now is None else now,
+            "created_at": created,
+            "expires_at": None if expires_in is None else created + expires_in,
+            "namespace": namespace,
         }
     )
     return token_id, f"{PREFIX}{token_id}_{secret}"
 
 
-def authenticate(read: Tx, text: str | None) -> Principal | None:
-    """The caller a token's text names, or None for a missing, malformed, unknown or revoked
-    token (the caller gets the same 401 for each: no hint which)."""
+def identify(read: Tx, text: str | None, now: float) -> Principal | Expired | None:
+    """The caller a token's text names; `Expired` for a genuine token past its expiry; None
+    for a missing, malformed, unknown or revoked token (the caller gets the same 401 for
+    each: no hint which)."""
     if not text or not text.startswith(PREFIX):
         return None
     token_id, _, secret = text[len(PREFIX) :].partition("_")
@@ -77,8 +134,46 @@ def authenticate(read: Tx, text: str | None) -> Principal | None:
         return None
     if not hmac.compare_digest(row["secret_hash"], _hash(secret)):
         return None
-    return Principal(user=row["user_name"], role=row["role"], token_id=token_id)
+    if row["expires_at"] is not None and row["expires_at"] <= now:
+        return Expired(user=row["user_name"], token_id=token_id, expires_at=row["expires_at"])
+    return Principal(
+        user=row["user_name"],
+        role=row["role"],
+        token_id=token_id,
+        namespace=row["namespace"],
+        last_used_at=row["last_used_at"],
+    )
+
+
+def authenticate(read: Tx, text: str | None, now: float | None = None) -> Principal | None:
+    """The caller a token's text names, or None for any token that does not work now."""
+    found = identify(read, text, time.time() if now is None else now)
+    return found if isinstance(found, Principal) else None
+
+
+def needs_touch(principal: Principal, now: float) -> bool:
+    """Whether this use should be recorded (`Tx.touch_token`): the last one recorded is
+    older than `TOUCH_EVERY`. Checked on the row already read, so most requests write
+    nothing."""
+    return principal.last_used_at is None or now - principal.last_used_at >= TOUCH_EVERY
 
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def users(read: Tx, now: float) -> list[dict[str, object]]:
+    """Everyone holding a token that works at `now`, with the global roles their tokens carry
+    (highest first) and their grants: what `baton users` and `GET /api/v1/users` show.
+
+    `grants` is the seam for per-namespace and per-flow grants: empty until they exist.
+    """
+    found: dict[str, set[str]] = {}
+    for r in read.users(now):
+        roles = found.setdefault(r["user_name"], set())
+        if r["role"] is not None:
+            roles.add(r["role"])
+    return [
+        {"user": u, "roles": sorted(found[u], key=ROLES.index, reverse=True), "grants": []}
+        for u in sorted(found)
+    ]

@@ -9,7 +9,6 @@ ones too, by the route class below: one place, so no route can forget it.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -21,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from baton import errors
-from baton.api.auth import Principal, authenticate
+from baton.api.auth import TOUCH_EVERY, Expired, Principal, identify, needs_touch
 from baton.api.common import ERRORS
 from baton.api.stores import StorePool
 from baton.store.store import Store
@@ -83,7 +82,10 @@ class AuditedRoute(APIRoute):
                         await run_in_threadpool(_authorize, store, request, role)
                     response = await handler(request)
                 except Exception as exc:
-                    if audited:
+                    # An expired token is audited whatever the call (reads too): someone
+                    # still holds and uses a token that should have been replaced.
+                    expired = getattr(request.state, "expired", None)
+                    if audited or expired:
                         await run_in_threadpool(
                             _audit, store, request, action, status_of(exc), str(exc)
                         )
@@ -132,9 +134,25 @@ def token_of(request: Request) -> str | None:
     return None
 
 
+def clock_of(request: Request) -> float:
+    """The app's "now" for token expiry and audit times (`create_app`'s `clock`)."""
+    now: float = request.app.state.clock()
+    return now
+
+
 def _authorize(store: Store, request: Request, role: str) -> None:
-    """Set `request.state.principal`, or raise 401 (no valid token) or 403 (role too low)."""
-    principal = authenticate(store.read(), token_of(request))
+    """Set `request.state.principal`, or raise 401 (no valid token, or an expired one: then
+    `request.state.expired` says whose) or 403 (role too low). Records the token's use, at
+    most once per `auth.TOUCH_EVERY`."""
+    now = clock_of(request)
+    principal = identify(store.read(), token_of(request), now)
+    if isinstance(principal, Expired):
+        request.state.expired = principal
+        raise HTTPException(
+            401,
+            "this API token has expired: ask an admin for a new one (`baton tokens create`)",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     if principal is None:
         raise HTTPException(
             401,
@@ -143,14 +161,19 @@ def _authorize(store: Store, request: Request, role: str) -> None:
             headers={"WWW-Authenticate": "Bearer"},
         )
     request.state.principal = principal
+    if needs_touch(principal, now):
+        with store.transaction() as tx:
+            tx.touch_token(principal.token_id, now, TOUCH_EVERY)
     if not principal.may(role):
-        raise HTTPException(
-            403, f"role '{principal.role}' may not do this: it needs '{role}' or above"
-        )
+        held = f"role '{principal.role}'" if principal.role else "a token without a role"
+        if principal.namespace and principal.role:
+            held += f" (limited to namespace '{principal.namespace}')"
+        raise HTTPException(403, f"{held} may not do this: it needs '{role}' or above")
 
 
 def _audit(store: Store, request: Request, action: str, status: int, error: str | None) -> None:
     principal: Principal | None = getattr(request.state, "principal", None)
+    expired: Expired | None = getattr(request.state, "expired", None)
     params = dict(request.path_params)
     object_type = action.split(".", 1)[0]
     object_id = next(iter(params.values()), None) or getattr(request.state, "audit_object", None)
@@ -158,12 +181,19 @@ def _audit(store: Store, request: Request, action: str, status: int, error: str 
     detail = {"method": request.method, "path": request.url.path}
     if error:
         detail["error"] = error[:500]
+    actor, token_id = "anonymous", None
+    if principal is not None:
+        actor, token_id = principal.user, principal.token_id
+    elif expired is not None:  # one entry, `auth.expired`, naming the route it was refused
+        actor, token_id = expired.user, expired.token_id
+        object_type, object_id = "token", expired.token_id
+        detail["route"], action = action, "auth.expired"
     with store.transaction() as tx:
         tx.add_audit(
             {
-                "at": time.time(),
-                "actor": principal.user if principal else "anonymous",
-                "token_id": principal.token_id if principal else None,
+                "at": clock_of(request),
+                "actor": actor,
+                "token_id": token_id,
                 "role": principal.role if principal else None,
                 "action": action,
                 "object_type": object_type,

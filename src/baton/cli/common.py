@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from baton.settings import Settings
-    from baton.store.store import Store
+    from baton.store.store import Store, Tx
 
 
 WAIT_FOR_DB = 60.0  # seconds: the default of --wait-for-db
@@ -151,3 +151,52 @@ def port(text: str) -> int:
             f"expected a port number 0-65535 (0: any free one), got {value}"
         )
     return value
+
+
+def actor() -> str:
+    """Who a change made by this command is audited as: `cli:<OS user>`, as an API call is
+    audited as its token's user."""
+    import getpass
+    import os
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # a container's uid with no passwd entry and no $USER
+        name = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"cli:{name}"[:200]
+
+
+def audit(
+    target: Store | Tx,
+    action: str,
+    object_id: object = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Write the audit entry of a change this command made directly on the store (no API in
+    between): actor `cli:<OS user>`, `action` named as the API route doing the same
+    (`flows.pause`, `tokens.create`, ...). Given a `Tx`, in the change's own transaction, so
+    a change is never left unaudited; given a `Store`, in a transaction of its own, after a
+    change made in several. `detail` must hold no secret (tokens, URLs with a password)."""
+    import json
+    import time
+
+    from baton.store import store as stores
+
+    entry = {
+        "at": time.time(),
+        "actor": actor(),
+        "token_id": None,
+        "role": None,
+        "action": action,
+        "object_type": action.split(".", 1)[0],
+        "object_id": None if object_id is None else str(object_id)[:300],
+        "outcome": "ok",
+        "status": 0,  # the command's exit code: only changes that were made are audited
+        "remote": None,
+        "detail": json.dumps({"via": "cli", **(detail or {})}),
+    }
+    if isinstance(target, stores.Store):
+        with target.transaction() as tx:
+            tx.add_audit(entry)
+    else:
+        target.add_audit(entry)

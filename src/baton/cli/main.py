@@ -18,6 +18,7 @@ from baton.cli import (
     assets,
     cache,
     common,
+    governance,
     history,
     imports,
     partitions,
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=cmd_worker)
 
     server.add_commands(sub)
+    governance.add_commands(sub)
 
     p = sub.add_parser("workers", help="the workers, with queues, running tasks, heartbeat")
     p.add_argument("--all", action="store_true", help="include stopped workers")
@@ -253,6 +255,8 @@ def cmd_deploy(args: argparse.Namespace, ctx: common.Context) -> int:
 
     with ctx.store() as store:
         deployed = deploy(store, loader.load_project(args.path))
+        names = [d.spec.name for d in deployed]
+        common.audit(store, "flows.deploy", ",".join(names), {"path": args.path, "flows": names})
     display.deployed(deployed, as_json=args.json)
     return 0
 
@@ -308,6 +312,7 @@ def cmd_pools_set(args: argparse.Namespace, ctx: common.Context) -> int:
 
     with ctx.store() as store, store.transaction() as tx:
         tx.set_pool(args.name, args.slots, args.description, time.time())
+        common.audit(tx, "pools.set", args.name, {"slots": args.slots})
     print(f"pool {args.name}: {args.slots} slots")
     return 0
 
@@ -326,6 +331,7 @@ def cmd_pools_delete(args: argparse.Namespace, ctx: common.Context) -> int:
     with ctx.store() as store, store.transaction() as tx:
         if not tx.delete_pool(args.name):
             raise NotFoundError(f"no pool '{args.name}'; `baton pools list` shows the pools")
+        common.audit(tx, "pools.delete", args.name)
     print(f"pool {args.name} deleted")
     return 0
 
@@ -364,6 +370,7 @@ def cmd_runs_cancel(args: argparse.Namespace, ctx: common.Context) -> int:
 
     with runs.opened(args, ctx) as chosen:
         run_id, state = chosen.cancel(args.run_id)
+        runs.audit(chosen, "runs.cancel", run_id)
     print(local.cancel_text(run_id, state))
     return 0
 
@@ -394,6 +401,7 @@ def cmd_runs_repair(args: argparse.Namespace, ctx: common.Context) -> int:
 
     with runs.opened(args, ctx, "baton runs repair") as chosen:
         new_id = chosen.repair(args.run_id)
+        runs.audit(chosen, "runs.repair", args.run_id, {"new_run_id": new_id})
         if not args.json:
             print(f"repair run {new_id}")
         return _follow(chosen, new_id, args)
@@ -403,14 +411,19 @@ def cmd_runs_resume(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import runs
 
     with runs.opened(args, ctx, "baton runs resume") as chosen:
-        return _follow(chosen, chosen.resume(args.run_id), args)
+        run_id = chosen.resume(args.run_id)
+        runs.audit(chosen, "runs.resume", run_id)
+        return _follow(chosen, run_id, args)
 
 
 def cmd_db_upgrade(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.store import migrate
 
     url = ctx.settings.database_url
-    print(f"database at schema revision {migrate.upgrade(url)}")
+    revision = migrate.upgrade(url)
+    with ctx.store() as store:  # the URL is not audited: it may hold a password
+        common.audit(store, "db.upgrade", revision)
+    print(f"database at schema revision {revision}")
     return 0
 
 

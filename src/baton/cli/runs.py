@@ -81,6 +81,13 @@ def opened(args: argparse.Namespace, ctx: common.Context, who: str = "baton") ->
         yield LocalRuns(store, ctx, patience, common.say(who))
 
 
+def audit(chosen: Runs, action: str, run_id: str, detail: dict[str, Any] | None = None) -> None:
+    """Audit a change made on the store itself (`common.audit`); through a server, its API
+    has audited it already."""
+    if isinstance(chosen, LocalRuns):
+        common.audit(chosen.store, action, run_id, detail)
+
+
 class LocalRuns:
     """The runs of the store this process opened; repair and resume run in this process."""
 

@@ -1,4 +1,4 @@
-"""`baton server` (API, UI, timers, scheduler), `baton tokens` and `baton audit`."""
+"""`baton server` (API, UI, timers, scheduler) and `baton ui`."""
 
 from __future__ import annotations
 
@@ -50,30 +50,6 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--host", help="the address to listen on (default BATON_HOST or 127.0.0.1)")
     p.add_argument("--port", type=common.port, help="default BATON_PORT or 8080 (0: any free port)")
     p.set_defaults(command=cmd_ui)
-
-    tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(
-        title="commands", metavar="COMMAND", required=True
-    )
-    p = tokens.add_parser("create", help="a new token for a user and role (shown once)")
-    p.add_argument("--user", required=True, help="who the token is for")
-    p.add_argument("--role", required=True, help="viewer, operator, editor or admin")
-    p.add_argument("--description", help="what the token is for")
-    common.json_option(p)
-    p.set_defaults(command=cmd_tokens_create)
-    p = tokens.add_parser("list", help="the active tokens (never their secrets)")
-    p.add_argument("--all", action="store_true", help="include revoked tokens")
-    common.json_option(p)
-    p.set_defaults(command=cmd_tokens_list)
-    p = tokens.add_parser("revoke", help="revoke a token: it stops working at once")
-    p.add_argument("token_id", metavar="ID")
-    p.set_defaults(command=cmd_tokens_revoke)
-
-    p = sub.add_parser("audit", help="the audit log of API calls that change something")
-    p.add_argument("--limit", type=common.positive_int, default=50, help="how many (default 50)")
-    p.add_argument("--actor", help="only this user's calls")
-    p.add_argument("--action", help="only this action, e.g. runs.cancel")
-    common.json_option(p)
-    p.set_defaults(command=cmd_audit)
 
 
 def cmd_server(args: argparse.Namespace, ctx: common.Context) -> int:
@@ -292,51 +268,3 @@ def _no_traceback_when_cancelled(record: logging.LogRecord) -> bool:
     import asyncio
 
     return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
-
-
-def cmd_tokens_create(args: argparse.Namespace, ctx: common.Context) -> int:
-    from baton.api.auth import create_token
-
-    with ctx.store() as store, store.transaction() as tx:
-        token_id, text = create_token(tx, args.user, args.role, args.description)
-    if args.json:
-        import json
-
-        print(json.dumps({"id": token_id, "user": args.user, "role": args.role, "token": text}))
-    else:
-        print(text)
-        print(
-            f"token {token_id} for {args.user} ({args.role}): shown this once, keep it safe",
-            file=sys.stderr,
-        )
-    return 0
-
-
-def cmd_tokens_list(args: argparse.Namespace, ctx: common.Context) -> int:
-    from baton.cli import display
-
-    with ctx.store() as store:
-        rows = store.read().tokens(include_revoked=args.all)
-    display.tokens(rows, as_json=args.json)
-    return 0
-
-
-def cmd_tokens_revoke(args: argparse.Namespace, ctx: common.Context) -> int:
-    import time
-
-    from baton.errors import NotFoundError
-
-    with ctx.store() as store, store.transaction() as tx:
-        if not tx.revoke_token(args.token_id, time.time()):
-            raise NotFoundError(f"no active token '{args.token_id}'; `baton tokens list`")
-    print(f"token {args.token_id} revoked")
-    return 0
-
-
-def cmd_audit(args: argparse.Namespace, ctx: common.Context) -> int:
-    from baton.cli import display
-
-    with ctx.store() as store:
-        rows = store.read().audit(limit=args.limit, actor=args.actor, action=args.action)
-    display.audit(rows, as_json=args.json)
-    return 0

@@ -414,15 +414,18 @@ tokens = Table(
     metadata,
     Column("id", _str(32), primary_key=True),
     Column("user_name", _str(200), nullable=False),
-    Column("role", _str(20), nullable=False),
+    Column("role", _str(20)),  # null: the token carries only its user's grants
     Column("secret_hash", _str(64), nullable=False),
     Column("description", Text),
     Column("created_at", Float, nullable=False),
-    Column("last_used_at", Float),
+    Column("last_used_at", Float),  # written at most once per `auth.TOUCH_EVERY`
     Column("revoked_at", Float),
+    Column("expires_at", Float),  # null: never
+    Column("namespace", _str(200)),  # null: every namespace its roles reach
 )
 
-# Who did what through the API, refused calls included. Rows are only ever inserted.
+# Who did what through the API (refused calls included) and the CLI. Rows are only ever
+# inserted: no route or command updates or deletes one.
 audit_log = Table(
     "audit_log",
     metadata,
@@ -439,6 +442,7 @@ audit_log = Table(
     Column("remote", _str(100)),  # the caller's address
     Column("detail", Text),  # JSON
     Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_actor", "actor", "id"),
 )
 
 # Notifications to send (an outbox): written in the transaction that makes the event happen,

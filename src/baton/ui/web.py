@@ -22,7 +22,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from baton.api.auth import ROLES, Principal, authenticate
+from baton.api.auth import ROLES, TOUCH_EVERY, Principal, authenticate, needs_touch
 from baton.api.deps import COOKIE
 from baton.api.stores import StorePool
 from baton.execution.secrets import Secrets
@@ -117,8 +117,13 @@ def signed_in(request: Request) -> Principal:
     text = request.cookies.get(COOKIE)
     principal = None
     if text:
-        with reading(request) as read:
-            principal = authenticate(read, text)
+        now: float = request.app.state.clock()  # the API's: expiry agrees on both
+        pool: StorePool = request.app.state.stores
+        with pool.store() as store:
+            principal = authenticate(store.read(), text, now)
+            if principal is not None and needs_touch(principal, now):
+                with store.transaction() as tx:
+                    tx.touch_token(principal.token_id, now, TOUCH_EVERY)
     if principal is None:
         raise SignInRequired
     request.state.principal = principal
@@ -136,7 +141,9 @@ def at_least(role: str) -> Callable[[Principal], Principal]:
     return check
 
 
-Viewer = Annotated[Principal, Depends(signed_in)]
+# A token without a global role (grants only) or limited to a namespace signs in, but the
+# pages show everything: they need the viewer role.
+Viewer = Annotated[Principal, Depends(at_least("viewer"))]
 Admin = Annotated[Principal, Depends(at_least("admin"))]
 
 
@@ -180,8 +187,8 @@ def forbidden_page(request: Request, exc: Exception) -> Response:
         "error.html",
         status_code=403,
         title="Not allowed",
-        message=f"This page needs the {exc.role} role; your token has the "
-        f"{exc.principal.role} role.",
+        message=f"This page needs the {exc.role} role; your token has "
+        + (f"the {exc.principal.role} role." if exc.principal.role else "no global role."),
     )
 
 
