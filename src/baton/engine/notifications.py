@@ -25,7 +25,7 @@ from typing import Any
 from baton.engine.planner import Outcome
 from baton.model import notifications, run_trigger
 from baton.model.spec import FlowSpec
-from baton.model.states import RunState, TaskState
+from baton.model.states import AttemptState, RunState, TaskState
 from baton.model.times import iso
 from baton.store.records import AssetRow, RunRow
 from baton.store.store import Tx
@@ -117,6 +117,46 @@ def task_retrying(
         }
         key = f"{run_id}:retry:{o.task_run_id}:{o.attempt}"
         rows += [_row(spec, run_id, "retry", i, e, payload, now, key=key) for i, e in entries]
+    tx.enqueue_notifications(rows)
+
+
+def approvals_waiting(
+    tx: Tx, spec: FlowSpec, run_id: str, batch: Sequence[Outcome], now: float
+) -> None:
+    """Queue `approval_required` for the approval tasks of `batch` that started waiting for
+    a decision (one per attempt: deferring again, woken early, tells no one twice)."""
+    entries = notifications.wanted(spec.notifications, "approval_required")
+    types = {t.key: t.type for t in spec.tasks}
+    waits = [
+        o
+        for o in batch
+        if o.state is AttemptState.WAITING
+        and types.get(o.task_key) == "approval"
+        and o.defer_state is not None
+    ]
+    if not entries or not waits:
+        return
+    run = tx.run(run_id)
+    rows = []
+    for o in waits:
+        waiting = json.loads(o.defer_state or "{}")
+        map_index = tx.task_run(o.task_run_id).map_index
+        payload = _run_fields(run) | {
+            "task": {
+                "key": o.task_key,
+                "map_index": map_index if map_index >= 0 else None,
+                "task_run_id": o.task_run_id,
+                "attempt": o.attempt,
+            },
+            "prompt": notifications.excerpt(str(waiting.get("prompt", ""))),
+            "approvers": waiting.get("approvers", []),
+            "deadline": iso(waiting.get("deadline")),
+            "on_timeout": waiting.get("on_timeout"),
+        }
+        key = f"{run_id}:approval_required:{o.task_run_id}:{o.attempt}"
+        rows += [
+            _row(spec, run_id, "approval_required", i, e, payload, now, key=key) for i, e in entries
+        ]
     tx.enqueue_notifications(rows)
 
 

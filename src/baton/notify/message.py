@@ -36,6 +36,8 @@ def summary(p: Mapping[str, Any]) -> str:
         return f"{run}: task {_task_name(t)} failed (attempt {t['attempt']}), retrying"
     if event == "sla":
         return f"{run} exceeded its SLA of {duration(p['sla'])}"
+    if event == "approval_required":
+        return f"{run}: task {_task_name(p['task'])} waits for approval"
     return f"{run}: {event}"
 
 
@@ -63,6 +65,11 @@ def facts(p: Mapping[str, Any]) -> list[tuple[str, str]]:
         out.append(("Duration", duration(p["duration"])))
     if p.get("sla") is not None:
         out.append(("SLA", duration(p["sla"])))
+    if p["event"] == "approval_required":
+        out.append(("Prompt", p.get("prompt") or ""))
+        out.append(("Approvers", ", ".join(p.get("approvers") or ())))
+        if p.get("deadline"):
+            out.append(("Decide by", f"{p['deadline']} (then: {p.get('on_timeout')})"))
     return out
 
 
@@ -221,6 +228,8 @@ def _problems_heading(event: str) -> str:
 
 
 def _see(p: Mapping[str, Any]) -> str:
+    if p["event"] == "approval_required":
+        return "Approve or reject"
     return "See the asset" if p["event"] in ASSET_EVENTS else "See the run"
 
 
