@@ -52,9 +52,7 @@ def test_only_approvers_decide_others_get_403_and_change_nothing(
     run_id = started(client_for, define, worker, wait_until)
     before = task_row(store, run_id)
     listed = client_for("operator", "bob").get("/api/v1/approvals").json()["items"]
-    assert [(a["task"], a["prompt"], a["may_decide"]) for a in listed] == [
-        ("ok", "Ship 3?", False)
-    ]
+    assert [(a["task"], a["prompt"], a["may_decide"]) for a in listed] == [("ok", "Ship 3?", False)]
     assert listed[0]["approvers"] == ["alice", "role:editor"]
     for role, user in (("viewer", "mallory"), ("operator", "bob"), ("viewer", "alicex")):
         for action in ("approve", "reject"):
@@ -124,9 +122,7 @@ def test_of_100_concurrent_approvals_one_wins_the_rest_get_409(
     state, defer_state, *_ = task_row(store, run_id)
     assert state == "queued"
     assert json.loads(defer_state)["decision"]["by"] == winner["by"]
-    events = [
-        e for e in store.read().events(run_id) if e["from_state"] == "waiting" and e["note"]
-    ]
+    events = [e for e in store.read().events(run_id) if e["from_state"] == "waiting" and e["note"]]
     assert [e["note"] for e in events] == [f"{winner['decision']} by {winner['by']}"]
 
 
@@ -157,7 +153,7 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(
         assert r.status_code == status, (body if len(str(body)) < 300 else status, r.text)
         assert named in r.text
         assert "Traceback" not in r.text
-    assert editor.post(f"/api/v1/runs/nope/tasks/ok/approve", json={}).status_code == 404
+    assert editor.post("/api/v1/runs/nope/tasks/ok/approve", json={}).status_code == 404
     r = editor.post(f"/api/v1/runs/{run_id}/tasks/nope/approve", json={})
     assert r.status_code == 404 and "no task 'nope'" in r.json()["detail"]
     r = editor.post(f"/api/v1/runs/{run_id}/tasks/plain/approve", json={})
