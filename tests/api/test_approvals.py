@@ -119,9 +119,7 @@ def test_of_100_concurrent_approvals_one_wins_the_rest_get_409(
     codes = sorted(r.status_code for r in answers)
     assert codes == [200] + [409] * 99, codes
     winner = next(r.json() for r in answers if r.status_code == 200)
-    state, defer_state, *_ = task_row(store, run_id)
-    assert state == "queued"
-    assert json.loads(defer_state)["decision"]["by"] == winner["by"]
+    assert task_row(store, run_id)[0] != "waiting"  # queued, or already run by the worker
     events = [e for e in store.read().events(run_id) if e["from_state"] == "waiting" and e["note"]]
     assert [e["note"] for e in events] == [f"{winner['decision']} by {winner['by']}"]
 

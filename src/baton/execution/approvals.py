@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
+import msgspec
+
 from baton.engine.service import Engine
 from baton.errors import (
     BatonError,
@@ -124,7 +126,7 @@ def decide(
             f"{', '.join(names)}"
         )
     waiting = _waiting(row, task, run_id)
-    given = _inputs(waiting.get("form") or {}, inputs or {})
+    given = _inputs(waiting.get("form") or {}, inputs or {}, complete=action == "approve")
     decision = {
         "decision": DECISIONS[action],
         "by": decider.user,
@@ -175,12 +177,15 @@ def _waiting(row: TaskRunRow, task: str, run_id: str) -> dict[str, Any]:
     return waiting
 
 
-def _inputs(form: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+def _inputs(form: Mapping[str, Any], given: Mapping[str, Any], *, complete: bool) -> dict[str, Any]:
     """`given` checked against the task's `form` as params are (strings parsed as the CLI
-    spells them, defaults filled in); InputError names each bad field `inputs.NAME`."""
+    spells them, defaults filled in); InputError names each bad field `inputs.NAME`. Only
+    an approval must be `complete` (a required field given): a rejection need not say more."""
     if not isinstance(given, Mapping):
         raise InputError("inputs: must be an object of form fields")
     specs = {k: ParamSpec(**v) for k, v in form.items()}
+    if not complete:
+        specs = {k: msgspec.structs.replace(v, required=False) for k, v in specs.items()}
     try:
         return params.coerce_params(specs, given, flow="form")
     except ParamError as exc:
