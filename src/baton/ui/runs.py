@@ -17,7 +17,7 @@ from baton.model.states import RUN_TERMINAL, RunState, TaskState
 from baton.model.times import iso
 from baton.store.records import RunRow
 from baton.store.store import Tx
-from baton.ui import dag, views, web
+from baton.ui import approvals, dag, views, web
 from baton.ui.web import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -91,6 +91,7 @@ def run(
         spec = read.load_version(row.version_id)
         waiting = unplaceable(read, task_rows)
         related = _related(read, row)
+        deciding = approvals.waiting(read, principal, run_id)
     graph = validate(spec, {t.type for t in spec.tasks})
     rank = {k: i for i, k in enumerate(graph.order)}
     task_rows.sort(key=lambda t: (rank.get(t.task_key, len(rank)), t.map_index))
@@ -128,6 +129,7 @@ def run(
         page=shown,
         pages=pages,
         repairable=row.state in RUN_TERMINAL and any(s in REPAIRABLE for s in counts),
+        approvals=deciding,
         data={
             "run": {"id": run_id, "state": row.state, "created_at": iso(row.created_at)},
             # What the script reads, nulls left out: 2,000 tasks weigh less.
@@ -164,6 +166,7 @@ def task(
                 f"/runs/{found}/tasks/{views.task_name(key, mine[0].map_index)}", 303
             )
         attempts = read.task_attempts(this.id) if this else []
+        deciding = [a for a in approvals.waiting(read, principal, found) if a["task"] == task]
     secrets = ui.secrets
     spec_task = spec.task(key)
     number = views.whole(attempt)
@@ -212,6 +215,7 @@ def task(
         upstream=[(k, views.rollup(by_key.get(k, ()))) for k in graph.upstream[key]],
         downstream=[(k, views.rollup(by_key.get(k, ()))) for k in graph.downstream[key]],
         retryable=(this is not None and row.state in RUN_TERMINAL and this.state in REPAIRABLE),
+        approvals=deciding,
     )
 
 

@@ -16,7 +16,7 @@ from baton.api.auth import Principal
 from baton.api.deps import API, StoreDep, Viewer, audited_router
 from baton.engine.service import Engine
 from baton.execution import approvals
-from baton.store.store import Store
+from baton.store.store import Store, Tx
 
 router = audited_router(prefix=API, tags=["approvals"])
 
@@ -65,7 +65,7 @@ class PendingPage(BaseModel):
 def pending(store: StoreDep, principal: Viewer) -> dict[str, Any]:
     """Approval tasks waiting for a decision, oldest first."""
     read = store.read()
-    return {"items": approvals.pending(read, _decider(store, principal))}
+    return {"items": approvals.pending(read, decider_of(store.read(), principal))}
 
 
 @router.post(
@@ -98,7 +98,7 @@ def _decide(
             Engine(store),
             run_id,
             task,
-            _decider(store, principal),
+            decider_of(store.read(), principal),
             action,
             comment=body.comment,
             inputs=body.inputs,
@@ -107,6 +107,8 @@ def _decide(
         raise HTTPException(403, str(exc)) from None
 
 
-def _decider(store: Store, principal: Principal) -> approvals.Decider:
-    groups = approvals.groups_of(store.read(), principal.user)
-    return approvals.Decider(principal.user, principal.may, groups)
+def decider_of(read: Tx, principal: Principal) -> approvals.Decider:
+    """The caller as an approval sees them (the UI's pages ask the same)."""
+    return approvals.Decider(
+        principal.user, principal.may, approvals.groups_of(read, principal.user)
+    )
