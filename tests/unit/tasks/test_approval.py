@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import baton
 from baton import tasks
 from baton.errors import DefinitionError, TaskTimeout
 from baton.model import approvers
@@ -121,3 +122,24 @@ def test_who_may_decide() -> None:
     assert not approvers.may_decide(["role:boss"], "x", role_at_least("admin"))
     assert approvers.may_decide(["group:fin"], "x", viewer, groups={"fin"})
     assert not approvers.may_decide(["group:fin"], "group:fin", viewer)
+
+
+def test_a_python_flow_declares_one_with_approval_task() -> None:
+    @baton.flow(name="gate")
+    def gate() -> None:
+        built = baton.shell_task("echo v1", key="build")
+        baton.approval_task(
+            key="ok",
+            prompt="Ship?",
+            approvers=["role:editor"],
+            form={"amount_ok": {"type": "boolean"}},
+            timeout=60,
+            on_timeout="reject",
+            wait_for=built,
+        )
+
+    ok = gate.spec.task("ok")
+    assert (ok.type, ok.depends_on, ok.timeout) == ("approval", ("build",), 60)
+    cfg = tasks.config_of(ok)
+    assert isinstance(cfg, approval.ApprovalConfig)
+    assert cfg.approvers == ("role:editor",) and cfg.form["amount_ok"].type == "boolean"
