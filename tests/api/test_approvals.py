@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -170,3 +171,20 @@ def test_the_routes_are_in_the_openapi_document(client_for):
         op = paths[f"/api/v1/runs/{{run_id}}/tasks/{{task}}/{action}"]["post"]
         assert op["tags"] == ["approvals"]
         assert "Decision" in json.dumps(op["requestBody"])
+
+
+def test_a_secret_in_the_prompt_is_masked_in_the_list(
+    client_for, define, worker, wait_until, settings
+):
+    secret = "hunter2-very-secret"
+    Path(settings.home).mkdir(parents=True, exist_ok=True)
+    Path(settings.home, "secrets.yaml").write_text(f'TOKEN: "{secret}"\n')
+    define(GATE.replace("Ship {{ params.v }}?", "Ship with ${secret:TOKEN}?"))
+    client_for("operator").post("/api/v1/flows/gate/runs", json={})
+    worker.wake()
+    viewer = client_for("viewer")
+    items = wait_until(
+        lambda: viewer.get("/api/v1/approvals").json()["items"], what="the approval to wait"
+    )
+    assert items[0]["prompt"] == "Ship with ***?"
+    assert secret not in viewer.get("/api/v1/approvals").text

@@ -134,9 +134,11 @@ def cmd_approvals(args: argparse.Namespace, ctx: common.Context) -> int:
             client.close()
     else:
         from baton.execution import approvals
+        from baton.execution.secrets import Secrets
 
         with ctx.store() as store:
             items = approvals.pending(store.read(), approvals.local_decider())
+        items = Secrets.load(ctx.settings).mask_json(items)
     if args.json:
         print(json.dumps(items, indent=2))
         return 0

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from baton.errors import TaskTimeout
 from baton.model import approvers as approver_names
-from baton.model import decorators
+from baton.model import decorators, params
 from baton.model.context import TaskContext
 from baton.model.spec import ParamSpec
 from baton.model.states import ErrorKind
@@ -26,6 +26,7 @@ from baton.tasks.base import Defer, TaskConfig, TaskFailed, TaskType
 MARK = "approval"  # the first key of its deferred state: `store` finds waiting approvals by it
 APPROVED, REJECTED = "approved", "rejected"
 TIMEOUT_ACTOR = "timeout"  # `by` of a decision taken by on_timeout
+PROMPT_MAX = 10_000  # characters of a rendered prompt kept (a big upstream result in it)
 
 
 class ApprovalConfig(TaskConfig, frozen=True):
@@ -37,9 +38,13 @@ class ApprovalConfig(TaskConfig, frozen=True):
     def __post_init__(self) -> None:
         for a in self.approvers:
             approver_names.check(a)
-        for name in self.form:
+        for name, spec in self.form.items():
             if not name or "=" in name:
                 raise ValueError(f"form field names must be non-empty without '=', got {name!r}")
+            if spec.required and spec.default is not None:
+                raise ValueError(f"form field '{name}' is required, so it cannot have a default")
+            if spec.default is not None and not params.matches_type(spec.default, spec.type):
+                raise ValueError(f"form field '{name}' is of type {spec.type}, its default is not")
 
 
 def execute(ctx: TaskContext, cfg: ApprovalConfig) -> Any:
@@ -50,7 +55,9 @@ def execute(ctx: TaskContext, cfg: ApprovalConfig) -> Any:
             MARK: 1,
             "since": now,
             "deadline": now + ctx.timeout if ctx.timeout is not None else None,
-            "prompt": cfg.prompt,
+            "prompt": cfg.prompt
+            if len(cfg.prompt) <= PROMPT_MAX
+            else cfg.prompt[:PROMPT_MAX] + "…",
             "approvers": list(cfg.approvers) or [approver_names.DEFAULT],
             "form": {k: _form_field(v) for k, v in cfg.form.items()},
             "on_timeout": cfg.on_timeout,

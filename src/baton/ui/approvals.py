@@ -22,7 +22,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/approvals", name="approvals", response_class=HTMLResponse)
 def page(request: Request, principal: Viewer) -> HTMLResponse:
     with web.reading(request) as read:
-        items = waiting(read, principal)
+        items = web.ui_of(request).secrets.mask_json(waiting(read, principal))
     return web.page(request, "approvals.html", title="Approvals", nav="approvals", items=items)
 
 

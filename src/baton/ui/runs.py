@@ -129,7 +129,7 @@ def run(
         page=shown,
         pages=pages,
         repairable=row.state in RUN_TERMINAL and any(s in REPAIRABLE for s in counts),
-        approvals=deciding,
+        approvals=secrets.mask_json(deciding),
         data={
             "run": {"id": run_id, "state": row.state, "created_at": iso(row.created_at)},
             # What the script reads, nulls left out: 2,000 tasks weigh less.
@@ -215,7 +215,7 @@ def task(
         upstream=[(k, views.rollup(by_key.get(k, ()))) for k in graph.upstream[key]],
         downstream=[(k, views.rollup(by_key.get(k, ()))) for k in graph.downstream[key]],
         retryable=(this is not None and row.state in RUN_TERMINAL and this.state in REPAIRABLE),
-        approvals=deciding,
+        approvals=secrets.mask_json(deciding),
     )
 
 

@@ -99,6 +99,8 @@ def test_the_decision_ends_it(task_context) -> None:
         ({"form": {"x": {"type": "money"}}}, "form"),
         ({"form": {"x": {"tpye": "string"}}}, "tpye"),
         ({"promt": "hi"}, "promt"),
+        ({"form": {"x": {"type": "integer", "default": "a"}}}, "its default is not"),
+        ({"form": {"x": {"type": "integer", "default": 1, "required": True}}}, "required"),
     ],
 )
 def test_bad_fields_are_definition_errors_naming_them(config: dict[str, Any], said: str) -> None:

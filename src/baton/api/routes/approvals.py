@@ -13,6 +13,7 @@ from fastapi import HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.api.auth import Principal
+from baton.api.common import SecretsDep
 from baton.api.deps import API, StoreDep, Viewer, audited_router
 from baton.engine.service import Engine
 from baton.execution import approvals
@@ -62,10 +63,10 @@ class PendingPage(BaseModel):
 
 
 @router.get("/approvals", name="approvals.list", response_model=PendingPage)
-def pending(store: StoreDep, principal: Viewer) -> dict[str, Any]:
-    """Approval tasks waiting for a decision, oldest first."""
+def pending(store: StoreDep, secrets: SecretsDep, principal: Viewer) -> dict[str, Any]:
+    """Approval tasks waiting for a decision, oldest first (secret values masked)."""
     read = store.read()
-    return {"items": approvals.pending(read, decider_of(store.read(), principal))}
+    return {"items": secrets.mask_json(approvals.pending(read, decider_of(read, principal)))}
 
 
 @router.post(
