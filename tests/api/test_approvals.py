@@ -188,3 +188,17 @@ def test_a_secret_in_the_prompt_is_masked_in_the_list(
     )
     assert items[0]["prompt"] == "Ship with ***?"
     assert secret not in viewer.get("/api/v1/approvals").text
+
+
+def test_a_cancelled_runs_approval_is_no_longer_pending(
+    client_for, define, worker, wait_until, store
+):
+    run_id = started(client_for, define, worker, wait_until)
+    operator = client_for("operator")
+    assert operator.post(f"/api/v1/runs/{run_id}/cancel").status_code == 200
+    assert task_row(store, run_id)[0] == "cancelled"
+    assert operator.get("/api/v1/approvals").json()["items"] == []
+    r = client_for("editor").post(
+        f"/api/v1/runs/{run_id}/tasks/ok/approve", json={"inputs": {"amount_ok": True}}
+    )
+    assert r.status_code == 409 and "is cancelled, not waiting" in r.json()["detail"]
