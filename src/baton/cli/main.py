@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from baton.cli import (
+    approvals,
     assets,
     cache,
     common,
@@ -172,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=cmd_flows_show)
     scheduling.add_commands(sub, flows)
 
-    runs = sub.add_parser("runs", help="list, inspect, cancel, ack, repair and resume runs")
+    runs = sub.add_parser(
+        "runs", help="list, inspect, cancel, ack, repair, resume, approve and reject runs"
+    )
     runs_sub = runs.add_subparsers(title="commands", metavar="COMMAND", required=True)
     p = runs_sub.add_parser("list", help="the latest runs, newest first")
     p.add_argument("--flow", dest="flow_name", help="only runs of this flow")
@@ -223,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.wait_for_db_option(p)
     remote.add_options(p)
     p.set_defaults(command=cmd_runs_resume)
+    approvals.add_commands(sub, runs_sub)
 
     db = sub.add_parser("db", help="manage the state database").add_subparsers(
         title="commands", metavar="COMMAND", required=True

@@ -30,7 +30,7 @@ from typing import Any
 from baton.engine.planner import Outcome
 from baton.model import notifications, run_trigger
 from baton.model.spec import FlowSpec
-from baton.model.states import RunState, TaskState
+from baton.model.states import AttemptState, RunState, TaskState
 from baton.model.times import iso
 from baton.store.records import AssetRow, RunRow, TaskRunRow
 from baton.store.store import Tx
@@ -229,6 +229,36 @@ def task_retrying(
         key = f"{run_id}:retry:{o.task_run_id}:{o.attempt}"
         rows += [_row(spec, run_id, "retry", i, e, payload, now, key=key) for i, e in entries]
     tx.enqueue_notifications(rows)
+
+
+def approvals_waiting(
+    tx: Tx, spec: FlowSpec, run_id: str, batch: Sequence[Outcome], now: float
+) -> None:
+    """Queue `approval_required` (`approval_required` above: the flow's entries, the task's
+    own, their escalations) for the approval tasks of `batch` that started waiting for a
+    decision; once per task run (its outbox keys), however often it defers again."""
+    if not any(o.state is AttemptState.WAITING for o in batch):  # the usual batch: cheap
+        return
+    types = {t.key: t.type for t in spec.tasks}
+    waits = [
+        o
+        for o in batch
+        if o.state is AttemptState.WAITING
+        and types.get(o.task_key) == "approval"
+        and o.defer_state is not None
+    ]
+    if not waits:
+        return
+    run = tx.run(run_id)
+    for o in waits:
+        waiting = json.loads(o.defer_state or "{}")
+        fields = {
+            "prompt": notifications.excerpt(str(waiting.get("prompt", ""))),
+            "approvers": waiting.get("approvers", []),
+            "deadline": iso(waiting.get("deadline")),
+            "on_timeout": waiting.get("on_timeout"),
+        }
+        approval_required(tx, spec, run, tx.task_run(o.task_run_id), now, fields)
 
 
 def asset_event(

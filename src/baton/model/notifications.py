@@ -8,7 +8,9 @@ Each entry names one channel, email or webhook, and the events it wants:
 - `on`: failure, success (a run ended so), retry (a task attempt failed and will be
   retried), sla (a run has not ended `sla` seconds after it was created: time waiting for a
   worker counts, it delays the result just the same), stale (an asset the flow declares or
-  writes became stale: `model.freshness`), check_failed (a check of such an asset failed).
+  writes became stale: `model.freshness`), check_failed (a check of such an asset failed),
+  approval_required (an `approval` task started waiting for a decision; the link goes to
+  the task's page, where its approvers decide).
   A string or a list; default [failure]. An asset's own entries (`model.assets`) take only
   stale and check_failed.
 - `email`: an address or a list of them. `webhook`: an http(s) URL, or a `${secret:NAME}`

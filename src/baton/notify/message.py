@@ -75,6 +75,11 @@ def facts(p: Mapping[str, Any]) -> list[tuple[str, str]]:
         out.append(("Duration", duration(p["duration"])))
     if p.get("sla") is not None:
         out.append(("SLA", duration(p["sla"])))
+    if p["event"] == "approval_required":
+        out.append(("Prompt", p.get("prompt") or ""))
+        out.append(("Approvers", ", ".join(p.get("approvers") or ())))
+        if p.get("deadline"):
+            out.append(("Decide by", f"{p['deadline']} (then: {p.get('on_timeout')})"))
     return out
 
 
@@ -233,6 +238,8 @@ def _problems_heading(event: str) -> str:
 
 
 def _see(p: Mapping[str, Any]) -> str:
+    if p["event"] == "approval_required":
+        return "Approve or reject"
     return "See the asset" if p["event"] in ASSET_EVENTS else "See the run"
 
 

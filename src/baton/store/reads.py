@@ -239,3 +239,15 @@ class Reads(TxBase):
             "WHERE a.state = 'running' ORDER BY a.started_at LIMIT ?",
             (limit,),
         )
+
+    def waiting_approvals(self, mark: str, limit: int) -> list[Row]:
+        """Task runs waiting for a decision, oldest first, with their run's flow and
+        version: those whose deferred state starts with the key `mark` (an approval task
+        writes it first, so no column or migration is needed to find them). A range of
+        the claim index (state), like every live-state count."""
+        return self._all(
+            "SELECT t.id, t.run_id, t.task_key, t.map_index, t.resume_attempt, t.defer_state, "
+            "r.flow_name, r.version_id FROM task_runs t JOIN runs r ON r.id = t.run_id "
+            "WHERE t.state = 'waiting' AND t.defer_state LIKE ? ORDER BY t.id LIMIT ?",
+            ('{"' + mark + '":%', limit),
+        )

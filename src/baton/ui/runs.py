@@ -19,7 +19,7 @@ from baton.model.times import iso
 from baton.settings import Settings
 from baton.store.records import RunRow
 from baton.store.store import Tx
-from baton.ui import dag, views, web
+from baton.ui import approvals, dag, views, web
 from baton.ui.web import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -101,6 +101,7 @@ def run(
         settings: Settings = request.app.state.settings
         workers = read.live_worker_count(settings.alive_since(time.time()))
         ack = read.run_ack(run_id)
+        deciding = approvals.waiting(read, principal, run_id)
     graph = validate(spec, {t.type for t in spec.tasks})
     rank = {k: i for i, k in enumerate(graph.order)}
     task_rows.sort(key=lambda t: (rank.get(t.task_key, len(rank)), t.map_index))
@@ -153,6 +154,7 @@ def run(
         # Nothing alive to run it: say so (and offer this process, when it can run tasks).
         no_worker=row.state not in RUN_TERMINAL and workers == 0,
         run_here=getattr(request.app.state, "start_worker", None) is not None,
+        approvals=secrets.mask_json(deciding),
         data={
             "run": {"id": run_id, "state": row.state, "created_at": iso(row.created_at)},
             # What the script reads, nulls left out: 2,000 tasks weigh less.
@@ -189,6 +191,7 @@ def task(
                 f"/runs/{found}/tasks/{views.task_name(key, mine[0].map_index)}", 303
             )
         attempts = read.task_attempts(this.id) if this else []
+        deciding = [a for a in approvals.waiting(read, principal, found) if a["task"] == task]
     secrets = ui.secrets
     spec_task = spec.task(key)
     number = views.whole(attempt)
@@ -237,6 +240,7 @@ def task(
         upstream=[(k, views.rollup(by_key.get(k, ()))) for k in graph.upstream[key]],
         downstream=[(k, views.rollup(by_key.get(k, ()))) for k in graph.downstream[key]],
         retryable=(this is not None and row.state in RUN_TERMINAL and this.state in REPAIRABLE),
+        approvals=secrets.mask_json(deciding),
     )
 
 

@@ -205,6 +205,36 @@
     if (bad) bad.focus();
   }
 
+  // -- approvals: Approve or Reject with the form's fields (the API checks and names them) --
+
+  for (const form of $$("form[data-approval]")) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const action = event.submitter && event.submitter.value === "reject" ? "reject" : "approve";
+      const inputs = {};
+      for (const field of $$("[data-field]", form)) {
+        // Only what was filled in: a field left empty gets its default from the server.
+        const input = $("[name]", field);
+        if (input.value.trim() !== "") inputs[field.dataset.field] = input.value;
+      }
+      const comment = $("[data-comment]", form).value.trim();
+      const top = $(".form-error", form);
+      const buttons = $$("button", form);
+      buttons.forEach((b) => { b.disabled = true; });
+      try {
+        const path = `/runs/${form.dataset.run}/tasks/${encodeURIComponent(form.dataset.task)}/${action}`;
+        const decision = await api("POST", path, { comment: comment || null, inputs });
+        toast(`${form.dataset.task} ${decision.decision}`);
+        form.closest("[data-approval-card]").remove();
+        if (live) live.poll(true);
+      } catch (error) {
+        buttons.forEach((b) => { b.disabled = false; });
+        top.hidden = false;
+        top.textContent = error.message;
+      }
+    });
+  }
+
   // -- run actions -----------------------------------------------------------------------
 
   async function runAction(button) {
