@@ -56,6 +56,18 @@ class Reads(TxBase):
         )
         return {r["state"]: int(r["n"]) for r in rows}
 
+    def queued_times(self, run_id: str) -> dict[int, list[float]]:
+        """When each task run of a run was queued, each time (oldest first): a retry is
+        queued again, so attempt N waited from the last of these before it started."""
+        out: dict[int, list[float]] = {}
+        for r in self._all(
+            "SELECT task_run_id, at FROM state_events WHERE run_id = ? AND to_state = ? "
+            "AND task_run_id IS NOT NULL ORDER BY id",
+            (run_id, "queued"),
+        ):
+            out.setdefault(int(r["task_run_id"]), []).append(float(r["at"]))
+        return out
+
     def live_worker_count(self, heartbeat_since: float) -> int:
         """Workers not stopped that have heartbeated at or after `heartbeat_since`."""
         row = self._one(

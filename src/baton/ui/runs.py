@@ -97,6 +97,7 @@ def run(
         attempt_rows = read.attempts(run_id)
         spec = read.load_version(row.version_id)
         waiting = unplaceable(read, task_rows)
+        queued = read.queued_times(run_id)
         related = _related(read, row)
         settings: Settings = request.app.state.settings
         workers = read.live_worker_count(settings.alive_since(time.time()))
@@ -105,7 +106,7 @@ def run(
     graph = validate(spec, {t.type for t in spec.tasks})
     rank = {k: i for i, k in enumerate(graph.order)}
     task_rows.sort(key=lambda t: (rank.get(t.task_key, len(rank)), t.map_index))
-    tasks = [_task_json(t) for t in task_views(task_rows, attempt_rows, spec, waiting)]
+    tasks = [_task_json(t) for t in task_views(task_rows, attempt_rows, spec, waiting, queued)]
 
     groups = dag.groups_of(spec)
     shown_groups = dag.unfolded(unfold, groups)
@@ -292,4 +293,4 @@ def _task_json(t: TaskRunView) -> dict[str, Any]:
     }
 
 
-_ATTEMPT_SHOWN = frozenset({"number", "state", "started_at", "ended_at", "error_kind"})
+_ATTEMPT_SHOWN = frozenset({"number", "state", "queued_at", "started_at", "ended_at", "error_kind"})

@@ -545,69 +545,166 @@
 
   // -- the Gantt chart of attempts -----------------------------------------------------------
 
-  const NICE = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
+  // Tick steps, in seconds: from a millisecond (fast tasks) to a day.
+  const NICE = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60,
+    120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400];
   const ROW = 20; // px per task run
+  const CHAR = 6.6; // px per character of the labels' 11.5px font, with room
+
+  function tickText(v, step) {
+    if (v === 0) return "0";
+    if (step < 1) return `${Math.round(v * 1000)} ms`;
+    if (step < 60) return `${Math.round(v)} s`;
+    return duration(v).replace(" 00 s", "").replace(" 00 min", "");
+  }
 
   // Rows are drawn only where the box is scrolled to: a 2,000-task run costs a screenful.
+  // The time axis zooms (buttons, Ctrl+wheel) and pans (drag, Shift+wheel); each attempt is
+  // a bar of its own (a retry is a second bar on the row), with the time it waited in the
+  // queue drawn lighter before it.
   function gantt(el, run, tasks) {
     const rows = tasks
       .filter((t) => t.attempt_list.length) // none: not run in this run (or reused by a repair)
-      .map((t) => ({ t, start: seconds(t.attempt_list[0].started_at) }))
+      .map((t) => ({ t, start: seconds(t.attempt_list[0].queued_at || t.attempt_list[0].started_at) }))
       .sort((a, b) => a.start - b.start);
     if (!rows.length) return;
     const now = Date.now() / 1000;
     const t0 = rows[0].start;
-    let t1 = t0 + 1;
+    let t1 = t0;
+    let longest = 8;
     for (const { t } of rows) {
       for (const a of t.attempt_list) t1 = Math.max(t1, seconds(a.ended_at) ?? now);
+      longest = Math.max(longest, (t.map_index == null ? t.key : `${t.key}.${t.map_index}`).length);
     }
+    t1 = Math.max(t1, t0 + 0.001);
     const width = Math.max(480, el.clientWidth - 2);
-    const left = Math.min(260, Math.round(width * 0.28));
+    // The label column fits the longest name (up to 45% of the width; a longer one is
+    // shortened, whole in its title).
+    const left = Math.min(Math.round(width * 0.45), Math.max(120, Math.ceil(longest * CHAR) + 20));
     const plot = width - left - 16;
-    const X = (ts) => left + ((ts - t0) / (t1 - t0)) * plot;
-    const step = NICE.find((n) => (t1 - t0) / n <= 8) || 86400;
-    const ticks = [];
-    for (let v = 0; v <= t1 - t0; v += step) ticks.push(X(t0 + v));
-    const tick = (i) => (i === 0 ? "0" : step >= 60 ? duration(i * step).replace(" 00 s", "") : `${i * step} s`);
     if (!el.gantt) {
-      el.innerHTML = '<svg class="axis" height="24" role="img" aria-label="seconds since the first task started"></svg>' +
+      el.innerHTML = '<div class="gantt-tools" role="toolbar" aria-label="Timeline zoom">' +
+        '<button type="button" class="btn icon" data-gzoom="in" title="Zoom in (Ctrl+wheel)" aria-label="Zoom in">+</button>' +
+        '<button type="button" class="btn icon" data-gzoom="out" title="Zoom out" aria-label="Zoom out">−</button>' +
+        '<button type="button" class="btn" data-gzoom="reset">Whole run</button>' +
+        '<span class="muted small gantt-legend"><i class="q"></i>queued <i class="r"></i>running</span></div>' +
+        '<svg class="axis" height="24" role="img" aria-label="time since the first task was queued"></svg>' +
         '<div class="gantt-rows"><svg role="list" aria-label="attempts, one row per task run"></svg></div>';
       el.addEventListener("scroll", () => { if (!el.frame) el.frame = requestAnimationFrame(() => { el.frame = 0; draw(); }); });
+      el.view = { k: 1, off: 0 }; // zoom factor and how far the window is into the run (s)
+      const zoomAt = (factor, px) => {
+        const g = el.gantt, v = el.view;
+        const span = (g.t1 - g.t0) / v.k;
+        const at = v.off + ((px - g.left) / g.plot) * span; // the time under the pointer
+        v.k = Math.min(1e6, Math.max(1, v.k * factor));
+        const next = (g.t1 - g.t0) / v.k;
+        v.off = Math.min(Math.max(0, at - ((px - g.left) / g.plot) * next), g.t1 - g.t0 - next);
+        axis(); draw();
+      };
+      $$("[data-gzoom]", el).forEach((b) => b.addEventListener("click", () => {
+        const g = el.gantt;
+        if (b.dataset.gzoom === "reset") { el.view = { k: 1, off: 0 }; axis(); draw(); return; }
+        zoomAt(b.dataset.gzoom === "in" ? 2 : 0.5, g.left + g.plot / 2);
+      }));
+      el.addEventListener("wheel", (e) => {
+        const g = el.gantt;
+        if (e.ctrlKey || e.metaKey) {
+          e.preventDefault();
+          zoomAt(Math.exp(-e.deltaY * 0.004), e.clientX - el.getBoundingClientRect().left);
+        } else if (e.shiftKey) {
+          e.preventDefault();
+          pan(((e.deltaY || e.deltaX) / g.plot) * ((g.t1 - g.t0) / el.view.k));
+        }
+      }, { passive: false });
+      let drag = null;
+      el.addEventListener("pointerdown", (e) => {
+        if (e.button !== 0 || el.view.k === 1 || e.target.closest("button")) return;
+        drag = { x: e.clientX, off: el.view.off, moved: false };
+      });
+      el.addEventListener("pointermove", (e) => {
+        if (!drag) return;
+        const g = el.gantt;
+        if (!drag.moved && Math.abs(e.clientX - drag.x) < 4) return;
+        drag.moved = true;
+        el.view.off = drag.off;
+        pan((-(e.clientX - drag.x) / g.plot) * ((g.t1 - g.t0) / el.view.k));
+      });
+      el.addEventListener("pointerup", () => { setTimeout(() => { drag = null; }, 0); });
+      // A drag that ends on a bar is not a click on its task.
+      el.addEventListener("click", (e) => { if (drag && drag.moved) e.preventDefault(); }, true);
+      function pan(ds) {
+        const g = el.gantt, v = el.view;
+        v.off = Math.min(Math.max(0, v.off + ds), g.t1 - g.t0 - (g.t1 - g.t0) / v.k);
+        axis(); draw();
+      }
     }
-    el.gantt = { rows, X, ticks, width, now, run };
-    $(".axis", el).setAttribute("width", width);
-    $(".axis", el).innerHTML = ticks.map((px, i) =>
-      `<line x1="${px}" x2="${px}" y1="18" y2="24"/><text x="${px + 3}" y="14">${esc(tick(i))}</text>`).join("");
+    el.gantt = { rows, t0, t1, left, plot, width, now, run };
     $(".gantt-rows", el).style.height = `${rows.length * ROW + 4}px`;
+    axis();
     draw();
+
+    function scale() {
+      const g = el.gantt, v = el.view;
+      const span = (g.t1 - g.t0) / v.k, from = g.t0 + v.off;
+      const step = NICE.find((n) => span / n <= 8) || 86400;
+      const X = (ts) => g.left + ((ts - from) / span) * g.plot;
+      const ticks = [];
+      for (let i = Math.ceil(v.off / step); i * step <= v.off + span + 1e-9; i++) ticks.push([X(g.t0 + i * step), i * step, step]);
+      return { X, ticks };
+    }
+    function axis() {
+      const g = el.gantt;
+      const { ticks } = scale();
+      const svg = $(".axis", el);
+      svg.setAttribute("width", g.width);
+      svg.innerHTML = `<rect class="mask" x="0" y="0" width="${g.left}" height="24"/>` +
+        ticks.filter(([px]) => px >= g.left - 1).map(([px, v, step]) =>
+          `<line x1="${px}" x2="${px}" y1="18" y2="24"/><text x="${px + 3}" y="14">${esc(tickText(v, step))}</text>`).join("");
+      const zoomed = $("[data-gzoom=reset]", el);
+      if (zoomed) zoomed.disabled = el.view.k === 1;
+    }
 
     function draw() {
       const g = el.gantt;
+      const { X, ticks } = scale();
       const first = Math.max(0, Math.floor(el.scrollTop / ROW) - 10);
       const last = Math.min(g.rows.length, first + Math.ceil(el.clientHeight / ROW) + 20);
       const body = $(".gantt-rows svg", el);
+      const h = (last - first) * ROW;
       body.setAttribute("width", g.width);
-      body.setAttribute("height", (last - first) * ROW);
+      body.setAttribute("height", h);
       body.style.top = `${first * ROW}px`;
-      const out = g.ticks.map((px) => `<line class="grid-line" x1="${px}" x2="${px}" y1="0" y2="${(last - first) * ROW}"/>`);
+      const maxChars = Math.floor((g.left - 20) / CHAR);
+      const clip = (x) => Math.min(g.width, Math.max(g.left, x));
+      const out = ticks.filter(([px]) => px >= g.left).map(([px]) => `<line class="grid-line" x1="${px}" x2="${px}" y1="0" y2="${h}"/>`);
       for (let i = first; i < last; i++) {
         const { t } = g.rows[i];
         const y = (i - first) * ROW;
         const name = t.map_index == null ? t.key : `${t.key}.${t.map_index}`;
-        const shown = name.length > 34 ? name.slice(0, 33) + "…" : name;
+        const shown = name.length > maxChars ? name.slice(0, maxChars - 1) + "…" : name;
         out.push(`<a role="listitem" href="/runs/${g.run}/tasks/${encodeURIComponent(name)}"><g class="row${i % 2 ? " odd" : ""}">` +
-          `<rect class="bg" x="0" y="${y}" width="${g.width}" height="${ROW}"/>` +
-          `<text class="label" x="10" y="${y + 14}">${esc(shown)}</text>`);
+          `<title>${esc(name)}</title><rect class="bg" x="0" y="${y}" width="${g.width}" height="${ROW}"/>`);
         for (const a of t.attempt_list) {
           const s = seconds(a.started_at);
           if (s == null) continue;
           const e = seconds(a.ended_at);
-          const x1 = g.X(s), x2 = Math.max(x1 + 2, g.X(e ?? g.now));
-          const what = `${name} · attempt ${a.number} · ${label(a.state)} · ${duration((e ?? g.now) - s)}`;
-          out.push(`<rect class="bar st-${esc(a.state)}${e == null ? " open" : ""}" x="${x1.toFixed(1)}" y="${y + 4}" ` +
+          const q = seconds(a.queued_at);
+          const x1 = clip(X(s)), x2 = Math.max(x1 + 2, clip(X(e ?? g.now)));
+          const ran = duration((e ?? g.now) - s);
+          const waited = q != null && q < s ? ` · queued ${duration(s - q)}` : "";
+          if (q != null && q < s && X(s) > g.left) {
+            const qx = clip(X(q));
+            out.push(`<rect class="queued st-${esc(a.state)}" x="${qx.toFixed(1)}" y="${y + 7}" width="${Math.max(1, x1 - qx).toFixed(1)}" height="${ROW - 14}" rx="1">` +
+              `<title>${esc(`${name} · attempt ${a.number} queued ${duration(s - q)}`)}</title></rect>`);
+          }
+          if (X(e ?? g.now) < g.left || X(s) > g.width) continue; // out of the zoomed window
+          const what = `${name} · attempt ${a.number} · ${label(a.state)} · ran ${ran}${waited}`;
+          out.push(`<rect class="bar st-${esc(a.state)}${e == null ? " open" : ""}" data-attempt="${a.number}" x="${x1.toFixed(1)}" y="${y + 4}" ` +
             `width="${(x2 - x1).toFixed(1)}" height="${ROW - 8}" rx="2"><title>${esc(what)}</title></rect>`);
         }
-        out.push("</g></a>");
+        // The label last, over a mask: bars panned left of the plot never cover it.
+        out.push(`<rect class="mask" x="0" y="${y}" width="${g.left}" height="${ROW}"/>` +
+          `<text class="label" x="10" y="${y + 14}">${esc(shown)}</text></g></a>`);
       }
       body.innerHTML = out.join("");
     }
