@@ -26,7 +26,15 @@ from baton.model.graph import validate
 from baton.model.partitions import PartitionsSpec
 from baton.model.resources import parse_resources
 from baton.model.retry import RETRY_OPTIONS, Retry, policy_fields
-from baton.model.spec import DEFAULT_QUEUE, FlowSpec, TaskSpec, param_ref, ref, validated
+from baton.model.spec import (
+    DEFAULT_QUEUE,
+    FlowSpec,
+    TaskSpec,
+    declared_order,
+    param_ref,
+    ref,
+    validated,
+)
 from baton.model.spec import ParamSpec as FlowParam
 from baton.model.trigger_rules import TriggerRule
 
@@ -470,6 +478,7 @@ def _trace(
         name=flow_name,
         description=description or inspect.getdoc(fn),
         params=flow_params,
+        param_order=declared_order(flow_params),
         tasks=tuple(_with_compute(t, default) for t in tracer.tasks.values()),
         max_active_runs=max_active_runs,
         schedule=when[0],

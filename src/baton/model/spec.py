@@ -13,6 +13,7 @@ validated by their constructor: untrusted input goes through `validated()` (or
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
@@ -100,6 +101,9 @@ class FlowSpec(Spec, frozen=True):
     name: str
     description: str | None = None
     params: dict[str, ParamSpec] = {}
+    # The params in the order they were declared (stored JSON sorts a dict's keys), for
+    # forms; empty when that is their sorted order. Not part of the version's hash.
+    param_order: tuple[str, ...] = ()
     tasks: tuple[TaskSpec, ...] = ()
     max_active_runs: Annotated[int, msgspec.Meta(ge=1)] | None = None
     schedule: str | dict[str, Any] | None = None  # parse_schedule(...).to_builtins()
@@ -131,13 +135,26 @@ class FlowSpec(Spec, frozen=True):
         """The version id: a hash of the definition and its code, not of where its file was
         found (`baton run` records an absolute path, `baton deploy` one relative to the
         project), so one definition registered both ways is one version."""
-        spec = self
+        spec = msgspec.structs.replace(self, param_order=())  # how a form shows them
         if self.source is not None:
-            spec = self.with_source(SourceRef(path="", code_hash=self.source.code_hash))
+            spec = spec.with_source(SourceRef(path="", code_hash=self.source.code_hash))
         return hashlib.sha256(spec.to_json().encode()).hexdigest()[:16]
+
+    def ordered_params(self) -> list[tuple[str, ParamSpec]]:
+        """The params in the order they were declared."""
+        order = [n for n in self.param_order if n in self.params] or list(self.params)
+        return [(n, self.params[n]) for n in order] + [
+            (n, p) for n, p in self.params.items() if n not in order
+        ]
 
     def with_source(self, source: SourceRef) -> FlowSpec:
         return msgspec.structs.replace(self, source=source)
+
+
+def declared_order(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """`param_order` for params declared in this order: empty when it is the sorted one."""
+    names = tuple(params)
+    return () if list(names) == sorted(names) else names
 
 
 S = TypeVar("S")

@@ -26,6 +26,7 @@ from baton.model.spec import (
     ParamSpec,
     ParamType,
     TaskSpec,
+    declared_order,
     validated,
 )
 from baton.model.yaml_fields import Fields, is_int, kind, show
@@ -229,10 +230,12 @@ class _Parser:
         self.flow_name = self.name(data, "name", "flow name")
         if "tasks" not in data:
             self.fail("the flow has no 'tasks'", line=self.line_of(data))
+        params = self.params(data)
         spec = {
             "name": self.flow_name,
             "description": self.optional_str(data, "description"),
-            "params": self.params(data),
+            "params": params,
+            "param_order": declared_order(params),
             "tasks": self.with_compute(data, self.tasks(data)),
             "max_active_runs": self.max_active_runs(data),
             "schedule": self.schedule(data),

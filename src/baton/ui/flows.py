@@ -219,7 +219,7 @@ def _param_fields(spec: FlowSpec, secrets: Secrets) -> list[dict[str, Any]]:
     """The trigger form's fields: one per param, typed, with its default filled in (masked:
     the form sends only the fields changed, so a masked default is never sent back)."""
     fields = []
-    for name, p in spec.params.items():
+    for name, p in spec.ordered_params():
         default = p.default
         if default is None:
             text = ""
