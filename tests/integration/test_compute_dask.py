@@ -203,7 +203,7 @@ def test_bad_compute_definitions_exit_2_naming_the_field(on_dask, write, dask_cl
     closed = f"tcp://127.0.0.1:{free_port()}"
     cases = {
         f"{{backend: dask, address: '{closed}'}}": f"'compute.address' {closed}: cannot connect",
-        "{backend: ray}": "the ray backend is not available",
+        "{backend: ray, address: 'tcp://127.0.0.1:1'}": "must be a ray address such as ray://",
         "{backend: dusk}": "did you mean 'dask'?",
         "{backend: dask, adress: x}": "unknown field(s) adress",
     }
@@ -229,7 +229,7 @@ def test_bad_compute_definitions_exit_2_naming_the_field(on_dask, write, dask_cl
         """,
     )
     err = on_dask("run", flow_level, check=2).stderr
-    assert "flow_level.yaml:2" in err and "'compute.address' must be a scheduler address" in err
+    assert "flow_level.yaml:2" in err and "'compute.address' must be a dask address" in err
 
 
 @pytest.mark.postgres
