@@ -1,0 +1,242 @@
+"""Python tasks on a real local Ray cluster (`compute: ray`): results, forwarded logs, a
+thousand mapped items with two worker slots, cancel, timeout, a cluster that dies mid-task,
+an unreachable address at load.
+
+One cluster (`ray start --head`, in a network namespace with only loopback: `ray_kit`)
+serves the module; every `baton` runs in that namespace. The test that kills the cluster
+starts it again, on the same ports.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ray_kit import ENV, RayCluster
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
+    cluster = RayCluster(tmp_path_factory.mktemp("ray"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def on_ray(baton: Any, ray_cluster: RayCluster) -> Any:
+    """`baton` in the cluster's namespace, its flows importing the cluster's task module,
+    with its address by default."""
+    baton.prefix = ray_cluster.prefix
+    baton.env |= ENV
+    baton.env["PYTHONPATH"] = str(ray_cluster.folder)
+    baton.env["BATON_RAY_ADDRESS"] = ray_cluster.address
+    return baton
+
+
+SQUARES = """
+import json
+from baton import flow, task
+import ray_tasks
+
+square = task(compute="ray", resources={"cpu": 1})(ray_tasks.square)
+numbers = task(ray_tasks.numbers)
+
+@task
+def record(values, one):
+    with open("got.json", "w") as f:
+        json.dump({"values": values, "one": one}, f)
+
+@flow
+def squares(n: int = 4):
+    record(square.map(numbers(n)), square(7))
+"""
+
+
+def test_a_task_and_mapped_items_run_on_ray_and_their_output_is_in_the_log(
+    on_ray, write, h, workdir: Path
+):
+    path = write("squares.py", SQUARES)
+    run = on_ray.run(path, timeout=90)
+    assert run["state"] == "succeeded", run
+    got = json.loads((workdir / "got.json").read_text())
+    assert got == {"values": [0, 1, 4, 9], "one": 49}
+    log = on_ray("logs", run["id"], "square.2").stdout
+    assert "squaring 2" in log  # printed in Ray's worker process
+    assert "INFO ray_tasks: logged 2" in log  # logged there
+    assert "as task baton-" in log and "(task id " in log and "succeeded" in log
+    assert h.tasks(run)["square[2]"]["attempts"] == 1, "waiting is no new attempt"
+
+
+YAML_FAILING = """
+name: failing
+compute: {backend: ray, address: ADDRESS}
+tasks:
+  - {key: broken, type: python, function: "ray_tasks:fail", args: ["no good"], retries: 1,
+     retry_on: [KeyError]}
+  - {key: here, type: python, function: "ray_tasks:where", compute: local}
+"""
+
+
+def test_a_failure_on_ray_is_a_user_error_with_its_traceback(on_ray, write, h, ray_cluster):
+    path = write("failing.yaml", YAML_FAILING.replace("ADDRESS", ray_cluster.address))
+    run = on_ray.run(path, check=1, timeout=90)
+    broken = h.tasks(run)["broken"]
+    assert broken["error_kind"] == "user"
+    assert broken["error"].startswith("ValueError: no good (on Ray, key baton-")
+    assert broken["attempts"] == 1, "retry_on matches the remote exception's class names"
+    log = on_ray("logs", run["id"], "broken").stdout
+    assert "about to fail" in log and "raise ValueError(message)" in log
+    assert h.tasks(run)["here"]["state"] == "succeeded"  # compute: local opts out
+
+
+MANY = """
+from baton import flow, task
+import ray_tasks
+
+double = task(compute="ray")(ray_tasks.double)
+numbers = task(ray_tasks.numbers)
+total = task(ray_tasks.total)
+
+@task
+def record(value):
+    open("total.txt", "w").write(str(value))
+
+@flow
+def many(n: int = 1000):
+    record(total(double.map(numbers(n))))
+"""
+
+
+def test_a_thousand_items_finish_with_two_slots(on_ray, write, workdir: Path):
+    path = write("many.py", MANY)
+    started = time.monotonic()
+    run = on_ray.run(path, "--concurrency", "2", timeout=240)
+    took = time.monotonic() - started
+    assert run["state"] == "succeeded"
+    assert sum(1 for t in run["tasks"] if t["key"] == "double") == 1000
+    assert (workdir / "total.txt").read_text() == str(999 * 1000)
+    print(f"1,000 items on Ray through 2 worker slots: {took:.1f}s")
+
+
+LONG = """
+name: long
+tasks:
+  - {key: slow, type: python, function: "ray_tasks:sleep_noting_pid", args: [60, PIDFILE],
+     compute: ray, timeout: TIMEOUT}
+"""
+
+
+def _wait_for_slow(on_ray: Any, h: Any) -> str:
+    rid: str = h.wait_until(lambda: on_ray.json("runs", "list"), what="the run")[0]["id"]
+    h.wait_until(
+        lambda: h.states(on_ray.json("runs", "show", rid))["slow"] == "waiting",
+        what="slow to wait",
+        timeout=60,
+    )
+    return rid
+
+
+def _running_pid(h: Any, workdir: Path) -> int:
+    """The pid (in the cluster's PID namespace) of the Ray worker process running `slow`."""
+    pidfile = workdir / "pid"
+    return int(h.wait_until(lambda: pidfile.exists() and pidfile.read_text(), what="the pid"))
+
+
+def _long(write: Any, workdir: Path, timeout: int) -> str:
+    return write(
+        "long.yaml",
+        LONG.replace("TIMEOUT", str(timeout)).replace("PIDFILE", json.dumps(str(workdir / "pid"))),
+    )
+
+
+def test_cancel_ends_the_attempt_at_once_and_kills_the_ray_task(
+    on_ray, write, h, workdir: Path, ray_cluster
+):
+    path = _long(write, workdir, 120)
+    on_ray("runs", "list")  # the store exists before two processes use it
+    proc = on_ray.start("run", path, "--json")
+    rid = _wait_for_slow(on_ray, h)
+    pid = _running_pid(h, workdir)
+    assert ray_cluster.alive(pid)
+    started = time.monotonic()
+    on_ray("runs", "cancel", rid)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 15, "the attempt ends without waiting for the function"
+    run = json.loads(out)
+    assert run["state"] == "cancelled", err
+    assert h.tasks(run)["slow"]["attempt_list"][0]["state"] == "cancelled"
+    h.wait_until(lambda: not ray_cluster.alive(pid), what="Ray to kill the function's process")
+
+
+def test_a_timeout_kills_the_ray_task_and_fails_the_attempt(
+    on_ray, write, h, workdir: Path, ray_cluster
+):
+    path = _long(write, workdir, 15)  # a Ray client connects in several seconds
+    run = on_ray.run(path, check=1, timeout=90)
+    slow = h.tasks(run)["slow"]
+    assert (slow["state"], slow["error_kind"]) == ("failed", "timeout"), slow
+    h.wait_until(
+        lambda: not ray_cluster.alive(_running_pid(h, workdir)),
+        what="Ray to kill the function's process",
+    )
+
+
+def test_a_cluster_that_dies_mid_task_fails_the_attempt_lost_and_the_retry_runs(
+    on_ray, write, h, ray_cluster
+):
+    path = write(
+        "dying.yaml",
+        """
+        name: dying
+        tasks:
+          - {key: slow, type: python, function: "ray_tasks:sleep_then", args: [3],
+             compute: ray, retries: 1, retry_delay: 5}
+        """,
+    )
+    on_ray("runs", "list")
+    proc = on_ray.start("run", path, "--json")
+    rid = _wait_for_slow(on_ray, h)
+    ray_cluster.kill()
+    h.wait_until(
+        lambda: h.states(on_ray.json("runs", "show", rid))["slow"] == "retry_wait",
+        what="the lost attempt to fail",
+        timeout=60,
+    )
+    ray_cluster.start()  # on the same ports, before the retry
+    out, err = proc.communicate(timeout=120)
+    run = json.loads(out)
+    assert run["state"] == "succeeded", (out, err)
+    attempts = h.tasks(run)["slow"]["attempt_list"]
+    assert attempts[0]["error_kind"] == "lost", attempts
+    assert ray_cluster.address in attempts[0]["error"]
+    assert attempts[-1]["state"] == "succeeded"
+
+
+def test_bad_compute_definitions_exit_2_naming_the_field(on_ray, write):
+    closed = "ray://127.0.0.1:10009"  # nothing listens there in the namespace
+    cases = {
+        f"{{backend: ray, address: '{closed}'}}": f"'compute.address' {closed}: cannot connect",
+        "{backend: ray, address: 'tcp://127.0.0.1:1'}": "must be a ray address such as ray://",
+        "{backend: rya}": "did you mean 'ray'?",
+        "{backend: ray, adress: x}": "unknown field(s) adress",
+    }
+    for compute, message in cases.items():
+        path = write(
+            "bad.yaml",
+            f"""
+            name: bad
+            tasks:
+              - {{key: t, type: python, function: "ray_tasks:where", compute: {compute}}}
+            """,
+        )
+        err = on_ray("run", path, check=2).stderr
+        assert message in err, (compute, err)
+        assert "Traceback" not in err
