@@ -1,0 +1,90 @@
+"""A 1,000-item map on a local Ray cluster: through baton (`compute: ray`, each item a task
+run that waits without a worker slot) against Ray alone (`f.remote` per item + `ray.get`).
+
+    .venv/bin/python bench/ray_map.py [--items 1000] [--reps 3]
+
+The cluster is the tests' (`tests/ray_kit.py`): `ray start --head` with 4 CPUs in a network
+namespace with only loopback, where every process of the measurement runs. Each baton
+measurement is a whole `baton run --json` process with a fresh BATON_HOME (SQLite), from
+spawn to exit, connecting as a Ray client (`ray://`). Ray alone is timed inside one client
+process, with and without its connection (`ray.init`), so the gap is baton's cost per item
+(claim, submit, wake, resume, record) once the connection is counted on both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from dask_map import print_table, time_baton_run
+
+from ray_kit import ENV, RayCluster
+
+FLOW = """
+from baton import flow, task
+import ray_tasks
+
+double = task(compute="ray")(ray_tasks.double)
+numbers = task(ray_tasks.numbers)
+total = task(ray_tasks.total)
+
+@flow
+def ray_map(n: int = 1000):
+    total(double.map(numbers(n)))
+"""
+
+# Run in the cluster's namespace; prints "<connect seconds> <map + get seconds>".
+ALONE = """
+import time, ray, ray_tasks
+start = time.perf_counter()
+ray.init("{address}", log_to_driver=False)
+connected = time.perf_counter()
+double = ray.remote(ray_tasks.double)
+assert sum(ray.get([double.remote(i) for i in range({items})])) == {items} * ({items} - 1)
+print(connected - start, time.perf_counter() - connected)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        flow = folder / "ray_map.py"
+        flow.write_text(textwrap.dedent(FLOW))
+        (folder / "cluster").mkdir()
+        cluster = RayCluster(folder / "cluster")
+        try:
+            cluster.start()
+            code = ALONE.format(address=cluster.address, items=args.items)
+            alone = [[float(x) for x in cluster.run(code).split()] for _ in range(args.reps)]
+            rows = [
+                ("Ray alone: f.remote + ray.get (connected)", [m for _, m in alone]),
+                ("Ray alone: ray.init + f.remote + ray.get", [c + m for c, m in alone]),
+            ]
+            env = ENV | {"BATON_RAY_ADDRESS": cluster.address, "PYTHONPATH": str(cluster.folder)}
+            for slots in (2, 16):
+                took = [
+                    time_baton_run(flow, args.items, slots, env, tuple(cluster.prefix))
+                    for _ in range(args.reps)
+                ]
+                rows.append((f"baton run, {slots} worker slots", took))
+        finally:
+            cluster.close()
+    print_table(rows, args.items, args.reps)
+    base = statistics.median(rows[1][1])
+    for name, took in rows[2:]:
+        print(f"{name}: {statistics.median(took) / base:.2f}x Ray alone with its connection")
+
+
+if __name__ == "__main__":
+    main()
