@@ -18,28 +18,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from compute_flows import MANY
+from compute_flows import flow as compute_flow
 from dask_kit import DaskCluster
 
 BATON = str(Path(sys.executable).parent / "baton")
-
-FLOW = """
-from baton import flow, task
-import dask_tasks
-
-double = task(compute="dask")(dask_tasks.double)
-numbers = task(dask_tasks.numbers)
-total = task(dask_tasks.total)
-
-@flow
-def dask_map(n: int = 1000):
-    total(double.map(numbers(n)))
-"""
 
 
 def through_baton(cluster: DaskCluster, folder: Path, items: int, concurrency: int) -> float:
@@ -99,14 +87,19 @@ def dask_alone(cluster: DaskCluster, items: int) -> float:
         return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """--items and --reps of a map benchmark (`doc`: its module's docstring)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--reps", type=int, default=3)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "dask_map.py").write_text(textwrap.dedent(FLOW))
+        (folder / "dask_map.py").write_text(compute_flow(MANY, "dask"))
         (folder / "cluster").mkdir()
         cluster = DaskCluster(folder / "cluster")
         cluster.start()

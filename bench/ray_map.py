@@ -13,32 +13,19 @@ process, with and without its connection (`ray.init`), so the gap is baton's cos
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from dask_map import print_table, time_baton_run
+from dask_map import arguments, print_table, time_baton_run
 
+from compute_flows import MANY
+from compute_flows import flow as compute_flow
 from ray_kit import ENV, RayCluster
-
-FLOW = """
-from baton import flow, task
-import ray_tasks
-
-double = task(compute="ray")(ray_tasks.double)
-numbers = task(ray_tasks.numbers)
-total = task(ray_tasks.total)
-
-@flow
-def ray_map(n: int = 1000):
-    total(double.map(numbers(n)))
-"""
 
 # Run in the cluster's namespace; prints "<connect seconds> <map + get seconds>".
 ALONE = """
@@ -53,14 +40,11 @@ print(connected - start, time.perf_counter() - connected)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=1000)
-    parser.add_argument("--reps", type=int, default=3)
-    args = parser.parse_args()
+    args = arguments(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         flow = folder / "ray_map.py"
-        flow.write_text(textwrap.dedent(FLOW))
+        flow.write_text(compute_flow(MANY, "ray"))
         (folder / "cluster").mkdir()
         cluster = RayCluster(folder / "cluster")
         try:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from compute_flows import FAILING, MANY, SQUARES, assert_refused, flow
 from dask_kit import DaskCluster
 
 
@@ -37,24 +38,7 @@ def on_dask(baton: Any, dask_cluster: DaskCluster) -> Any:
     return baton
 
 
-SQUARES = """
-import json
-from baton import flow, task
-import dask_tasks
-
-# Its resources are Dask worker resources ({"CPU": 1}): the cluster's workers offer CPU=2.
-square = task(compute="dask", resources={"cpu": 1})(dask_tasks.square)
-numbers = task(dask_tasks.numbers)
-
-@task
-def record(values, one):
-    with open("got.json", "w") as f:
-        json.dump({"values": values, "one": one}, f)
-
-@flow
-def squares(n: int = 4):
-    record(square.map(numbers(n)), square(7))
-"""
+SQUARES = flow(SQUARES, "dask")
 
 
 def test_a_task_and_mapped_items_run_on_dask_and_their_output_is_in_the_log(
@@ -72,14 +56,7 @@ def test_a_task_and_mapped_items_run_on_dask_and_their_output_is_in_the_log(
     assert h.tasks(run)["square[2]"]["attempts"] == 1, "waiting is no new attempt"
 
 
-YAML_FAILING = """
-name: failing
-compute: {backend: dask}
-tasks:
-  - {key: broken, type: python, function: "dask_tasks:fail", args: ["no good"], retries: 1,
-     retry_on: [KeyError]}
-  - {key: here, type: python, function: "dask_tasks:where", compute: local}
-"""
+YAML_FAILING = flow(FAILING, "dask")
 
 
 def test_a_failure_on_dask_is_a_user_error_with_its_traceback(on_dask, write, h):
@@ -94,18 +71,7 @@ def test_a_failure_on_dask_is_a_user_error_with_its_traceback(on_dask, write, h)
     assert h.tasks(run)["here"]["state"] == "succeeded"  # compute: local opts out
 
 
-MANY = """
-from baton import flow, task
-import dask_tasks
-
-double = task(compute="dask")(dask_tasks.double)
-numbers = task(dask_tasks.numbers)
-total = task(dask_tasks.total)
-
-@flow
-def many(n: int = 1000):
-    total(double.map(numbers(n)))
-"""
+MANY = flow(MANY, "dask")
 
 
 def test_a_thousand_items_finish_with_two_slots(on_dask, write, h):
@@ -207,18 +173,7 @@ def test_bad_compute_definitions_exit_2_naming_the_field(on_dask, write, dask_cl
         "{backend: dusk}": "did you mean 'dask'?",
         "{backend: dask, adress: x}": "unknown field(s) adress",
     }
-    for compute, message in cases.items():
-        path = write(
-            "bad.yaml",
-            f"""
-            name: bad
-            tasks:
-              - {{key: t, type: python, function: "dask_tasks:where", compute: {compute}}}
-            """,
-        )
-        err = on_dask("run", path, check=2).stderr
-        assert message in err, (compute, err)
-        assert "Traceback" not in err
+    assert_refused(on_dask, write, "dask", cases)
     flow_level = write(
         "flow_level.yaml",
         """

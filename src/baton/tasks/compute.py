@@ -86,16 +86,21 @@ def execute(
     args: list[Any],
     kwargs: dict[str, Any],
 ) -> Any:
-    """Run (or go on waiting for) the call on the task's backend (`config`: its `compute`)."""
+    """Run (or go on waiting for) the call on the task's backend (`config`: its `compute`):
+    its module's `submit` sends it and defers, its `resume` reads how it ended or defers
+    again."""
     compute = parse_compute(config)
     assert compute is not None
     module = BACKENDS[compute["backend"]].module
     assert module is not None
     runner = importlib.import_module(f"baton.tasks.{module}")
-    return runner.execute(ctx, function, address_of(compute), args, kwargs)
+    if ctx.resume_state is None:  # the first run of the attempt: `submit` defers
+        _refuse_context(ctx, args, kwargs, compute["backend"].capitalize())
+        runner.submit(ctx, function, address_of(compute), args, kwargs)
+    return runner.resume(ctx, ctx.resume_state)
 
 
-def refuse_context(ctx: TaskContext, args: list[Any], kwargs: dict[str, Any], on: str) -> None:
+def _refuse_context(ctx: TaskContext, args: list[Any], kwargs: dict[str, Any], on: str) -> None:
     """The attempt's `context` stays in the baton worker: a task sent to a cluster cannot
     take it."""
     if any(a is ctx for a in (*args, *kwargs.values())):

@@ -131,19 +131,10 @@ class _Client:
                 )
 
 
-def execute(
-    ctx: TaskContext, function: str, address: str, args: list[Any], kwargs: dict[str, Any]
-) -> Any:
-    """Submit the call (first run of the attempt) or read how it ended (resumed)."""
-    if ctx.resume_state is None:
-        _submit(ctx, function, address, args, kwargs)
-    return _resume(ctx, ctx.resume_state)
-
-
-def _submit(
+def submit(
     ctx: TaskContext, function: str, address: str, args: list[Any], kwargs: dict[str, Any]
 ) -> NoReturn:
-    compute.refuse_context(ctx, args, kwargs, "Dask")
+    """Send the call to the Dask scheduler and defer (the first run of an attempt)."""
     client = _client(address)
     key = KEY_PREFIX + ctx.attempt_id
     since = time.time()
@@ -153,7 +144,8 @@ def _submit(
     _defer(ctx, client, future, {"key": key, "address": address, "since": since})
 
 
-def _resume(ctx: TaskContext, state: dict[str, Any]) -> Any:
+def resume(ctx: TaskContext, state: dict[str, Any]) -> Any:
+    """How the call ended (its result, or its error raised); defers again if it goes on."""
     key, address = state["key"], state["address"]
     with _lock:
         mine = _clients.get(address)
