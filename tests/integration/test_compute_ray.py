@@ -74,6 +74,26 @@ def test_a_failure_on_ray_is_a_user_error_with_its_traceback(on_ray, write, h, r
     assert h.tasks(run)["here"]["state"] == "succeeded"  # compute: local opts out
 
 
+@pytest.mark.parametrize("ray_address", ["ray://127.0.0.1:10001", "127.0.0.1:6379"])
+def test_address_auto_follows_ray_address_as_ray_does(on_ray, write, h, ray_address):
+    """`auto` with RAY_ADDRESS: a Ray client (`ray://`), or a driver of the cluster (its
+    GCS address)."""
+    path = write(
+        "auto.yaml",
+        """
+        name: auto
+        tasks:
+          - {key: sq, type: python, function: "ray_tasks:square", args: [5],
+             compute: {backend: ray, address: auto}}
+        """,
+    )
+    on_ray.env["RAY_ADDRESS"] = ray_address
+    del on_ray.env["BATON_RAY_ADDRESS"]
+    run = on_ray.run(path, timeout=90)
+    assert run["state"] == "succeeded", run
+    assert "squaring 5" in on_ray("logs", run["id"], "sq").stdout
+
+
 MANY = flow(MANY, "ray")
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import socket
+from typing import Any, cast
 
 import pytest
 
 from baton.errors import DefinitionError, Skip
 from baton.model.resources import Resources
+from baton.model.states import ErrorKind
 from baton.tasks import compute, ray_compute, remote_call
 from baton.tasks.base import TaskFailed
 
@@ -84,3 +86,12 @@ def test_the_outcome_of_a_remote_call(capsys):
     skipped = failed | {"error": "Skip: not today", "types": ["baton.errors.Skip"]}
     with pytest.raises(Skip, match="not today"):
         compute.outcome(skipped, "Ray", "baton-a")
+
+
+def test_an_attempt_resumed_where_its_ray_task_was_not_submitted_is_lost():
+    """Ray keeps a result for the process that submitted the task only: resumed in another
+    process (no connection, no ObjectRef here), the attempt fails `lost` and is retried."""
+    state = {"key": "baton-x", "address": "ray://head:10001", "since": 0.0}
+    with pytest.raises(TaskFailed, match="the result of Ray task baton-x at ray://head") as err:
+        ray_compute.resume(cast(Any, None), state)
+    assert err.value.error_kind == ErrorKind.LOST
