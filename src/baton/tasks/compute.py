@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from baton import tasks
 from baton.errors import DefinitionError, Skip
-from baton.model.compute import BACKENDS, Backend, parse_compute, split_address
+from baton.model.compute import BACKENDS, Backend, is_address, parse_compute, split_address
 from baton.model.context import TaskContext
 from baton.tasks.base import Defer, TaskFailed
 
@@ -65,18 +65,25 @@ def unreachable(address: str, backend: Backend = BACKENDS["dask"]) -> str | None
 
 def address_of(compute: dict[str, Any]) -> str:
     """The task's scheduler address, or its backend's default from this worker's
-    environment; TaskFailed (no retry) when there is neither."""
+    environment; TaskFailed (no retry) when there is neither, or the environment's is not
+    an address of the backend."""
     backend = BACKENDS[compute["backend"]]
-    address = compute.get("address") or (
-        os.environ.get(backend.address_env) if backend.address_env else None
-    )
+    if compute.get("address"):
+        return str(compute["address"])  # checked when the flow was loaded
+    address = os.environ.get(backend.address_env) if backend.address_env else None
     if not address:
         raise TaskFailed(
             f"compute backend {backend.name} has no address: set compute.address in the task "
             f"or the flow, or {backend.address_env} in the worker's environment",
             retryable=False,
         )
-    return str(address)
+    if not is_address(address, backend):
+        raise TaskFailed(
+            f"{backend.address_env} must be a {backend.name} address such as "
+            f"{backend.example}, got {address!r}",
+            retryable=False,
+        )
+    return address
 
 
 def execute(

@@ -95,3 +95,19 @@ def test_an_attempt_resumed_where_its_ray_task_was_not_submitted_is_lost():
     with pytest.raises(TaskFailed, match="the result of Ray task baton-x at ray://head") as err:
         ray_compute.resume(cast(Any, None), state)
     assert err.value.error_kind == ErrorKind.LOST
+
+
+def test_an_address_from_the_environment_is_checked_when_the_task_runs(monkeypatch):
+    ray = {"backend": "ray"}
+    monkeypatch.delenv("BATON_RAY_ADDRESS", raising=False)
+    with pytest.raises(TaskFailed, match=r"set compute\.address .* or BATON_RAY_ADDRESS") as err:
+        compute.address_of(ray)
+    assert not err.value.retryable
+    monkeypatch.setenv("BATON_RAY_ADDRESS", "tcp://head:8786")
+    with pytest.raises(TaskFailed, match="BATON_RAY_ADDRESS must be a ray address") as err:
+        compute.address_of(ray)
+    assert not err.value.retryable
+    for good in ("auto", "ray://head:10001", "head:6379"):
+        monkeypatch.setenv("BATON_RAY_ADDRESS", good)
+        assert compute.address_of(ray) == good
+    assert compute.address_of(ray | {"address": "ray://other:1"}) == "ray://other:1"
