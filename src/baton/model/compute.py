@@ -7,8 +7,8 @@ without a worker slot (`baton.tasks.dask_compute`, `baton.tasks.ray_compute`). A
 `compute: {backend: ray, address: ray://host:10001}` (or `address: auto`) or, in Python,
 `@task(compute="ray")`; a flow's `compute:` is the default of its python tasks.
 
-The backends are one table (`BACKENDS`): another backend is a row, and a backend this baton
-cannot run is named with what to do, when the flow is loaded.
+The backends are one table (`BACKENDS`): another backend is a row (its module, what it
+imports, its addresses).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ class Backend(NamedTuple):
     requires: tuple[str, ...] = ()  # modules it imports, checked when a flow is loaded
     extra: str | None = None  # `pip install 'baton[<extra>]'` installs them
     address_env: str | None = None  # the default address, from the worker's environment
-    unavailable: str | None = None  # why a task cannot use it (yet), and what to do
     schemes: tuple[str, ...] = ()  # of its addresses; the first is implied when none is given
     keywords: tuple[str, ...] = ()  # addresses that are words, not host:port (`auto`)
     example: str = ""  # an address, shown when one is wrong
@@ -86,8 +85,6 @@ def parse_compute(value: object, field: str = "compute") -> dict[str, Any] | Non
             f"'{field}.backend' must be one of {', '.join(BACKENDS)}, got {show(name)}{hint}"
         )
     backend = BACKENDS[name]
-    if backend.unavailable is not None:
-        raise DefinitionError(f"'{field}.backend' {name}: {backend.unavailable}")
     address = value.get("address")
     if address is not None and (backend.address_env is None or not is_address(address, backend)):
         if backend.address_env is None:
