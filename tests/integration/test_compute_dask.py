@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 
-from compute_flows import FAILING, MANY, SQUARES, assert_refused, flow
+from compute_flows import (
+    FAILING,
+    MANY,
+    SQUARES,
+    assert_lost_then_retried,
+    assert_refused,
+    flow,
+    start_waiting,
+)
 from dask_kit import DaskCluster
 
 
@@ -99,13 +107,7 @@ def _slow_key(baton, rid) -> str:
 
 def test_cancel_ends_the_attempt_at_once_and_cancels_the_future(on_dask, write, h, dask_cluster):
     path = write("long.yaml", LONG.replace("TIMEOUT", "60"))
-    on_dask("runs", "list")  # the store exists before two processes use it
-    proc = on_dask.start("run", path, "--json")
-    rid = h.wait_until(lambda: on_dask.json("runs", "list"), what="the run")[0]["id"]
-    h.wait_until(
-        lambda: h.states(on_dask.json("runs", "show", rid))["slow"] == "waiting",
-        what="slow to wait",
-    )
+    proc, rid = start_waiting(on_dask, path)
     key = _slow_key(on_dask, rid)
     assert dask_cluster.scheduler_has(key)
     started = time.monotonic()
@@ -130,37 +132,9 @@ def test_a_timeout_cancels_the_future_and_fails_the_attempt(on_dask, write, h, d
 
 
 def test_a_cluster_that_dies_mid_task_fails_the_attempt_lost_and_the_retry_runs(
-    on_dask, write, h, dask_cluster
+    on_dask, write, dask_cluster
 ):
-    path = write(
-        "dying.yaml",
-        """
-        name: dying
-        tasks:
-          - {key: slow, type: python, function: "dask_tasks:sleep_then", args: [2],
-             compute: dask, retries: 1, retry_delay: 4}
-        """,
-    )
-    on_dask("runs", "list")
-    proc = on_dask.start("run", path, "--json")
-    rid = h.wait_until(lambda: on_dask.json("runs", "list"), what="the run")[0]["id"]
-    h.wait_until(
-        lambda: h.states(on_dask.json("runs", "show", rid))["slow"] == "waiting",
-        what="slow to wait",
-    )
-    dask_cluster.kill()
-    h.wait_until(
-        lambda: h.states(on_dask.json("runs", "show", rid))["slow"] == "retry_wait",
-        what="the lost attempt to fail",
-    )
-    dask_cluster.start()  # on the same port, before the retry
-    out, err = proc.communicate(timeout=60)
-    run = json.loads(out)
-    assert run["state"] == "succeeded", (out, err)
-    attempts = h.tasks(run)["slow"]["attempt_list"]
-    assert attempts[0]["error_kind"] == "lost", attempts
-    assert dask_cluster.address in attempts[0]["error"]
-    assert attempts[-1]["state"] == "succeeded"
+    assert_lost_then_retried(on_dask, write, "dask", dask_cluster)
 
 
 def test_bad_compute_definitions_exit_2_naming_the_field(on_dask, write, dask_cluster):

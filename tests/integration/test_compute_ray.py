@@ -17,7 +17,15 @@ from typing import Any
 
 import pytest
 
-from compute_flows import FAILING, MANY, SQUARES, assert_refused, flow
+from compute_flows import (
+    FAILING,
+    MANY,
+    SQUARES,
+    assert_lost_then_retried,
+    assert_refused,
+    flow,
+    start_waiting,
+)
 from ray_kit import ENV, RayCluster
 
 
@@ -115,16 +123,6 @@ tasks:
 """
 
 
-def _wait_for_slow(on_ray: Any, h: Any) -> str:
-    rid: str = h.wait_until(lambda: on_ray.json("runs", "list"), what="the run")[0]["id"]
-    h.wait_until(
-        lambda: h.states(on_ray.json("runs", "show", rid))["slow"] == "waiting",
-        what="slow to wait",
-        timeout=60,
-    )
-    return rid
-
-
 def _running_pid(h: Any, workdir: Path) -> int:
     """The pid (in the cluster's PID namespace) of the Ray worker process running `slow`."""
     pidfile = workdir / "pid"
@@ -142,9 +140,7 @@ def test_cancel_ends_the_attempt_at_once_and_kills_the_ray_task(
     on_ray, write, h, workdir: Path, ray_cluster
 ):
     path = _long(write, workdir, 120)
-    on_ray("runs", "list")  # the store exists before two processes use it
-    proc = on_ray.start("run", path, "--json")
-    rid = _wait_for_slow(on_ray, h)
+    proc, rid = start_waiting(on_ray, path)
     pid = _running_pid(h, workdir)
     assert ray_cluster.alive(pid)
     started = time.monotonic()
@@ -171,34 +167,9 @@ def test_a_timeout_kills_the_ray_task_and_fails_the_attempt(
 
 
 def test_a_cluster_that_dies_mid_task_fails_the_attempt_lost_and_the_retry_runs(
-    on_ray, write, h, ray_cluster
+    on_ray, write, ray_cluster
 ):
-    path = write(
-        "dying.yaml",
-        """
-        name: dying
-        tasks:
-          - {key: slow, type: python, function: "ray_tasks:sleep_then", args: [3],
-             compute: ray, retries: 1, retry_delay: 5}
-        """,
-    )
-    on_ray("runs", "list")
-    proc = on_ray.start("run", path, "--json")
-    rid = _wait_for_slow(on_ray, h)
-    ray_cluster.kill()
-    h.wait_until(
-        lambda: h.states(on_ray.json("runs", "show", rid))["slow"] == "retry_wait",
-        what="the lost attempt to fail",
-        timeout=60,
-    )
-    ray_cluster.start()  # on the same ports, before the retry
-    out, err = proc.communicate(timeout=120)
-    run = json.loads(out)
-    assert run["state"] == "succeeded", (out, err)
-    attempts = h.tasks(run)["slow"]["attempt_list"]
-    assert attempts[0]["error_kind"] == "lost", attempts
-    assert ray_cluster.address in attempts[0]["error"]
-    assert attempts[-1]["state"] == "succeeded"
+    assert_lost_then_retried(on_ray, write, "ray", ray_cluster)
 
 
 def test_bad_compute_definitions_exit_2_naming_the_field(on_ray, write):
