@@ -88,7 +88,15 @@ def submit(
     conn = _connection(address)
     key = KEY_PREFIX + ctx.attempt_id
     since = time.time()
-    ref, future = conn.submit(key, function, args, kwargs, options=_options(ctx.resources))
+    try:
+        ref, future = conn.submit(key, function, args, kwargs, options=_options(ctx.resources))
+    except Exception as exc:
+        if conn.alive():  # arguments Ray cannot serialise, options it refuses
+            raise TaskFailed(f"Ray refused task {key}: {type(exc).__name__}: {exc}") from None
+        raise TaskFailed(
+            f"the connection to the Ray cluster at {address} broke: {_first_line(exc)}",
+            error_kind=ErrorKind.LOST,
+        ) from None
     print(f"submitted to Ray at {address} as task {key} (task id {_task_id(ref)})", flush=True)
     ctx.on_interrupt(lambda _: compute.in_thread(lambda: _cancel(conn, key)))
     _defer(ctx, conn, future, {"key": key, "address": address, "since": since})
