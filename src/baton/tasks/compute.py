@@ -45,7 +45,7 @@ def check(config: dict[str, Any]) -> None:
             raise DefinitionError(f"'compute.address' {address}: {problem}")
 
 
-def unreachable(address: str, backend: Backend = BACKENDS["dask"]) -> str | None:
+def unreachable(address: str, backend: Backend) -> str | None:
     """Why nothing accepts a TCP connection at `address` (None: something does)."""
     import socket  # only flows with a compute address pay for it
 
