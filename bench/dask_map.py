@@ -18,42 +18,39 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from compute_flows import MANY
+from compute_flows import flow as compute_flow
 from dask_kit import DaskCluster
 
 BATON = str(Path(sys.executable).parent / "baton")
 
-FLOW = """
-from baton import flow, task
-import dask_tasks
-
-double = task(compute="dask")(dask_tasks.double)
-numbers = task(dask_tasks.numbers)
-total = task(dask_tasks.total)
-
-@flow
-def dask_map(n: int = 1000):
-    total(double.map(numbers(n)))
-"""
-
 
 def through_baton(cluster: DaskCluster, folder: Path, items: int, concurrency: int) -> float:
-    home = tempfile.mkdtemp(dir=folder)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env |= {
-        "BATON_HOME": home,
-        "BATON_DASK_ADDRESS": cluster.address,
-        "PYTHONPATH": str(cluster.folder),
-    }
+    return time_baton_run(
+        folder / "dask_map.py",
+        items,
+        concurrency,
+        {"BATON_DASK_ADDRESS": cluster.address, "PYTHONPATH": str(cluster.folder)},
+    )
+
+
+def time_baton_run(
+    flow: Path, items: int, concurrency: int, env: dict[str, str], prefix: tuple[str, ...] = ()
+) -> float:
+    """Seconds of one `baton run FLOW -p n=ITEMS --json` process with a fresh BATON_HOME
+    (beside FLOW) and `env`, under `prefix` (`nsenter -n` into a namespace)."""
+    home = tempfile.mkdtemp(dir=flow.parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")} | env
+    env["BATON_HOME"] = home
+    args = ["run", str(flow), "-p", f"n={items}", "--json", f"--concurrency={concurrency}"]
     start = time.perf_counter()
-    flow = str(folder / "dask_map.py")
     proc = subprocess.run(
-        [BATON, "run", flow, "-p", f"n={items}", "--json", f"--concurrency={concurrency}"],
+        [*prefix, BATON, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -63,6 +60,18 @@ def through_baton(cluster: DaskCluster, folder: Path, items: int, concurrency: i
     if proc.returncode != 0 or json.loads(proc.stdout)["state"] != "succeeded":
         raise SystemExit(f"baton run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return took
+
+
+def print_table(rows: list[tuple[str, list[float]]], items: int, reps: int) -> None:
+    print(f"\n{items} items, median of {reps} (min-max), seconds\n")
+    print("| how | median | min | max | per item |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, took in rows:
+        median = statistics.median(took)
+        print(
+            f"| {name} | {median:.2f} | {min(took):.2f} | {max(took):.2f} "
+            f"| {median / items * 1000:.1f} ms |"
+        )
 
 
 def dask_alone(cluster: DaskCluster, items: int) -> float:
@@ -78,14 +87,19 @@ def dask_alone(cluster: DaskCluster, items: int) -> float:
         return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """--items and --reps of a map benchmark (`doc`: its module's docstring)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--reps", type=int, default=3)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "dask_map.py").write_text(textwrap.dedent(FLOW))
+        (folder / "dask_map.py").write_text(compute_flow(MANY, "dask"))
         (folder / "cluster").mkdir()
         cluster = DaskCluster(folder / "cluster")
         cluster.start()
@@ -98,15 +112,7 @@ def main() -> None:
                 rows.append((f"baton run, {slots} worker slots", took))
         finally:
             cluster.kill()
-    print(f"\n{args.items} items, median of {args.reps} (min-max), seconds\n")
-    print("| how | median | min | max | per item |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, took in rows:
-        median = statistics.median(took)
-        print(
-            f"| {name} | {median:.2f} | {min(took):.2f} | {max(took):.2f} "
-            f"| {median / args.items * 1000:.1f} ms |"
-        )
+    print_table(rows, args.items, args.reps)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ class Baton:
         self.env["BATON_HOME"] = str(cwd / ".baton")
         self.env["PYTHONUNBUFFERED"] = "1"
         self.env["BATON_PORT"] = "0"  # `baton server` listens on any free port
+        self.prefix: list[str] = []  # what `baton` runs under (`nsenter -n` into a namespace)
         self.procs: list[subprocess.Popen[str]] = []
 
     def __call__(
@@ -49,7 +50,7 @@ class Baton:
         """Run `baton ARGS` to the end; `check` is the exit code expected (None: any);
         `timeout` for what legitimately takes longer (a JVM starting on a busy machine)."""
         proc = subprocess.run(
-            [BATON, *args],
+            [*self.prefix, BATON, *args],
             cwd=self.cwd,
             env={**self.env, **(env or {})},
             capture_output=True,
@@ -79,7 +80,7 @@ class Baton:
     def start(self, *args: str) -> subprocess.Popen[str]:
         """Start `baton ARGS` in the background (killed at the end of the test if alive)."""
         proc = subprocess.Popen(
-            [BATON, *args],
+            [*self.prefix, BATON, *args],
             cwd=self.cwd,
             env=self.env,
             stdout=subprocess.PIPE,

@@ -16,6 +16,15 @@ from typing import Any
 
 import pytest
 
+from compute_flows import (
+    FAILING,
+    MANY,
+    SQUARES,
+    assert_lost_then_retried,
+    assert_refused,
+    flow,
+    start_waiting,
+)
 from dask_kit import DaskCluster
 
 
@@ -37,24 +46,7 @@ def on_dask(baton: Any, dask_cluster: DaskCluster) -> Any:
     return baton
 
 
-SQUARES = """
-import json
-from baton import flow, task
-import dask_tasks
-
-# Its resources are Dask worker resources ({"CPU": 1}): the cluster's workers offer CPU=2.
-square = task(compute="dask", resources={"cpu": 1})(dask_tasks.square)
-numbers = task(dask_tasks.numbers)
-
-@task
-def record(values, one):
-    with open("got.json", "w") as f:
-        json.dump({"values": values, "one": one}, f)
-
-@flow
-def squares(n: int = 4):
-    record(square.map(numbers(n)), square(7))
-"""
+SQUARES = flow(SQUARES, "dask")
 
 
 def test_a_task_and_mapped_items_run_on_dask_and_their_output_is_in_the_log(
@@ -72,14 +64,7 @@ def test_a_task_and_mapped_items_run_on_dask_and_their_output_is_in_the_log(
     assert h.tasks(run)["square[2]"]["attempts"] == 1, "waiting is no new attempt"
 
 
-YAML_FAILING = """
-name: failing
-compute: {backend: dask}
-tasks:
-  - {key: broken, type: python, function: "dask_tasks:fail", args: ["no good"], retries: 1,
-     retry_on: [KeyError]}
-  - {key: here, type: python, function: "dask_tasks:where", compute: local}
-"""
+YAML_FAILING = flow(FAILING, "dask")
 
 
 def test_a_failure_on_dask_is_a_user_error_with_its_traceback(on_dask, write, h):
@@ -94,18 +79,7 @@ def test_a_failure_on_dask_is_a_user_error_with_its_traceback(on_dask, write, h)
     assert h.tasks(run)["here"]["state"] == "succeeded"  # compute: local opts out
 
 
-MANY = """
-from baton import flow, task
-import dask_tasks
-
-double = task(compute="dask")(dask_tasks.double)
-numbers = task(dask_tasks.numbers)
-total = task(dask_tasks.total)
-
-@flow
-def many(n: int = 1000):
-    total(double.map(numbers(n)))
-"""
+MANY = flow(MANY, "dask")
 
 
 def test_a_thousand_items_finish_with_two_slots(on_dask, write, h):
@@ -133,13 +107,7 @@ def _slow_key(baton, rid) -> str:
 
 def test_cancel_ends_the_attempt_at_once_and_cancels_the_future(on_dask, write, h, dask_cluster):
     path = write("long.yaml", LONG.replace("TIMEOUT", "60"))
-    on_dask("runs", "list")  # the store exists before two processes use it
-    proc = on_dask.start("run", path, "--json")
-    rid = h.wait_until(lambda: on_dask.json("runs", "list"), what="the run")[0]["id"]
-    h.wait_until(
-        lambda: h.states(on_dask.json("runs", "show", rid))["slow"] == "waiting",
-        what="slow to wait",
-    )
+    proc, rid = start_waiting(on_dask, path)
     key = _slow_key(on_dask, rid)
     assert dask_cluster.scheduler_has(key)
     started = time.monotonic()
@@ -164,37 +132,9 @@ def test_a_timeout_cancels_the_future_and_fails_the_attempt(on_dask, write, h, d
 
 
 def test_a_cluster_that_dies_mid_task_fails_the_attempt_lost_and_the_retry_runs(
-    on_dask, write, h, dask_cluster
+    on_dask, write, dask_cluster
 ):
-    path = write(
-        "dying.yaml",
-        """
-        name: dying
-        tasks:
-          - {key: slow, type: python, function: "dask_tasks:sleep_then", args: [2],
-             compute: dask, retries: 1, retry_delay: 4}
-        """,
-    )
-    on_dask("runs", "list")
-    proc = on_dask.start("run", path, "--json")
-    rid = h.wait_until(lambda: on_dask.json("runs", "list"), what="the run")[0]["id"]
-    h.wait_until(
-        lambda: h.states(on_dask.json("runs", "show", rid))["slow"] == "waiting",
-        what="slow to wait",
-    )
-    dask_cluster.kill()
-    h.wait_until(
-        lambda: h.states(on_dask.json("runs", "show", rid))["slow"] == "retry_wait",
-        what="the lost attempt to fail",
-    )
-    dask_cluster.start()  # on the same port, before the retry
-    out, err = proc.communicate(timeout=60)
-    run = json.loads(out)
-    assert run["state"] == "succeeded", (out, err)
-    attempts = h.tasks(run)["slow"]["attempt_list"]
-    assert attempts[0]["error_kind"] == "lost", attempts
-    assert dask_cluster.address in attempts[0]["error"]
-    assert attempts[-1]["state"] == "succeeded"
+    assert_lost_then_retried(on_dask, write, "dask", dask_cluster)
 
 
 def test_bad_compute_definitions_exit_2_naming_the_field(on_dask, write, dask_cluster):
@@ -203,22 +143,11 @@ def test_bad_compute_definitions_exit_2_naming_the_field(on_dask, write, dask_cl
     closed = f"tcp://127.0.0.1:{free_port()}"
     cases = {
         f"{{backend: dask, address: '{closed}'}}": f"'compute.address' {closed}: cannot connect",
-        "{backend: ray}": "the ray backend is not available",
+        "{backend: ray, address: 'tcp://127.0.0.1:1'}": "must be a ray address such as ray://",
         "{backend: dusk}": "did you mean 'dask'?",
         "{backend: dask, adress: x}": "unknown field(s) adress",
     }
-    for compute, message in cases.items():
-        path = write(
-            "bad.yaml",
-            f"""
-            name: bad
-            tasks:
-              - {{key: t, type: python, function: "dask_tasks:where", compute: {compute}}}
-            """,
-        )
-        err = on_dask("run", path, check=2).stderr
-        assert message in err, (compute, err)
-        assert "Traceback" not in err
+    assert_refused(on_dask, write, "dask", cases)
     flow_level = write(
         "flow_level.yaml",
         """
@@ -229,7 +158,7 @@ def test_bad_compute_definitions_exit_2_naming_the_field(on_dask, write, dask_cl
         """,
     )
     err = on_dask("run", flow_level, check=2).stderr
-    assert "flow_level.yaml:2" in err and "'compute.address' must be a scheduler address" in err
+    assert "flow_level.yaml:2" in err and "'compute.address' must be a dask address" in err
 
 
 @pytest.mark.postgres

@@ -1,13 +1,14 @@
 """Compute backends: where a python task's function runs (`compute:`).
 
-`local` (the default) runs it in the baton worker; `dask` sends it, by reference
-(`module:function`) with its resolved arguments, to a Dask cluster while the task run waits
-without a worker slot (`baton.tasks.dask_compute`). A task says `compute: dask`,
-`compute: {backend: dask, address: tcp://host:8786}` or, in Python,
-`@task(compute="dask")`; a flow's `compute:` is the default of its python tasks.
+`local` (the default) runs it in the baton worker; `dask` and `ray` send it, by reference
+(`module:function`) with its resolved arguments, to a cluster while the task run waits
+without a worker slot (`baton.tasks.dask_compute`, `baton.tasks.ray_compute`). A task says
+`compute: dask`, `compute: {backend: dask, address: tcp://host:8786}`,
+`compute: {backend: ray, address: ray://host:10001}` (or `address: auto`) or, in Python,
+`@task(compute="ray")`; a flow's `compute:` is the default of its python tasks.
 
-The backends are one table (`BACKENDS`), so another one (`ray`) is a row: a backend this
-baton cannot run yet is named with what to do, when the flow is loaded.
+The backends are one table (`BACKENDS`): another backend is a row (its module, what it
+imports, its addresses).
 """
 
 from __future__ import annotations
@@ -27,19 +28,31 @@ class Backend(NamedTuple):
     requires: tuple[str, ...] = ()  # modules it imports, checked when a flow is loaded
     extra: str | None = None  # `pip install 'baton[<extra>]'` installs them
     address_env: str | None = None  # the default address, from the worker's environment
-    unavailable: str | None = None  # why a task cannot use it (yet), and what to do
+    schemes: tuple[str, ...] = ()  # of its addresses; the first is implied when none is given
+    keywords: tuple[str, ...] = ()  # addresses that are words, not host:port (`auto`)
+    example: str = ""  # an address, shown when one is wrong
 
 
 BACKENDS: dict[str, Backend] = {
     "local": Backend("local", None),
     "dask": Backend(
-        "dask", "dask_compute", ("distributed",), extra="dask", address_env="BATON_DASK_ADDRESS"
+        "dask",
+        "dask_compute",
+        ("distributed",),
+        extra="dask",
+        address_env="BATON_DASK_ADDRESS",
+        schemes=("tcp", "tls"),
+        example="tcp://host:8786",
     ),
     "ray": Backend(
         "ray",
-        None,
-        unavailable="the ray backend is not available in this version of baton; "
-        "run the task on Dask (backend: dask) or in the worker (backend: local)",
+        "ray_compute",
+        ("ray",),
+        extra="ray",
+        address_env="BATON_RAY_ADDRESS",
+        schemes=("ray",),
+        keywords=("auto",),  # Ray's own: RAY_ADDRESS, else the cluster on this machine
+        example="ray://host:10001 or auto",
     ),
 }
 FIELDS = ("backend", "address")
@@ -72,14 +85,12 @@ def parse_compute(value: object, field: str = "compute") -> dict[str, Any] | Non
             f"'{field}.backend' must be one of {', '.join(BACKENDS)}, got {show(name)}{hint}"
         )
     backend = BACKENDS[name]
-    if backend.unavailable is not None:
-        raise DefinitionError(f"'{field}.backend' {name}: {backend.unavailable}")
     address = value.get("address")
-    if address is not None and (backend.address_env is None or not _is_address(address)):
+    if address is not None and (backend.address_env is None or not is_address(address, backend)):
         if backend.address_env is None:
             raise DefinitionError(f"'{field}.address' means nothing to the {name} backend")
         raise DefinitionError(
-            f"'{field}.address' must be a scheduler address such as tcp://host:8786, "
+            f"'{field}.address' must be a {name} address such as {backend.example}, "
             f"got {show(address)}"
         )
     if name == "local":
@@ -103,17 +114,22 @@ def runs_remotely(config: dict[str, Any]) -> bool:
     return isinstance(compute, dict) and compute.get("backend", "local") != "local"
 
 
-def _is_address(value: object) -> bool:
-    return isinstance(value, str) and split_address(value) is not None
+def is_address(value: object, backend: Backend) -> bool:
+    """Whether `value` is an address of `backend`'s clusters."""
+    if not isinstance(value, str):
+        return False
+    return value in backend.keywords or split_address(value, backend.schemes) is not None
 
 
-def split_address(address: str) -> tuple[str, int] | None:
-    """(host, port) of `tcp://host:8786`, `tls://host:8786` or `host:8786`; None if it is
-    not such an address."""
+def split_address(
+    address: str, schemes: tuple[str, ...] = BACKENDS["dask"].schemes
+) -> tuple[str, int] | None:
+    """(host, port) of `<scheme>://host:port` or `host:port` (the first scheme implied);
+    None if it is not such an address."""
     scheme, sep, rest = address.partition("://")
     if not sep:
-        scheme, rest = "tcp", address
-    if scheme not in ("tcp", "tls"):
+        scheme, rest = schemes[0] if schemes else "", address
+    if scheme not in schemes:
         return None
     host, colon, port = rest.rpartition(":")
     host = host.strip("[]")

@@ -377,7 +377,7 @@ def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
     ("thread" or "process"), branch (the task returns the downstream key or keys to follow),
     cache (True, or a dict of the YAML `cache:` fields), cache_key (a function or a template
     such as "{{ params.day }}"), cache_ttl ("1h" or seconds), cache_include_code,
-    refresh_cache: see `baton.model.cache`; compute (where it runs: "dask", or
+    refresh_cache: see `baton.model.cache`; compute (where it runs: "dask", "ray", or
     {"backend": "dask", "address": "tcp://host:8786"}; see `baton.model.compute`).
     """
     if fn is not None:

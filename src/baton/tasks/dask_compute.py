@@ -4,7 +4,7 @@ waits, holding no worker slot.
 First run of an attempt: submit `remote_call.call(function, args, kwargs)` under the key
 `baton-<attempt id>` (its declared resources as Dask worker resources), publish the future
 as a dataset of that name, and defer. The future's done-callback wakes the task run through
-the store (`TaskContext.watch_remote`); a slow re-check (`RECHECK`) is the fallback.
+the store (`TaskContext.watch_remote`); a slow re-check (`compute.RECHECK`) is the fallback.
 Resumed: take the future (this process's, or the published one from the cluster when
 another process resumes it), write what the function printed and logged into the attempt's
 log, and return its result or raise its error.
@@ -19,22 +19,20 @@ dropped with the released key.
 from __future__ import annotations
 
 import contextlib
-import math
-import os
 import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, NoReturn
 
-from baton.errors import Skip, TaskTimeout
+from baton.errors import TaskTimeout
 from baton.model.context import TaskContext
 from baton.model.resources import Resources
 from baton.model.states import ErrorKind
-from baton.tasks import remote_call
-from baton.tasks.base import Defer, TaskFailed
+from baton.tasks import compute, remote_call
+from baton.tasks.base import TaskFailed
 
-RECHECK = 30.0  # seconds: a waiting task looks at its future again, woken or not (default)
 CONNECT_TIMEOUT = 10.0  # seconds to connect to a scheduler
 KEY_PREFIX = "baton-"
 
@@ -133,34 +131,21 @@ class _Client:
                 )
 
 
-def execute(
-    ctx: TaskContext, function: str, address: str, args: list[Any], kwargs: dict[str, Any]
-) -> Any:
-    """Submit the call (first run of the attempt) or read how it ended (resumed)."""
-    if ctx.resume_state is None:
-        _submit(ctx, function, address, args, kwargs)
-    return _resume(ctx, ctx.resume_state)
-
-
-def _submit(
+def submit(
     ctx: TaskContext, function: str, address: str, args: list[Any], kwargs: dict[str, Any]
 ) -> NoReturn:
-    if any(a is ctx for a in (*args, *kwargs.values())):
-        raise TaskFailed(
-            "a task that runs on Dask cannot take the attempt's `context`: it stays in the "
-            "baton worker",
-            retryable=False,
-        )
+    """Send the call to the Dask scheduler and defer (the first run of an attempt)."""
     client = _client(address)
     key = KEY_PREFIX + ctx.attempt_id
     since = time.time()
     future = client.submit(key, function, args, kwargs, resources=_resources(ctx.resources))
     print(f"submitted to the Dask scheduler at {address} as key {key}", flush=True)
-    ctx.on_interrupt(lambda _: _cancel_soon(client, key))
+    ctx.on_interrupt(lambda _: compute.in_thread(lambda: _cancel(client, key)))
     _defer(ctx, client, future, {"key": key, "address": address, "since": since})
 
 
-def _resume(ctx: TaskContext, state: dict[str, Any]) -> Any:
+def resume(ctx: TaskContext, state: dict[str, Any]) -> Any:
+    """How the call ended (its result, or its error raised); defers again if it goes on."""
     key, address = state["key"], state["address"]
     with _lock:
         mine = _clients.get(address)
@@ -177,10 +162,9 @@ def _resume(ctx: TaskContext, state: dict[str, Any]) -> Any:
             "baton worker that submitted it restarted)",
             error_kind=ErrorKind.LOST,
         )
-    ctx.on_interrupt(lambda _: _cancel_soon(client, key))
+    ctx.on_interrupt(lambda _: compute.in_thread(lambda: _cancel(client, key)))
     if not future.done():
-        deadline = state["since"] + ctx.timeout if ctx.timeout is not None else None
-        if deadline is not None and time.time() >= deadline:
+        if compute.timed_out(ctx, state):
             _cancel(client, key)
             raise TaskTimeout(f"Dask key {key} did not end within {ctx.timeout:g}s")
         _defer(ctx, client, future, state)
@@ -191,13 +175,11 @@ def _resume(ctx: TaskContext, state: dict[str, Any]) -> Any:
 def _defer(ctx: TaskContext, client: _Client, future: Any, state: dict[str, Any]) -> NoReturn:
     """Wait without a slot until the future ends (or the timeout, or the re-check)."""
     key = state["key"]
-    if ctx.watch_remote is not None:
-        wake = ctx.watch_remote(lambda: _cancel(client, key))
+
+    def on_done(wake: Callable[[], None]) -> None:
         future.add_done_callback(lambda _: wake())
-    wake_at = time.time() + _recheck()
-    if ctx.timeout is not None:
-        wake_at = min(wake_at, state["since"] + ctx.timeout)
-    raise Defer(wake_at=wake_at, state=state)
+
+    compute.defer(ctx, on_done, lambda: _cancel(client, key), state, "dask")
 
 
 def _cancel(client: _Client, key: str) -> None:
@@ -208,44 +190,10 @@ def _cancel(client: _Client, key: str) -> None:
         print(f"baton: cancelling Dask key {key}: {exc}", file=sys.stderr, flush=True)
 
 
-def _cancel_soon(client: _Client, key: str) -> None:
-    """`_cancel` in a thread of its own: an interrupt comes from the worker's loop, which
-    must not wait for the cluster."""
-    threading.Thread(target=_cancel, args=(client, key), daemon=True).start()
-
-
-def _recheck() -> float:
-    """Seconds between looks at a future nobody woke its task for (BATON_DASK_RECHECK):
-    after the worker that submitted it died, how long until another resumes it."""
-    text = os.environ.get("BATON_DASK_RECHECK")
-    if text is None:
-        return RECHECK
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not 0 < seconds < math.inf:
-        raise TaskFailed(
-            f"BATON_DASK_RECHECK must be a number of seconds > 0, got {text!r}", retryable=False
-        )
-    return seconds
-
-
 def _outcome(future: Any, key: str, address: str) -> Any:
     status = future.status
     if status == "finished":
-        done = future.result()
-        print(done["log"], end="" if done["log"].endswith("\n") or not done["log"] else "\n")
-        if done["ok"]:
-            print(f"Dask key {key} succeeded")
-            return done["value"]
-        if "baton.errors.Skip" in done["types"]:
-            raise Skip(done["error"].partition(": ")[2])
-        raise TaskFailed(
-            f"{done['error']} (on Dask, key {key})",
-            error_types=tuple(done["types"]),
-            traceback=done["traceback"],
-        )
+        return compute.outcome(future.result(), "Dask", key)
     if status == "error":
         exc = future.exception()
         name = type(exc).__name__

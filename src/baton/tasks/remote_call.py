@@ -73,7 +73,8 @@ class _Router(io.TextIOBase):
     def write(self, s: str) -> int:
         target = self.baton_buffers.get(threading.get_ident())
         if target is None:
-            return int(self.fallback.write(s))
+            written = self.fallback.write(s)
+            return len(s) if written is None else int(written)  # Ray's streams return None
         return target.write(s)
 
     def flush(self) -> None:

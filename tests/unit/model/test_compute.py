@@ -6,7 +6,7 @@ import pytest
 
 from baton import flow, task
 from baton.errors import DefinitionError
-from baton.model.compute import parse_compute, split_address, with_default
+from baton.model.compute import parse_compute, runs_remotely, split_address, with_default
 from baton.model.yaml_spec import load_yaml_flow
 
 
@@ -23,11 +23,13 @@ def test_forms_are_stored_one_way():
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("ray", "'compute.backend' ray: the ray backend is not available"),
+        ({"backend": "ray", "address": "tcp://h:1"}, "must be a ray address such as ray://"),
+        ({"backend": "ray", "address": "ray://h"}, "must be a ray address such as ray://"),
+        ({"backend": "dask", "address": "auto"}, "must be a dask address such as tcp://"),
         ("dusk", "did you mean 'dask'?"),
         ({"backend": "dask", "adress": "x"}, "unknown field(s) adress"),
-        ({"backend": "dask", "address": "http://h:1"}, "must be a scheduler address"),
-        ({"backend": "dask", "address": "h:99999"}, "must be a scheduler address"),
+        ({"backend": "dask", "address": "http://h:1"}, "must be a dask address"),
+        ({"backend": "dask", "address": "h:99999"}, "must be a dask address"),
         ({"backend": "local", "address": "tcp://h:1"}, "means nothing to the local backend"),
         (3, "must be a backend name"),
     ],
@@ -43,6 +45,20 @@ def test_addresses():
     assert split_address("sched:8786") == ("sched", 8786)
     assert split_address("tls://[::1]:1") == ("::1", 1)
     assert split_address("tcp://nohost") is None
+    assert split_address("ray://head:10001", ("ray",)) == ("head", 10001)
+    assert split_address("head:10001", ("ray",)) == ("head", 10001)
+    assert split_address("tcp://head:10001", ("ray",)) is None
+
+
+def test_ray_takes_its_addresses_and_auto():
+    assert parse_compute({"backend": "ray", "address": "auto"}) == {
+        "backend": "ray",
+        "address": "auto",
+    }
+    assert parse_compute({"backend": "ray", "address": "ray://h:10001"})["address"] == (
+        "ray://h:10001"
+    )
+    assert runs_remotely({"compute": {"backend": "ray"}})
 
 
 def test_a_flow_default_applies_to_python_tasks_that_name_none():
@@ -81,5 +97,6 @@ def test_decorators_take_compute_on_tasks_and_flows():
     assert configs["remote"]["compute"] == {"backend": "dask", "address": "tcp://h:1"}
     assert configs["here"]["compute"] == {"backend": "dask"}
 
-    with pytest.raises(DefinitionError, match=r"task 'bad'.*'compute\.backend' ray"):
-        task(name="bad", compute="ray")(here.fn)
+    with pytest.raises(DefinitionError, match=r"task 'bad'.*'compute\.backend' must be one of"):
+        task(name="bad", compute="rya")(here.fn)
+    assert task(name="on_ray", compute="ray")(here.fn).compute == {"backend": "ray"}
