@@ -288,7 +288,8 @@ def test_an_approval_waiting_is_told_once_with_a_link_to_its_task(
     assert (waiting["prompt"], waiting["approvers"]) == ("Ship it?", ["alice"])
     assert waiting["task"]["key"] == "ok" and waiting["on_timeout"] == "approve"
     assert waiting["deadline"].endswith("Z")
-    assert message.summary(waiting) == f"flow gate run {run['id']}: task ok is waiting for an approval"
+    said = message.summary(waiting)
+    assert said == f"flow gate run {run['id']}: task ok is waiting for an approval"
     assert "Approve or reject: " + waiting["url"] in message.text(waiting)
     assert len(hooks.received) == 2  # told once
 
