@@ -254,6 +254,32 @@ def test_trigger_checks_params_and_names_each_bad_one(client_for, define, store)
     assert client_for("viewer").post("/api/v1/flows/needs/runs", json={}).status_code == 403
 
 
+def test_trigger_takes_a_logical_date_and_a_note(client_for, define, store):
+    define(shell_flow("dated"))
+    operator = client_for("operator", "olga")
+    r = operator.post(
+        "/api/v1/flows/dated/runs",
+        json={"logical_date": "2024-06-01T02:00:00+02:00", "note": "backfilling June"},
+    )
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert run["logical_date"] == "2024-06-01T00:00:00.000000Z"
+    assert run["trigger_info"] == {"user": "olga", "note": "backfilling June"}
+    # No zone: UTC. One run per flow and logical date.
+    naive = operator.post("/api/v1/flows/dated/runs", json={"logical_date": "2024-06-01T00:00"})
+    assert naive.status_code == 409, naive.text
+    for body, field in [
+        ({"logical_date": "yesterday"}, "logical_date"),
+        ({"logical_date": 10**30}, "logical_date"),
+        ({"note": "x" * 2001}, "note"),
+        ({"note": 5}, "note"),
+    ]:
+        bad = operator.post("/api/v1/flows/dated/runs", json=body)
+        assert bad.status_code == 422, (body, bad.text)
+        assert bad.json()["detail"][0]["loc"] == ["body", field]
+    assert len(store.read().runs()) == 1
+
+
 def test_a_triggered_run_runs_on_the_servers_worker(
     client_for, define, worker, settings, wait_until
 ):

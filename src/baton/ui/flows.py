@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from baton.errors import InputError, NotFoundError
 from baton.execution import partition_views
 from baton.execution.secrets import Secrets
 from baton.model import triggers
@@ -90,6 +91,7 @@ def flow(
     rows: str = "",
     parts: str = "",
     unfold: str = "",
+    rerun: str = "",
 ) -> HTMLResponse:
     ui = web.ui_of(request)
     with web.reading(request) as read:
@@ -100,6 +102,7 @@ def flow(
         versions = read.flow_versions(name)
         runs = read.runs(flow=name, limit=GRID_RUNS + 1, after=_cursor(read, name, before))
         chosen = _chosen_run(read, name, run, runs)
+        again = _rerun_of(read, name, rerun)
         shown_version: str = row.latest_version
         if version in {v["id"] for v in versions}:
             shown_version = str(version)
@@ -155,7 +158,8 @@ def flow(
             "partitions": latest.partitions.type if latest.partitions else None,
         },
         part_strip=part_strip,
-        params=_param_fields(latest, ui.secrets),
+        params=_param_fields(latest, ui.secrets, json.loads(again.params) if again else None),
+        rerun=again,
         dag={
             **dag.data(ui.drawing(spec, graph, shown_version, shown), chosen_states, href),
             "chips": dag.chips(spec),
@@ -215,20 +219,43 @@ def _states_by_key(task_runs: list[TaskRunRow]) -> dict[str, list[str]]:
     return states
 
 
-def _param_fields(spec: FlowSpec, secrets: Secrets) -> list[dict[str, Any]]:
-    """The trigger form's fields: one per param, typed, with its default filled in (masked:
-    the form sends only the fields changed, so a masked default is never sent back)."""
+def _rerun_of(read: Tx, flow: str, run_id: str) -> RunRow | None:
+    """The run whose params `?rerun=ID` fills the trigger form with (one of this flow's)."""
+    if not run_id or len(run_id) > 64:
+        return None
+    try:
+        row = read.run(read.resolve_run_id(run_id))
+    except (NotFoundError, InputError):
+        return None
+    return row if row.flow_name == flow else None
+
+
+def _as_text(value: Any, param_type: str) -> str:
+    """A param value as the form's field holds it."""
+    if value is None:
+        return ""
+    if param_type in ("array", "object", "any") and not isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _param_fields(
+    spec: FlowSpec, secrets: Secrets, again: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The trigger form's fields: one per param, in declared order, typed, with its default
+    filled in (masked: the form sends only the fields changed, so a masked default is never
+    sent back); `again`, the params of a run to start again, fill the fields instead where
+    they hold no secret (a masked value must not be sent back as the value)."""
     fields = []
     for name, p in spec.ordered_params():
-        default = p.default
-        if default is None:
-            text = ""
-        elif p.type in ("array", "object", "any") and not isinstance(default, str):
-            text = json.dumps(default)
-        elif isinstance(default, bool):
-            text = "true" if default else "false"
-        else:
-            text = str(default)
+        text = _as_text(p.default, p.type)
+        value = text
+        if again is not None and name in again:
+            earlier = _as_text(again[name], p.type)
+            if secrets.mask(earlier) == earlier:
+                value = earlier
         fields.append(
             {
                 "name": name,
@@ -236,7 +263,8 @@ def _param_fields(spec: FlowSpec, secrets: Secrets) -> list[dict[str, Any]]:
                 "item_type": p.items,
                 "required": p.required,
                 "description": p.description,
-                "value": secrets.mask(text),
+                "value": secrets.mask(value),
+                "default": secrets.mask(text),
                 "has_default": p.default is not None,
             }
         )

@@ -120,6 +120,7 @@ def run(
     pages = max(1, -(-len(listed) // TASKS_PAGE))
     shown = min(views.whole(page), pages - 1)
     secrets = ui.secrets
+    info = json.loads(row.trigger_info) if row.trigger_info else None
     return web.page(
         request,
         "run.html",
@@ -127,9 +128,8 @@ def run(
         nav="runs",
         run=row,
         params=secrets.mask_json(json.loads(row.params)),
-        trigger=views.trigger_text(
-            row.trigger, json.loads(row.trigger_info) if row.trigger_info else None
-        ),
+        trigger=views.trigger_text(row.trigger, info),
+        note=secrets.mask(str(info["note"])) if info and info.get("note") else None,
         related=related,
         dag={
             **dag.data(

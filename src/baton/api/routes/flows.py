@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Query, Request, Response
@@ -121,6 +122,14 @@ class TriggerIn(BaseModel):
         max_length=MAX_KEY,
         description="the key a run of a partitioned flow processes (a time-partitioned flow"
         " defaults to the partition that closed last)",
+    )
+    logical_date: datetime | None = Field(
+        default=None,
+        description="the date the run is for (ISO 8601; no zone: UTC), as a scheduled run has;"
+        " one run per flow and logical date (409 for a second)",
+    )
+    note: str | None = Field(
+        default=None, max_length=2000, description="why it was started, shown with the run"
     )
 
 
@@ -256,8 +265,9 @@ def trigger(
             flow.latest_version,
             values,
             trigger="api",
-            trigger_info={"user": caller.user},
+            trigger_info={"user": caller.user, **({"note": body.note} if body.note else {})},
             partition=body.partition,
+            logical_date=_timestamp(body.logical_date),
         )
     except InputError as exc:  # only the partition is checked there
         raise invalid((("body", "partition"), str(exc), "value_error")) from None
@@ -265,6 +275,12 @@ def trigger(
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 async def _save(

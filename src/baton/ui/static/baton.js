@@ -145,7 +145,7 @@
       event.preventDefault();
       const flow = triggerForm.dataset.trigger;
       const params = {};
-      for (const field of $$("[data-param]:not([data-partition])", triggerForm)) {
+      for (const field of $$("[data-param]:not([data-partition]):not([data-extra])", triggerForm)) {
         // Only what was changed: a param left at its default gets it from the server.
         const input = $("[name]", field);
         if (input.value !== input.dataset.default && input.value.trim() !== "") {
@@ -155,6 +155,17 @@
       const body = { params };
       const partition = $("[data-partition] input", triggerForm);
       if (partition && partition.value.trim() !== "") body.partition = partition.value.trim();
+      for (const name of ["logical_date", "note"]) {
+        const input = $(`[name="${name}"]`, triggerForm);
+        if (input && input.value.trim() !== "") body[name] = input.value.trim();
+      }
+      if (rawMode()) {
+        try { body.params = JSON.parse($("[name=raw]", triggerForm).value || "{}"); }
+        catch (e) { showErrors(triggerForm, {}, `params: not JSON (${e.message})`); return; }
+        if (body.params === null || typeof body.params !== "object" || Array.isArray(body.params)) {
+          showErrors(triggerForm, {}, "params: a JSON object, {\"name\": value, ...}"); return;
+        }
+      }
       showErrors(triggerForm, {}, "");
       const button = $("button[type=submit]", triggerForm);
       button.disabled = true;
@@ -170,7 +181,7 @@
           for (const e of detail) {
             const loc = e.loc || [];
             const i = loc.indexOf("params");
-            const name = i >= 0 ? loc[i + 1] : loc[1] === "partition" ? "partition" : undefined;
+            const name = i >= 0 ? loc[i + 1] : ["partition", "logical_date", "note"].includes(loc[1]) ? loc[1] : undefined;
             if (name !== undefined && $(`[data-param="${CSS.escape(name)}"]`, triggerForm)) {
               byField[name] = (byField[name] ? byField[name] + "; " : "") + e.msg;
             } else {
@@ -184,6 +195,41 @@
       }
     });
   }
+
+  // Raw JSON mode: the params as one object, from and back to the fields.
+  const rawMode = () => triggerForm && !$("[data-raw]", triggerForm).hidden;
+  const rawToggle = triggerForm && $("[data-raw-toggle]", triggerForm);
+  if (rawToggle) rawToggle.addEventListener("click", () => {
+    const raw = $("[data-raw]", triggerForm);
+    const fields = $$("[data-param]:not([data-partition]):not([data-extra])", triggerForm);
+    if (!rawMode()) {
+      const values = {};
+      for (const field of fields) {
+        const input = $("[name]", field);
+        if (input.value.trim() === "") continue;
+        let v = input.value;
+        try { v = JSON.parse(v); } catch (e) { /* a string stays a string */ }
+        values[field.dataset.param] = v;
+      }
+      $("textarea", raw).value = JSON.stringify(values, null, 2);
+    } else {
+      let values;
+      try { values = JSON.parse($("textarea", raw).value || "{}"); }
+      catch (e) { showErrors(triggerForm, {}, `params: not JSON (${e.message})`); return; }
+      for (const field of fields) {
+        const v = values[field.dataset.param];
+        if (v !== undefined) $("[name]", field).value = typeof v === "string" ? v : JSON.stringify(v);
+      }
+      showErrors(triggerForm, {}, "");
+    }
+    const on = !rawMode();
+    raw.hidden = !on;
+    for (const field of fields) field.hidden = on;
+    rawToggle.setAttribute("aria-pressed", String(on));
+  });
+  // `?rerun=RUN`: the form opens filled in with that run's params.
+  const openNow = $("dialog[data-open-now]");
+  if (openNow) openNow.showModal();
 
   function showErrors(form, byField, rest) {
     for (const field of $$("[data-param]", form)) {
