@@ -313,6 +313,15 @@ async def _yaml_text(request: Request) -> str:
 
 def _define(store: Store, text: str, name: str | None) -> tuple[bool, str]:
     """Check and deploy the flow a YAML text defines; (whether it is new, its name)."""
+    flow = checked_yaml(text, name)
+    new = store.read().flow(flow.spec.name) is None
+    deploy(store, [flow])
+    return new, flow.spec.name
+
+
+def checked_yaml(text: str, name: str | None = None) -> LoadedFlow:
+    """The flow a YAML text sent to the server defines, checked as a deploy checks it (and,
+    with `name`, that it is that flow); DefinitionError (with its line) or InputError."""
     try:
         spec = yaml_spec.load_yaml_flow(text, file=BODY)
     except RecursionError:
@@ -334,9 +343,7 @@ def _define(store: Store, text: str, name: str | None) -> tuple[bool, str]:
             )
     flow = LoadedFlow(spec)
     loader.check(flow, file=BODY)
-    new = store.read().flow(spec.name) is None
-    deploy(store, [flow])
-    return new, spec.name
+    return flow
 
 
 def _flow(store: Store, name: str, secrets: Secrets) -> dict[str, Any]:
