@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +26,8 @@ from baton.ui.web import Viewer
 router = APIRouter(include_in_schema=False)
 FLOWS_PAGE = 50
 STRIP = 20  # runs in a flow's strip on the flows page
-GRID_RUNS = 20  # runs (columns) in a flow's runs grid
+GRID_RUNS = 25  # runs (columns) in a flow's runs grid, unless the page asks for more
+GRID_CHOICES = (25, 50, 100)
 GRID_TASKS = 60  # tasks (rows) per page of the grid
 FILTERS = {"all": None, "active": False, "paused": True}
 
@@ -92,15 +94,17 @@ def flow(
     parts: str = "",
     unfold: str = "",
     rerun: str = "",
+    cols: str = "",
 ) -> HTMLResponse:
     ui = web.ui_of(request)
+    width = next((n for n in GRID_CHOICES if cols == str(n)), GRID_RUNS)
     with web.reading(request) as read:
         found = read.flow_rows(name=name, limit=1)
         if not found:
             return web.not_found(request, f"There is no flow named “{name}”.")
         row = found[0]
         versions = read.flow_versions(name)
-        runs = read.runs(flow=name, limit=GRID_RUNS + 1, after=_cursor(read, name, before))
+        runs = read.runs(flow=name, limit=width + 1, after=_cursor(read, name, before))
         chosen = _chosen_run(read, name, run, runs)
         again = _rerun_of(read, name, rerun)
         shown_version: str = row.latest_version
@@ -113,9 +117,9 @@ def flow(
         graph = validate(spec, {t.type for t in spec.tasks})
         coloured = chosen if chosen and chosen.version_id == shown_version else None
         chosen_states = _states_by_key(read.task_runs(coloured.id)) if coloured else {}
-        grid_runs = list(reversed(runs[:GRID_RUNS]))  # oldest on the left
+        grid_runs = list(reversed(runs[:width]))  # oldest on the left
         first = min(views.whole(rows), len(graph.order) - 1)
-        grid_keys = list(graph.order[first : first + GRID_TASKS])
+        grid_keys = list(_grid_order(spec, graph.order)[first : first + GRID_TASKS])
         cells = read.task_states([r.id for r in grid_runs], grid_keys)
         keys = (
             partition_views.flow_partitions(read, latest, time.time())
@@ -173,7 +177,11 @@ def flow(
         spec_json=json.dumps(ui.secrets.mask_json(spec.to_builtins()), indent=2),
         chosen=chosen,
         coloured=coloured is not None,
-        recent=runs[:GRID_RUNS],
+        recent=runs[:width],
+        grid_heads=_grid_heads(grid_runs, time.time()),
+        grid_rows=_grid_rows(spec, grid_keys, grid),
+        grid_cols=width,
+        grid_choices=GRID_CHOICES,
         grid_runs=grid_runs,
         grid_keys=grid_keys,
         grid={
@@ -185,7 +193,7 @@ def flow(
         rows_first=first,
         rows_total=len(graph.order),
         rows_page=GRID_TASKS,
-        older=runs[GRID_RUNS - 1].id if len(runs) > GRID_RUNS else None,
+        older=runs[width - 1].id if len(runs) > width else None,
         before=before,
     )
 
@@ -217,6 +225,61 @@ def _states_by_key(task_runs: list[TaskRunRow]) -> dict[str, list[str]]:
     for t in task_runs:
         states.setdefault(t.task_key, []).append(t.state)
     return states
+
+
+def _grid_order(spec: FlowSpec, order: Sequence[str]) -> list[str]:
+    """The grid's rows: the graph's order, a group's tasks together where its first is."""
+    group = {t.key: t.group for t in spec.tasks}
+    out: list[str] = []
+    placed: set[str] = set()
+    for k in order:
+        g = group.get(k)
+        if g is None:
+            out.append(k)
+        elif g not in placed:
+            placed.add(g)
+            out += [m for m in order if group.get(m) == g]
+    return out
+
+
+def _grid_rows(
+    spec: FlowSpec, keys: list[str], cells: dict[str, dict[str, list[Row]]]
+) -> list[dict[str, Any]]:
+    """The grid's rows: a task each, under a header row for each group, whose cells roll up
+    its tasks' states in each run."""
+    group = {t.key: t.group for t in spec.tasks}
+    rows: list[dict[str, Any]] = []
+    for k in keys:
+        g = group.get(k)
+        if g is not None and (not rows or rows[-1].get("group") != g):
+            members = [m for m in keys if group.get(m) == g]
+            by_run: dict[str, list[str]] = {}
+            for m in members:
+                for run_id, found in cells.get(m, {}).items():
+                    by_run.setdefault(run_id, []).extend(c["state"] for c in found)
+            rolled = {run_id: views.rollup(states) for run_id, states in by_run.items()}
+            rows.append({"head": g, "group": g, "members": members, "cells": rolled})
+        rows.append({"key": k, "group": g, "head": None})
+    return rows
+
+
+def _grid_heads(runs: list[RunRow], now: float) -> list[dict[str, Any]]:
+    """Each run's column head: its date (the logical date when it has one), and a bar as
+    long as its duration next to the longest in view."""
+    spans = [
+        ((r.ended_at or now) - r.started_at) if r.started_at is not None else 0.0 for r in runs
+    ]
+    longest = max(spans, default=0.0) or 1.0
+    return [
+        {
+            "run": r,
+            "at": r.logical_date if r.logical_date is not None else r.created_at,
+            "logical": r.logical_date is not None,
+            "seconds": span,
+            "pct": max(4, round(100 * span / longest)) if r.started_at is not None else 0,
+        }
+        for r, span in zip(runs, spans, strict=True)
+    ]
 
 
 def _rerun_of(read: Tx, flow: str, run_id: str) -> RunRow | None:
