@@ -122,7 +122,7 @@ def test_operator_triggers_watches_and_repairs_a_run(
     # The flow page shows both runs in its grid (with the one its schedule started).
     page.goto(f"{server.url}/flows/orders_daily")
     for run in (run_id, repair_id):
-        expect(page.locator(f'.grid thead a.run-head[href="/runs/{run}"]')).to_have_count(1)
+        expect(page.locator(f'.grid thead a.run-bar[href="/runs/{run}"]')).to_have_count(1)
     expect(page.locator(f'.grid a.dot.st-failed[href^="/runs/{run_id}/"]')).to_have_count(1)
     expect(page.locator(f'.grid a.dot.st-succeeded[href^="/runs/{repair_id}/"]')).to_have_count(6)
     shot(page, "10-flow-with-runs")
