@@ -9,13 +9,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from baton.execution.secrets import Secrets
-from baton.ui import admin, assets, flows, runs, web
+from baton.ui import admin, assets, diff, flows, runs, web
 
 
 def install(app: FastAPI) -> None:
     """Add the UI's pages (at /) and static files (at /static) to the API's app."""
     ui = app.state.ui = web.UI(Secrets.load(app.state.settings))
-    for module in (admin, assets, flows, runs):
+    for module in (admin, assets, diff, flows, runs):
         app.include_router(module.router)
     app.mount("/static", ui.static, name="static")
     app.add_exception_handler(web.SignInRequired, web.sign_in_redirect)

@@ -18,7 +18,7 @@ from baton.model.graph import validate
 from baton.model.spec import FlowSpec
 from baton.store.records import RunRow, TaskRunRow
 from baton.store.store import Row, Tx
-from baton.ui import dag, partitions, views, web
+from baton.ui import dag, diff, partitions, views, web
 from baton.ui.web import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -159,6 +159,7 @@ def flow(
         },
         asset_io=[(t.key, t.inputs, t.outputs) for t in spec.tasks if t.inputs or t.outputs],
         shown_version=shown_version,
+        older_definition=diff.older_definition(spec, latest),
         versions=versions,
         spec_json=json.dumps(ui.secrets.mask_json(spec.to_builtins()), indent=2),
         chosen=chosen,
