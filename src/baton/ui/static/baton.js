@@ -77,6 +77,15 @@
 
   // -- small behaviours --------------------------------------------------------------------
 
+  // The menu of a narrow window (the side bar folded into a top bar).
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-menu]");
+    if (!button) return;
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    button.closest(".side").classList.toggle("open", open);
+  });
+
   document.addEventListener("change", async (event) => {
     const el = event.target;
     if (el.matches("[data-autosubmit]")) el.form.submit();
@@ -315,10 +324,11 @@
     }
 
     // A small graph gets a box its size; a big one opens readable at its start, not as dust.
+    // A phone's narrow box shows a whole small flow at once, smaller (its tasks are tapped).
     const [vw, vh] = size();
     const fits = Math.min(1, vw / w);
     if (h * fits + 24 < vh) view.style.height = `${Math.max(140, Math.ceil(h * fits) + 24)}px`;
-    if (Math.min(vw / w, view.clientHeight / h) >= 0.6) fit();
+    if (Math.min(vw / w, view.clientHeight / h) >= (vw < 600 ? 0.2 : 0.6)) fit();
     else { s = 0.75; x = 12; y = 12; redraw(); }
 
     let drag = null, moved = false;

@@ -1,0 +1,157 @@
+"""Round 2 of the UI in a real browser: phone and tablet layouts (no sideways scrolling, a
+folding menu, tables that scroll in their card, a graph that fits), light and dark, and a
+flow's version diff reached from the "showing version" note."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+
+from waiting import wait_until
+
+Shot = Callable[..., None]
+Server = Any
+SIZES = {"phone": (390, 844), "tablet": (768, 1024)}
+
+
+def sign_in(page: Page, server: Server, token: str) -> None:
+    page.goto(f"{server.url}/login")
+    page.fill("input[name=token]", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/flows")
+
+
+def finished_run(server: Server, token: str) -> str:
+    headers = {"Authorization": f"Bearer {token}"}
+    made = httpx.post(
+        f"{server.url}/api/v1/flows/orders_daily/runs", json={"params": {}}, headers=headers
+    )
+    assert made.status_code == 201, made.text
+    run_id: str = made.json()["id"]
+
+    def ended() -> bool:
+        r = httpx.get(f"{server.url}/api/v1/runs/{run_id}", headers=headers)
+        return r.json()["state"] in ("succeeded", "failed")
+
+    wait_until(ended, what="the run to end")
+    return run_id
+
+
+def test_phone_and_tablet_layouts(server: Server, browser: Browser, shot: Shot) -> None:
+    token = server.token("phil", "admin")
+    run_id = finished_run(server, token)
+    pages = {
+        "flows": "/flows",
+        "flow": "/flows/orders_daily",
+        "runs": "/runs",
+        "run": f"/runs/{run_id}",
+        "task": f"/runs/{run_id}/tasks/quality_check",
+        "workers": "/workers",
+        "diff": "/flows/orders_daily/diff",
+    }
+    errors: list[str] = []
+    for scheme in ("light", "dark"):
+        for size, (width, height) in SIZES.items():
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, color_scheme=scheme
+            )
+            page = context.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            sign_in(page, server, token)
+            for name, path in pages.items():
+                page.goto(server.url + path)
+                # Nothing sideways: the page is as wide as the window.
+                wide = page.evaluate("document.documentElement.scrollWidth")
+                assert wide <= width, (name, size, wide)
+                # The side bar is a top bar; the page's content takes the whole width.
+                box = page.locator("main").bounding_box()
+                assert box and box["width"] >= width - 2, (name, size, box)
+                expect(page.locator(".side li a[href='/runs']")).to_be_hidden()
+                shot(page, f"r2-{name}-{size}-{scheme}", full_page=False)
+            # The menu folds out, and its links work.
+            page.goto(server.url + "/flows")
+            toggle = page.locator("[data-menu]")
+            expect(toggle).to_have_attribute("aria-expanded", "false")
+            toggle.click()
+            expect(toggle).to_have_attribute("aria-expanded", "true")
+            expect(page.locator(".side .me")).to_be_visible()
+            shot(page, f"r2-menu-{size}-{scheme}", full_page=False)
+            page.locator(".side li a[href='/runs']").click()
+            page.wait_for_url(f"{server.url}/runs")
+            expect(page.locator(".side li a[href='/flows']")).to_be_hidden()  # closed again
+            if size == "phone":
+                # A wide table scrolls inside its card, not the page.
+                page.goto(server.url + "/flows")
+                table = page.locator("table.flows")
+                assert table.evaluate("t => t.scrollWidth > t.clientWidth")
+                assert table.evaluate("t => getComputedStyle(t).overflowX") == "auto"
+            # The run's small graph fits its box: every task is in view.
+            page.goto(f"{server.url}/runs/{run_id}")
+            view = page.locator(".dag-view").bounding_box()
+            assert view
+            nodes = page.locator(".dag-view .n")
+            expect(nodes).to_have_count(6)
+            for node in nodes.all():
+                b = node.bounding_box()
+                assert (
+                    b
+                    and view["x"] <= b["x"]
+                    and b["x"] + b["width"] <= view["x"] + view["width"] + 1
+                ), (size, b, view)
+            context.close()
+            assert not errors, errors
+
+
+def test_a_wide_window_keeps_the_side_bar(server: Server, page: Page) -> None:
+    sign_in(page, server, server.token("wendy", "viewer"))
+    expect(page.locator(".side li a[href='/runs']")).to_be_visible()
+    expect(page.locator("[data-menu]")).to_be_hidden()
+    side = page.locator("nav.side").bounding_box()
+    assert side and side["width"] == 216 and side["height"] >= 900
+
+
+def test_a_run_of_an_older_definition_links_to_what_changed(
+    server: Server, page: Page, shot: Shot
+) -> None:
+    operator = server.token("otto", "operator")
+    editor = server.token("edna", "editor")
+    old_run = finished_run(server, operator)
+    flow = (server.cwd / "flows" / "orders.yaml").read_text()
+    changed = flow.replace('command: "echo report"', 'command: "echo the report, changed"')
+    changed += (
+        '  - key: publish\n    type: shell\n    command: "echo publish"\n    depends_on: [report]\n'
+    )
+    r = httpx.post(
+        f"{server.url}/api/v1/flows",
+        content=changed,
+        headers={"Authorization": f"Bearer {editor}", "Content-Type": "application/yaml"},
+    )
+    assert r.status_code in (200, 201), r.text
+    sign_in(page, server, operator)
+
+    page.goto(f"{server.url}/flows/orders_daily?run={old_run}")
+    note = page.locator("[data-older-version]")
+    expect(note).to_contain_text(f"the version run {old_run[:8]} ran")
+    note.get_by_role("link", name="What changed since").click()
+    page.wait_for_url(re.compile(r"/flows/orders_daily/diff\?from=\w+&to=\w+"))
+    summary = page.locator("[data-diff-summary]")
+    expect(summary).to_contain_text("Tasks added: publish")
+    expect(summary).to_contain_text("Tasks changed: report")
+    expect(page.locator("[data-diff] .add", has_text="echo the report, changed")).to_have_count(1)
+    expect(page.locator("[data-diff] .del", has_text='"echo report"')).to_have_count(1)
+    shot(page, "r2-diff")
+    # Picking the same version on both sides: nothing to compare.
+    to = page.locator("#diff-to").input_value()
+    page.select_option("#diff-from", to)
+    page.wait_for_url(re.compile(rf"from={to}"))
+    expect(page.locator("main")).to_contain_text("nothing to compare")
+
+    # The latest run ran the latest definition: no note.
+    new_run = finished_run(server, operator)
+    page.goto(f"{server.url}/flows/orders_daily?run={new_run}")
+    expect(page.locator("h1")).to_have_text("orders_daily")
+    expect(page.locator("[data-older-version]")).to_have_count(0)
