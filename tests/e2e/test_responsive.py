@@ -155,3 +155,71 @@ def test_a_run_of_an_older_definition_links_to_what_changed(
     page.goto(f"{server.url}/flows/orders_daily?run={new_run}")
     expect(page.locator("h1")).to_have_text("orders_daily")
     expect(page.locator("[data-older-version]")).to_have_count(0)
+
+
+def test_times_show_their_zone_in_the_zone_the_user_chose(
+    server: Server, browser: Browser, shot: Shot
+) -> None:
+    editor = server.token("zoe", "editor")
+    r = httpx.post(
+        f"{server.url}/api/v1/flows",
+        content="name: paris_nightly\nschedule: {cron: '0 2 * * *', timezone: Europe/Paris}\n"
+        "tasks: [{key: a, type: shell, command: 'true'}]\n",
+        headers={"Authorization": f"Bearer {editor}", "Content-Type": "application/yaml"},
+    )
+    assert r.status_code in (200, 201), r.text
+    run_id = finished_run(server, server.token("omar", "operator"))
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 960}, timezone_id="America/New_York"
+    )
+    page = context.new_page()
+    sign_in(page, server, editor)
+    page.goto(f"{server.url}/runs/{run_id}")
+    created = page.locator(".facts time").first
+    utc = created.inner_text()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", utc), utc
+    when = created.get_attribute("datetime")
+    assert when
+
+    def shown_in(zone: str) -> str:
+        return page.evaluate(
+            """([iso, zone]) => { const p = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+                 timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+                 minute: "2-digit", second: "2-digit", hourCycle: "h23"})
+                 .formatToParts(new Date(iso)).map((x) => [x.type, x.value]));
+               return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`; }""",
+            [when, zone],
+        )
+
+    # A named zone: every time moves to it, and says so; the choice outlives the page.
+    page.select_option("[data-tz]", "Asia/Tokyo")
+    expect(created).to_have_text(f"{shown_in('Asia/Tokyo')} GMT+9")
+    page.reload()
+    expect(created).to_have_text(f"{shown_in('Asia/Tokyo')} GMT+9")
+    expect(page.locator("[data-tz]")).to_have_value("Asia/Tokyo")
+    # The browser's own zone.
+    page.select_option("[data-tz]", "local")
+    expect(created).to_have_text(
+        re.compile(rf"^{shown_in('America/New_York')} (EST|EDT|GMT-[45])$")
+    )
+    # A schedule's next run stays in the schedule's zone, with the chosen zone on hover.
+    page.goto(f"{server.url}/flows")
+    row = page.locator("tr", has=page.locator("a", has_text="paris_nightly"))
+    nxt = row.locator("time[data-zone]")
+    expect(nxt).to_have_text(re.compile(r" 02:00:00 (CET|CEST|GMT\+[12])$"))
+    assert "GMT-5" in (nxt.get_attribute("title") or "") or "EST" in (
+        nxt.get_attribute("title") or ""
+    )
+    # A schedule that names no zone fires in UTC, and says so.
+    utc_row = page.locator("tr", has=page.locator("a", has_text="orders_daily"))
+    expect(utc_row.locator("time[data-zone]")).to_have_text(re.compile(r" 06:00:00 UTC$"))
+    # Relative times carry the absolute one on hover, in the chosen zone.
+    ago = page.locator("time.ago").first
+    expect(ago).to_have_text(re.compile(r"ago|just now"))
+    assert re.search(r"\d{2}:\d{2}:\d{2} (EST|EDT|GMT-[45])", ago.get_attribute("title") or "")
+    shot(page, "r2-time-zones")
+    # Back to UTC: as served.
+    page.goto(f"{server.url}/runs/{run_id}")
+    page.select_option("[data-tz]", "utc")
+    expect(page.locator(".facts time").first).to_have_text(utc)
+    context.close()

@@ -75,6 +75,69 @@
     for (const el of $$("[data-since]")) el.textContent = duration(now - Number(el.dataset.since));
   }, 1000);
 
+  // -- times: in UTC as served, or in the zone the user chose (kept in this browser) ---------
+  // A time with data-zone is a schedule's, shown in the schedule's own zone whatever the
+  // choice; its title gives it in the chosen zone too.
+
+  const TZ_KEY = "baton.tz";
+  const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  function chosenZone() {
+    let v = "utc";
+    try { v = localStorage.getItem(TZ_KEY) || "utc"; } catch (e) { /* storage off: UTC */ }
+    if (v === "local") return browserZone();
+    if (v === "utc" || !validZone(v)) return "UTC";
+    return v;
+  }
+  function validZone(zone) {
+    try { new Intl.DateTimeFormat("en-GB", { timeZone: zone }); return true; } catch (e) { return false; }
+  }
+  const formats = new Map();
+  function inZone(date, zone) {
+    let f = formats.get(zone);
+    if (!f) {
+      f = new Intl.DateTimeFormat("en-GB", {
+        timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+        minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short",
+      });
+      formats.set(zone, f);
+    }
+    const p = Object.fromEntries(f.formatToParts(date).map((x) => [x.type, x.value]));
+    const name = zone === "UTC" ? "UTC" : p.timeZoneName;
+    return [`${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`, name];
+  }
+  const zoned = (date, zone) => inZone(date, zone).join(" ");
+
+  function showTimes(root = document) {
+    const zone = chosenZone();
+    for (const el of $$("time[datetime]", root)) {
+      const date = new Date(el.getAttribute("datetime"));
+      if (isNaN(date)) continue;
+      const own = el.dataset.zone;
+      if (el.classList.contains("ago")) { el.title = zoned(date, zone); continue; }
+      const [text, name] = inZone(date, own || zone);
+      el.innerHTML = `${esc(text)} <span class="tz">${esc(name)}</span>`;
+      el.title = own && own !== zone ? `${zoned(date, zone)} · ${zoned(date, "UTC")}` : zoned(date, "UTC");
+    }
+  }
+
+  const tzPick = $("[data-tz]");
+  if (tzPick) {
+    const local = tzPick.querySelector('option[value="local"]');
+    local.textContent = `this browser's zone (${browserZone()})`;
+    const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+    tzPick.insertAdjacentHTML("beforeend", zones.filter((z) => z !== "UTC")
+      .map((z) => `<option value="${esc(z)}">${esc(z)}</option>`).join(""));
+    let saved = "utc";
+    try { saved = localStorage.getItem(TZ_KEY) || "utc"; } catch (e) { /* UTC */ }
+    tzPick.value = saved;
+    if (tzPick.value !== saved) tzPick.value = "utc";  // a zone this browser does not know
+    tzPick.addEventListener("change", () => {
+      try { localStorage.setItem(TZ_KEY, tzPick.value); } catch (e) { /* for this page only */ }
+      showTimes();
+    });
+  }
+  showTimes();
+
   // -- small behaviours --------------------------------------------------------------------
 
   // The menu of a narrow window (the side bar folded into a top bar).
