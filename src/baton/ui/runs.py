@@ -11,13 +11,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from baton.errors import InputError, NotFoundError
+from baton.execution.secrets import Secrets
 from baton.execution.views import TaskRunView, task_views, unplaceable
 from baton.model.graph import validate
 from baton.model.states import RUN_TERMINAL, RunState, TaskState
 from baton.model.times import iso
 from baton.store.records import RunRow
 from baton.store.store import Tx
-from baton.ui import dag, views, web
+from baton.ui import dag, mapped, views, web
 from baton.ui.web import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -91,6 +92,9 @@ def run(
         spec = read.load_version(row.version_id)
         waiting = unplaceable(read, task_rows)
         related = _related(read, row)
+        params = json.loads(row.params)
+        map_keys = {t.task_key for t in task_rows if t.map_index >= 0}
+        items = mapped.items(read, run_id, spec, params, map_keys) if map_keys else {}
     graph = validate(spec, {t.type for t in spec.tasks})
     rank = {k: i for i, k in enumerate(graph.order)}
     task_rows.sort(key=lambda t: (rank.get(t.task_key, len(rank)), t.map_index))
@@ -112,7 +116,7 @@ def run(
         title=f"{row.flow_name} · run {views.short_id(run_id)}",
         nav="runs",
         run=row,
-        params=secrets.mask_json(json.loads(row.params)),
+        params=secrets.mask_json(params),
         trigger=views.trigger_text(
             row.trigger, json.loads(row.trigger_info) if row.trigger_info else None
         ),
@@ -122,7 +126,11 @@ def run(
         total=len(task_rows),
         state=state,
         rows=[
-            {**t, "error": secrets.mask(t["error"]) if t["error"] else None}
+            {
+                **t,
+                "error": secrets.mask(t["error"]) if t["error"] else None,
+                "item": _item(items, t["key"], t["map_index"], secrets),
+            }
             for t in listed[shown * TASKS_PAGE : (shown + 1) * TASKS_PAGE]
         ],
         page=shown,
@@ -164,6 +172,11 @@ def task(
                 f"/runs/{found}/tasks/{views.task_name(key, mine[0].map_index)}", 303
             )
         attempts = read.task_attempts(this.id) if this else []
+        items = (
+            mapped.items(read, found, spec, json.loads(row.params), [key])
+            if len(mine) > 1 or map_index >= 0
+            else {}
+        )
     secrets = ui.secrets
     spec_task = spec.task(key)
     number = views.whole(attempt)
@@ -184,7 +197,13 @@ def task(
         key=key,
         name=views.task_name(key, map_index),
         task_run=this,
-        siblings=[views.task_name(key, t.map_index) for t in mine] if len(mine) > 1 else [],
+        siblings=[
+            (views.task_name(key, t.map_index), _item(items, key, t.map_index, secrets))
+            for t in mine
+        ]
+        if len(mine) > 1
+        else [],
+        item=_item(items, key, map_index, secrets, mapped.LONG),
         spec_task=spec_task,
         config=json.dumps(secrets.mask_json(spec_task.config), indent=2, sort_keys=True),
         attempts=[
@@ -213,6 +232,20 @@ def task(
         downstream=[(k, views.rollup(by_key.get(k, ()))) for k in graph.downstream[key]],
         retryable=(this is not None and row.state in RUN_TERMINAL and this.state in REPAIRABLE),
     )
+
+
+def _item(
+    items: dict[str, list[Any]],
+    key: str,
+    index: int | None,
+    secrets: Secrets,
+    limit: int = mapped.SHORT,
+) -> str | None:
+    """The short text of the item a mapped task run ran on; None when there is none."""
+    found = items.get(key)
+    if found is None or index is None or not 0 <= index < len(found):
+        return None
+    return mapped.text(found[index], secrets, limit)
 
 
 def _mapped(task: str) -> bool:
