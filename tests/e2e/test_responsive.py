@@ -223,3 +223,22 @@ def test_times_show_their_zone_in_the_zone_the_user_chose(
     page.select_option("[data-tz]", "utc")
     expect(page.locator(".facts time").first).to_have_text(utc)
     context.close()
+
+
+def test_the_flows_list_trigger_shortcut_opens_the_trigger_form(
+    server: Server, page: Page, shot: Shot
+) -> None:
+    sign_in(page, server, server.token("tina", "operator"))
+    row = page.locator("tr", has=page.locator("a.strong", has_text="orders_daily"))
+    # Labels stay on one line: each cell of the row is one line high or the name's two.
+    for cell in ("td:nth-child(4)", "td:nth-child(5)", "td:nth-child(6)"):
+        box = row.locator(cell).locator("> *").first.bounding_box()
+        assert box and box["height"] < 34, (cell, box)
+    shot(page, "r2-flows-list")
+    row.locator("[data-trigger-shortcut]").click()
+    page.wait_for_url(f"{server.url}/flows/orders_daily")
+    dialog = page.locator("dialog#trigger")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("input[name=day]")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()

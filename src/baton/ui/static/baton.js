@@ -201,6 +201,15 @@
     if (action) runAction(action);
   });
 
+  // The flows list's "Trigger" shortcut lands on the flow's page with its trigger form open.
+  if (location.hash === "#trigger" && document.getElementById("trigger")) {
+    history.replaceState(null, "", location.pathname + location.search);
+    const dialog = document.getElementById("trigger");
+    dialog.showModal();
+    const first = $("input, select, textarea", dialog);
+    if (first) first.focus();
+  }
+
   // A sign-in link from `baton ui` carries the token after '#', which never reaches a server.
   const signin = $("form[data-signin]");
   if (signin && location.hash.startsWith("#token=")) {
