@@ -18,7 +18,7 @@ from baton.model.states import RUN_TERMINAL, RunState, TaskState
 from baton.model.times import iso
 from baton.store.records import RunRow
 from baton.store.store import Tx
-from baton.ui import dag, mapped, views, web
+from baton.ui import dag, mapped, tracebacks, views, web
 from baton.ui.web import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -222,6 +222,7 @@ def task(
                 "error": secrets.mask(failed.error or ""),
                 "kind": failed.error_kind,
                 "traceback": secrets.mask(failed.traceback) if failed.traceback else None,
+                "traceback_parts": tracebacks.parts(secrets.mask(failed.traceback or "")),
             }
             if failed and this is not None and this.state != TaskState.SUCCEEDED
             else None
