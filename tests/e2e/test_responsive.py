@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -242,3 +243,18 @@ def test_the_flows_list_trigger_shortcut_opens_the_trigger_form(
     expect(dialog.locator("input[name=day]")).to_be_focused()
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+
+
+def test_a_log_downloads_whole_as_text(server: Server, page: Page) -> None:
+    operator = server.token("lou", "operator")
+    run_id = finished_run(server, operator)
+    sign_in(page, server, operator)
+    page.goto(f"{server.url}/runs/{run_id}/tasks/extract_orders")
+    expect(page.locator("[data-log-status]")).to_have_text("Complete")
+    with page.expect_download() as info:
+        page.locator("[data-log-download]").click()
+    download = info.value
+    assert download.suggested_filename == "extract_orders.attempt1.log"
+    text = Path(download.path()).read_text()
+    assert text == "".join(f"extracted batch {i} of 2024-06-01\n" for i in range(1, 11))
+    assert page.locator("pre[data-log]").inner_text().strip() == text.strip()

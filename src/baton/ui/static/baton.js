@@ -682,6 +682,31 @@
     };
     const say = (text, on) => { status.textContent = text; status.classList.toggle("live", Boolean(on)); };
     const base = `/runs/${run}/logs/${task}`;
+    // Download: the whole log as the server has it now (not what the page holds), as text.
+    const download = $("[data-log-download]", page);
+    if (download) download.addEventListener("click", async () => {
+      download.disabled = true;
+      try {
+        const parts = [];
+        for (let at = 0; ;) {
+          const part = await api("GET", `${base}?attempt=${attempt}&offset=${at}&limit=1048576`);
+          parts.push(part.text);
+          if (part.complete || part.next_offset === at) break;
+          at = part.next_offset;
+        }
+        const link = document.createElement("a");
+        link.href = URL.createObjectURL(new Blob(parts, { type: "text/plain;charset=utf-8" }));
+        link.download = download.dataset.logDownload;
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      } catch (error) {
+        toast(error.message, true);
+      } finally {
+        download.disabled = false;
+      }
+    });
     let offset = 0;
     try {
       for (let i = 0; i < 32; i++) { // at most 2 MB up front; the rest is a click away
