@@ -258,3 +258,72 @@ def test_a_log_downloads_whole_as_text(server: Server, page: Page) -> None:
     text = Path(download.path()).read_text()
     assert text == "".join(f"extracted batch {i} of 2024-06-01\n" for i in range(1, 11))
     assert page.locator("pre[data-log]").inner_text().strip() == text.strip()
+
+
+def test_the_log_viewer_searches_numbers_lines_and_filters_levels(
+    server: Server, page: Page, shot: Shot
+) -> None:
+    operator = server.token("liv", "operator")
+    editor = server.token("eli", "editor")
+    r = httpx.post(
+        f"{server.url}/api/v1/flows",
+        content="name: chatty\ntasks:\n  - key: talk\n    type: shell\n    command: >-\n"
+        "      echo 'INFO starting'; echo 'DEBUG details'; echo 'WARNING disk at 91%';"
+        " echo 'a plain line'; echo 'ERROR could not load'; echo 'INFO done'\n",
+        headers={"Authorization": f"Bearer {editor}", "Content-Type": "application/yaml"},
+    )
+    assert r.status_code in (200, 201), r.text
+    made = httpx.post(
+        f"{server.url}/api/v1/flows/chatty/runs",
+        json={"params": {}},
+        headers={"Authorization": f"Bearer {operator}"},
+    )
+    chatty = made.json()["id"]
+    run_id = finished_run(server, operator)
+    sign_in(page, server, operator)
+
+    # Search: every match marked, stepped through with the buttons and Enter.
+    page.goto(f"{server.url}/runs/{run_id}/tasks/extract_orders")
+    log = page.locator("pre[data-log]")
+    expect(page.locator("[data-log-status]")).to_have_text("Complete")
+    expect(log.locator(".line")).to_have_count(10)
+    page.fill("[data-log-search]", "BATCH 1")
+    expect(log.locator("mark")).to_have_count(2)  # batch 1 and batch 10
+    expect(page.locator("[data-log-count]")).to_have_text("1 of 2")
+    expect(log.locator("mark.current")).to_have_text("batch 1")
+    page.click("[data-log-next]")
+    expect(page.locator("[data-log-count]")).to_have_text("2 of 2")
+    assert log.locator("mark.current").evaluate("m => m.closest('.line').id") == "L10"
+    page.press("[data-log-search]", "Enter")
+    expect(page.locator("[data-log-count]")).to_have_text("1 of 2")
+    page.click("[data-log-prev]")
+    expect(page.locator("[data-log-count]")).to_have_text("2 of 2")
+    page.fill("[data-log-search]", "no such text")
+    expect(page.locator("[data-log-count]")).to_have_text("0 of 0")
+    page.fill("[data-log-search]", "")
+    expect(log.locator("mark")).to_have_count(0)
+    assert log.inner_text().splitlines()[2] == "extracted batch 3 of 2024-06-01"  # unmarked
+    # Line numbers are links to their line; the link opens with the line marked.
+    log.locator("#L3 a.ln").click()
+    assert page.url.endswith("#L3")
+    expect(log.locator("#L3")).to_have_class(re.compile("target"))
+    page.reload()
+    expect(log.locator("#L3")).to_have_class(re.compile("target"))
+    expect(log.locator(".line.target")).to_have_count(1)
+    expect(page.locator("[data-log-level]")).to_be_hidden()  # no line says a level
+
+    # Levels: offered when lines carry one; lower levels hidden, plain lines kept.
+    page.goto(f"{server.url}/runs/{chatty}/tasks/talk")
+    expect(page.locator("[data-log-status]")).to_have_text("Complete")
+    level = page.locator("[data-log-level]")
+    expect(level).to_be_visible()
+    page.select_option("[data-log-level]", "2")
+    expect(log.locator(".line:visible")).to_have_count(3)
+    assert log.inner_text().splitlines() == [
+        "WARNING disk at 91%",
+        "a plain line",
+        "ERROR could not load",
+    ]
+    shot(page, "r2-log-viewer")
+    page.select_option("[data-log-level]", "")
+    expect(log.locator(".line:visible")).to_have_count(6)

@@ -675,10 +675,11 @@
     const follow = $("[data-log-follow]", page);
     const wrap = $("[data-log-wrap]", page);
     wrap.addEventListener("change", () => box.classList.toggle("wrap", wrap.checked));
+    const viewer = logViewer(page, box);
     const add = (text) => {
       if (!text) return;
-      box.appendChild(document.createTextNode(text));
-      if (follow.checked) box.scrollTop = box.scrollHeight;
+      viewer.add(text);
+      if (follow.checked && !viewer.pinned()) box.scrollTop = box.scrollHeight;
     };
     const say = (text, on) => { status.textContent = text; status.classList.toggle("live", Boolean(on)); };
     const base = `/runs/${run}/logs/${task}`;
@@ -729,6 +730,138 @@
     } catch (error) {
       say("Live updates stopped: " + error.message);
     }
+  }
+
+  // The log as numbered lines (each a link: #L12), searchable with the matches marked and
+  // stepped through, and filtered by level when its lines say one (INFO, WARNING, ...).
+  const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+  const LEVEL_RE = /\b(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b/;
+  function logViewer(page, box) {
+    let open = null; // the last line, while it has no newline yet
+    let count = 0;
+    const search = $("[data-log-search]", page);
+    const counter = $("[data-log-count]", page);
+    const level = $("[data-log-level]", page);
+    let marks = [];
+    let at = -1;
+    function line(text) {
+      const el = document.createElement("span");
+      el.className = "line";
+      el.id = `L${++count}`;
+      const n = document.createElement("a");
+      n.className = "ln";
+      n.href = `#L${count}`;
+      n.dataset.n = String(count);
+      n.setAttribute("aria-label", `line ${count}`);
+      el.append(n, document.createTextNode(text));
+      return el;
+    }
+    function tag(el) {
+      const found = LEVEL_RE.exec(el.lastChild.textContent);
+      if (!found) return;
+      const name = { WARN: "WARNING", FATAL: "CRITICAL" }[found[1]] || found[1];
+      el.dataset.level = String(LEVELS.indexOf(name));
+      if (level) level.closest("label").hidden = false;
+    }
+    function add(text) {
+      const pieces = text.split("\n");
+      const frag = document.createDocumentFragment();
+      pieces.forEach((piece, i) => {
+        const last = i === pieces.length - 1;
+        if (last && piece === "") return;
+        if (open) { open.lastChild.textContent += piece; tag(open); if (!last) open = null; return; }
+        const el = line(piece);
+        tag(el);
+        frag.append(el);
+        if (last) open = el;
+      });
+      box.append(frag);
+      if (search && search.value) find();
+      filter();
+    }
+    function unmark() {
+      for (const m of $$("mark", box)) m.replaceWith(document.createTextNode(m.textContent));
+      box.normalize();
+      marks = [];
+    }
+    function find() {
+      unmark();
+      const q = search.value;
+      if (q) {
+        const lower = q.toLowerCase();
+        for (const el of $$(".line", box)) {
+          if (marks.length >= 5000) break;
+          const node = el.lastChild;
+          const text = node.textContent;
+          let i = text.toLowerCase().indexOf(lower);
+          if (i < 0) continue;
+          const frag = document.createDocumentFragment();
+          let from = 0;
+          while (i >= 0 && marks.length < 5000) {
+            frag.append(text.slice(from, i));
+            const m = document.createElement("mark");
+            m.textContent = text.slice(i, i + q.length);
+            frag.append(m);
+            marks.push(m);
+            from = i + q.length;
+            i = text.toLowerCase().indexOf(lower, from);
+          }
+          frag.append(text.slice(from));
+          node.replaceWith(frag);
+          el.normalize();
+        }
+      }
+      at = marks.length ? 0 : -1;
+      show();
+    }
+    function show() {
+      for (const m of $$("mark.current", box)) m.classList.remove("current");
+      if (counter) counter.textContent = search && search.value ? `${marks.length ? at + 1 : 0} of ${marks.length}` : "";
+      if (at < 0) return;
+      marks[at].classList.add("current");
+      const top = marks[at].closest(".line").offsetTop;
+      box.scrollTop = Math.max(0, top - box.clientHeight / 3);
+    }
+    function step(by) {
+      if (!marks.length) return;
+      at = (at + by + marks.length) % marks.length;
+      show();
+    }
+    function filter() {
+      if (!level) return;
+      const min = Number(level.value || -1);
+      box.classList.toggle("filtered", min > 0);
+      for (const el of $$(".line[data-level]", box)) el.hidden = min > 0 && Number(el.dataset.level) < min;
+    }
+    if (search) {
+      search.addEventListener("input", find);
+      search.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); step(e.shiftKey ? -1 : 1); } });
+      $("[data-log-next]", page).addEventListener("click", () => step(1));
+      $("[data-log-prev]", page).addEventListener("click", () => step(-1));
+    }
+    if (level) level.addEventListener("change", filter);
+    // A link to a line: the line marked and in view once the log has it.
+    let pinned = /^#L\d+$/.test(location.hash) ? location.hash.slice(1) : null;
+    function pin() {
+      for (const el of $$(".line.target", box)) el.classList.remove("target");
+      const el = pinned && document.getElementById(pinned);
+      if (!el) return false;
+      el.classList.add("target");
+      box.scrollTop = Math.max(0, el.offsetTop - box.clientHeight / 3);
+      return true;
+    }
+    box.addEventListener("click", (e) => {
+      const n = e.target.closest("a.ln");
+      if (!n) return;
+      e.preventDefault();
+      pinned = `L${n.dataset.n}`;
+      history.replaceState(null, "", `${location.pathname}${location.search}#${pinned}`);
+      pin();
+    });
+    return {
+      add(text) { add(text); if (pinned) pin(); },
+      pinned: () => Boolean(pinned),
+    };
   }
 
   // Server-sent events read with fetch: EventSource cannot send the header the API needs.
