@@ -327,3 +327,39 @@ def test_the_log_viewer_searches_numbers_lines_and_filters_levels(
     shot(page, "r2-log-viewer")
     page.select_option("[data-log-level]", "")
     expect(log.locator(".line:visible")).to_have_count(6)
+
+
+def test_relative_times_keep_true_and_no_output_waits_for_the_log(
+    server: Server, browser: Browser
+) -> None:
+    operator = server.token("tim", "operator")
+    run_id = finished_run(server, operator)
+    context = browser.new_context(viewport={"width": 1440, "height": 960})
+    page = context.new_page()
+    page.clock.install()  # the page's clock, moved by the test rather than waited for
+    sign_in(page, server, operator)
+    page.goto(f"{server.url}/runs")
+    row = page.locator("tr", has=page.locator(f"a[href='/runs/{run_id}']"))
+    expect(row.locator("time.ago")).to_have_text("just now")
+    page.clock.fast_forward("10:00")
+    expect(row.locator("time.ago")).to_have_text("10 min ago")
+    page.clock.fast_forward("02:00:00")
+    expect(row.locator("time.ago")).to_have_text("2 h ago")
+
+    # A log on its way is not "(no output)".
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:  # a named function: Playwright tags its handlers
+        held.append(route)
+
+    page.route(re.compile(r"/api/v1/runs/.*/logs/extract_customers\?"), hold)
+    page.goto(f"{server.url}/runs/{run_id}/tasks/extract_customers")
+    box = page.locator("pre[data-log]")
+    # (each look lets Playwright deliver events, the held request among them)
+    wait_until(lambda: held or page.wait_for_timeout(20), what="the log request")
+    before = "el => getComputedStyle(el, '::before').content"
+    assert box.evaluate(before) == "none"
+    held[0].continue_()
+    expect(box).to_have_text(re.compile("customers"))
+    assert box.evaluate(before) == "none"
+    context.close()

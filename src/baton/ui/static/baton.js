@@ -69,10 +69,21 @@
     return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
   }
 
-  // Durations of things still running tick every second.
+  // Durations of things still running tick every second; "5 min ago" keeps true too.
+  function ago(seconds) {
+    if (seconds < 0) return "in " + duration(-seconds);
+    if (seconds < 45) return "just now";
+    if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+    if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+    return `${Math.round(seconds / 86400)} d ago`;
+  }
   setInterval(() => {
     const now = Date.now() / 1000;
     for (const el of $$("[data-since]")) el.textContent = duration(now - Number(el.dataset.since));
+    for (const el of $$("time.ago[datetime]")) {
+      const at = Date.parse(el.getAttribute("datetime")) / 1000;
+      if (!isNaN(at)) el.textContent = ago(now - at);
+    }
   }, 1000);
 
   // -- times: in UTC as served, or in the zone the user chose (kept in this browser) ---------
@@ -713,6 +724,7 @@
       for (let i = 0; i < 32; i++) { // at most 2 MB up front; the rest is a click away
         const part = await api("GET", `${base}?attempt=${attempt}&offset=${offset}`);
         add(part.text);
+        box.classList.add("loaded");
         offset = part.next_offset;
         if (part.complete) { say("Complete"); return; }
         if (!part.text) break;
