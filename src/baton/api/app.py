@@ -17,6 +17,7 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 
 from baton import errors
@@ -69,4 +70,8 @@ def create_app(
         app.include_router(module.router)
     app.router.add_event_handler("shutdown", app.state.stores.close)
     app.add_middleware(limits.BodyLimit, limit=settings.api_max_body)
+    # Pages and JSON shrink five to ten times; level 5 keeps a 2,000-task run page's
+    # compression to a few milliseconds. Event streams pass as they are (Starlette leaves
+    # text/event-stream out), so no live update waits in a compressor's buffer.
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=5)
     return app

@@ -20,7 +20,7 @@ from baton.model.graph import validate
 from baton.model.spec import FlowSpec
 from baton.store.records import RunRow, TaskRunRow
 from baton.store.store import Row, Tx
-from baton.ui import dag, partitions, views, web
+from baton.ui import dag, diff, partitions, views, web
 from baton.ui.web import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -61,6 +61,7 @@ def flows(
                 "schedule": views.schedule_text(spec.schedule),
                 "triggers": [triggers.kind_of(t) for t in spec.triggers],
                 "next_run_at": views.next_run_at(spec, f),
+                "schedule_zone": views.schedule_zone(spec.schedule),
                 "paused": bool(f.paused),
                 "deployed": bool(f.deployed),
                 "tasks": len(spec.tasks),
@@ -157,6 +158,7 @@ def flow(
             "schedule": views.schedule_text(latest.schedule),
             "triggers": [triggers.kind_of(t) for t in latest.triggers],
             "next_run_at": views.next_run_at(latest, row),
+            "schedule_zone": views.schedule_zone(latest.schedule),
             "latest_version": row.latest_version,
             "tasks": len(latest.tasks),
             "partitions": latest.partitions.type if latest.partitions else None,
@@ -173,6 +175,7 @@ def flow(
         },
         asset_io=[(t.key, t.inputs, t.outputs) for t in spec.tasks if t.inputs or t.outputs],
         shown_version=shown_version,
+        older_definition=diff.older_definition(spec, latest),
         versions=versions,
         spec_json=json.dumps(ui.secrets.mask_json(spec.to_builtins()), indent=2),
         chosen=chosen,

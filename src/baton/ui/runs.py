@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from baton.errors import InputError, NotFoundError
+from baton.execution.secrets import Secrets
 from baton.execution.views import TaskRunView, task_views, unplaceable
 from baton.model.graph import validate
 from baton.model.states import RUN_TERMINAL, RunState, TaskState
@@ -19,7 +20,7 @@ from baton.model.times import iso
 from baton.settings import Settings
 from baton.store.records import RunRow
 from baton.store.store import Tx
-from baton.ui import approvals, dag, views, web
+from baton.ui import approvals, dag, mapped, tracebacks, views, web
 from baton.ui.web import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -103,6 +104,9 @@ def run(
         workers = read.live_worker_count(settings.alive_since(time.time()))
         ack = read.run_ack(run_id)
         deciding = approvals.waiting(read, principal, run_id)
+        params = json.loads(row.params)
+        map_keys = {t.task_key for t in task_rows if t.map_index >= 0}
+        items = mapped.items(read, run_id, spec, params, map_keys) if map_keys else {}
     graph = validate(spec, {t.type for t in spec.tasks})
     rank = {k: i for i, k in enumerate(graph.order)}
     task_rows.sort(key=lambda t: (rank.get(t.task_key, len(rank)), t.map_index))
@@ -127,7 +131,7 @@ def run(
         title=f"{row.flow_name} · run {views.short_id(run_id)}",
         nav="runs",
         run=row,
-        params=secrets.mask_json(json.loads(row.params)),
+        params=secrets.mask_json(params),
         trigger=views.trigger_text(row.trigger, info),
         note=secrets.mask(str(info["note"])) if info and info.get("note") else None,
         related=related,
@@ -146,7 +150,11 @@ def run(
         total=len(task_rows),
         state=state,
         rows=[
-            {**t, "error": secrets.mask(t["error"]) if t["error"] else None}
+            {
+                **t,
+                "error": secrets.mask(t["error"]) if t["error"] else None,
+                "item": _item(items, t["key"], t["map_index"], secrets),
+            }
             for t in listed[shown * TASKS_PAGE : (shown + 1) * TASKS_PAGE]
         ],
         page=shown,
@@ -193,6 +201,11 @@ def task(
             )
         attempts = read.task_attempts(this.id) if this else []
         deciding = [a for a in approvals.waiting(read, principal, found) if a["task"] == task]
+        items = (
+            mapped.items(read, found, spec, json.loads(row.params), [key])
+            if len(mine) > 1 or map_index >= 0
+            else {}
+        )
     secrets = ui.secrets
     spec_task = spec.task(key)
     number = views.whole(attempt)
@@ -213,7 +226,13 @@ def task(
         key=key,
         name=views.task_name(key, map_index),
         task_run=this,
-        siblings=[views.task_name(key, t.map_index) for t in mine] if len(mine) > 1 else [],
+        siblings=[
+            (views.task_name(key, t.map_index), _item(items, key, t.map_index, secrets))
+            for t in mine
+        ]
+        if len(mine) > 1
+        else [],
+        item=_item(items, key, map_index, secrets, mapped.LONG),
         spec_task=spec_task,
         config=json.dumps(secrets.mask_json(spec_task.config), indent=2, sort_keys=True),
         attempts=[
@@ -232,6 +251,7 @@ def task(
                 "error": secrets.mask(failed.error or ""),
                 "kind": failed.error_kind,
                 "traceback": secrets.mask(failed.traceback) if failed.traceback else None,
+                "traceback_parts": tracebacks.parts(secrets.mask(failed.traceback or "")),
             }
             if failed and this is not None and this.state != TaskState.SUCCEEDED
             else None
@@ -243,6 +263,20 @@ def task(
         retryable=(this is not None and row.state in RUN_TERMINAL and this.state in REPAIRABLE),
         approvals=secrets.mask_json(deciding),
     )
+
+
+def _item(
+    items: dict[str, list[Any]],
+    key: str,
+    index: int | None,
+    secrets: Secrets,
+    limit: int = mapped.SHORT,
+) -> str | None:
+    """The short text of the item a mapped task run ran on; None when there is none."""
+    found = items.get(key)
+    if found is None or index is None or not 0 <= index < len(found):
+        return None
+    return mapped.text(found[index], secrets, limit)
 
 
 def _mapped(task: str) -> bool:

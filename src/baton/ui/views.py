@@ -10,7 +10,9 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from baton import tasks as task_types
 from baton.model import names, run_trigger
@@ -95,11 +97,34 @@ def terminal(run_state: str) -> bool:
     return run_state in RUN_TERMINAL
 
 
-def when(ts: float | None) -> str:
-    """A time as the pages show it: UTC, to the second."""
+def when(ts: float | None, zone: str | None = None) -> str:
+    """A time as the pages show it, to the second: in UTC, or in `zone` (a schedule's)."""
     if ts is None:
         return ""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+    if zone is None:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+    return datetime.fromtimestamp(ts, _zone(zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def zone_name(ts: float | None, zone: str | None = None) -> str:
+    """The abbreviation of `zone` at that time ("CET", "CEST"), "UTC" without a zone."""
+    if ts is None or zone is None:
+        return "UTC"
+    return datetime.fromtimestamp(ts, _zone(zone)).tzname() or zone
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)  # a schedule's zone: checked when its flow was registered
+
+
+def schedule_zone(schedule: str | Mapping[str, Any] | None) -> str | None:
+    """The time zone a schedule fires in (UTC unless it names one): its times are shown
+    there, whatever zone the user picked, so "0 2 * * *" reads next to a 02:00."""
+    if schedule is None:
+        return None
+    zone = schedule.get("timezone") if isinstance(schedule, Mapping) else None
+    return str(zone) if zone else "UTC"
 
 
 def duration(start: float | None, end: float | None = None) -> str:
@@ -174,6 +199,7 @@ FILTERS = {
     "icon": icon,
     "type_icon": type_icon,
     "when": when,
+    "zone_name": zone_name,
     "iso": iso,
     "ago": ago,
     "short_id": short_id,

@@ -7,7 +7,6 @@ cookie and the `X-Baton-UI` header (see `baton.api.deps.token_of`).
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from baton.execution.secrets import Secrets
 from baton.model.graph import Graph
 from baton.model.spec import FlowSpec
 from baton.store.store import Tx
-from baton.ui import dag, layout, views
+from baton.ui import dag, layout, static_files, views
 
 HERE = Path(__file__).parent
 DRAWINGS = 64  # flow versions whose DAG drawing is kept (a version never changes)
@@ -49,7 +48,7 @@ class PageForbidden(Exception):
 
 
 class UI:
-    """The UI's state on the app: templates, the static files' version, layouts, secrets."""
+    """The UI's state on the app: templates, the static files, layouts, secrets."""
 
     def __init__(self, secrets: Secrets) -> None:
         self.env = jinja2.Environment(
@@ -59,18 +58,14 @@ class UI:
             lstrip_blocks=True,
             undefined=jinja2.StrictUndefined,
         )
-        self.env.globals.update(views.GLOBALS, static=self.static_url)
+        self.static = static_files.StaticFiles(HERE / "static")
+        self.env.globals.update(views.GLOBALS, static=self.static.url)
         self.env.filters.update(views.FILTERS, tojson=_tojson)
         for name in self.env.list_templates():  # compiled now, not by a user's first visit
             self.env.get_template(name)
-        self.static_version = _digest(HERE / "static")
         self.secrets = secrets
         self._drawings: OrderedDict[tuple[str, frozenset[str]], dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
-
-    def static_url(self, name: str) -> str:
-        # The version in the URL lets browsers cache the files for good.
-        return f"/static/{name}?v={self.static_version}"
 
     def drawing(
         self, spec: FlowSpec, graph: Graph, version_id: str, unfolded: frozenset[str]
@@ -208,11 +203,3 @@ def _tojson(value: Any) -> Markup:
     text = msgspec.json.encode(value).decode()
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text)
-
-
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.iterdir()):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:10]

@@ -69,13 +69,96 @@
     return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
   }
 
-  // Durations of things still running tick every second.
+  // Durations of things still running tick every second; "5 min ago" keeps true too.
+  function ago(seconds) {
+    if (seconds < 0) return "in " + duration(-seconds);
+    if (seconds < 45) return "just now";
+    if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+    if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+    return `${Math.round(seconds / 86400)} d ago`;
+  }
   setInterval(() => {
     const now = Date.now() / 1000;
     for (const el of $$("[data-since]")) el.textContent = duration(now - Number(el.dataset.since));
+    for (const el of $$("time.ago[datetime]")) {
+      const at = Date.parse(el.getAttribute("datetime")) / 1000;
+      if (!isNaN(at)) el.textContent = ago(now - at);
+    }
   }, 1000);
 
+  // -- times: in UTC as served, or in the zone the user chose (kept in this browser) ---------
+  // A time with data-zone is a schedule's, shown in the schedule's own zone whatever the
+  // choice; its title gives it in the chosen zone too.
+
+  const TZ_KEY = "baton.tz";
+  const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  function chosenZone() {
+    let v = "utc";
+    try { v = localStorage.getItem(TZ_KEY) || "utc"; } catch (e) { /* storage off: UTC */ }
+    if (v === "local") return browserZone();
+    if (v === "utc" || !validZone(v)) return "UTC";
+    return v;
+  }
+  function validZone(zone) {
+    try { new Intl.DateTimeFormat("en-GB", { timeZone: zone }); return true; } catch (e) { return false; }
+  }
+  const formats = new Map();
+  function inZone(date, zone) {
+    let f = formats.get(zone);
+    if (!f) {
+      f = new Intl.DateTimeFormat("en-GB", {
+        timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+        minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short",
+      });
+      formats.set(zone, f);
+    }
+    const p = Object.fromEntries(f.formatToParts(date).map((x) => [x.type, x.value]));
+    const name = zone === "UTC" ? "UTC" : p.timeZoneName;
+    return [`${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`, name];
+  }
+  const zoned = (date, zone) => inZone(date, zone).join(" ");
+
+  function showTimes(root = document) {
+    const zone = chosenZone();
+    for (const el of $$("time[datetime]", root)) {
+      const date = new Date(el.getAttribute("datetime"));
+      if (isNaN(date)) continue;
+      const own = el.dataset.zone;
+      if (el.classList.contains("ago")) { el.title = zoned(date, zone); continue; }
+      const [text, name] = inZone(date, own || zone);
+      el.innerHTML = `${esc(text)} <span class="tz">${esc(name)}</span>`;
+      el.title = own && own !== zone ? `${zoned(date, zone)} · ${zoned(date, "UTC")}` : zoned(date, "UTC");
+    }
+  }
+
+  const tzPick = $("[data-tz]");
+  if (tzPick) {
+    const local = tzPick.querySelector('option[value="local"]');
+    local.textContent = `this browser's zone (${browserZone()})`;
+    const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+    tzPick.insertAdjacentHTML("beforeend", zones.filter((z) => z !== "UTC")
+      .map((z) => `<option value="${esc(z)}">${esc(z)}</option>`).join(""));
+    let saved = "utc";
+    try { saved = localStorage.getItem(TZ_KEY) || "utc"; } catch (e) { /* UTC */ }
+    tzPick.value = saved;
+    if (tzPick.value !== saved) tzPick.value = "utc";  // a zone this browser does not know
+    tzPick.addEventListener("change", () => {
+      try { localStorage.setItem(TZ_KEY, tzPick.value); } catch (e) { /* for this page only */ }
+      showTimes();
+    });
+  }
+  showTimes();
+
   // -- small behaviours --------------------------------------------------------------------
+
+  // The menu of a narrow window (the side bar folded into a top bar).
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-menu]");
+    if (!button) return;
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    button.closest(".side").classList.toggle("open", open);
+  });
 
   document.addEventListener("change", async (event) => {
     const el = event.target;
@@ -128,6 +211,15 @@
     const action = event.target.closest("[data-action]");
     if (action) runAction(action);
   });
+
+  // The flows list's "Trigger" shortcut lands on the flow's page with its trigger form open.
+  if (location.hash === "#trigger" && document.getElementById("trigger")) {
+    history.replaceState(null, "", location.pathname + location.search);
+    const dialog = document.getElementById("trigger");
+    dialog.showModal();
+    const first = $("input, select, textarea", dialog);
+    if (first) first.focus();
+  }
 
   // A sign-in link from `baton ui` carries the token after '#', which never reaches a server.
   const signin = $("form[data-signin]");
@@ -492,10 +584,11 @@
     }
 
     // A small graph gets a box its size; a big one opens readable at its start, not as dust.
+    // A phone's narrow box shows a whole small flow at once, smaller (its tasks are tapped).
     const [vw, vh] = size();
     const fits = Math.min(1, vw / w);
     if (h * fits + 24 < vh) view.style.height = `${Math.max(140, Math.ceil(h * fits) + 24)}px`;
-    if (Math.min(vw / w, view.clientHeight / h) >= 0.6) fit();
+    if (Math.min(vw / w, view.clientHeight / h) >= (vw < 600 ? 0.2 : 0.6)) fit();
     else { s = 0.75; x = 12; y = 12; redraw(); }
 
     let drag = null, moved = false;
@@ -871,18 +964,45 @@
     const follow = $("[data-log-follow]", page);
     const wrap = $("[data-log-wrap]", page);
     wrap.addEventListener("change", () => box.classList.toggle("wrap", wrap.checked));
+    const viewer = logViewer(page, box);
     const add = (text) => {
       if (!text) return;
-      box.appendChild(document.createTextNode(text));
-      if (follow.checked) box.scrollTop = box.scrollHeight;
+      viewer.add(text);
+      if (follow.checked && !viewer.pinned()) box.scrollTop = box.scrollHeight;
     };
     const say = (text, on) => { status.textContent = text; status.classList.toggle("live", Boolean(on)); };
     const base = `/runs/${run}/logs/${task}`;
+    // Download: the whole log as the server has it now (not what the page holds), as text.
+    const download = $("[data-log-download]", page);
+    if (download) download.addEventListener("click", async () => {
+      download.disabled = true;
+      try {
+        const parts = [];
+        for (let at = 0; ;) {
+          const part = await api("GET", `${base}?attempt=${attempt}&offset=${at}&limit=1048576`);
+          parts.push(part.text);
+          if (part.complete || part.next_offset === at) break;
+          at = part.next_offset;
+        }
+        const link = document.createElement("a");
+        link.href = URL.createObjectURL(new Blob(parts, { type: "text/plain;charset=utf-8" }));
+        link.download = download.dataset.logDownload;
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      } catch (error) {
+        toast(error.message, true);
+      } finally {
+        download.disabled = false;
+      }
+    });
     let offset = 0;
     try {
       for (let i = 0; i < 32; i++) { // at most 2 MB up front; the rest is a click away
         const part = await api("GET", `${base}?attempt=${attempt}&offset=${offset}`);
         add(part.text);
+        box.classList.add("loaded");
         offset = part.next_offset;
         if (part.complete) { say("Complete"); return; }
         if (!part.text) break;
@@ -900,6 +1020,138 @@
     } catch (error) {
       say("Live updates stopped: " + error.message);
     }
+  }
+
+  // The log as numbered lines (each a link: #L12), searchable with the matches marked and
+  // stepped through, and filtered by level when its lines say one (INFO, WARNING, ...).
+  const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+  const LEVEL_RE = /\b(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b/;
+  function logViewer(page, box) {
+    let open = null; // the last line, while it has no newline yet
+    let count = 0;
+    const search = $("[data-log-search]", page);
+    const counter = $("[data-log-count]", page);
+    const level = $("[data-log-level]", page);
+    let marks = [];
+    let at = -1;
+    function line(text) {
+      const el = document.createElement("span");
+      el.className = "line";
+      el.id = `L${++count}`;
+      const n = document.createElement("a");
+      n.className = "ln";
+      n.href = `#L${count}`;
+      n.dataset.n = String(count);
+      n.setAttribute("aria-label", `line ${count}`);
+      el.append(n, document.createTextNode(text));
+      return el;
+    }
+    function tag(el) {
+      const found = LEVEL_RE.exec(el.lastChild.textContent);
+      if (!found) return;
+      const name = { WARN: "WARNING", FATAL: "CRITICAL" }[found[1]] || found[1];
+      el.dataset.level = String(LEVELS.indexOf(name));
+      if (level) level.closest("label").hidden = false;
+    }
+    function add(text) {
+      const pieces = text.split("\n");
+      const frag = document.createDocumentFragment();
+      pieces.forEach((piece, i) => {
+        const last = i === pieces.length - 1;
+        if (last && piece === "") return;
+        if (open) { open.lastChild.textContent += piece; tag(open); if (!last) open = null; return; }
+        const el = line(piece);
+        tag(el);
+        frag.append(el);
+        if (last) open = el;
+      });
+      box.append(frag);
+      if (search && search.value) find();
+      filter();
+    }
+    function unmark() {
+      for (const m of $$("mark", box)) m.replaceWith(document.createTextNode(m.textContent));
+      box.normalize();
+      marks = [];
+    }
+    function find() {
+      unmark();
+      const q = search.value;
+      if (q) {
+        const lower = q.toLowerCase();
+        for (const el of $$(".line", box)) {
+          if (marks.length >= 5000) break;
+          const node = el.lastChild;
+          const text = node.textContent;
+          let i = text.toLowerCase().indexOf(lower);
+          if (i < 0) continue;
+          const frag = document.createDocumentFragment();
+          let from = 0;
+          while (i >= 0 && marks.length < 5000) {
+            frag.append(text.slice(from, i));
+            const m = document.createElement("mark");
+            m.textContent = text.slice(i, i + q.length);
+            frag.append(m);
+            marks.push(m);
+            from = i + q.length;
+            i = text.toLowerCase().indexOf(lower, from);
+          }
+          frag.append(text.slice(from));
+          node.replaceWith(frag);
+          el.normalize();
+        }
+      }
+      at = marks.length ? 0 : -1;
+      show();
+    }
+    function show() {
+      for (const m of $$("mark.current", box)) m.classList.remove("current");
+      if (counter) counter.textContent = search && search.value ? `${marks.length ? at + 1 : 0} of ${marks.length}` : "";
+      if (at < 0) return;
+      marks[at].classList.add("current");
+      const top = marks[at].closest(".line").offsetTop;
+      box.scrollTop = Math.max(0, top - box.clientHeight / 3);
+    }
+    function step(by) {
+      if (!marks.length) return;
+      at = (at + by + marks.length) % marks.length;
+      show();
+    }
+    function filter() {
+      if (!level) return;
+      const min = Number(level.value || -1);
+      box.classList.toggle("filtered", min > 0);
+      for (const el of $$(".line[data-level]", box)) el.hidden = min > 0 && Number(el.dataset.level) < min;
+    }
+    if (search) {
+      search.addEventListener("input", find);
+      search.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); step(e.shiftKey ? -1 : 1); } });
+      $("[data-log-next]", page).addEventListener("click", () => step(1));
+      $("[data-log-prev]", page).addEventListener("click", () => step(-1));
+    }
+    if (level) level.addEventListener("change", filter);
+    // A link to a line: the line marked and in view once the log has it.
+    let pinned = /^#L\d+$/.test(location.hash) ? location.hash.slice(1) : null;
+    function pin() {
+      for (const el of $$(".line.target", box)) el.classList.remove("target");
+      const el = pinned && document.getElementById(pinned);
+      if (!el) return false;
+      el.classList.add("target");
+      box.scrollTop = Math.max(0, el.offsetTop - box.clientHeight / 3);
+      return true;
+    }
+    box.addEventListener("click", (e) => {
+      const n = e.target.closest("a.ln");
+      if (!n) return;
+      e.preventDefault();
+      pinned = `L${n.dataset.n}`;
+      history.replaceState(null, "", `${location.pathname}${location.search}#${pinned}`);
+      pin();
+    });
+    return {
+      add(text) { add(text); if (pinned) pin(); },
+      pinned: () => Boolean(pinned),
+    };
   }
 
   // Server-sent events read with fetch: EventSource cannot send the header the API needs.
