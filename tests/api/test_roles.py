@@ -87,6 +87,7 @@ MIN_ROLE: dict[str, str | None] = {
     "runs.repair": "operator",
     "runs.resume": "operator",
     "workers.embedded": "operator",
+    "diff_page": "viewer",
     "flow_new": "editor",
     "flow_edit": "editor",
     "editor_check": "editor",

@@ -126,7 +126,8 @@
       const own = el.dataset.zone;
       if (el.classList.contains("ago")) { el.title = zoned(date, zone); continue; }
       const [text, name] = inZone(date, own || zone);
-      el.innerHTML = `${esc(text)} <span class="tz">${esc(name)}</span>`;
+      const shown = el.dataset.short !== undefined ? text.slice(5, 16) : text; // MM-DD HH:MM
+      el.innerHTML = `${esc(shown)} <span class="tz">${esc(name)}</span>`;
       el.title = own && own !== zone ? `${zoned(date, zone)} · ${zoned(date, "UTC")}` : zoned(date, "UTC");
     }
   }
