@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from typing import Any
 
+from baton.model.access import Visibility
 from baton.model.states import TASK_TERMINAL
 from baton.store.base import Row, TxBase
 from baton.store.claims import ATTEMPT_EVENT, ATTEMPTS_NAMED
+from baton.store.grants import visible_sql
 from baton.store.records import AttemptRow, FlowOverviewRow, RunRow, many, one
 
 
@@ -113,11 +114,13 @@ class Reads(TxBase):
         paused: bool | None = None,
         after: str | None = None,
         limit: int = 500,
+        visible: Visibility | None = None,
     ) -> list[FlowOverviewRow]:
         """Flows as `flows_overview` has them, by name: one `name`, or those whose name
-        holds `search` (any case), paused or not, after the name `after` (a page's last)."""
-        where: list[str] = []
-        params: list[Any] = []
+        holds `search` (any case), paused or not, after the name `after` (a page's last),
+        of those `visible` holds (None: all)."""
+        condition, params = visible_sql("f.name", visible)
+        where: list[str] = [condition] if condition else []
         if name is not None:
             where.append("f.name = ?")
             params.append(name)

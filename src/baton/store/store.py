@@ -22,6 +22,7 @@ from baton.store.cache_entries import CacheEntries
 from baton.store.claims import AttemptMove, Claimed, Claims
 from baton.store.feeds import Feeds
 from baton.store.flows import Flows
+from baton.store.grants import Grants
 from baton.store.logs import Logs
 from baton.store.partitions import Partitions
 from baton.store.reads import Reads
@@ -156,10 +157,22 @@ class Store:
             listener.stop()
 
 
-class Tx(Claims, RunWrites, Flows, Assets, Partitions, CacheEntries, Admin, Reads, Logs, Feeds):
+class Tx(
+    Claims,
+    RunWrites,
+    Flows,
+    Assets,
+    Partitions,
+    CacheEntries,
+    Admin,
+    Grants,
+    Reads,
+    Logs,
+    Feeds,
+):
     """The store's operations. SQL is written in sqlite3's style; see `dialect`.
 
     One type for callers, put together from the store's parts (`runs`, `claims`, `flows`,
-    `assets`, `cache_entries`, `admin`, `reads`, `logs`, `feeds`), which share the
+    `assets`, `cache_entries`, `admin`, `grants`, `reads`, `logs`, `feeds`), which share the
     connection through `base.TxBase`.
     """
