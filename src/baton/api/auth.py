@@ -8,6 +8,11 @@ slow hash). A token carries one role; each role may do what the one below it may
     operator  + trigger, cancel, repair and resume runs, pause and unpause flows
     editor    + create, update and delete flows
     admin     + tokens, users, pools, the audit log
+
+Grants (`model.access`) add roles on a namespace or one flow: a route on one flow (its name,
+or a run of it, in the path) asks the caller's effective role on that flow, and a flow the
+caller may not see is answered 404, as one that does not exist; a list asks for the role
+anywhere and shows only what the caller may see; any other route asks the global role.
 """
 
 from __future__ import annotations
@@ -18,24 +23,81 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from baton.errors import InputError
+from baton.errors import BatonError, InputError, NotFoundError
+from baton.model import access
+from baton.model.access import ROLES as ROLES  # noqa: PLC0414 (an explicit re-export)
 from baton.store.store import Tx
 
-ROLES = ("viewer", "operator", "editor", "admin")
 PREFIX = "baton_"
+# Routes that list flows or runs, or make a flow: asked with the role anywhere, they show or
+# touch only what the caller may (the route filters, or checks the flow it makes).
+LISTS = frozenset({"flows.list", "runs.list", "flows.create", "flows", "runs"})
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the token's user and role."""
+    """Who is calling: the token's user, its global role (None: only the user's grants), the
+    one namespace it is limited to (None: any), and the user's grants."""
 
     user: str
-    role: str
+    role: str | None
     token_id: str
+    namespace: str | None = None
+    grants: tuple[access.Grant, ...] = ()
+
+    @property
+    def access(self) -> access.Access:
+        return access.Access(self.role, self.namespace, self.grants)
 
     def may(self, role: str) -> bool:
-        """Whether this caller's role is `role` or above it."""
-        return ROLES.index(self.role) >= ROLES.index(role)
+        """Whether this caller's global role is `role` or above it."""
+        return access.at_least(self.access.global_role, role)
+
+    def may_on(self, flow: str, role: str) -> bool:
+        """Whether this caller's effective role on the flow `flow` is `role` or above."""
+        return access.at_least(self.access.role_on(flow), role)
+
+
+def scope_of(name: str, path: str) -> str:
+    """What the route `name` at `path` is checked against: "flow" (`{name}` under /flows/),
+    "run" (a `{run_id}`), "list" (`LISTS`) or "global"."""
+    if "{run_id" in path:
+        return "run"
+    if "/flows/{name" in path:
+        return "flow"
+    return "list" if name in LISTS else "global"
+
+
+def role_for(read: Tx, principal: Principal, scope: str, params: dict[str, str]) -> str | None:
+    """The caller's role for a route of `scope` with path `params`; a flow (or a run of a
+    flow) it may not see raises NotFoundError, worded as for one that does not exist."""
+    held = principal.access
+    if scope == "global":
+        return held.global_role
+    if scope == "list":
+        return held.highest()
+    if scope == "flow":
+        flow = params["name"]
+        role = held.role_on(flow)
+        if role is None:
+            raise NotFoundError(no_flow(flow))
+        return role
+    run_id = params["run_id"]
+    missing = NotFoundError(f"no run '{run_id}'; `baton runs list` shows the runs")
+    try:  # an id or its prefix, as the routes take it
+        run = read.run(read.resolve_run_id(run_id))
+    except BatonError:
+        if held.visibility().everything:
+            return held.role  # sees every run: the route answers for this one
+        raise missing from None  # none, or a prefix of several: which, is not for this caller
+    role = held.role_on(run.flow_name)
+    if role is None:
+        raise missing
+    return role
+
+
+def no_flow(name: str) -> str:
+    return f"no flow '{name}'; GET /api/v1/flows lists the flows"
 
 
 def check_role(role: str) -> str:
@@ -77,7 +139,15 @@ def authenticate(read: Tx, text: str | None) -> Principal | None:
         return None
     if not hmac.compare_digest(row["secret_hash"], _hash(secret)):
         return None
-    return Principal(user=row["user_name"], role=row["role"], token_id=token_id)
+    fields = dict(row)
+    return Principal(
+        user=row["user_name"],
+        role=row["role"],
+        token_id=token_id,
+        # The tokens branch adds these columns (migration 0009); before it, neither is set.
+        namespace=fields.get("namespace"),
+        grants=read.grants_of(row["user_name"]),
+    )
 
 
 def _hash(secret: str) -> str:

@@ -21,9 +21,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from baton import errors
-from baton.api.auth import Principal, authenticate
+from baton.api.auth import Principal, authenticate, role_for, scope_of
 from baton.api.common import ERRORS
 from baton.api.stores import StorePool
+from baton.model.access import at_least
 from baton.store.store import Store
 
 API = "/api/v1"  # where the routes are served, but /metrics and /healthz
@@ -69,6 +70,7 @@ class AuditedRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         role = _required_role(self.dependant)
+        scope = scope_of(self.name, self.path)
         audited = bool((self.methods or set()) & MUTATING)
         action = self.name
 
@@ -80,7 +82,7 @@ class AuditedRoute(APIRoute):
                 request.state.store = store
                 try:
                     if role is not None:
-                        await run_in_threadpool(_authorize, store, request, role)
+                        await run_in_threadpool(_authorize, store, request, role, scope)
                     response = await handler(request)
                 except Exception as exc:
                     if audited:
@@ -132,8 +134,9 @@ def token_of(request: Request) -> str | None:
     return None
 
 
-def _authorize(store: Store, request: Request, role: str) -> None:
-    """Set `request.state.principal`, or raise 401 (no valid token) or 403 (role too low)."""
+def _authorize(store: Store, request: Request, role: str, scope: str) -> None:
+    """Set `request.state.principal`, or raise 401 (no valid token), 404 (a flow, or a run of
+    one, the caller may not see) or 403 (role too low): see `auth.role_for`."""
     principal = authenticate(store.read(), token_of(request))
     if principal is None:
         raise HTTPException(
@@ -143,10 +146,10 @@ def _authorize(store: Store, request: Request, role: str) -> None:
             headers={"WWW-Authenticate": "Bearer"},
         )
     request.state.principal = principal
-    if not principal.may(role):
-        raise HTTPException(
-            403, f"role '{principal.role}' may not do this: it needs '{role}' or above"
-        )
+    held = role_for(store.read(), principal, scope, request.path_params)
+    if not at_least(held, role):
+        who = f"role '{held}'" if held else "a token with no role here"
+        raise HTTPException(403, f"{who} may not do this: it needs '{role}' or above")
 
 
 def _audit(store: Store, request: Request, action: str, status: int, error: str | None) -> None:

@@ -37,6 +37,10 @@ class Visibility:
     namespaces: frozenset[str] = field(default_factory=frozenset)
     flows: frozenset[str] = field(default_factory=frozenset)
 
+    @classmethod
+    def of_namespace(cls, namespace: str) -> Visibility:
+        return cls(namespaces=frozenset([namespace]))
+
 
 EVERYTHING = Visibility(everything=True)
 

@@ -115,12 +115,17 @@ class Reads(TxBase):
         after: str | None = None,
         limit: int = 500,
         visible: Visibility | None = None,
+        namespace: str | None = None,
     ) -> list[FlowOverviewRow]:
         """Flows as `flows_overview` has them, by name: one `name`, or those whose name
         holds `search` (any case), paused or not, after the name `after` (a page's last),
         of those `visible` holds (None: all)."""
         condition, params = visible_sql("f.name", visible)
         where: list[str] = [condition] if condition else []
+        if namespace is not None:
+            condition, more = visible_sql("f.name", Visibility.of_namespace(namespace))
+            where.append(str(condition))
+            params += more
         if name is not None:
             where.append("f.name = ?")
             params.append(name)

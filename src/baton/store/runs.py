@@ -106,12 +106,19 @@ class RunWrites(TxBase):
         created_before: float | None = None,
         after: tuple[float, str] | None = None,
         visible: Visibility | None = None,
+        namespace: str | None = None,
     ) -> list[RunRow]:
         """Runs newest first, of the flows `visible` holds (None: all). `after` is the
         (created_at, id) of the last run of the page before: the next page starts right
         after it (a cursor that stays right while new runs arrive)."""
         condition, params = visible_sql("flow_name", visible)
         where: list[str] = [condition] if condition else []
+        if namespace is not None:
+            condition, more = visible_sql(
+                "flow_name", Visibility(namespaces=frozenset([namespace]))
+            )
+            where.append(str(condition))
+            params += more
         if flow:
             where.append("flow_name = ?")
             params.append(flow)

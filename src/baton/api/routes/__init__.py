@@ -4,4 +4,6 @@ this order, which is the order of the OpenAPI document."""
 
 from baton.api.routes import admin, assets, cluster, flows, logs, metrics, partitions, runs
 
-MODULES = (admin, cluster, flows, runs, logs, assets, partitions, metrics)
+# partitions before flows: its GET /flows/{name}/partitions must be tried before flows.get,
+# whose `{name:path}` (a flow's full name may be `namespace/name`) would take it.
+MODULES = (admin, cluster, partitions, flows, runs, logs, assets, metrics)
