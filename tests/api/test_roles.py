@@ -24,7 +24,7 @@ from starlette.routing import Mount
 
 import baton
 from baton import ui
-from baton.api import create_app
+from baton.api import create_app, grants
 from baton.api.auth import ROLES, create_token
 from baton.api.deps import AuditedRoute
 from baton.settings import Settings
@@ -96,6 +96,12 @@ MIN_ROLE: dict[str, str | None] = {
     "pools.set": "admin",
     "pools.delete": "admin",
     "audit": "admin",  # the UI's page
+    "grants.list": "admin",
+    "grants.create": "admin",
+    "grants.remove": "admin",
+    "groups.list": "admin",
+    "groups.add_member": "admin",
+    "groups.remove_member": "admin",
 }
 
 FLOW = "roles"
@@ -113,6 +119,8 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "partitions.add": {"json": {"keys": ["k1", "k2"]}},
     "partitions.remove": {"params": {"key": ["k0"]}},
     "flows.backfill": {"json": {"missing": True}},
+    "grants.create": {"json": {"user": "eve", "role": "admin", "namespace": "finance"}},
+    "groups.add_member": {"json": {"user": "eve"}},
 }
 
 
@@ -196,6 +204,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> World:
             # An asset named as the flow: `{name}` in asset routes finds one.
             tx.report_materialization(FLOW, {}, None, None, "ops", 0.0)
             tx.add_dynamic_partitions(FLOW, ["k0"], 0.0)  # a set named as the flow
+            grant_id = grants.add_grant(tx, role="viewer", by="t", user="ann", namespace="n")
+            tx.add_group_member("analysts", "ann", 0.0)
     finally:
         store.close()
     values = {
@@ -204,6 +214,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> World:
         "task": "hello",
         "token_id": victim_id,
         "backfill_id": "b0",
+        "grant_id": str(grant_id),
+        "group": "analysts",
+        "user": "ann",
     }
     return World(home, tokens, values)
 

@@ -22,10 +22,12 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from baton.api.auth import ROLES, Principal, authenticate
+from baton.api.auth import ROLES, Principal, authenticate, role_for, scope_of
 from baton.api.deps import COOKIE
 from baton.api.stores import StorePool
+from baton.errors import NotFoundError
 from baton.execution.secrets import Secrets
+from baton.model import access
 from baton.model.graph import Graph
 from baton.model.spec import FlowSpec
 from baton.store.store import Tx
@@ -46,6 +48,10 @@ class PageForbidden(Exception):
         super().__init__(role)
         self.principal = principal
         self.role = role
+
+
+class PageNotFound(Exception):
+    """A flow or run this principal may not see (or that is not there): a 404 page."""
 
 
 class UI:
@@ -109,10 +115,26 @@ def signed_in(request: Request) -> Principal:
     if text:
         with reading(request) as read:
             principal = authenticate(read, text)
+            if principal is not None:
+                request.state.principal = principal
+                request.state.page_role = _page_role(read, principal, request)
     if principal is None:
         raise SignInRequired
-    request.state.principal = principal
+    if not access.at_least(request.state.page_role, "viewer"):
+        raise PageForbidden(principal, "viewer")
     return principal
+
+
+def _page_role(read: Tx, principal: Principal, request: Request) -> str | None:
+    """The caller's role on what this page shows, as the API decides it (`auth.role_for`):
+    a flow, a run, a list (filtered by the page), or anything else (the global role). A flow
+    or run it may not see raises PageNotFound."""
+    route = request.scope.get("route")
+    name, path = (getattr(route, "name", ""), getattr(route, "path", ""))
+    try:
+        return role_for(read, principal, scope_of(name, path), request.path_params)
+    except NotFoundError as exc:
+        raise PageNotFound(str(exc)) from None
 
 
 def at_least(role: str) -> Callable[[Principal], Principal]:
@@ -139,7 +161,9 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         .render(
             request=request,
             principal=principal,
-            may={r: bool(principal and principal.may(r)) for r in ROLES},
+            # What the page's buttons may do (on its flow or run), and the menu (global).
+            may={r: access.at_least(getattr(request.state, "page_role", None), r) for r in ROLES},
+            may_global={r: bool(principal and principal.may(r)) for r in ROLES},
             **{"nav": "", **context},
         )
     )
@@ -170,8 +194,8 @@ def forbidden_page(request: Request, exc: Exception) -> Response:
         "error.html",
         status_code=403,
         title="Not allowed",
-        message=f"This page needs the {exc.role} role; your token has the "
-        f"{exc.principal.role} role.",
+        message=f"This page needs the {exc.role} role; your token has "
+        + (f"the {exc.principal.role} role." if exc.principal.role else "no role here."),
     )
 
 
@@ -180,6 +204,10 @@ def same_origin(request: Request) -> bool:
     origin; a post from another site's page must not sign anyone in or out)."""
     origin = request.headers.get("origin")
     return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+def not_found_page(request: Request, exc: Exception) -> Response:
+    return not_found(request, str(exc))
 
 
 def not_found(request: Request, message: str) -> HTMLResponse:

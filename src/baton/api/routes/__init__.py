@@ -2,8 +2,18 @@
 routes are served (under /api/v1, or /metrics at the root). `create_app` includes them in
 this order, which is the order of the OpenAPI document."""
 
-from baton.api.routes import admin, assets, cluster, flows, logs, metrics, partitions, runs
+from baton.api.routes import (
+    admin,
+    assets,
+    cluster,
+    flows,
+    grants,
+    logs,
+    metrics,
+    partitions,
+    runs,
+)
 
 # partitions before flows: its GET /flows/{name}/partitions must be tried before flows.get,
 # whose `{name:path}` (a flow's full name may be `namespace/name`) would take it.
-MODULES = (admin, cluster, partitions, flows, runs, logs, assets, metrics)
+MODULES = (admin, grants, cluster, partitions, flows, runs, logs, assets, metrics)
