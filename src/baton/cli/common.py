@@ -151,3 +151,43 @@ def port(text: str) -> int:
             f"expected a port number 0-65535 (0: any free one), got {value}"
         )
     return value
+
+
+def audit(
+    tx: Any,
+    action: str,
+    object_type: str,
+    object_id: str | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """An audit row for a change made from the command line, in the transaction `tx` that
+    makes it: the actor is `cli:<OS user>` (the CLI has no token; whoever can open the store
+    acts as themselves)."""
+    import json
+    import time
+
+    tx.add_audit(
+        {
+            "at": time.time(),
+            "actor": cli_actor(),
+            "token_id": None,
+            "role": None,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "outcome": "ok",
+            "status": 0,
+            "remote": None,
+            "detail": json.dumps(detail) if detail else None,
+        }
+    )
+
+
+def cli_actor() -> str:
+    """Who acts from the command line: `cli:<OS user>`."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in the environment or the password database
+        return "cli:unknown"

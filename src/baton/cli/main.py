@@ -18,6 +18,7 @@ from baton.cli import (
     assets,
     cache,
     common,
+    grants,
     history,
     imports,
     partitions,
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=cmd_worker)
 
     server.add_commands(sub)
+    grants.add_commands(sub)
 
     p = sub.add_parser("workers", help="the workers, with queues, running tasks, heartbeat")
     p.add_argument("--all", action="store_true", help="include stopped workers")
