@@ -27,7 +27,7 @@ class TokenIn(BaseModel):
 class TokenOut(BaseModel):
     id: str
     user: str
-    role: str
+    role: str | None  # None: the token carries only its user's grants
     description: str | None
     created_at: float
     last_used_at: float | None
@@ -79,7 +79,9 @@ def users(store: StoreDep, _: Admin) -> list[dict[str, Any]]:
     """Everyone who holds an active token, with their roles."""
     found: dict[str, set[str]] = {}
     for r in store.read().tokens():
-        found.setdefault(r["user_name"], set()).add(r["role"])
+        roles = found.setdefault(r["user_name"], set())
+        if r["role"] is not None:  # a token that carries only its user's grants
+            roles.add(r["role"])
     return [{"user": u, "roles": sorted(found[u], key=ROLES.index)} for u in sorted(found)]
 
 
