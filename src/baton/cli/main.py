@@ -175,7 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list, inspect, cancel, repair and resume runs")
     runs_sub = runs.add_subparsers(title="commands", metavar="COMMAND", required=True)
     p = runs_sub.add_parser("list", help="the latest runs, newest first")
-    p.add_argument("--flow", dest="flow_name", help="only runs of this flow")
+    p.add_argument(
+        "--flow", dest="flow_name", help="only runs of this flow (`name` or `namespace/name`)"
+    )
+    p.add_argument("--namespace", help="only runs of this namespace's flows")
     p.add_argument("--state", choices=RUN_STATES, help="only runs in this state")
     p.add_argument("--partition", metavar="KEY", help="only runs of this partition key")
     p.add_argument("--limit", type=common.positive_int, default=50, help="how many (default 50)")
@@ -336,9 +339,14 @@ def cmd_flows_show(args: argparse.Namespace, ctx: common.Context) -> int:
 
 def cmd_runs_list(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import display, runs
+    from baton.model import namespaces
 
+    flow, namespace = args.flow_name, args.namespace
+    if namespace is not None:
+        namespaces.check_namespace(namespace, "--namespace")
+        flow = flow and namespaces.full_name(namespace, flow)
     with runs.opened(args, ctx) as chosen:
-        data = chosen.list_runs(args.flow_name, args.state, args.limit, args.partition)
+        data = chosen.list_runs(flow, args.state, args.limit, args.partition, namespace)
     display.run_list(data, as_json=args.json)
     return 0
 
