@@ -146,7 +146,11 @@ def _authorize(store: Store, request: Request, role: str, scope: str) -> None:
             headers={"WWW-Authenticate": "Bearer"},
         )
     request.state.principal = principal
-    held = role_for(store.read(), principal, scope, request.path_params)
+    try:
+        held = role_for(store.read(), principal, scope, request.path_params)
+    except errors.NotFoundError:
+        request.state.refused = True  # audited as refused, though answered as not found
+        raise
     if not at_least(held, role):
         who = f"role '{held}'" if held else "a token with no role here"
         raise HTTPException(403, f"{who} may not do this: it needs '{role}' or above")
@@ -157,7 +161,8 @@ def _audit(store: Store, request: Request, action: str, status: int, error: str 
     params = dict(request.path_params)
     object_type = action.split(".", 1)[0]
     object_id = next(iter(params.values()), None) or getattr(request.state, "audit_object", None)
-    outcome = "ok" if status < 400 else "refused" if status in (401, 403) else "failed"
+    refused = status in (401, 403) or getattr(request.state, "refused", False)
+    outcome = "ok" if status < 400 else "refused" if refused else "failed"
     detail = {"method": request.method, "path": request.url.path}
     if error:
         detail["error"] = error[:500]
