@@ -428,3 +428,14 @@ def test_concurrent_grants_and_members(world: World):
             "/api/v1/grants", params={"scope": "finance"}, headers=_bearer(world, "admin")
         ).json()
         assert len([g for g in made if g["user"] and g["user"].startswith("u")]) == 50
+
+
+def test_a_namespaced_flow_in_a_path_as_the_ui_sends_it(world: World):
+    """The UI's script encodes the name (`finance%2Forders`): the same flow, the same rule."""
+    with _client(world) as client:
+        r = client.post("/api/v1/flows/finance%2Forders/pause", headers=_bearer(world, "ann"))
+        assert r.status_code == 200 and r.json()["paused"] is True, r.text
+        r = client.post("/api/v1/flows/hr%2Fpayroll/pause", headers=_bearer(world, "ann"))
+        assert r.status_code == 404
+        r = client.get("/api/v1/flows/finance/orders", headers=_bearer(world, "ann"))
+        assert r.json()["name"] == "finance/orders"
