@@ -439,3 +439,21 @@ def test_a_namespaced_flow_in_a_path_as_the_ui_sends_it(world: World):
         assert r.status_code == 404
         r = client.get("/api/v1/flows/finance/orders", headers=_bearer(world, "ann"))
         assert r.json()["name"] == "finance/orders"
+
+
+def test_the_ui_offers_an_action_where_the_role_on_the_flow_allows_it(world: World):
+    """carl: a global viewer and an editor on namespace hr; the UI offers him the pause switch
+    and the trigger button on hr's flows only, and no audit log in its menu."""
+    with _client(world) as client:
+        client.cookies.set("baton_token", world.tokens["carl"])
+        listed = client.get("/flows").text
+        assert f'data-pause="{P}"' in listed
+        assert 'data-pause="roles"' not in listed and f'data-pause="{ORD}"' not in listed
+        assert 'data-open="trigger"' in client.get(f"/flows/{P}").text
+        page = client.get("/flows/roles").text
+        assert 'data-open="trigger"' not in page and 'href="/audit"' not in page
+        client.cookies.set("baton_token", world.tokens["dora"])  # admin, in finance only
+        assert 'href="/audit"' not in client.get(f"/flows/{ORD}").text
+        assert client.get("/audit").status_code == 403
+        client.cookies.set("baton_token", world.tokens["admin"])
+        assert 'href="/audit"' in client.get(f"/flows/{ORD}").text
