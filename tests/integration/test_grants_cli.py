@@ -92,12 +92,14 @@ def test_flows_in_namespaces_run_and_list(baton: Any, write: Any):
     run = baton.run("flows.py", "--flow", "finance/orders")
     assert run["flow"] == "finance/orders" and run["state"] == "succeeded"
     baton.run("flows.py", "--flow", "orders")
+    again = baton.run("flows.py", "--flow", "orders", "--namespace", "finance")
+    assert again["flow"] == "finance/orders"
     finance = json.loads(baton("runs", "list", "--namespace", "finance", "--json").stdout)
-    assert [r["flow"] for r in finance] == ["finance/orders"]
+    assert [r["flow"] for r in finance] == ["finance/orders"] * 2
     same = json.loads(
         baton("runs", "list", "--namespace", "finance", "--flow", "orders", "--json").stdout
     )
-    assert [r["flow"] for r in same] == ["finance/orders"]
+    assert [r["flow"] for r in same] == ["finance/orders"] * 2
     plain = json.loads(baton("runs", "list", "--namespace", "default", "--json").stdout)
     assert [r["flow"] for r in plain] == ["orders"]
     assert "--namespace" in baton("runs", "list", "--namespace", "a/b", check=2).stderr

@@ -332,7 +332,8 @@ def cmd_flows_show(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.execution import loader
 
     found = loader.load_file(args.path)
-    chosen = [loader.pick(found, args.flow_name, file=args.path)] if args.flow_name else found
+    flow = common.flow_of(args)
+    chosen = [loader.pick(found, flow, file=args.path)] if flow else found
     display.flow_dags([f.spec for f in chosen], as_json=args.json)
     return 0
 
