@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from baton.model.retry import Retry
     from baton.model.trigger_rules import TriggerRule
     from baton.settings import Settings
+    from baton.tasks.approval import approval_task
     from baton.tasks.base import TaskConfig, TaskFailed, TaskType
     from baton.tasks.container import container_task
     from baton.tasks.flow import flow_task
@@ -65,6 +66,7 @@ _WHERE = {
     "TaskConfig": "baton.tasks.base",
     "TaskFailed": "baton.tasks.base",
     "TaskType": "baton.tasks.base",
+    "approval_task": "baton.tasks.approval",
     "container_task": "baton.tasks.container",
     "flow_task": "baton.tasks.flow",
     "http_task": "baton.tasks.http",
@@ -95,6 +97,7 @@ __all__ = [
     "TaskRunResult",
     "TaskType",
     "TriggerRule",
+    "approval_task",
     "asset",
     "asset_flow",
     "container_task",

@@ -16,9 +16,10 @@
     ├── LineageError           an OpenLineage sink refused an event (baton.notify.lineage)
     ├── CacheKeyError          a task's cache key cannot be computed (baton.execution.cache_keys)
     ├── ResultGone             a stored result cannot be read back (baton.execution.results)
+    ├── NotAnApprover          the caller may not decide an approval (baton.execution.approvals)
     └── RemoteError            the server refused or could not answer (baton.cli.remote)
 
-The last seven live beside what raises them, as only that code and its callers use them.
+The last eight live beside what raises them, as only that code and its callers use them.
 Defer is no error but the runner's signal from a task type; it stays an Exception, as only
 baton's own code raises it, after the user's code has returned.
 

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 LEASE_SECONDS = 30.0  # the default lease; readers without the workers' settings use it too
 
 
+LIVE_HEARTBEATS = 3  # a worker is alive if it heartbeated within this many heartbeat periods
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     home: str
@@ -35,6 +38,10 @@ class Settings:
     # fsspec URL; None: `file://<home>/results`.
     results_url: str | None = None
     results_inline_max: int = 1 << 20  # bytes of a JSON result kept in the database
+
+    def alive_since(self, now: float) -> float:
+        """The oldest heartbeat of a worker counted alive: within LIVE_HEARTBEATS periods."""
+        return now - LIVE_HEARTBEATS * self.heartbeat_seconds
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

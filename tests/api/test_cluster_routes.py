@@ -152,3 +152,30 @@ def test_only_an_admin_changes_pools(client_for, store):
         assert c.delete("/api/v1/pools/p").status_code == 403
         assert c.get("/api/v1/pools").status_code == 200
     assert store.read().pools() == []
+
+
+def test_a_server_that_runs_no_tasks_itself_refuses_to_start_a_worker(client_for, app):
+    assert client_for("viewer").post("/api/v1/workers/embedded").status_code == 403
+    r = client_for("operator").post("/api/v1/workers/embedded")
+    assert r.status_code == 409, r.text
+    assert "baton worker" in r.json()["detail"]
+
+
+def test_an_embedded_worker_is_started_once_however_many_ask(client_for, app):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def start() -> bool:  # what `baton ui` gives its app: True the first time only
+        with lock:
+            started.append(1)
+            return len(started) == 1
+
+    app.state.start_worker = start
+    operator = client_for("operator")
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(lambda _: operator.post("/api/v1/workers/embedded"), range(100)))
+    assert [a.status_code for a in answers] == [200] * 100
+    assert sum(a.json()["started"] for a in answers) == 1

@@ -8,15 +8,14 @@ flow: a caller who may not see the flow gets 404, worded as for a flow that does
 anything; mutating ones are audited as refused. The lists show exactly the flows each
 caller may see.
 
-Tokens without a global role, or limited to a namespace, come from the tokens branch
-(migration 0009); until it is merged `emulate_0009` gives the test database those columns.
+Tokens without a global role, or limited to a namespace, are made as `baton tokens create`
+makes them (migration 0009's columns); an expired one is refused 401 on every route.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,22 +115,6 @@ def _flow(full: str) -> Any:
     return f
 
 
-def emulate_0009(db: Path) -> None:
-    """The tokens branch's columns: a token's role may be none, and it may name a namespace."""
-    conn = sqlite3.connect(db)
-    try:
-        conn.executescript(
-            "ALTER TABLE tokens RENAME TO tokens_old;"
-            "CREATE TABLE tokens (id VARCHAR(32) PRIMARY KEY, user_name VARCHAR(200) NOT NULL, "
-            "role VARCHAR(20), secret_hash VARCHAR(64) NOT NULL, description TEXT, "
-            "created_at FLOAT NOT NULL, last_used_at FLOAT, revoked_at FLOAT, "
-            "expires_at FLOAT, namespace VARCHAR(100));"
-            "INSERT INTO tokens SELECT *, NULL, NULL FROM tokens_old; DROP TABLE tokens_old;"
-        )
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> World:
     home = tmp_path_factory.mktemp("grants") / ".baton"
@@ -141,19 +124,14 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> World:
         run = baton.run_flow(_flow(full), settings=settings)
         assert run.state == "succeeded"
         runs[full] = run.id
-    emulate_0009(home / "baton.db")
     store = Store(settings.database_url)
     try:
         with store.transaction() as tx:
             tokens = {}
             for user in EXPECTED:
-                token_id, tokens[user] = create_token(tx, user, "viewer")
                 role = {"admin": "admin", "dora": "admin"}.get(user, GLOBAL.get(user))
                 namespace = "finance" if user == "dora" else None
-                tx._c.execute(
-                    "UPDATE tokens SET role = ?, namespace = ? WHERE id = ?",
-                    (role, namespace, token_id),
-                )
+                tokens[user] = create_token(tx, user, role, namespace=namespace)[1]
             grants.add_grant(tx, role="operator", by="t", user="ann", namespace="finance")
             grants.add_grant(tx, role="viewer", by="t", group="analysts", flow=L)
             tx.add_group_member("analysts", "bob", 0.0)

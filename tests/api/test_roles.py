@@ -2,10 +2,12 @@
 
 The matrix is built from `app.routes`, so a route added later is covered at once; MIN_ROLE
 says who may call each one, and a route missing from it fails the suite: no route goes out
-unclassified. For each route: no token, a garbage one and a revoked one are refused (401 for
-the API, a redirect to /login for a page), each role below the route's is refused (403), the
-refused calls change nothing in the store and are audited as refused (the API's mutating
-ones), and the route's own role and each role above it get past the check.
+unclassified. For each route: no token, a garbage one, a revoked one and an expired one are
+refused (401 for the API, a redirect to /login for a page; the expired one audited as
+`auth.expired` whatever the method), a token without a global role and each role below the
+route's are refused (403), the refused calls change nothing in the store and are audited as
+refused (the API's mutating ones), and the route's own role and each role above it get past
+the check.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ YAML = "name: {name}\ntasks:\n  - {{key: hi, type: shell, command: 'echo hi'}}\n
 _YAML = {"Content-Type": "application/yaml"}
 # What each mutating route is sent: a body that would change something, were it allowed.
 REQUESTS: dict[str, dict[str, Any]] = {
-    "tokens.create": {"json": {"user": "eve", "role": "admin"}},
+    "tokens.create": {
+        "json": {"user": "eve", "role": "admin", "expires_in": "30d", "namespace": "ns"}
+    },
     "pools.set": {"json": {"slots": 9, "description": "changed"}},
     "flows.create": {"content": YAML.format(name="made"), "headers": _YAML},
     "flows.update": {"content": YAML.format(name=FLOW), "headers": _YAML},
@@ -43,6 +47,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "flows.backfill": {"json": {"missing": True}},
     "grants.create": {"json": {"user": "eve", "role": "admin", "namespace": "finance"}},
     "groups.add_member": {"json": {"user": "eve"}},
+    "runs.acknowledge": {"json": {"comment": "on it"}},
 }
 
 
@@ -67,7 +72,7 @@ def test_every_route_has_a_minimum_role():
 @dataclass
 class World:
     home: Path
-    tokens: dict[str, str]  # by role, plus "revoked"
+    tokens: dict[str, str]  # by role, plus "revoked", "expired" and "none" (no global role)
     values: dict[str, str]  # path parameters
 
 
@@ -84,6 +89,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> World:
             tokens = {role: create_token(tx, role, role)[1] for role in ROLES}
             revoked_id, tokens["revoked"] = create_token(tx, "gone", "admin")
             tx.revoke_token(revoked_id, 0.0)
+            tokens["expired"] = create_token(tx, "late", "admin", now=0.0, expires_in=1)[1]
+            tokens["none"] = create_token(tx, "grantee", None)[1]
             victim_id = create_token(tx, "victim", "viewer")[0]
             tx.set_pool("p", 2, "a pool", 0.0)
             # An asset named as the flow: `{name}` in asset routes finds one.
@@ -177,11 +184,20 @@ def test_a_route_admits_its_role_and_above_and_refuses_the_rest(route: Route, wo
             else:
                 assert r.status_code == 401, (token, r.status_code, r.text)
                 expected.append((route.name, "refused", 401))
+        r = call(world.tokens["expired"])
+        if route.kind == "page":
+            assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+        else:
+            assert r.status_code == 401 and "expired" in r.text, (r.status_code, r.text)
+            expected.append(("auth.expired", "refused", 401))
         if route.kind == "api":  # the UI's cookie without its header: no CSRF
             client.cookies.set("baton_token", world.tokens["admin"])
             r = client.request(route.method, url, **kwargs)
             assert r.status_code == 401, r.text
             expected.append((route.name, "refused", 401))
+        r = call(world.tokens["none"])  # no global role, and no grants (yet) either
+        assert r.status_code == 403, (r.status_code, r.text)
+        expected.append((route.name, "refused", 403))
         lower = ROLES[: ROLES.index(route.role)]
         for role in lower:
             r = call(world.tokens[role])
@@ -190,8 +206,8 @@ def test_a_route_admits_its_role_and_above_and_refuses_the_rest(route: Route, wo
         assert snapshot(db) == before, "a refused call changed the store"
         if route.kind == "api" and route.method != "GET":
             assert audited(db) == expected
-        elif route.kind == "api":
-            assert audited(db) == []  # reads are not audited
+        elif route.kind == "api":  # reads are not audited, but the use of an expired token is
+            assert audited(db) == [e for e in expected if e[0] == "auth.expired"]
 
         for role in ROLES[ROLES.index(route.role) :]:
             r = call(world.tokens[role])

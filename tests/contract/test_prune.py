@@ -29,6 +29,8 @@ TABLES = (
     "state_events",
     "log_chunks",
     "notifications",
+    "escalations",
+    "run_acks",
     "cache_entries",
 )
 
@@ -137,6 +139,20 @@ def entry(
     return CacheEntryRow(key, "f", "t", run_id, task_run_id, 1, "1", None, None, at, expires_at)
 
 
+def escalation(run_id: str) -> dict[str, Any]:
+    return {
+        "key": f"escalate:{run_id}:-:failure:0",
+        "flow_name": "h",
+        "run_id": run_id,
+        "task_run_id": None,
+        "event": "failure",
+        "steps": '[{"after": 60, "email": ["a@example.com"]}]',
+        "payload": "{}",
+        "next_at": OLD + 60,
+        "created_at": OLD,
+    }
+
+
 def counts(store: Store) -> dict[str, int]:
     read = store.read()
     return {t: int(read._one(f"SELECT count(*) AS n FROM {t}")["n"]) for t in TABLES}  # type: ignore[index]
@@ -166,6 +182,9 @@ def test_old_finished_runs_go_with_all_they_own_and_the_rest_stays(store, settin
             [entry("f5", kept, "expired", OLD, NOW - 1), entry("f5", kept, "live", OLD, NOW + 1)],
             replace=False,
         )
+        for run_id in ("h2", "h3"):  # an acknowledged run and its escalation go with it
+            tx.acknowledge_run(run_id, "ann", None, OLD + 2)
+            tx.start_escalations([escalation(run_id)])
     before = counts(store)
 
     removed = prune(store, settings)
@@ -178,6 +197,8 @@ def test_old_finished_runs_go_with_all_they_own_and_the_rest_stays(store, settin
         "state_events": 6,  # each run's and its task run's first state
         "log_chunks": 3,
         "notifications": 3,
+        "escalations": 1,
+        "run_acks": 1,
         "cache_entries": 4,  # those of the 3 runs, and the entry whose ttl ran out
         "log_files": 3,
         "result_files": 0,

@@ -123,6 +123,24 @@ def write(workdir: Path) -> Callable[[str, str], str]:
     return _write
 
 
+@pytest.fixture
+def definition_error(baton: Baton, write: Callable[[str, str], str]) -> Callable[..., str]:
+    """Run a one-task YAML flow whose task has `fields` (the inside of a YAML flow mapping);
+    check it is refused the way a user's mistake should be (exit 2, no traceback, the task
+    named) and return stderr, for the test to look for the field it names."""
+
+    def check(task_type: str, fields: str, key: str = "app") -> str:
+        path = write(
+            "bad.yaml", f"name: bad\ntasks:\n  - {{key: {key}, type: {task_type}, {fields}}}\n"
+        )
+        proc = baton("run", path, check=2)
+        assert "Traceback" not in proc.stdout + proc.stderr
+        assert f"'{key}'" in proc.stderr, proc.stderr
+        return proc.stderr
+
+    return check
+
+
 def tasks_of(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A run's task runs (from `--json`) by name: the key, `key[i]` for a mapped one."""
     out: dict[str, dict[str, Any]] = {}

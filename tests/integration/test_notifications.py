@@ -24,7 +24,7 @@ from baton.execution.secrets import Secrets
 from baton.model.notifications import validate
 from baton.model.spec import FlowSpec, TaskSpec
 from baton.model.states import AttemptState
-from baton.notify import outbox
+from baton.notify import message, outbox
 from baton.settings import Settings
 from baton.store.store import Store
 from engine_kit import outcome_of
@@ -260,6 +260,37 @@ def test_a_retried_task_is_notified_and_so_is_the_success(
     assert retry["task"]["key"] == "a" and retry["task"]["attempt"] == 1
     assert retry["task"]["error"] == "the command exited with code 1"
     assert retry["run_id"] == success["run_id"] == run["id"]
+
+
+def test_an_approval_waiting_is_told_once_with_a_link_to_its_task(
+    baton: Any, write: Callable[[str, str], str], hooks: Hooks
+) -> None:
+    write(
+        "gate.yaml",
+        f"""
+        name: gate
+        notifications:
+          - on: [approval_required, success]
+            webhook: {hooks.url}/
+        tasks:
+          - key: ok
+            type: approval
+            prompt: "Ship it?"
+            approvers: [alice]
+            timeout: 1
+            on_timeout: approve
+        """,
+    )
+    run = baton.run("gate.yaml")  # nobody decides: approved when its timeout is up
+    waiting, success = sorted(hooks.wait_for(2), key=lambda b: b["event"] != "approval_required")
+    assert (waiting["event"], success["event"]) == ("approval_required", "success")
+    assert waiting["url"] == f"{BASE_URL}/runs/{run['id']}/tasks/ok"
+    assert (waiting["prompt"], waiting["approvers"]) == ("Ship it?", ["alice"])
+    assert waiting["task"]["key"] == "ok" and waiting["on_timeout"] == "approve"
+    assert waiting["deadline"].endswith("Z")
+    assert message.summary(waiting) == f"flow gate run {run['id']}: task ok waits for approval"
+    assert "Approve or reject: " + waiting["url"] in message.text(waiting)
+    assert len(hooks.received) == 2  # told once
 
 
 def test_an_sla_breach_is_told_once_while_the_run_goes_on(

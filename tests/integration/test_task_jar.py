@@ -200,18 +200,9 @@ def test_missing_jar_fails_at_once(baton, write, h, workdir: Path):
         ("{main_class: 'not a class'}", "main_class"),
     ],
 )
-def test_bad_fields_are_definition_errors(baton, write, fields: str, named: str):
-    path = write(
-        "bad.yaml",
-        f"""
-        name: bad
-        tasks:
-          - {{key: app, type: jar, {fields[1:-1]}}}
-        """,
-    )
-    proc = baton("run", path, check=2)
-    assert "Traceback" not in proc.stdout + proc.stderr
-    assert "'app'" in proc.stderr and named in proc.stderr, proc.stderr
+def test_bad_fields_are_definition_errors(definition_error, fields: str, named: str):
+    stderr = definition_error("jar", fields[1:-1])
+    assert named in stderr, stderr
 
 
 def processes_with(marker: str) -> list[int]:

@@ -229,18 +229,9 @@ def test_a_missing_notebook_fails_at_once(baton, write, h, workdir):
         ("{path: r.ipynb, colour: blue}", "colour"),
     ],
 )
-def test_bad_fields_are_definition_errors(baton, write, fields: str, named: str):
-    path = write(
-        "bad.yaml",
-        f"""
-        name: bad
-        tasks:
-          - {{key: report, type: notebook, {fields[1:-1]}}}
-        """,
-    )
-    proc = baton("run", path, check=2)
-    assert "Traceback" not in proc.stdout + proc.stderr
-    assert "report" in proc.stderr and named in proc.stderr, proc.stderr
+def test_bad_fields_are_definition_errors(definition_error, fields: str, named: str):
+    stderr = definition_error("notebook", fields[1:-1], key="report")
+    assert named in stderr, stderr
 
 
 def cells(*specs: tuple[str, str | None]) -> Any:

@@ -204,19 +204,10 @@ def test_missing_script_fails_at_once(baton, write, h, workdir: Path):
         ("{path: greet.py, colour: blue}", "colour"),
     ],
 )
-def test_bad_fields_are_definition_errors(baton, write, fields: str, named: str):
+def test_bad_fields_are_definition_errors(write, definition_error, fields: str, named: str):
     write("greet.py", GREET)
-    path = write(
-        "bad.yaml",
-        f"""
-        name: bad
-        tasks:
-          - {{key: greet, type: script, {fields[1:-1]}}}
-        """,
-    )
-    proc = baton("run", path, check=2)
-    assert "Traceback" not in proc.stdout + proc.stderr
-    assert "greet" in proc.stderr and named in proc.stderr, proc.stderr
+    stderr = definition_error("script", fields[1:-1], key="greet")
+    assert named in stderr, stderr
 
 
 SPAWNER = """

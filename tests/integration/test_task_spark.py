@@ -335,18 +335,9 @@ def _cmdline(proc: Path) -> bytes:
         ("{application: job.txt}", "`application` must be a .py file or a .jar"),
     ],
 )
-def test_bad_fields_are_definition_errors(baton, write, fields: str, named: str):
-    path = write(
-        "bad.yaml",
-        f"""
-        name: bad
-        tasks:
-          - {{key: app, type: spark, {fields[1:-1]}}}
-        """,
-    )
-    proc = baton("run", path, check=2)
-    assert "Traceback" not in proc.stdout + proc.stderr
-    assert "'app'" in proc.stderr and named in proc.stderr, proc.stderr
+def test_bad_fields_are_definition_errors(definition_error, fields: str, named: str):
+    stderr = definition_error("spark", fields[1:-1])
+    assert named in stderr, stderr
 
 
 def test_a_missing_application_fails_at_once_naming_it(baton, write, h, workdir: Path):

@@ -25,6 +25,7 @@ EXPECTED = [
     "TaskRunResult",
     "TaskType",
     "TriggerRule",
+    "approval_task",
     "asset",
     "asset_flow",
     "container_task",

@@ -11,6 +11,8 @@ field. No route answers 500 for bad input.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -25,9 +27,12 @@ from baton.settings import Settings
 from baton.store.store import Store
 
 
-def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, store: Store | None = None, clock: Callable[[], float] = time.time
+) -> FastAPI:
     """The API over the store at `settings.database_url` (or over `store`, one connection
-    that requests then take turns on)."""
+    that requests then take turns on). `clock` tells the time tokens expire by and audit
+    entries are stamped with (tests pass their own)."""
     app = FastAPI(
         title="baton",
         version="1",
@@ -37,6 +42,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.clock = clock
     app.state.stores = StorePool.of(store) if store else StorePool(settings.database_url)
 
     async def baton_error(request: Request, exc: Exception) -> JSONResponse:

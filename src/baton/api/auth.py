@@ -2,12 +2,19 @@
 
 A token reads `baton_<id>_<secret>`: the id finds its row, and only the secret's SHA-256 is
 stored, so a leaked database does not leak usable tokens (a random 32-byte secret needs no
-slow hash). A token carries one role; each role may do what the one below it may, and more:
+slow hash). A token may carry one global role; each role may do what the one below it may,
+and more:
 
     viewer    read everything but the audit log and tokens
     operator  + trigger, cancel, repair and resume runs, pause and unpause flows
     editor    + create, update and delete flows
     admin     + tokens, users, pools, the audit log
+
+A token without a global role carries only its user's grants; one with a `namespace` is
+limited to that namespace: it holds nothing outside it, not even its role on global routes
+(tokens, users, pools, the audit log, workers). A token may expire (`expires_at`): past it,
+it is refused like a revoked one, but the refusal is told apart (`Expired`) so that it can
+be audited (401 before anything else, whatever the route).
 
 Grants (`model.access`) add roles on a namespace or one flow: a route on one flow (its name,
 or a run of it, in the path) asks the caller's effective role on that flow, and a flow the
@@ -19,9 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from baton.errors import BatonError, InputError, NotFoundError
 from baton.model import access
@@ -32,18 +40,23 @@ PREFIX = "baton_"
 # Routes that list flows or runs, or make a flow: asked with the role anywhere, they show or
 # touch only what the caller may (the route filters, or checks the flow it makes).
 LISTS = frozenset({"flows.list", "runs.list", "flows.create", "flows", "runs"})
+# How stale a token's `last_used_at` may get (seconds): authentication writes it at most this
+# often per token, so a busy client costs one read per request, not one write.
+TOUCH_EVERY = 60.0
+NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the token's user, its global role (None: only the user's grants), the
-    one namespace it is limited to (None: any), and the user's grants."""
+    """Who is calling: the token's user, its global role (None: only the user's grants), its
+    id, the one namespace it is limited to (None: any), and the user's grants."""
 
     user: str
     role: str | None
     token_id: str
     namespace: str | None = None
     grants: tuple[access.Grant, ...] = ()
+    last_used_at: float | None = field(default=None, compare=False)
 
     @property
     def access(self) -> access.Access:
@@ -100,21 +113,58 @@ def no_flow(name: str) -> str:
     return f"no flow '{name}'; GET /api/v1/flows lists the flows"
 
 
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """A genuine token past its expiry: refused, and audited under its user."""
+
+    user: str
+    token_id: str
+    expires_at: float
+
+
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise InputError(f"unknown role '{role}': expected one of {', '.join(ROLES)}")
+        raise InputError(f"role: unknown role '{role}': expected one of {', '.join(ROLES)}")
     return role
 
 
+def check_namespace(namespace: str) -> str:
+    if not NAMESPACE.fullmatch(namespace):
+        raise InputError(
+            f"namespace: '{namespace[:50]}' is not a namespace name: letters, digits, '_', "
+            "'.' and '-', starting with a letter or digit, at most 200"
+        )
+    return namespace
+
+
 def create_token(
-    tx: Tx, user: str, role: str, description: str | None = None, now: float | None = None
+    tx: Tx,
+    user: str,
+    role: str | None,
+    description: str | None = None,
+    now: float | None = None,
+    *,
+    expires_in: float | None = None,
+    namespace: str | None = None,
 ) -> tuple[str, str]:
-    """Store a new token; its id and its text, which is shown once and never again."""
-    check_role(role)
+    """Store a new token; its id and its text, which is shown once and never again.
+
+    `role` None: the token carries only its user's grants. `expires_in`: seconds from `now`
+    until it stops working (None: never). `namespace`: the one namespace it may act in.
+    """
+    if role is not None:
+        check_role(role)
+    if namespace is not None:
+        check_namespace(namespace)
     if not user.strip():
         raise InputError("user: must not be empty")
+    if len(user.strip()) > 200:
+        raise InputError("user: at most 200 characters")
+    if expires_in is not None and not expires_in > 0:
+        raise InputError(f"expires: must be a duration > 0, got {expires_in:g} seconds")
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
+    created = time.time() if now is None else now
     tx.insert_token(
         {
             "id": token_id,
@@ -122,15 +172,18 @@ def create_token(
             "role": role,
             "secret_hash": _hash(secret),
             "description": description,
-            "created_at": time.time() if now is None else now,
+            "created_at": created,
+            "expires_at": None if expires_in is None else created + expires_in,
+            "namespace": namespace,
         }
     )
     return token_id, f"{PREFIX}{token_id}_{secret}"
 
 
-def authenticate(read: Tx, text: str | None) -> Principal | None:
-    """The caller a token's text names, or None for a missing, malformed, unknown or revoked
-    token (the caller gets the same 401 for each: no hint which)."""
+def identify(read: Tx, text: str | None, now: float) -> Principal | Expired | None:
+    """The caller a token's text names; `Expired` for a genuine token past its expiry; None
+    for a missing, malformed, unknown or revoked token (the caller gets the same 401 for
+    each: no hint which)."""
     if not text or not text.startswith(PREFIX):
         return None
     token_id, _, secret = text[len(PREFIX) :].partition("_")
@@ -139,16 +192,47 @@ def authenticate(read: Tx, text: str | None) -> Principal | None:
         return None
     if not hmac.compare_digest(row["secret_hash"], _hash(secret)):
         return None
-    fields = dict(row)
+    if row["expires_at"] is not None and row["expires_at"] <= now:
+        return Expired(user=row["user_name"], token_id=token_id, expires_at=row["expires_at"])
     return Principal(
         user=row["user_name"],
         role=row["role"],
         token_id=token_id,
-        # The tokens branch adds these columns (migration 0009); before it, neither is set.
-        namespace=fields.get("namespace"),
+        namespace=row["namespace"],
         grants=read.grants_of(row["user_name"]),
+        last_used_at=row["last_used_at"],
     )
+
+
+def authenticate(read: Tx, text: str | None, now: float | None = None) -> Principal | None:
+    """The caller a token's text names, or None for any token that does not work now."""
+    found = identify(read, text, time.time() if now is None else now)
+    return found if isinstance(found, Principal) else None
+
+
+def needs_touch(principal: Principal, now: float) -> bool:
+    """Whether this use should be recorded (`Tx.touch_token`): the last one recorded is
+    older than `TOUCH_EVERY`. Checked on the row already read, so most requests write
+    nothing."""
+    return principal.last_used_at is None or now - principal.last_used_at >= TOUCH_EVERY
 
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def users(read: Tx, now: float) -> list[dict[str, object]]:
+    """Everyone holding a token that works at `now`, with the global roles their tokens carry
+    (highest first) and their grants: what `baton users` and `GET /api/v1/users` show.
+
+    `grants` is the seam for per-namespace and per-flow grants: empty until they exist.
+    """
+    found: dict[str, set[str]] = {}
+    for r in read.users(now):
+        roles = found.setdefault(r["user_name"], set())
+        if r["role"] is not None:
+            roles.add(r["role"])
+    return [
+        {"user": u, "roles": sorted(found[u], key=ROLES.index, reverse=True), "grants": []}
+        for u in sorted(found)
+    ]

@@ -9,7 +9,6 @@ ones too, by the route class below: one place, so no route can forget it.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -21,7 +20,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from baton import errors
-from baton.api.auth import Principal, authenticate, role_for, scope_of
+from baton.api.auth import (
+    TOUCH_EVERY,
+    Expired,
+    Principal,
+    identify,
+    needs_touch,
+    role_for,
+    scope_of,
+)
 from baton.api.common import ERRORS
 from baton.api.stores import StorePool
 from baton.model.access import at_least
@@ -85,7 +92,10 @@ class AuditedRoute(APIRoute):
                         await run_in_threadpool(_authorize, store, request, role, scope)
                     response = await handler(request)
                 except Exception as exc:
-                    if audited:
+                    # An expired token is audited whatever the call (reads too): someone
+                    # still holds and uses a token that should have been replaced.
+                    expired = getattr(request.state, "expired", None)
+                    if audited or expired:
                         await run_in_threadpool(
                             _audit, store, request, action, status_of(exc), str(exc)
                         )
@@ -134,10 +144,26 @@ def token_of(request: Request) -> str | None:
     return None
 
 
+def clock_of(request: Request) -> float:
+    """The app's "now" for token expiry and audit times (`create_app`'s `clock`)."""
+    now: float = request.app.state.clock()
+    return now
+
+
 def _authorize(store: Store, request: Request, role: str, scope: str) -> None:
-    """Set `request.state.principal`, or raise 401 (no valid token), 404 (a flow, or a run of
-    one, the caller may not see) or 403 (role too low): see `auth.role_for`."""
-    principal = authenticate(store.read(), token_of(request))
+    """Set `request.state.principal`, or raise 401 (no valid token, or an expired one: then
+    `request.state.expired` says whose), 404 (a flow, or a run of one, the caller may not
+    see) or 403 (role too low): see `auth.role_for`. Records the token's use, at most once
+    per `auth.TOUCH_EVERY`."""
+    now = clock_of(request)
+    principal = identify(store.read(), token_of(request), now)
+    if isinstance(principal, Expired):
+        request.state.expired = principal
+        raise HTTPException(
+            401,
+            "this API token has expired: ask an admin for a new one (`baton tokens create`)",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     if principal is None:
         raise HTTPException(
             401,
@@ -146,18 +172,36 @@ def _authorize(store: Store, request: Request, role: str, scope: str) -> None:
             headers={"WWW-Authenticate": "Bearer"},
         )
     request.state.principal = principal
+    if needs_touch(principal, now):
+        with store.transaction() as tx:
+            tx.touch_token(principal.token_id, now, TOUCH_EVERY)
     try:
         held = role_for(store.read(), principal, scope, request.path_params)
     except errors.NotFoundError:
         request.state.refused = True  # audited as refused, though answered as not found
         raise
     if not at_least(held, role):
-        who = f"role '{held}'" if held else "a token with no role here"
-        raise HTTPException(403, f"{who} may not do this: it needs '{role}' or above")
+        raise HTTPException(
+            403, f"{refusal(principal, held)} may not do this: it needs '{role}' or above"
+        )
+
+
+def refusal(principal: Principal, held: str | None) -> str:
+    """Who was refused, as a 403 names them: the role they hold here, else why none."""
+    if held is not None:
+        who = f"role '{held}'"
+    elif principal.role is None:
+        who = "a token without a role (and no grant that counts here)"
+    else:
+        who = f"role '{principal.role}'"
+    if principal.namespace and principal.role:
+        who += f" (limited to namespace '{principal.namespace}')"
+    return who
 
 
 def _audit(store: Store, request: Request, action: str, status: int, error: str | None) -> None:
     principal: Principal | None = getattr(request.state, "principal", None)
+    expired: Expired | None = getattr(request.state, "expired", None)
     params = dict(request.path_params)
     object_type = action.split(".", 1)[0]
     object_id = next(iter(params.values()), None) or getattr(request.state, "audit_object", None)
@@ -166,12 +210,19 @@ def _audit(store: Store, request: Request, action: str, status: int, error: str 
     detail = {"method": request.method, "path": request.url.path}
     if error:
         detail["error"] = error[:500]
+    actor, token_id = "anonymous", None
+    if principal is not None:
+        actor, token_id = principal.user, principal.token_id
+    elif expired is not None:  # one entry, `auth.expired`, naming the route it was refused
+        actor, token_id = expired.user, expired.token_id
+        object_type, object_id = "token", expired.token_id
+        detail["route"], action = action, "auth.expired"
     with store.transaction() as tx:
         tx.add_audit(
             {
-                "at": time.time(),
-                "actor": principal.user if principal else "anonymous",
-                "token_id": principal.token_id if principal else None,
+                "at": clock_of(request),
+                "actor": actor,
+                "token_id": token_id,
                 "role": principal.role if principal else None,
                 "action": action,
                 "object_type": object_type,

@@ -393,6 +393,7 @@ class _Local:
                 mask=secrets.mask_json,
                 now=time.time(),
             )
+            common.audit(tx, "assets.report", name, {"partition": partition})
         return m.to_json()
 
 

@@ -73,6 +73,8 @@ def cmd_cache_clear(args: argparse.Namespace, ctx: common.Context) -> int:
     before = None if args.older_than is None else time.time() - args.older_than
     with ctx.store() as store, store.transaction() as tx:
         cleared = tx.clear_cache(flow=args.flow_name, task=args.task_key, before=before)
+        scope = {"flow": args.flow_name, "task": args.task_key, "before": before}
+        common.audit(tx, "cache.clear", args.flow_name, {**scope, "cleared": cleared})
     if args.json:
         print(json.dumps({"cleared": cleared}))
     else:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from baton.settings import Settings
-    from baton.store.store import Store
+    from baton.store.store import Store, Tx
 
 
 WAIT_FOR_DB = 60.0  # seconds: the default of --wait-for-db
@@ -170,41 +170,50 @@ def port(text: str) -> int:
     return value
 
 
+def actor() -> str:
+    """Who a change made by this command is audited as: `cli:<OS user>`, as an API call is
+    audited as its token's user."""
+    import getpass
+    import os
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # a container's uid with no passwd entry and no $USER
+        name = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"cli:{name}"[:200]
+
+
 def audit(
-    tx: Any,
+    target: Store | Tx,
     action: str,
-    object_type: str,
-    object_id: str | None,
+    object_id: object = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """An audit row for a change made from the command line, in the transaction `tx` that
-    makes it: the actor is `cli:<OS user>` (the CLI has no token; whoever can open the store
-    acts as themselves)."""
+    """Write the audit entry of a change this command made directly on the store (no API in
+    between): actor `cli:<OS user>`, `action` named as the API route doing the same
+    (`flows.pause`, `tokens.create`, ...). Given a `Tx`, in the change's own transaction, so
+    a change is never left unaudited; given a `Store`, in a transaction of its own, after a
+    change made in several. `detail` must hold no secret (tokens, URLs with a password)."""
     import json
     import time
 
-    tx.add_audit(
-        {
-            "at": time.time(),
-            "actor": cli_actor(),
-            "token_id": None,
-            "role": None,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "outcome": "ok",
-            "status": 0,
-            "remote": None,
-            "detail": json.dumps(detail) if detail else None,
-        }
-    )
+    from baton.store import store as stores
 
-
-def cli_actor() -> str:
-    """Who acts from the command line: `cli:<OS user>`."""
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name in the environment or the password database
-        return "cli:unknown"
+    entry = {
+        "at": time.time(),
+        "actor": actor(),
+        "token_id": None,
+        "role": None,
+        "action": action,
+        "object_type": action.split(".", 1)[0],
+        "object_id": None if object_id is None else str(object_id)[:300],
+        "outcome": "ok",
+        "status": 0,  # the command's exit code: only changes that were made are audited
+        "remote": None,
+        "detail": json.dumps({"via": "cli", **(detail or {})}),
+    }
+    if isinstance(target, stores.Store):
+        with target.transaction() as tx:
+            tx.add_audit(entry)
+    else:
+        target.add_audit(entry)

@@ -21,7 +21,6 @@ from baton.model import resources
 from baton.model.names import task_run_name
 from baton.model.spec import FlowSpec
 from baton.model.states import TASK_TERMINAL, TaskState
-from baton.model.times import iso
 from baton.settings import Settings
 from baton.store.records import WorkerRow
 from baton.store.store import Row, Store
@@ -417,61 +416,3 @@ def pools(rows: Sequence[Row], *, as_json: bool) -> None:
     print_table(
         f"{len(data)} pools", ["pool", "slots", "running", "description"], table, state_col=0
     )
-
-
-def tokens(rows: Sequence[Row], *, as_json: bool) -> None:
-    data = [
-        {
-            "id": r["id"],
-            "user": r["user_name"],
-            "role": r["role"],
-            "description": r["description"],
-            "created_at": iso(r["created_at"]),
-            "last_used_at": iso(r["last_used_at"]),
-            "revoked_at": iso(r["revoked_at"]),
-        }
-        for r in rows
-    ]
-    if as_json:
-        print(json.dumps(data, indent=2))
-        return
-    table = [
-        [d["id"], d["user"], d["role"], d["created_at"] or "", d["revoked_at"] or ""] for d in data
-    ]
-    header = ["id", "user", "role", "created", "revoked"]
-    print_table(f"{len(data)} tokens", header, table, state_col=0)
-
-
-def audit(rows: Sequence[Row], *, as_json: bool) -> None:
-    data = [
-        {
-            "id": r["id"],
-            "at": iso(r["at"]),
-            "actor": r["actor"],
-            "role": r["role"],
-            "action": r["action"],
-            "object_type": r["object_type"],
-            "object_id": r["object_id"],
-            "outcome": r["outcome"],
-            "status": r["status"],
-            "remote": r["remote"],
-            "detail": json.loads(r["detail"]) if r["detail"] else None,
-        }
-        for r in rows
-    ]
-    if as_json:
-        print(json.dumps(data, indent=2))
-        return
-    table = [
-        [
-            d["at"] or "",
-            d["actor"],
-            d["action"],
-            d["object_id"] or "",
-            d["outcome"],
-            str(d["status"]),
-        ]
-        for d in data
-    ]
-    header = ["at", "actor", "action", "object", "outcome", "status"]
-    print_table(f"{len(data)} audit entries", header, table, state_col=4)

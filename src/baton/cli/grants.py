@@ -58,7 +58,7 @@ def cmd_add(args: argparse.Namespace, ctx: common.Context) -> int:
         grant_id = grants.add_grant(
             tx,
             role=args.role,
-            by=common.cli_actor(),
+            by=common.actor(),
             user=args.user,
             group=args.group,
             namespace=args.namespace,
@@ -67,7 +67,7 @@ def cmd_add(args: argparse.Namespace, ctx: common.Context) -> int:
         row = tx.grant(grant_id)
         assert row is not None
         shown = grants.grant_json(row)
-        common.audit(tx, "grants.create", "grants", str(grant_id), _detail(shown))
+        common.audit(tx, "grants.create", str(grant_id), _detail(shown))
     if args.json:
         print(json.dumps(shown))
     else:
@@ -111,7 +111,7 @@ def cmd_remove(args: argparse.Namespace, ctx: common.Context) -> int:
         if row is None or not tx.remove_grant(args.grant_id):
             raise NotFoundError(f"no grant {args.grant_id}; `baton grants list` shows them")
         shown = grants.grant_json(row)
-        common.audit(tx, "grants.remove", "grants", str(args.grant_id), _detail(shown))
+        common.audit(tx, "grants.remove", str(args.grant_id), _detail(shown))
     print(f"grant {args.grant_id} removed: {_line(shown)}")
     return 0
 
@@ -126,7 +126,7 @@ def cmd_add_member(args: argparse.Namespace, ctx: common.Context) -> int:
     with ctx.store() as store, store.transaction() as tx:
         added = tx.add_group_member(args.group, args.user, time.time())
         if added:
-            common.audit(tx, "groups.add_member", "groups", args.group, {"user": args.user})
+            common.audit(tx, "groups.add_member", args.group, {"user": args.user})
     print(f"{args.user} {'is now' if added else 'was already'} in group {args.group}")
     return 0
 
@@ -137,7 +137,7 @@ def cmd_remove_member(args: argparse.Namespace, ctx: common.Context) -> int:
     with ctx.store() as store, store.transaction() as tx:
         if not tx.remove_group_member(args.group, args.user):
             raise NotFoundError(f"'{args.user}' is not in group '{args.group}'")
-        common.audit(tx, "groups.remove_member", "groups", args.group, {"user": args.user})
+        common.audit(tx, "groups.remove_member", args.group, {"user": args.user})
     print(f"{args.user} is no longer in group {args.group}")
     return 0
 

@@ -57,6 +57,9 @@ def cmd_db_prune(args: argparse.Namespace, ctx: common.Context) -> int:
             flow=args.flow_name,
             dry_run=args.dry_run,
         )
+        if not args.dry_run:
+            detail = {"older_than": args.older_than, "counts": counts}
+            common.audit(store, "db.prune", args.flow_name, detail)
     if args.json:
         print(json.dumps({"dry_run": args.dry_run, **counts}, indent=2))
     else:

@@ -15,9 +15,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from baton.cli import (
+    approvals,
     assets,
     cache,
     common,
+    governance,
     grants,
     history,
     imports,
@@ -140,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=cmd_worker)
 
     server.add_commands(sub)
+    governance.add_commands(sub)
     grants.add_commands(sub)
 
     p = sub.add_parser("workers", help="the workers, with queues, running tasks, heartbeat")
@@ -172,7 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=cmd_flows_show)
     scheduling.add_commands(sub, flows)
 
-    runs = sub.add_parser("runs", help="list, inspect, cancel, repair and resume runs")
+    runs = sub.add_parser(
+        "runs", help="list, inspect, cancel, ack, repair, resume, approve and reject runs"
+    )
     runs_sub = runs.add_subparsers(title="commands", metavar="COMMAND", required=True)
     p = runs_sub.add_parser("list", help="the latest runs, newest first")
     p.add_argument(
@@ -201,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
     remote.add_options(p)
     p.set_defaults(command=cmd_runs_cancel)
     p = runs_sub.add_parser(
+        "ack", help="acknowledge a run: its escalation steps `unless: acknowledged` stop"
+    )
+    _run_argument(p)
+    p.add_argument("--comment", help="what you say (who is on it, what is done)")
+    common.json_option(p)
+    remote.add_options(p)
+    p.set_defaults(command=cmd_runs_ack)
+    p = runs_sub.add_parser(
         "repair", help="re-run only what failed in a finished run, as a new run"
     )
     _run_argument(p)
@@ -218,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.wait_for_db_option(p)
     remote.add_options(p)
     p.set_defaults(command=cmd_runs_resume)
+    approvals.add_commands(sub, runs_sub)
 
     db = sub.add_parser("db", help="manage the state database").add_subparsers(
         title="commands", metavar="COMMAND", required=True
@@ -250,6 +264,8 @@ def cmd_deploy(args: argparse.Namespace, ctx: common.Context) -> int:
 
     with ctx.store() as store:
         deployed = deploy(store, loader.load_project(args.path))
+        names = [d.spec.name for d in deployed]
+        common.audit(store, "flows.deploy", ",".join(names), {"path": args.path, "flows": names})
     display.deployed(deployed, as_json=args.json)
     return 0
 
@@ -305,6 +321,7 @@ def cmd_pools_set(args: argparse.Namespace, ctx: common.Context) -> int:
 
     with ctx.store() as store, store.transaction() as tx:
         tx.set_pool(args.name, args.slots, args.description, time.time())
+        common.audit(tx, "pools.set", args.name, {"slots": args.slots})
     print(f"pool {args.name}: {args.slots} slots")
     return 0
 
@@ -323,6 +340,7 @@ def cmd_pools_delete(args: argparse.Namespace, ctx: common.Context) -> int:
     with ctx.store() as store, store.transaction() as tx:
         if not tx.delete_pool(args.name):
             raise NotFoundError(f"no pool '{args.name}'; `baton pools list` shows the pools")
+        common.audit(tx, "pools.delete", args.name)
     print(f"pool {args.name} deleted")
     return 0
 
@@ -367,7 +385,29 @@ def cmd_runs_cancel(args: argparse.Namespace, ctx: common.Context) -> int:
 
     with runs.opened(args, ctx) as chosen:
         run_id, state = chosen.cancel(args.run_id)
+        runs.audit(chosen, "runs.cancel", run_id)
     print(local.cancel_text(run_id, state))
+    return 0
+
+
+def cmd_runs_ack(args: argparse.Namespace, ctx: common.Context) -> int:
+    import json
+
+    from baton.cli import runs
+    from baton.engine.acknowledgement import check_comment
+
+    comment = check_comment(args.comment)  # before any store or server is reached
+    with runs.opened(args, ctx) as chosen:
+        ack = chosen.ack(args.run_id, comment)
+    if args.json:
+        print(json.dumps(ack, indent=2))
+    elif ack["already_acknowledged"]:
+        print(
+            f"run {ack['run_id']} was already acknowledged by {ack['acknowledged_by']}"
+            f" at {ack['acknowledged_at']}"
+        )
+    else:
+        print(f"run {ack['run_id']} acknowledged: its escalation steps `unless: acknowledged` stop")
     return 0
 
 
@@ -376,6 +416,7 @@ def cmd_runs_repair(args: argparse.Namespace, ctx: common.Context) -> int:
 
     with runs.opened(args, ctx, "baton runs repair") as chosen:
         new_id = chosen.repair(args.run_id)
+        runs.audit(chosen, "runs.repair", args.run_id, {"new_run_id": new_id})
         if not args.json:
             print(f"repair run {new_id}")
         return _follow(chosen, new_id, args)
@@ -385,14 +426,19 @@ def cmd_runs_resume(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import runs
 
     with runs.opened(args, ctx, "baton runs resume") as chosen:
-        return _follow(chosen, chosen.resume(args.run_id), args)
+        run_id = chosen.resume(args.run_id)
+        runs.audit(chosen, "runs.resume", run_id)
+        return _follow(chosen, run_id, args)
 
 
 def cmd_db_upgrade(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.store import migrate
 
     url = ctx.settings.database_url
-    print(f"database at schema revision {migrate.upgrade(url)}")
+    revision = migrate.upgrade(url)
+    with ctx.store() as store:  # the URL is not audited: it may hold a password
+        common.audit(store, "db.upgrade", revision)
+    print(f"database at schema revision {revision}")
     return 0
 
 

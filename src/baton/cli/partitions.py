@@ -146,8 +146,12 @@ class _Local:
         from baton.engine import partitions
 
         if verb == "add":
-            return partitions.add(self.store, name, keys, time.time())
-        return partitions.remove(self.store, name, keys)
+            changed = partitions.add(self.store, name, keys, time.time())
+        else:
+            changed = partitions.remove(self.store, name, keys)
+        if changed:
+            common.audit(self.store, f"partitions.{verb}", name, {"keys": changed[:100]})
+        return changed
 
     def keys(self, name: str) -> list[str]:
         from baton.engine.partitions import checked_keys

@@ -202,6 +202,11 @@ class RemoteRuns:
         result = self._act(ref, "cancel")
         return result.id, result.state
 
+    def ack(self, ref: str, comment: str | None) -> dict[str, Any]:
+        body = {"comment": comment} if comment is not None else {}
+        answer: dict[str, Any] = self.client.post(f"/runs/{ref}/acknowledge", body)
+        return answer
+
     def repair(self, ref: str) -> str:
         return self._act(ref, "repair").id  # the new run
 

@@ -48,6 +48,10 @@ class Runs(Protocol):
         """Cancel a run: its id and the state it is in after."""
         ...
 
+    def ack(self, ref: str, comment: str | None) -> dict[str, Any]:
+        """Acknowledge a run (`engine.acknowledgement`): what is recorded."""
+        ...
+
     def repair(self, ref: str) -> str:
         """Start a run re-running what failed in a finished one: the new run's id."""
         ...
@@ -80,6 +84,13 @@ def opened(args: argparse.Namespace, ctx: common.Context, who: str = "baton") ->
         return
     with ctx.store(patience, who) as store:
         yield LocalRuns(store, ctx, patience, common.say(who))
+
+
+def audit(chosen: Runs, action: str, run_id: str, detail: dict[str, Any] | None = None) -> None:
+    """Audit a change made on the store itself (`common.audit`); through a server, its API
+    has audited it already."""
+    if isinstance(chosen, LocalRuns):
+        common.audit(chosen.store, action, run_id, detail)
 
 
 class LocalRuns:
@@ -139,6 +150,26 @@ class LocalRuns:
 
         run_id = self.store.read().resolve_run_id(ref)
         return run_id, local.cancel(self.engine, self.ctx.settings, run_id)
+
+    def ack(self, ref: str, comment: str | None) -> dict[str, Any]:
+        import getpass
+        import time
+
+        from baton.engine import acknowledgement
+
+        user = getpass.getuser()
+        audit = {
+            "at": time.time(),
+            "actor": user,
+            "token_id": None,
+            "role": None,
+            "action": "runs.acknowledge",
+            "object_type": "runs",
+            "remote": "local",
+        }
+        return acknowledgement.acknowledge(
+            self.store, ref, user, comment, self.store.clock(), audit=audit
+        )
 
     def repair(self, ref: str) -> str:
         return self.engine.repair(self.store.read().resolve_run_id(ref))

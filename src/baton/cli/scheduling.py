@@ -115,6 +115,7 @@ def cmd_flows_pause(args: argparse.Namespace, ctx: common.Context) -> int:
     with ctx.store() as store, store.transaction() as tx:
         if not tx.set_paused(args.name, args.paused):
             raise NotFoundError(f"no flow '{args.name}'; `baton flows list` shows the flows")
+        common.audit(tx, "flows.pause" if args.paused else "flows.unpause", args.name)
     print(f"flow {args.name} {'paused' if args.paused else 'unpaused'}")
     return 0
 
@@ -172,6 +173,10 @@ def cmd_backfill(args: argparse.Namespace, ctx: common.Context) -> int:
             plan = backfill.plan(
                 engine, args.flow, args.start, args.end, rerun=args.rerun, now=time.time()
             )
+        # Audited once planned, before the runs start: a backfill interrupted midway has
+        # still changed the store.
+        planned = sum(1 for i in plan.items if i.skipped is None)
+        common.audit(store, "flows.backfill", args.flow, {"runs": planned})
         backfill.execute(
             engine,
             settings,

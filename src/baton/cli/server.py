@@ -1,4 +1,4 @@
-"""`baton server` (API, UI, timers, scheduler), `baton tokens` and `baton audit`."""
+"""`baton server` (API, UI, timers, scheduler) and `baton ui`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import logging
     import socket
     import threading
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from baton.settings import Settings
 
@@ -43,35 +43,13 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(command=cmd_server)
 
     p = sub.add_parser(
-        "ui", help="serve the web UI (and the API) over the local store; runs no tasks itself"
+        "ui",
+        help="serve the web UI (and the API) over the local store; runs no tasks itself unless "
+        "asked to from a run's page (when no worker is alive)",
     )
     p.add_argument("--host", help="the address to listen on (default BATON_HOST or 127.0.0.1)")
     p.add_argument("--port", type=common.port, help="default BATON_PORT or 8080 (0: any free port)")
     p.set_defaults(command=cmd_ui)
-
-    tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(
-        title="commands", metavar="COMMAND", required=True
-    )
-    p = tokens.add_parser("create", help="a new token for a user and role (shown once)")
-    p.add_argument("--user", required=True, help="who the token is for")
-    p.add_argument("--role", required=True, help="viewer, operator, editor or admin")
-    p.add_argument("--description", help="what the token is for")
-    common.json_option(p)
-    p.set_defaults(command=cmd_tokens_create)
-    p = tokens.add_parser("list", help="the active tokens (never their secrets)")
-    p.add_argument("--all", action="store_true", help="include revoked tokens")
-    common.json_option(p)
-    p.set_defaults(command=cmd_tokens_list)
-    p = tokens.add_parser("revoke", help="revoke a token: it stops working at once")
-    p.add_argument("token_id", metavar="ID")
-    p.set_defaults(command=cmd_tokens_revoke)
-
-    p = sub.add_parser("audit", help="the audit log of API calls that change something")
-    p.add_argument("--limit", type=common.positive_int, default=50, help="how many (default 50)")
-    p.add_argument("--actor", help="only this user's calls")
-    p.add_argument("--action", help="only this action, e.g. runs.cancel")
-    common.json_option(p)
-    p.set_defaults(command=cmd_audit)
 
 
 def cmd_server(args: argparse.Namespace, ctx: common.Context) -> int:
@@ -143,18 +121,63 @@ def cmd_ui(args: argparse.Namespace, ctx: common.Context) -> int:
         token_id, text = create_token(tx, user, "admin", "baton ui (revoked when it stops)")
     print(
         f"baton ui: sign in at {_url(sock)}/login#token={text}\n"
-        f"baton ui: serving {_url(sock)}/ (runs are started by `baton server` or `baton worker`)",
+        f"baton ui: serving {_url(sock)}/ (runs are started by `baton server` or `baton worker`;"
+        " when none is alive, a run's page offers to run it in this process)",
         file=sys.stderr,
         flush=True,
     )
     stop = threading.Event()
+    here = _OnDemandWorker(ctx, settings, os.getcwd(), stop)
     try:
         with common.stop_on_signal(stop):
-            _serve(settings, sock, stop)
+            _serve(settings, sock, stop, start_worker=here.start)
     finally:
+        stop.set()
+        here.join()
         with ctx.store() as store, store.transaction() as tx:
             tx.revoke_token(token_id, time.time())
     return 0
+
+
+class _OnDemandWorker:
+    """The worker `baton ui` starts in its own process when asked (POST
+    /api/v1/workers/embedded): at most one, stopped with the process."""
+
+    def __init__(self, ctx: common.Context, settings: Settings, project_dir: str, stop: Any):
+        import threading
+
+        self._ctx, self._settings, self._dir, self._stop = ctx, settings, project_dir, stop
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._worker: Any = None
+
+    def start(self) -> bool:
+        import threading
+
+        from baton.engine.service import Engine
+        from baton.execution.worker import Worker
+
+        with self._lock:
+            if self._thread is not None:
+                return False
+
+            def run() -> None:
+                with self._ctx.store() as store:
+                    self._worker = Worker(Engine(store), self._settings, project_dir=self._dir)
+                    self._worker.run(self._stop)
+
+            self._thread = threading.Thread(target=run, name="worker", daemon=True)
+            self._thread.start()
+            return True
+
+    def join(self) -> None:
+        with self._lock:
+            thread, worker = self._thread, self._worker
+        if thread is None:
+            return
+        if worker is not None:
+            worker.wake()
+        thread.join()
 
 
 def _settings(args: argparse.Namespace, ctx: common.Context) -> Settings:
@@ -189,8 +212,14 @@ def _url(sock: socket.socket) -> str:
 SHUTDOWN_GRACE = 10  # seconds requests in flight get to finish when the server stops
 
 
-def _serve(settings: Settings, sock: socket.socket, stop: threading.Event) -> None:
-    """Serve the API (and UI) on `sock` until `stop` is set."""
+def _serve(
+    settings: Settings,
+    sock: socket.socket,
+    stop: threading.Event,
+    start_worker: Callable[[], bool] | None = None,
+) -> None:
+    """Serve the API (and UI) on `sock` until `stop` is set; `start_worker` starts a worker
+    in this process when asked (POST /api/v1/workers/embedded)."""
     import logging
     import socket
     import threading
@@ -210,6 +239,7 @@ def _serve(settings: Settings, sock: socket.socket, stop: threading.Event) -> No
             yield
 
     app = create_app(settings)
+    app.state.start_worker = start_worker
     ui.install(app)
     # Once stopped, requests in flight get SHUTDOWN_GRACE seconds to finish; then they are
     # cancelled and the server exits (without a bound, one stuck request kept it forever).
@@ -238,51 +268,3 @@ def _no_traceback_when_cancelled(record: logging.LogRecord) -> bool:
     import asyncio
 
     return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
-
-
-def cmd_tokens_create(args: argparse.Namespace, ctx: common.Context) -> int:
-    from baton.api.auth import create_token
-
-    with ctx.store() as store, store.transaction() as tx:
-        token_id, text = create_token(tx, args.user, args.role, args.description)
-    if args.json:
-        import json
-
-        print(json.dumps({"id": token_id, "user": args.user, "role": args.role, "token": text}))
-    else:
-        print(text)
-        print(
-            f"token {token_id} for {args.user} ({args.role}): shown this once, keep it safe",
-            file=sys.stderr,
-        )
-    return 0
-
-
-def cmd_tokens_list(args: argparse.Namespace, ctx: common.Context) -> int:
-    from baton.cli import display
-
-    with ctx.store() as store:
-        rows = store.read().tokens(include_revoked=args.all)
-    display.tokens(rows, as_json=args.json)
-    return 0
-
-
-def cmd_tokens_revoke(args: argparse.Namespace, ctx: common.Context) -> int:
-    import time
-
-    from baton.errors import NotFoundError
-
-    with ctx.store() as store, store.transaction() as tx:
-        if not tx.revoke_token(args.token_id, time.time()):
-            raise NotFoundError(f"no active token '{args.token_id}'; `baton tokens list`")
-    print(f"token {args.token_id} revoked")
-    return 0
-
-
-def cmd_audit(args: argparse.Namespace, ctx: common.Context) -> int:
-    from baton.cli import display
-
-    with ctx.store() as store:
-        rows = store.read().audit(limit=args.limit, actor=args.actor, action=args.action)
-    display.audit(rows, as_json=args.json)
-    return 0

@@ -326,6 +326,7 @@ class Engine:
             requeue: list[_Step] = []
             ended: list[planner.Completion] = []
             retries: list[tuple[Outcome, float | None]] = []
+            failed: list[Outcome] = []
             for o in batch:
                 done = planner.completion(
                     c.tasks[o.task_key],
@@ -340,6 +341,8 @@ class Engine:
                 ended.append(done)
                 if done.move.to is TaskState.RETRY_WAIT and c.spec.notifications:
                     retries.append((o, done.ready_at))
+                if done.move.to is TaskState.FAILED and c.tasks[o.task_key].notifications:
+                    failed.append(o)
                 if done.requeue is not None:
                     requeue.append((done.requeue, o.task_key, None))
             self._apply(tx, c, run_id, steps, now)
@@ -347,6 +350,9 @@ class Engine:
             cache_entries.record(tx, c.spec, batch, now)
             if retries:
                 notifications.task_retrying(tx, c.spec, run_id, retries, now)
+            if failed:
+                notifications.task_failed(tx, c.spec, run_id, failed, now)
+            notifications.approvals_waiting(tx, c.spec, run_id, batch, now)
             if requeue:
                 self._apply(tx, c, run_id, requeue, now)
 
@@ -477,10 +483,17 @@ class Engine:
                 self._move(tx, c, back, r["task_key"], now)
             return tx.next_wakeup_at()
 
-    def wake(self, waiting: Mapping[int, str], note: str) -> set[int]:
+    def wake(
+        self, waiting: Mapping[int, str], note: str, states: Mapping[int, str] | None = None
+    ) -> set[int]:
         """Queue now the task runs waiting with these attempts (task run id -> attempt id),
-        whose remote work ended; the others are left as they are. The ids queued."""
+        whose remote work ended; the others are left as they are. The ids queued.
+
+        `states` (task run id -> JSON) replaces what an attempt gets back when it goes on
+        (an approval's decision), in the same compare-and-set on `waiting`: of two callers,
+        one wins and the other's run is not queued (left out, or TransitionError)."""
         now = self.clock()
+        states = states or {}
         with self.store.transaction() as tx:
             woken = [
                 r
@@ -489,9 +502,10 @@ class Engine:
             ]
             for r in woken:
                 c, _ = self.run_info(r.run_id, tx)
-                move = TaskMove(
-                    r.id, r.run_id, TaskState.WAITING, TaskState.QUEUED, {"ready_at": now}, note
-                )
+                fields: dict[str, Any] = {"ready_at": now}
+                if r.id in states:
+                    fields["defer_state"] = states[r.id]
+                move = TaskMove(r.id, r.run_id, TaskState.WAITING, TaskState.QUEUED, fields, note)
                 self._move(tx, c, move, r.task_key, now)
         return {r.id for r in woken}
 

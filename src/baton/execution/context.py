@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -70,6 +71,8 @@ class TaskContext:
     # JSON-like data with secret values masked, for what a task saves besides its log
     # (an executed notebook): the runner swaps in `Secrets.mask_json`.
     mask: Callable[[Any], Any] = lambda value: value
+    # The engine's clock, for types that wait across runs (an approval's timeout).
+    clock: Callable[[], float] = time.time
     # Called before a child process starts: the worker's watchdog must then be running.
     before_spawn: Callable[[], object] = lambda: None
     _interrupt: type[TaskInterrupt] | None = None

@@ -45,9 +45,14 @@ class AttemptView(msgspec.Struct, frozen=True):
     started_at: str | None
     ended_at: str | None
     traceback: str | None
+    # When its task run was queued for it (so `started_at - queued_at` is the wait for a
+    # worker); None where the store kept no such event (pruned, or a run made by hand).
+    queued_at: str | None = None
 
     @classmethod
-    def of(cls, a: AttemptRow) -> AttemptView:
+    def of(cls, a: AttemptRow, queued: Sequence[float] = ()) -> AttemptView:
+        """`queued`: when its task run was queued, each time (oldest first)."""
+        before = [q for q in queued if q <= a.started_at]
         return cls(
             number=a.number,
             state=a.state,
@@ -58,6 +63,7 @@ class AttemptView(msgspec.Struct, frozen=True):
             started_at=iso(a.started_at),
             ended_at=iso(a.ended_at),
             traceback=a.traceback,
+            queued_at=iso(before[-1]) if before else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -98,7 +104,11 @@ class TaskRunView(msgspec.Struct, frozen=True):
 
     @classmethod
     def of(
-        cls, r: TaskRunRow, attempts: Iterable[AttemptRow] | None = None, **detail: Any
+        cls,
+        r: TaskRunRow,
+        attempts: Iterable[AttemptRow] | None = None,
+        queued: Sequence[float] = (),
+        **detail: Any,
     ) -> TaskRunView:
         return cls(
             key=r.task_key,
@@ -109,7 +119,9 @@ class TaskRunView(msgspec.Struct, frozen=True):
             ended_at=iso(r.ended_at),
             error=r.error,
             error_kind=r.error_kind,
-            attempt_list=None if attempts is None else tuple(AttemptView.of(a) for a in attempts),
+            attempt_list=(
+                None if attempts is None else tuple(AttemptView.of(a, queued) for a in attempts)
+            ),
             cached=r.cached_from_run is not None,
             cached_from=(
                 None
@@ -388,10 +400,12 @@ def task_views(
     attempts: Iterable[AttemptRow],
     spec: FlowSpec | None = None,
     unschedulable: Mapping[int, str] | None = None,
+    queued: Mapping[int, list[float]] | None = None,
 ) -> list[TaskRunView]:
     """Task runs (in the order of `rows`) with their attempts; with the flow's `spec`, each
     with its type and upstream keys too; with `unschedulable` (of `unplaceable`), why each
-    queued one no worker can fit waits."""
+    queued one no worker can fit waits; with `queued` (`Reads.queued_times`), when each
+    attempt was queued."""
     why = unschedulable or {}
     by_task: dict[int, list[AttemptRow]] = {}
     for a in attempts:
@@ -404,7 +418,9 @@ def task_views(
             detail = {"type": ts.type, "depends_on": tuple(ts.depends_on)}
         if r.id in why:
             detail["unschedulable"] = why[r.id]
-        views.append(TaskRunView.of(r, by_task.get(r.id, ()), **detail))
+        views.append(
+            TaskRunView.of(r, by_task.get(r.id, ()), (queued or {}).get(r.id, ()), **detail)
+        )
     return views
 
 
@@ -446,7 +462,7 @@ def load_result(store: Store, run_id: str) -> RunView:
         spec: FlowSpec | None = read.load_version(run.version_id)
     except NotFoundError:  # a run written by hand (tests, tools): no task types to show
         spec = None
-    tasks = task_views(rows, attempts, spec, unplaceable(read, rows))
+    tasks = task_views(rows, attempts, spec, unplaceable(read, rows), read.queued_times(run_id))
     tasks = [msgspec.structs.replace(t, child_run_id=child.get(t.task_run_id)) for t in tasks]
     return RunView.of(run, tasks, children=[r["id"] for r in made])
 

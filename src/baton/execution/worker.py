@@ -548,6 +548,7 @@ class Worker:
             run_status=functools.partial(subflows.run_status, self.engine.store.url),
             cancel_run=functools.partial(subflows.cancel_run, self.engine.store.url),
             before_spawn=self._guard.spawning,
+            clock=self.engine.clock,
             resources=task.resources,
             gpu_ids=self.ledger.gpu_ids(c.attempt_id),
             watch_remote=functools.partial(self._remote.watch, c),

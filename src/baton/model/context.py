@@ -60,6 +60,10 @@ class TaskContext(Protocol):
         """Loads the function a `python` task names from the flow's code."""
 
     @property
+    def clock(self) -> Callable[[], float]:
+        """The worker's "now" (UNIX seconds): the engine's clock, a fake one in tests."""
+
+    @property
     def mask(self) -> Callable[[Any], Any]:
         """JSON-like data with secret values masked, for what a task saves besides its log
         (an executed notebook)."""

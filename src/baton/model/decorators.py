@@ -232,6 +232,7 @@ class TaskOptions(TypedDict, total=False):
     cache_include_code: bool | None
     refresh_cache: bool
     resources: Mapping[str, Any] | None
+    group: str | None
 
 
 def spec_fields(key: str, **options: Unpack[TaskOptions]) -> dict[str, Any]:
@@ -250,6 +251,7 @@ def spec_fields(key: str, **options: Unpack[TaskOptions]) -> dict[str, Any]:
         "priority": options.get("priority", 0),
         "inputs": list(options.get("inputs", ())),
         "outputs": list(options.get("outputs", ())),
+        "group": options.get("group"),
     }
     try:
         resources = parse_resources(options.get("resources"))
@@ -363,7 +365,8 @@ def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
     Options: name, retries, retry_delay (s), retry_backoff (multiplier, True = 2),
     max_retry_delay, retry_jitter (fraction), retry_on (exception types) or all of these as
     retry=Retry(retries=3, delay=1, backoff=2, max_delay=60, jitter=0.1, on=(IOError,)),
-    timeout (s), trigger_rule, queue, pool, priority, inputs, outputs (asset names), isolation
+    timeout (s), trigger_rule, queue, pool, priority, inputs, outputs (asset names), group
+    (the UI folds a group's tasks into one box), isolation
     ("thread" or "process"), branch (the task returns the downstream key or keys to follow),
     cache (True, or a dict of the YAML `cache:` fields), cache_key (a function or a template
     such as "{{ params.day }}"), cache_ttl ("1h" or seconds), cache_include_code,

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from baton.errors import DefinitionError
 from baton.model import assets, namespaces
-from baton.model.spec import FlowSpec
+from baton.model.spec import FlowSpec, TaskSpec
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -24,6 +24,19 @@ class Graph(NamedTuple):
     @property
     def leaves(self) -> frozenset[str]:
         return frozenset(k for k, d in self.downstream.items() if not d)
+
+
+def _check_group(flow: str, t: TaskSpec, keys: set[str]) -> None:
+    if t.group is None:
+        return
+    if not isinstance(t.group, str) or not NAME_RE.match(t.group):
+        raise DefinitionError(
+            f"invalid group {t.group!r}: use letters, digits, '_', '.', '-'", flow=flow, task=t.key
+        )
+    if t.group in keys:  # the UI draws a folded group as a box named after it
+        raise DefinitionError(
+            f"group '{t.group}' has the name of a task; name it differently", flow=flow, task=t.key
+        )
 
 
 def validate(spec: FlowSpec, known_types: Collection[str]) -> Graph:
@@ -53,6 +66,7 @@ def validate(spec: FlowSpec, known_types: Collection[str]) -> Graph:
                 task=t.key,
             )
     for t in spec.tasks:
+        _check_group(spec.name, t, keys)
         for up in t.depends_on:
             if up not in keys:
                 raise DefinitionError(

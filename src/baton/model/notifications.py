@@ -8,7 +8,9 @@ Each entry names one channel, email or webhook, and the events it wants:
 - `on`: failure, success (a run ended so), retry (a task attempt failed and will be
   retried), sla (a run has not ended `sla` seconds after it was created: time waiting for a
   worker counts, it delays the result just the same), stale (an asset the flow declares or
-  writes became stale: `model.freshness`), check_failed (a check of such an asset failed).
+  writes became stale: `model.freshness`), check_failed (a check of such an asset failed),
+  approval_required (an `approval` task started waiting for a decision; the link goes to
+  the task's page, where its approvers decide).
   A string or a list; default [failure]. An asset's own entries (`model.assets`) take only
   stale and check_failed.
 - `email`: an address or a list of them. `webhook`: an http(s) URL, or a `${secret:NAME}`
@@ -17,6 +19,17 @@ Each entry names one channel, email or webhook, and the events it wants:
 - `sla`: seconds, with `on` including sla (and only then). It lives on the entry rather than
   the flow so that one flow can page on-call after an hour and email the team after ten
   minutes.
+- `escalate`: steps told when nobody has reacted to a failure or an approval_required
+  (an approval task waiting) after a while: `[{after: 15m, unless: acknowledged, email:
+  [lead@example.com]}, {after: 1h, slack: https://hooks.slack.com/...}]`. Each step has
+  `after` (a duration since the event, `model.durations`), one channel (`email`,
+  `webhook`, or `slack`: an incoming-webhook URL sent Slack's format), and optionally
+  `unless: acknowledged` (the step is not sent once the run is acknowledged: `baton runs
+  ack`). Steps are kept in the order of `after`; the timers send each once
+  (`scheduling.escalation`).
+
+A task's own `notifications:` (TASK_EVENTS only) are told of that task: its failure, its
+approval waiting.
 
 Entries are stored in a canonical form (every field present, events in EVENTS order), so
 equal definitions are equal versions. The engine writes what happened to the outbox
@@ -30,15 +43,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baton.errors import DefinitionError
-from baton.model import names
+from baton.model import durations, names
 from baton.model.yaml_fields import is_number
 
-EVENTS = ("failure", "success", "retry", "sla", "stale", "check_failed")
+EVENTS = ("failure", "success", "retry", "sla", "stale", "check_failed", "approval_required")
+TASK_EVENTS = ("failure", "approval_required")
+ESCALATED = ("failure", "approval_required")  # the events an entry may escalate
+UNLESS = ("acknowledged",)
 FORMATS = ("json", "slack")
 CHANNELS = ("email", "webhook")
 DEFAULT_EVENTS = ("failure",)
 ERROR_EXCERPT = 500  # characters of a task's error a notification quotes
-_FIELDS = ("on", "email", "webhook", "format", "sla")
+_FIELDS = ("on", "email", "webhook", "format", "sla", "escalate")
+_STEP_FIELDS = ("after", "unless", "email", "webhook", "slack")
+_STEP_CHANNELS = ("email", "webhook", "slack")
 _ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 _SECRET_REF = "${secret:"
 
@@ -98,6 +116,25 @@ def entry(number: int, data: Mapping[str, Any]) -> dict[str, Any]:
         if not wants_sla:
             raise DefinitionError(f"{where}: 'sla' is set but 'on' does not include sla")
         out["sla"] = _seconds(where, data["sla"])
+    if "escalate" in data:
+        if not any(e in ESCALATED for e in out["on"]):
+            raise DefinitionError(
+                f"{where}: 'escalate' needs 'on' to include {' or '.join(ESCALATED)}"
+            )
+        out["escalate"] = _steps(where, data["escalate"])
+    return out
+
+
+def task_entries(entries: Sequence[Mapping[str, Any]], task: str) -> tuple[dict[str, Any], ...]:
+    """A task's own notification entries, checked: those of a flow, on TASK_EVENTS only."""
+    out = validate(entries)
+    for number, e in enumerate(out, 1):
+        other = [ev for ev in e["on"] if ev not in TASK_EVENTS]
+        if other:
+            raise DefinitionError(
+                f"task {task}: notification {number} wants {', '.join(other)}, which is a"
+                f" flow's event; a task's entries take {', '.join(TASK_EVENTS)}"
+            )
     return out
 
 
@@ -111,6 +148,58 @@ def excerpt(text: str | None, limit: int = ERROR_EXCERPT) -> str | None:
     if text is None or len(text) <= limit:
         return text
     return text[: limit - 1] + "…"
+
+
+def _steps(where: str, value: object) -> list[dict[str, Any]]:
+    if not isinstance(value, list | tuple) or not value:
+        raise DefinitionError(
+            f"{where}: 'escalate' must be a non-empty list of steps such as"
+            " [{after: 15m, unless: acknowledged, email: [lead@example.com]}]"
+        )
+    steps = [_step(f"{where}, escalate step {n}", s) for n, s in enumerate(value, 1)]
+    return sorted(steps, key=lambda s: float(s["after"]))
+
+
+def _step(where: str, data: object) -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        raise DefinitionError(
+            f"{where} must be a mapping such as {{after: 15m, email: [lead@example.com]}},"
+            f" got {type(data).__name__}"
+        )
+    unknown = [k for k in data if k not in _STEP_FIELDS]
+    if unknown:
+        hint = names.did_you_mean([str(k) for k in unknown], _STEP_FIELDS)
+        raise DefinitionError(
+            f"{where} has unknown field(s) {', '.join(repr(k) for k in unknown)}"
+            f" (allowed: {', '.join(_STEP_FIELDS)}){hint}"
+        )
+    if "after" not in data:
+        raise DefinitionError(f"{where} has no 'after' (a duration such as 15m or 1h)")
+    try:
+        out: dict[str, Any] = {"after": durations.parse(data["after"], "after")}
+    except DefinitionError as exc:
+        raise DefinitionError(f"{where}: {exc.message}") from None
+    if "unless" in data:
+        if data["unless"] not in UNLESS:
+            raise DefinitionError(
+                f"{where}: 'unless' must be {' or '.join(UNLESS)}, got {data['unless']!r}"
+            )
+        out["unless"] = data["unless"]
+    channels = [c for c in _STEP_CHANNELS if c in data]
+    if len(channels) != 1:
+        said = " and ".join(channels) if channels else "none"
+        raise DefinitionError(
+            f"{where} names {said}: give exactly one of 'email', 'webhook' or 'slack'"
+        )
+    if channels[0] == "email":
+        out["email"] = _addresses(where, data["email"])
+    else:
+        try:
+            out["webhook"] = _url(where, data[channels[0]])
+        except DefinitionError as exc:  # named as the user wrote it
+            raise DefinitionError(exc.message.replace("'webhook'", f"'{channels[0]}'")) from None
+        out["format"] = "slack" if channels[0] == "slack" else "json"
+    return out
 
 
 def _events(where: str, value: object) -> tuple[str, ...]:

@@ -141,6 +141,13 @@ def param_type_of_value(value: object) -> ParamType:
     return "any"
 
 
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int too large for a float (JSON allows 10**400)
+        return False
+
+
 def matches_type(value: object, param_type: ParamType) -> bool:
     """Whether a JSON value already has the given param type (no parsing of strings)."""
     match param_type:
@@ -149,11 +156,7 @@ def matches_type(value: object, param_type: ParamType) -> bool:
         case "integer":
             return isinstance(value, int) and not isinstance(value, bool)
         case "number":
-            return (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-            )
+            return isinstance(value, int | float) and not isinstance(value, bool) and _finite(value)
         case "boolean":
             return isinstance(value, bool)
         case "array":

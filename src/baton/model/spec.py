@@ -82,6 +82,11 @@ class TaskSpec(Spec, frozen=True):
     map_over: str | None = None
     cache: CacheSpec | None = None  # None (omitted): the task does not cache
     resources: Resources | None = None  # None (omitted): nothing in particular
+    # Where the UI draws the task: tasks of one group fold into one box (omitted when None,
+    # so flows without groups keep their content hash).
+    group: str | None = None
+    # The task's own entries (`model.notifications.task_entries`); empty is omitted.
+    notifications: tuple[dict[str, Any], ...] = ()
 
 
 class SourceRef(Spec, frozen=True):

@@ -52,6 +52,7 @@ class ErrorKind(StrEnum):
     CANCELLED = "cancelled"
     INTERNAL = "internal"
     CHECK = "check"  # an `error` data-quality check of an asset it wrote failed
+    REJECTED = "rejected"  # an approval task's approver said no (`baton.tasks.approval`)
 
 
 TASK_TERMINAL = frozenset(

@@ -72,6 +72,8 @@ _TASK_KEYS = frozenset(
         "map_over",
         "cache",
         "resources",
+        "group",
+        "notifications",
     }
 )
 _YAML = "tag:yaml.org,2002:"
@@ -522,8 +524,16 @@ class _Parser:
             "map_over": map_over,
             "cache": cache.parse_cache(item, key, self),
             "resources": self.resources(item, key),
+            "group": field.optional_text("group"),
+            "notifications": self.task_notifications(item, key),
         }
         return self.build(TaskSpec, spec, line=self.line_of(item), task=key)
+
+    def task_notifications(self, item: dict[str, Any], key: str) -> tuple[dict[str, Any], ...]:
+        try:
+            return notifications.task_entries(self.list_of_mappings(item, "notifications"), key)
+        except DefinitionError as exc:
+            self.fail(exc.message, line=self.key_line(item, "notifications"), task=key)
 
     def resources(self, item: dict[str, Any], key: str) -> Resources | None:
         try:

@@ -23,10 +23,20 @@ def subject(p: Mapping[str, Any]) -> str:
 
 
 def summary(p: Mapping[str, Any]) -> str:
+    said = _summary(p)
+    e = p.get("escalation")
+    if isinstance(e, Mapping):  # a step of an escalation (`scheduling.escalation`)
+        return f"escalation {e['step']}/{e['steps']} after {duration(e['after'])}: {said}"
+    return said
+
+
+def _summary(p: Mapping[str, Any]) -> str:
     event = p["event"]
     if event in ASSET_EVENTS:
         return _asset_summary(p)
     run = f"flow {p['flow']} run {p['run_id']}"
+    if event == "failure" and isinstance(p.get("task"), Mapping):  # a task's own entry
+        return f"{run}: task {_task_name(p['task'])} failed"
     if event == "failure":
         return f"{run} failed"
     if event == "success":
@@ -36,6 +46,8 @@ def summary(p: Mapping[str, Any]) -> str:
         return f"{run}: task {_task_name(t)} failed (attempt {t['attempt']}), retrying"
     if event == "sla":
         return f"{run} exceeded its SLA of {duration(p['sla'])}"
+    if event == "approval_required":
+        return f"{run}: task {_task_name(p['task'])} is waiting for an approval"
     return f"{run}: {event}"
 
 
@@ -63,6 +75,11 @@ def facts(p: Mapping[str, Any]) -> list[tuple[str, str]]:
         out.append(("Duration", duration(p["duration"])))
     if p.get("sla") is not None:
         out.append(("SLA", duration(p["sla"])))
+    if p["event"] == "approval_required":
+        out.append(("Prompt", p.get("prompt") or ""))
+        out.append(("Approvers", ", ".join(p.get("approvers") or ())))
+        if p.get("deadline"):
+            out.append(("Decide by", f"{p['deadline']} (then: {p.get('on_timeout')})"))
     return out
 
 
@@ -221,6 +238,8 @@ def _problems_heading(event: str) -> str:
 
 
 def _see(p: Mapping[str, Any]) -> str:
+    if p["event"] == "approval_required":
+        return "Approve or reject"
     return "See the asset" if p["event"] in ASSET_EVENTS else "See the run"
 
 

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from baton.model.names import task_run_name
 from baton.settings import Settings
 from baton.store.store import Row, Store
 
@@ -211,6 +212,9 @@ def send(
         if asset
         else f"{settings.base_url}/runs/{row['run_id']}"
     )
+    if payload.get("event") == "approval_required":  # the page where its approvers decide
+        t = payload["task"]
+        payload["url"] += f"/tasks/{task_run_name(t['key'], t.get('map_index'))}"
     if "email" in channel:
         email.send(
             settings,

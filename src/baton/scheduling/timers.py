@@ -3,10 +3,10 @@
 Workers make successors ready as tasks end, so nothing here sits between a task and the
 next. What is left needs a clock: attempts whose worker stopped heartbeating (their lease
 expired: failed as lost and retried per policy), retries and waiting tasks whose time came,
-schedules and event triggers, and assets' freshness. Exactly one process does this at a
-time: the holder of the `scheduler` lock, a row in the store with an expiry that its holder
-renews each round, so a second server stands by and takes over within LOCK_TTL of the first
-one dying.
+schedules and event triggers, assets' freshness, and escalation steps (`escalation`).
+Exactly one process does this at a time: the holder of the `scheduler` lock, a row in the
+store with an expiry that its holder renews each round, so a second server stands by and
+takes over within LOCK_TTL of the first one dying.
 
 One clock decides all of it: the store's (`Tx.now`; PostgreSQL's own on a cluster store),
 which also set the leases and lock expiries being compared. A server whose clock jumps, or
@@ -33,7 +33,7 @@ from baton.execution import log_tail
 from baton.execution.lost import end_lost, hostname, lost_attempts
 from baton.execution.secrets import Secrets
 from baton.notify import outbox
-from baton.scheduling import partition_backfills
+from baton.scheduling import escalation, partition_backfills
 from baton.settings import Settings
 
 LOCK = "scheduler"
@@ -64,6 +64,7 @@ class Timers:
         self.clock = clock or engine.store.clock
         self.holder = holder or f"{hostname()}:{new_id(4)}"
         self.leader = False
+        self.escalation = escalation.Evaluator(engine.store)
 
     def tick(self) -> float:
         """One round, if this process holds the lock; the seconds until the next round."""
@@ -79,7 +80,11 @@ class Timers:
             lost_attempts(store, None, None),
             "its worker stopped responding (lease expired)",
         )
-        due = [self.engine.wake_due(), partition_backfills.advance(self.engine)]
+        due = [
+            self.engine.wake_due(),
+            partition_backfills.advance(self.engine),
+            self.escalation.tick(now),
+        ]
         if self.scheduler is not None:
             due.append(self.scheduler.tick())
         soonest = min((t for t in due if t is not None), default=None)

@@ -1,4 +1,5 @@
-"""The API's own state: tokens, the audit log, and the notification outbox."""
+"""The API's own state: tokens, the audit log (the API's and the CLI's), and the notification
+outbox."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ class Admin(TxBase):
     # -- API: tokens, audit log, notifications --------------------------------------------
 
     def insert_token(self, token: Mapping[str, Any]) -> None:
-        """A token: id, user_name, role, secret_hash, description, created_at."""
+        """A token: id, user_name, role (or None), secret_hash, description, created_at,
+        expires_at (or None: never), namespace (or None: any)."""
         self._c.execute(
-            "INSERT INTO tokens (id, user_name, role, secret_hash, description, created_at) "
-            "VALUES (:id, :user_name, :role, :secret_hash, :description, :created_at)",
-            token,
+            "INSERT INTO tokens (id, user_name, role, secret_hash, description, created_at, "
+            "expires_at, namespace) VALUES (:id, :user_name, :role, :secret_hash, "
+            ":description, :created_at, :expires_at, :namespace)",
+            {"expires_at": None, "namespace": None, **token},
         )
 
     def token(self, token_id: str) -> Row | None:
@@ -36,8 +39,25 @@ class Admin(TxBase):
         )
         return cur.rowcount == 1
 
-    def touch_token(self, token_id: str, now: float) -> None:
-        self._c.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now, token_id))
+    def touch_token(self, token_id: str, now: float, every: float) -> bool:
+        """Record that a token was used at `now`, unless that was recorded less than `every`
+        seconds before (a compare-and-set: of many requests at once, one writes). Whether
+        this call wrote."""
+        cur = self._c.execute(
+            "UPDATE tokens SET last_used_at = ? WHERE id = ? "
+            "AND (last_used_at IS NULL OR last_used_at <= ?)",
+            (now, token_id, now - every),
+        )
+        return cur.rowcount == 1
+
+    def users(self, now: float) -> list[Row]:
+        """Each user holding a token that works at `now` (not revoked, not expired): user_name
+        and role (None for a token without a global role), one row per distinct pair."""
+        return self._all(
+            "SELECT DISTINCT user_name, role FROM tokens WHERE revoked_at IS NULL "
+            "AND (expires_at IS NULL OR expires_at > ?) ORDER BY user_name",
+            (now,),
+        )
 
     def add_audit(self, entry: Mapping[str, Any]) -> None:
         """An audit entry: at, actor, token_id, role, action, object_type, object_id,
@@ -56,11 +76,13 @@ class Admin(TxBase):
         before_id: int | None = None,
         actor: str | None = None,
         action: str | None = None,
+        since: float | None = None,
     ) -> list[Row]:
-        """Audit entries, newest first; `before_id` pages back."""
+        """Audit entries, newest first; `before_id` pages back; `since`: at or after."""
         where: list[str] = []
         params: list[Any] = []
-        for column, value in (("id <", before_id), ("actor =", actor), ("action =", action)):
+        filters = (("id <", before_id), ("actor =", actor), ("action =", action), ("at >=", since))
+        for column, value in filters:
             if value is not None:
                 where.append(f"{column} ?")
                 params.append(value)

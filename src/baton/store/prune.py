@@ -33,6 +33,8 @@ KINDS = (
     "attempts",
     "state_events",
     "notifications",
+    "escalations",
+    "run_acks",
     "cache_entries",
     "task_runs",
     "runs",
@@ -45,6 +47,8 @@ _WHERE = {
     "attempts": "run_id IN ({})",
     "state_events": "run_id IN ({})",
     "notifications": "run_id IN ({})",
+    "escalations": "run_id IN ({})",
+    "run_acks": "run_id IN ({})",
     "cache_entries": "run_id IN ({})",  # results a pruned run computed: `cached_from` a gone run
     "task_runs": "run_id IN ({})",
     "runs": "id IN ({})",

@@ -57,6 +57,18 @@ class Reads(TxBase):
         )
         return {r["state"]: int(r["n"]) for r in rows}
 
+    def queued_times(self, run_id: str) -> dict[int, list[float]]:
+        """When each task run of a run was queued, each time (oldest first): a retry is
+        queued again, so attempt N waited from the last of these before it started."""
+        out: dict[int, list[float]] = {}
+        for r in self._all(
+            "SELECT task_run_id, at FROM state_events WHERE run_id = ? AND to_state = ? "
+            "AND task_run_id IS NOT NULL ORDER BY id",
+            (run_id, "queued"),
+        ):
+            out.setdefault(int(r["task_run_id"]), []).append(float(r["at"]))
+        return out
+
     def live_worker_count(self, heartbeat_since: float) -> int:
         """Workers not stopped that have heartbeated at or after `heartbeat_since`."""
         row = self._one(
@@ -246,4 +258,16 @@ class Reads(TxBase):
             "FROM attempts a JOIN task_runs t ON t.id = a.task_run_id "
             "WHERE a.state = 'running' ORDER BY a.started_at LIMIT ?",
             (limit,),
+        )
+
+    def waiting_approvals(self, mark: str, limit: int) -> list[Row]:
+        """Task runs waiting for a decision, oldest first, with their run's flow and
+        version: those whose deferred state starts with the key `mark` (an approval task
+        writes it first, so no column or migration is needed to find them). A range of
+        the claim index (state), like every live-state count."""
+        return self._all(
+            "SELECT t.id, t.run_id, t.task_key, t.map_index, t.resume_attempt, t.defer_state, "
+            "r.flow_name, r.version_id FROM task_runs t JOIN runs r ON r.id = t.run_id "
+            "WHERE t.state = 'waiting' AND t.defer_state LIKE ? ORDER BY t.id LIMIT ?",
+            ('{"' + mark + '":%', limit),
         )

@@ -417,15 +417,18 @@ tokens = Table(
     metadata,
     Column("id", _str(32), primary_key=True),
     Column("user_name", _str(200), nullable=False),
-    Column("role", _str(20), nullable=False),
+    Column("role", _str(20)),  # null: the token carries only its user's grants
     Column("secret_hash", _str(64), nullable=False),
     Column("description", Text),
     Column("created_at", Float, nullable=False),
-    Column("last_used_at", Float),
+    Column("last_used_at", Float),  # written at most once per `auth.TOUCH_EVERY`
     Column("revoked_at", Float),
+    Column("expires_at", Float),  # null: never
+    Column("namespace", _str(200)),  # null: every namespace its roles reach
 )
 
-# Who did what through the API, refused calls included. Rows are only ever inserted.
+# Who did what through the API (refused calls included) and the CLI. Rows are only ever
+# inserted: no route or command updates or deletes one.
 audit_log = Table(
     "audit_log",
     metadata,
@@ -442,6 +445,7 @@ audit_log = Table(
     Column("remote", _str(100)),  # the caller's address
     Column("detail", Text),  # JSON
     Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_actor", "actor", "id"),
 )
 
 # Grants: a user or a group (`subject_kind`) holds `role` on a namespace or on one flow
@@ -491,6 +495,36 @@ notifications = Table(
     Column("error", Text),
     Column("asset", _str(300)),  # the asset a stale or check_failed event is about
     Index("ix_notifications_due", "state", "next_at"),
+)
+
+# Who acknowledged a run (`baton runs ack`): its escalation steps `unless: acknowledged` stop.
+run_acks = Table(
+    "run_acks",
+    metadata,
+    Column("run_id", _str(32), primary_key=True),
+    Column("acknowledged_at", Float, nullable=False),
+    Column("acknowledged_by", _str(200), nullable=False),
+    Column("comment", Text),
+)
+
+# Escalations under way: one per event (a failure, an approval waiting) and notification
+# entry with `escalate`; the timers send its steps in turn (`scheduling.escalation`).
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("key", _str(300), nullable=False, unique=True),  # one per event and entry
+    Column("flow_name", _str(200), nullable=False),
+    Column("run_id", _str(32), nullable=False, index=True),
+    Column("task_run_id", _ID),  # the task whose event it is (None: the run's)
+    Column("event", _str(20), nullable=False),  # failure, approval_required
+    Column("steps", Text, nullable=False),  # JSON: the entry's escalate steps
+    Column("payload", Text, nullable=False),  # JSON: the event's notification payload
+    Column("next_step", Integer, nullable=False),  # index into steps
+    Column("next_at", Float, nullable=False),
+    Column("state", _str(20), nullable=False),  # pending, done, stopped
+    Column("created_at", Float, nullable=False),  # the event's time: `after` counts from it
+    Index("ix_escalations_due", "state", "next_at"),
 )
 
 # Task results kept for reuse (`model.cache`), by a key of what computed them

@@ -20,6 +20,7 @@ from baton.store.assets import Assets
 from baton.store.base import Row
 from baton.store.cache_entries import CacheEntries
 from baton.store.claims import AttemptMove, Claimed, Claims
+from baton.store.escalations import Escalations
 from baton.store.feeds import Feeds
 from baton.store.flows import Flows
 from baton.store.grants import Grants
@@ -166,6 +167,7 @@ class Tx(
     CacheEntries,
     Admin,
     Grants,
+    Escalations,
     Reads,
     Logs,
     Feeds,

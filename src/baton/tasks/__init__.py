@@ -36,6 +36,7 @@ MODULES: dict[str, str] = {
     "spark": "spark",
     "condition": "condition",
     "container": "container",
+    "approval": "approval",
 }
 # The icons the UI draws (`#t-<icon>` in ui/templates/icons.html); a plugin's other icon
 # shows as `plugin`.

@@ -10,13 +10,13 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from baton.execution.secrets import Secrets
-from baton.ui import admin, assets, flows, runs, web
+from baton.ui import admin, approvals, assets, flows, runs, web
 
 
 def install(app: FastAPI) -> None:
     """Add the UI's pages (at /) and static files (at /static) to the API's app."""
     app.state.ui = web.UI(Secrets.load(app.state.settings))
-    for module in (admin, assets, flows, runs):
+    for module in (admin, approvals, assets, flows, runs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.HERE / "static"), name="static")
     app.add_exception_handler(web.SignInRequired, web.sign_in_redirect)

@@ -43,7 +43,7 @@ async def login(request: Request) -> Response:
     form = {k: v[0] for k, v in parse_qs(body).items()}
     token, target = form.get("token", "").strip(), _local(form.get("next", "/flows"))
     with web.reading(request) as read:
-        principal = authenticate(read, token)
+        principal = authenticate(read, token, request.app.state.clock())
     if principal is None:
         return web.page(
             request,

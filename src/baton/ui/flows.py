@@ -94,6 +94,7 @@ def flow(
     before: str | None = None,
     rows: str = "",
     parts: str = "",
+    unfold: str = "",
 ) -> HTMLResponse:
     ui = web.ui_of(request)
     with web.reading(request) as read:
@@ -136,6 +137,8 @@ def flow(
 
     types = {t.key: t.type for t in spec.tasks}
     href = f"/runs/{coloured.id}/tasks/" if coloured else None
+    groups = dag.groups_of(spec)
+    shown = dag.unfolded(unfold, groups)
     grid: dict[str, dict[str, list[Row]]] = {}
     for c in cells:
         grid.setdefault(c["task_key"], {}).setdefault(c["run_id"], []).append(c)
@@ -159,8 +162,11 @@ def flow(
         part_strip=part_strip,
         params=_param_fields(latest, ui.secrets),
         dag={
-            **dag.data(ui.drawing(spec, graph, shown_version), chosen_states, href),
+            **dag.data(ui.drawing(spec, graph, shown_version, shown), chosen_states, href),
             "chips": dag.chips(spec),
+            "groups": dag.group_links(
+                groups, shown, request.url.path, request.query_params.multi_items()
+            ),
         },
         asset_io=[(t.key, t.inputs, t.outputs) for t in spec.tasks if t.inputs or t.outputs],
         shown_version=shown_version,

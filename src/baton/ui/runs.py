@@ -4,6 +4,7 @@ run's page (attempts, live log, error, result)."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import msgspec
@@ -15,9 +16,10 @@ from baton.execution.views import TaskRunView, task_views, unplaceable
 from baton.model.graph import validate
 from baton.model.states import RUN_TERMINAL, RunState, TaskState
 from baton.model.times import iso
+from baton.settings import Settings
 from baton.store.records import RunRow
 from baton.store.store import Tx
-from baton.ui import dag, views, web
+from baton.ui import approvals, dag, views, web
 from baton.ui.web import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -77,7 +79,12 @@ def runs(
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run(
-    request: Request, run_id: str, principal: Viewer, state: str = "", page: str = ""
+    request: Request,
+    run_id: str,
+    principal: Viewer,
+    state: str = "",
+    page: str = "",
+    unfold: str = "",
 ) -> Response:
     ui = web.ui_of(request)
     with web.reading(request) as read:
@@ -91,12 +98,19 @@ def run(
         attempt_rows = read.attempts(run_id)
         spec = read.load_version(row.version_id)
         waiting = unplaceable(read, task_rows)
+        queued = read.queued_times(run_id)
         related = _related(read, row)
+        settings: Settings = request.app.state.settings
+        workers = read.live_worker_count(settings.alive_since(time.time()))
+        ack = read.run_ack(run_id)
+        deciding = approvals.waiting(read, principal, run_id)
     graph = validate(spec, {t.type for t in spec.tasks})
     rank = {k: i for i, k in enumerate(graph.order)}
     task_rows.sort(key=lambda t: (rank.get(t.task_key, len(rank)), t.map_index))
-    tasks = [_task_json(t) for t in task_views(task_rows, attempt_rows, spec, waiting)]
+    tasks = [_task_json(t) for t in task_views(task_rows, attempt_rows, spec, waiting, queued)]
 
+    groups = dag.groups_of(spec)
+    shown_groups = dag.unfolded(unfold, groups)
     states: dict[str, list[str]] = {}
     for t in task_rows:
         states.setdefault(t.task_key, []).append(t.state)
@@ -118,7 +132,17 @@ def run(
             row.trigger, json.loads(row.trigger_info) if row.trigger_info else None
         ),
         related=related,
-        dag=dag.data(ui.drawing(spec, graph, row.version_id), states, f"/runs/{run_id}/tasks/"),
+        dag={
+            **dag.data(
+                ui.drawing(spec, graph, row.version_id, shown_groups),
+                states,
+                f"/runs/{run_id}/tasks/",
+            ),
+            "groups": dag.group_links(
+                groups, shown_groups, request.url.path, request.query_params.multi_items()
+            ),
+        },
+        ack=ack,
         counts=counts,
         total=len(task_rows),
         state=state,
@@ -129,6 +153,10 @@ def run(
         page=shown,
         pages=pages,
         repairable=row.state in RUN_TERMINAL and any(s in REPAIRABLE for s in counts),
+        # Nothing alive to run it: say so (and offer this process, when it can run tasks).
+        no_worker=row.state not in RUN_TERMINAL and workers == 0,
+        run_here=getattr(request.app.state, "start_worker", None) is not None,
+        approvals=secrets.mask_json(deciding),
         data={
             "run": {"id": run_id, "state": row.state, "created_at": iso(row.created_at)},
             # What the script reads, nulls left out: 2,000 tasks weigh less.
@@ -165,6 +193,7 @@ def task(
                 f"/runs/{found}/tasks/{views.task_name(key, mine[0].map_index)}", 303
             )
         attempts = read.task_attempts(this.id) if this else []
+        deciding = [a for a in approvals.waiting(read, principal, found) if a["task"] == task]
     secrets = ui.secrets
     spec_task = spec.task(key)
     number = views.whole(attempt)
@@ -213,6 +242,7 @@ def task(
         upstream=[(k, views.rollup(by_key.get(k, ()))) for k in graph.upstream[key]],
         downstream=[(k, views.rollup(by_key.get(k, ()))) for k in graph.downstream[key]],
         retryable=(this is not None and row.state in RUN_TERMINAL and this.state in REPAIRABLE),
+        approvals=secrets.mask_json(deciding),
     )
 
 
@@ -264,4 +294,4 @@ def _task_json(t: TaskRunView) -> dict[str, Any]:
     }
 
 
-_ATTEMPT_SHOWN = frozenset({"number", "state", "started_at", "ended_at", "error_kind"})
+_ATTEMPT_SHOWN = frozenset({"number", "state", "queued_at", "started_at", "ended_at", "error_kind"})

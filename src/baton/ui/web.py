@@ -22,7 +22,15 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from baton.api.auth import ROLES, Principal, authenticate, role_for, scope_of
+from baton.api.auth import (
+    ROLES,
+    TOUCH_EVERY,
+    Principal,
+    authenticate,
+    needs_touch,
+    role_for,
+    scope_of,
+)
 from baton.api.deps import COOKIE
 from baton.api.stores import StorePool
 from baton.errors import NotFoundError
@@ -71,25 +79,35 @@ class UI:
             self.env.get_template(name)
         self.static_version = _digest(HERE / "static")
         self.secrets = secrets
-        self._drawings: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._drawings: OrderedDict[tuple[str, frozenset[str]], dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def static_url(self, name: str) -> str:
         # The version in the URL lets browsers cache the files for good.
         return f"/static/{name}?v={self.static_version}"
 
-    def drawing(self, spec: FlowSpec, graph: Graph, version_id: str) -> dict[str, Any]:
-        """The DAG drawing of a flow version, laid out once (versions never change)."""
+    def drawing(
+        self, spec: FlowSpec, graph: Graph, version_id: str, unfolded: frozenset[str]
+    ) -> dict[str, Any]:
+        """The DAG drawing of a flow version with the groups not in `unfolded` folded, laid
+        out once (versions never change)."""
+        cache_key = (version_id, unfolded)
         with self._lock:
-            found = self._drawings.get(version_id)
+            found = self._drawings.get(cache_key)
             if found is not None:
-                self._drawings.move_to_end(version_id)
+                self._drawings.move_to_end(cache_key)
                 return found
+        groups = dag.groups_of(spec)
+        folded = dag.fold(
+            graph.order, graph.upstream, {n: k for n, k in groups.items() if n not in unfolded}
+        )
         made = dag.drawing(
-            layout.layout(graph.order, graph.upstream), {t.key: t.type for t in spec.tasks}
+            layout.layout(folded.order, folded.upstream),
+            {t.key: t.type for t in spec.tasks},
+            folded,
         )
         with self._lock:
-            self._drawings[version_id] = made
+            self._drawings[cache_key] = made
             while len(self._drawings) > DRAWINGS:
                 self._drawings.popitem(last=False)
         return made
@@ -113,9 +131,15 @@ def signed_in(request: Request) -> Principal:
     text = request.cookies.get(COOKIE)
     principal = None
     if text:
-        with reading(request) as read:
-            principal = authenticate(read, text)
+        now: float = request.app.state.clock()  # the API's: expiry agrees on both
+        pool: StorePool = request.app.state.stores
+        with pool.store() as store:
+            read = store.read()
+            principal = authenticate(read, text, now)
             if principal is not None:
+                if needs_touch(principal, now):
+                    with store.transaction() as tx:
+                        tx.touch_token(principal.token_id, now, TOUCH_EVERY)
                 request.state.principal = principal
                 request.state.page_role = _page_role(read, principal, request)
     if principal is None:
@@ -148,7 +172,9 @@ def at_least(role: str) -> Callable[[Principal], Principal]:
     return check
 
 
-Viewer = Annotated[Principal, Depends(signed_in)]
+# A token without a global role (grants only) or limited to a namespace signs in, but the
+# pages show everything: they need the viewer role.
+Viewer = Annotated[Principal, Depends(at_least("viewer"))]
 Admin = Annotated[Principal, Depends(at_least("admin"))]
 
 
@@ -195,7 +221,7 @@ def forbidden_page(request: Request, exc: Exception) -> Response:
         status_code=403,
         title="Not allowed",
         message=f"This page needs the {exc.role} role; your token has "
-        + (f"the {exc.principal.role} role." if exc.principal.role else "no role here."),
+        + (f"the {exc.principal.role} role." if exc.principal.role else "no global role."),
     )
 
 

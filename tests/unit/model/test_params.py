@@ -131,6 +131,7 @@ def test_param_type_of_value(value: object, expected: ParamType) -> None:
         (1.5, "number", True),
         (False, "number", False),
         (float("nan"), "number", False),
+        (10**400, "number", False),  # JSON allows it; a float cannot hold it
         ("1", "string", True),
         (1, "string", False),
         (True, "boolean", True),

@@ -4,6 +4,7 @@ this order, which is the order of the OpenAPI document."""
 
 from baton.api.routes import (
     admin,
+    approvals,
     assets,
     cluster,
     flows,
@@ -16,4 +17,4 @@ from baton.api.routes import (
 
 # partitions before flows: its GET /flows/{name}/partitions must be tried before flows.get,
 # whose `{name:path}` (a flow's full name may be `namespace/name`) would take it.
-MODULES = (admin, grants, cluster, partitions, flows, runs, logs, assets, metrics)
+MODULES = (admin, grants, cluster, partitions, flows, runs, approvals, logs, assets, metrics)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import Path, Response
+from fastapi import Path, Request, Response
 from pydantic import BaseModel, Field
 
 from baton.api.common import out_model
-from baton.api.deps import API, Admin, StoreDep, Viewer, audited_router
-from baton.errors import NotFoundError
+from baton.api.deps import API, Admin, Operator, StoreDep, Viewer, audited_router
+from baton.errors import ConflictError, NotFoundError
 from baton.execution.views import WorkerView
 from baton.model.graph import NAME_RE
 from baton.store.store import Row, Tx
@@ -51,6 +51,24 @@ def workers(store: StoreDep, _: Viewer, include_stopped: bool = False) -> list[d
     """The workers, newest first, with their queues and how many tasks each is running."""
     rows = store.read().workers(include_stopped=include_stopped)
     return [WorkerView.of(r).to_json() for r in rows]
+
+
+class EmbeddedWorkerOut(BaseModel):
+    started: bool = Field(description="false: this process was running one already")
+
+
+@router.post("/workers/embedded", name="workers.embedded", response_model=EmbeddedWorkerOut)
+def embedded_worker(request: Request, _: Operator) -> dict[str, Any]:
+    """Start a worker inside this server's process, to run what nothing else would: `baton
+    ui` offers it when no worker is alive (`baton server` has one of its own already). It
+    runs until the process stops; 409 from a server that cannot start one."""
+    start = getattr(request.app.state, "start_worker", None)
+    if start is None:
+        raise ConflictError(
+            "this server does not run tasks itself: start `baton worker` (or `baton server`, "
+            "which has one) next to the store"
+        )
+    return {"started": start()}
 
 
 @router.get("/pools", name="pools.list", response_model=list[PoolOut])

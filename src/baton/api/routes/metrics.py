@@ -35,7 +35,7 @@ from baton.api.deps import StoreDep, Viewer, audited_router
 from baton.api.routes.cluster import queue_table
 from baton.model.states import TASK_TERMINAL, TASK_TRANSITIONS, RunState, TaskState
 from baton.scheduling import timers
-from baton.settings import Settings
+from baton.settings import LIVE_HEARTBEATS, Settings
 from baton.store.store import Tx
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -55,7 +55,6 @@ ENDED_STATES = tuple(
     if s in TASK_TERMINAL
     and s in TASK_TRANSITIONS[TaskState.RUNNING] | TASK_TRANSITIONS[TaskState.WAITING]
 )
-LIVE_HEARTBEATS = 3  # a worker is alive if it heartbeated within this many heartbeat periods
 
 router = audited_router(tags=["metrics"])  # no prefix: at the root
 

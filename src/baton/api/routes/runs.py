@@ -1,5 +1,6 @@
 """Run routes: lists (filters, cursor pages), one run with its tasks and attempts, and what
-an operator does to a run: cancel, repair, resume. The server's workers do the work."""
+an operator does to a run: cancel, repair, resume, acknowledge. The server's workers do the
+work."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from baton.api.common import (
     MAX_PAGE_LIMIT,
@@ -21,6 +22,7 @@ from baton.api.common import (
     out_model,
 )
 from baton.api.deps import API, Operator, StoreDep, Viewer, audited_router
+from baton.engine import acknowledgement
 from baton.engine.service import Engine
 from baton.execution import local
 from baton.execution.secrets import Secrets
@@ -124,6 +126,36 @@ def resume(
     run_id = store.read().resolve_run_id(run_id)
     local.end_lost_attempts(Engine(store), settings, run_id)
     return run_detail(store, run_id, secrets)
+
+
+class AcknowledgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str | None = Field(
+        default=None,
+        max_length=acknowledgement.MAX_COMMENT,
+        description="what the one acknowledging says (who is on it, what is done)",
+    )
+
+
+class Acknowledgement(BaseModel):
+    run_id: str
+    acknowledged_at: str = Field(description="ISO-8601, UTC")
+    acknowledged_by: str = Field(description="the user of the token that acknowledged it")
+    comment: str | None
+    already_acknowledged: bool = Field(
+        description="true: an earlier acknowledgement stands, and this call changed nothing"
+    )
+
+
+@router.post("/runs/{run_id}/acknowledge", name="runs.acknowledge", response_model=Acknowledgement)
+def acknowledge(
+    run_id: str, store: StoreDep, caller: Operator, body: AcknowledgeIn | None = None
+) -> dict[str, Any]:
+    """Acknowledge a run: someone is on its failure (or its waiting approval), so the
+    escalation steps `unless: acknowledged` of its notifications are not sent. The first
+    acknowledgement stands: calling again answers it, with `already_acknowledged`."""
+    comment = body.comment if body is not None else None
+    return acknowledgement.acknowledge(store, run_id, caller.user, comment, store.clock())
 
 
 def run_detail(store: Store, run_id: str, secrets: Secrets) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 namespace or one flow) and `group_members`.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"  # re-chained to 0009 at merge
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
