@@ -72,6 +72,11 @@ class Grants(TxBase):
         )
         return cur.rowcount == 1
 
+    def groups_of(self, user: str) -> frozenset[str]:
+        """The groups `user` is a member of."""
+        rows = self._all("SELECT group_name FROM group_members WHERE user_name = ?", (user,))
+        return frozenset(r["group_name"] for r in rows)
+
     def group_members(self, group: str | None = None) -> list[Row]:
         sql = "SELECT group_name, user_name, created_at FROM group_members"
         params: tuple[str, ...] = ()

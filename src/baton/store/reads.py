@@ -260,14 +260,20 @@ class Reads(TxBase):
             (limit,),
         )
 
-    def waiting_approvals(self, mark: str, limit: int) -> list[Row]:
+    def waiting_approvals(
+        self, mark: str, limit: int, visible: Visibility | None = None
+    ) -> list[Row]:
         """Task runs waiting for a decision, oldest first, with their run's flow and
         version: those whose deferred state starts with the key `mark` (an approval task
-        writes it first, so no column or migration is needed to find them). A range of
-        the claim index (state), like every live-state count."""
+        writes it first, so no column or migration is needed to find them), of the flows
+        `visible` holds (None: all). A range of the claim index (state), like every
+        live-state count."""
+        condition, params = visible_sql("r.flow_name", visible)
         return self._all(
             "SELECT t.id, t.run_id, t.task_key, t.map_index, t.resume_attempt, t.defer_state, "
             "r.flow_name, r.version_id FROM task_runs t JOIN runs r ON r.id = t.run_id "
-            "WHERE t.state = 'waiting' AND t.defer_state LIKE ? ORDER BY t.id LIMIT ?",
-            ('{"' + mark + '":%', limit),
+            "WHERE t.state = 'waiting' AND t.defer_state LIKE ?"
+            + (f" AND {condition}" if condition else "")
+            + " ORDER BY t.id LIMIT ?",
+            ('{"' + mark + '":%', *params, limit),
         )
