@@ -60,8 +60,11 @@ RUN_ROUTES = {
     "logs.stream",
     "run",
     "task",
+    "runs.acknowledge",
+    "approvals.approve",
+    "approvals.reject",
 }
-LIST_ROUTES = {"flows.list", "runs.list", "flows", "runs"}
+LIST_ROUTES = {"flows.list", "runs.list", "approvals.list", "flows", "runs", "approvals"}
 
 # Each caller's effective role on each flow, written out (not computed by the code tested).
 R, ORD, L, P = FLOWS
@@ -435,3 +438,23 @@ def test_the_ui_offers_an_action_where_the_role_on_the_flow_allows_it(world: Wor
         assert client.get("/audit").status_code == 403
         client.cookies.set("baton_token", world.tokens["admin"])
         assert 'href="/audit"' in client.get(f"/flows/{ORD}").text
+
+
+def test_users_show_their_grants_own_and_through_groups(world: World):
+    """GET /users: each token holder's grants, a group's marked with it; a grant of someone
+    who holds no token (zed) names no user."""
+    with _client(world) as client:
+        r = client.get("/api/v1/users", headers=_bearer(world, "admin"))
+    assert r.status_code == 200, r.text
+    by_user = {u["user"]: u for u in r.json()}
+    assert "zed" not in by_user
+    ann, bob, carl = (by_user[u]["grants"] for u in ("ann", "bob", "carl"))
+    assert [(g["role"], g["namespace"], g["flow"], g["group"]) for g in ann] == [
+        ("operator", "finance", None, None)
+    ]
+    assert [(g["role"], g["namespace"], g["flow"], g["group"]) for g in bob] == [
+        ("viewer", None, L, "analysts")
+    ]
+    assert [(g["role"], g["namespace"]) for g in carl] == [("editor", "hr")]
+    assert by_user["bob"]["roles"] == [] and by_user["carl"]["roles"] == ["viewer"]
+    assert by_user["admin"]["grants"] == []

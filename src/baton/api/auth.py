@@ -39,7 +39,9 @@ from baton.store.store import Tx
 PREFIX = "baton_"
 # Routes that list flows or runs, or make a flow: asked with the role anywhere, they show or
 # touch only what the caller may (the route filters, or checks the flow it makes).
-LISTS = frozenset({"flows.list", "runs.list", "flows.create", "flows", "runs"})
+LISTS = frozenset(
+    {"flows.list", "runs.list", "flows.create", "approvals.list", "flows", "runs", "approvals"}
+)
 # How stale a token's `last_used_at` may get (seconds): authentication writes it at most this
 # often per token, so a busy client costs one read per request, not one write.
 TOUCH_EVERY = 60.0
@@ -225,14 +227,32 @@ def users(read: Tx, now: float) -> list[dict[str, object]]:
     """Everyone holding a token that works at `now`, with the global roles their tokens carry
     (highest first) and their grants: what `baton users` and `GET /api/v1/users` show.
 
-    `grants` is the seam for per-namespace and per-flow grants: empty until they exist.
+    A user's grants are their own and those of their groups (`group`: the group it comes
+    through; None: their own), each `{id, role, namespace, flow, group}`, oldest first.
     """
     found: dict[str, set[str]] = {}
     for r in read.users(now):
         roles = found.setdefault(r["user_name"], set())
         if r["role"] is not None:
             roles.add(r["role"])
+    members: dict[str, set[str]] = {}
+    for m in read.group_members():
+        members.setdefault(m["group_name"], set()).add(m["user_name"])
+    held: dict[str, list[dict[str, object]]] = {u: [] for u in found}
+    for g in read.grants():
+        group = g["subject"] if g["subject_kind"] == "group" else None
+        holders = members.get(g["subject"], set()) if group else {g["subject"]}
+        for u in sorted(holders & found.keys()):
+            held[u].append(
+                {
+                    "id": g["id"],
+                    "role": g["role"],
+                    "namespace": g["scope"] if g["scope_kind"] == "namespace" else None,
+                    "flow": g["scope"] if g["scope_kind"] == "flow" else None,
+                    "group": group,
+                }
+            )
     return [
-        {"user": u, "roles": sorted(found[u], key=ROLES.index, reverse=True), "grants": []}
+        {"user": u, "roles": sorted(found[u], key=ROLES.index, reverse=True), "grants": held[u]}
         for u in sorted(found)
     ]

@@ -172,9 +172,9 @@ def at_least(role: str) -> Callable[[Principal], Principal]:
     return check
 
 
-# A token without a global role (grants only) or limited to a namespace signs in, but the
-# pages show everything: they need the viewer role.
-Viewer = Annotated[Principal, Depends(at_least("viewer"))]
+# A page needs the viewer role on what it shows (`signed_in` asks `_page_role`): a token
+# without a global role, or limited to a namespace, sees the flows its grants let it see.
+Viewer = Annotated[Principal, Depends(signed_in)]
 Admin = Annotated[Principal, Depends(at_least("admin"))]
 
 
