@@ -43,10 +43,13 @@ def test_a_token_expires_and_may_carry_no_role_and_one_namespace(store: Store) -
 
 
 def test_a_namespace_limited_token_never_holds_admin(store: Store) -> None:
+    """Limited to a namespace, a token holds its role there only: nothing on global routes
+    (what they show or change spans every namespace), nothing on another namespace's flows."""
     with store.transaction() as tx:
         text = auth.create_token(tx, "cy", "admin", namespace="ops")[1]
     found = auth.authenticate(store.read(), text)
-    assert found is not None and found.may("editor") and not found.may("admin")
+    assert found is not None and not found.may("viewer") and not found.may("admin")
+    assert found.may_on("ops/etl", "admin") and not found.may_on("hr/pay", "viewer")
 
 
 def test_last_used_is_written_at_most_once_per_interval(store: Store) -> None:

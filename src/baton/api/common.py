@@ -164,3 +164,7 @@ def get_secrets(request: Request) -> Secrets:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SecretsDep = Annotated[Secrets, Depends(get_secrets)]
+
+
+# A namespace in a query or a body (`model.namespaces`).
+NAMESPACE = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"

@@ -20,9 +20,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from baton import errors
-from baton.api.auth import TOUCH_EVERY, Expired, Principal, identify, needs_touch
+from baton.api.auth import (
+    TOUCH_EVERY,
+    Expired,
+    Principal,
+    identify,
+    needs_touch,
+    role_for,
+    scope_of,
+)
 from baton.api.common import ERRORS
 from baton.api.stores import StorePool
+from baton.model.access import at_least
 from baton.store.store import Store
 
 API = "/api/v1"  # where the routes are served, but /metrics and /healthz
@@ -68,6 +77,7 @@ class AuditedRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         role = _required_role(self.dependant)
+        scope = scope_of(self.name, self.path)
         audited = bool((self.methods or set()) & MUTATING)
         action = self.name
 
@@ -79,7 +89,7 @@ class AuditedRoute(APIRoute):
                 request.state.store = store
                 try:
                     if role is not None:
-                        await run_in_threadpool(_authorize, store, request, role)
+                        await run_in_threadpool(_authorize, store, request, role, scope)
                     response = await handler(request)
                 except Exception as exc:
                     # An expired token is audited whatever the call (reads too): someone
@@ -140,10 +150,11 @@ def clock_of(request: Request) -> float:
     return now
 
 
-def _authorize(store: Store, request: Request, role: str) -> None:
+def _authorize(store: Store, request: Request, role: str, scope: str) -> None:
     """Set `request.state.principal`, or raise 401 (no valid token, or an expired one: then
-    `request.state.expired` says whose) or 403 (role too low). Records the token's use, at
-    most once per `auth.TOUCH_EVERY`."""
+    `request.state.expired` says whose), 404 (a flow, or a run of one, the caller may not
+    see) or 403 (role too low): see `auth.role_for`. Records the token's use, at most once
+    per `auth.TOUCH_EVERY`."""
     now = clock_of(request)
     principal = identify(store.read(), token_of(request), now)
     if isinstance(principal, Expired):
@@ -164,11 +175,28 @@ def _authorize(store: Store, request: Request, role: str) -> None:
     if needs_touch(principal, now):
         with store.transaction() as tx:
             tx.touch_token(principal.token_id, now, TOUCH_EVERY)
-    if not principal.may(role):
-        held = f"role '{principal.role}'" if principal.role else "a token without a role"
-        if principal.namespace and principal.role:
-            held += f" (limited to namespace '{principal.namespace}')"
-        raise HTTPException(403, f"{held} may not do this: it needs '{role}' or above")
+    try:
+        held = role_for(store.read(), principal, scope, request.path_params)
+    except errors.NotFoundError:
+        request.state.refused = True  # audited as refused, though answered as not found
+        raise
+    if not at_least(held, role):
+        raise HTTPException(
+            403, f"{refusal(principal, held)} may not do this: it needs '{role}' or above"
+        )
+
+
+def refusal(principal: Principal, held: str | None) -> str:
+    """Who was refused, as a 403 names them: the role they hold here, else why none."""
+    if held is not None:
+        who = f"role '{held}'"
+    elif principal.role is None:
+        who = "a token without a role (and no grant that counts here)"
+    else:
+        who = f"role '{principal.role}'"
+    if principal.namespace and principal.role:
+        who += f" (limited to namespace '{principal.namespace}')"
+    return who
 
 
 def _audit(store: Store, request: Request, action: str, status: int, error: str | None) -> None:
@@ -177,7 +205,8 @@ def _audit(store: Store, request: Request, action: str, status: int, error: str 
     params = dict(request.path_params)
     object_type = action.split(".", 1)[0]
     object_id = next(iter(params.values()), None) or getattr(request.state, "audit_object", None)
-    outcome = "ok" if status < 400 else "refused" if status in (401, 403) else "failed"
+    refused = status in (401, 403) or getattr(request.state, "refused", False)
+    outcome = "ok" if status < 400 else "refused" if refused else "failed"
     detail = {"method": request.method, "path": request.url.path}
     if error:
         detail["error"] = error[:500]

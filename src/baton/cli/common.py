@@ -119,7 +119,24 @@ def positive_int(text: str) -> int:
 
 
 def flow_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--flow", dest="flow_name", help="which flow of the file, if it has several")
+    p.add_argument(
+        "--flow",
+        dest="flow_name",
+        help="which flow of the file, if it has several (`name` or `namespace/name`)",
+    )
+    p.add_argument("--namespace", help="the namespace of --flow (default: its own, or default)")
+
+
+def flow_of(args: argparse.Namespace) -> str | None:
+    """The full name `--flow` and `--namespace` give (`namespace/name`), or None."""
+    from baton.model import namespaces
+
+    namespace = getattr(args, "namespace", None)
+    if namespace is None or args.flow_name is None:
+        return args.flow_name  # type: ignore[no-any-return]
+    return namespaces.full_name(
+        namespaces.check_namespace(namespace, "--namespace"), args.flow_name
+    )
 
 
 def concurrency_option(p: argparse.ArgumentParser) -> None:

@@ -297,7 +297,13 @@ def _print_audit(data: Sequence[dict[str, Any]]) -> None:
 
 
 def _grants(grants: Sequence[dict[str, Any]]) -> str:
-    return ", ".join(f"{g.get('role')} on {g.get('scope', '?')}" for g in grants)
+    """A user's grants in a table cell: `operator on namespace finance (group ops)`."""
+    return ", ".join(
+        f"{g['role']} on "
+        + (f"namespace {g['namespace']}" if g["namespace"] else f"flow {g['flow']}")
+        + (f" (group {g['group']})" if g["group"] else "")
+        for g in grants
+    )
 
 
 def _short(value: str | None) -> str:

@@ -20,6 +20,7 @@ from baton.cli import (
     cache,
     common,
     governance,
+    grants,
     history,
     imports,
     partitions,
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     server.add_commands(sub)
     governance.add_commands(sub)
+    grants.add_commands(sub)
 
     p = sub.add_parser("workers", help="the workers, with queues, running tasks, heartbeat")
     p.add_argument("--all", action="store_true", help="include stopped workers")
@@ -178,7 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     runs_sub = runs.add_subparsers(title="commands", metavar="COMMAND", required=True)
     p = runs_sub.add_parser("list", help="the latest runs, newest first")
-    p.add_argument("--flow", dest="flow_name", help="only runs of this flow")
+    p.add_argument(
+        "--flow", dest="flow_name", help="only runs of this flow (`name` or `namespace/name`)"
+    )
+    p.add_argument("--namespace", help="only runs of this namespace's flows")
     p.add_argument("--state", choices=RUN_STATES, help="only runs in this state")
     p.add_argument("--partition", metavar="KEY", help="only runs of this partition key")
     p.add_argument("--limit", type=common.positive_int, default=50, help="how many (default 50)")
@@ -345,16 +350,22 @@ def cmd_flows_show(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.execution import loader
 
     found = loader.load_file(args.path)
-    chosen = [loader.pick(found, args.flow_name, file=args.path)] if args.flow_name else found
+    flow = common.flow_of(args)
+    chosen = [loader.pick(found, flow, file=args.path)] if flow else found
     display.flow_dags([f.spec for f in chosen], as_json=args.json)
     return 0
 
 
 def cmd_runs_list(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import display, runs
+    from baton.model import namespaces
 
+    flow, namespace = args.flow_name, args.namespace
+    if namespace is not None:
+        namespaces.check_namespace(namespace, "--namespace")
+        flow = flow and namespaces.full_name(namespace, flow)
     with runs.opened(args, ctx) as chosen:
-        data = chosen.list_runs(args.flow_name, args.state, args.limit, args.partition)
+        data = chosen.list_runs(flow, args.state, args.limit, args.partition, namespace)
     display.run_list(data, as_json=args.json)
     return 0
 

@@ -157,7 +157,12 @@ class RemoteRuns:
         self.patience = patience
 
     def list_runs(
-        self, flow: str | None, state: str | None, limit: int, partition: str | None = None
+        self,
+        flow: str | None,
+        state: str | None,
+        limit: int,
+        partition: str | None = None,
+        namespace: str | None = None,
     ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         cursor = None
@@ -167,6 +172,7 @@ class RemoteRuns:
                 flow=flow,
                 state=state,
                 partition=partition,
+                namespace=namespace,
                 limit=min(limit - len(items), PAGE),
                 cursor=cursor,
             )

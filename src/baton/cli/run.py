@@ -111,7 +111,7 @@ def _to_the_end(args: argparse.Namespace, ctx: common.Context, who: str, start: 
     from baton.store import waiting
 
     given = parse_cli_params(args.params)
-    flow = loader.pick(loader.load_file(args.path), args.flow_name, file=args.path)
+    flow = loader.pick(loader.load_file(args.path), common.flow_of(args), file=args.path)
     settings = ctx.settings
     say = common.say(who)
     with closing(waiting.open_store(settings.database_url, args.wait_for_db, say)) as store:

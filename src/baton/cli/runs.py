@@ -26,7 +26,12 @@ class Runs(Protocol):
     """The runs and flows of a store, wherever it is. `ref` is a run id or a unique prefix."""
 
     def list_runs(
-        self, flow: str | None, state: str | None, limit: int, partition: str | None = None
+        self,
+        flow: str | None,
+        state: str | None,
+        limit: int,
+        partition: str | None = None,
+        namespace: str | None = None,
     ) -> list[dict[str, Any]]:
         """The latest runs, newest first, as `baton runs list` shows them."""
         ...
@@ -106,10 +111,17 @@ class LocalRuns:
         return Engine(self.store)
 
     def list_runs(
-        self, flow: str | None, state: str | None, limit: int, partition: str | None = None
+        self,
+        flow: str | None,
+        state: str | None,
+        limit: int,
+        partition: str | None = None,
+        namespace: str | None = None,
     ) -> list[dict[str, Any]]:
 
-        rows = self.store.read().runs(flow=flow, state=state, limit=limit, partition=partition)
+        rows = self.store.read().runs(
+            flow=flow, state=state, limit=limit, partition=partition, namespace=namespace
+        )
         from baton.execution.views import RunView
 
         return [RunView.of(r).summary_json() for r in rows]

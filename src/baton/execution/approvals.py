@@ -9,6 +9,7 @@ an approver, not waiting, bad inputs) changes nothing.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 from collections.abc import Callable, Collection, Mapping
@@ -26,6 +27,7 @@ from baton.errors import (
     TransitionError,
 )
 from baton.model import approvers, params
+from baton.model.access import Visibility
 from baton.model.names import task_run_name
 from baton.model.spec import ParamSpec, TaskSpec
 from baton.model.states import TaskState
@@ -44,12 +46,15 @@ class NotAnApprover(BatonError):
 
 
 class Decider(NamedTuple):
-    """Who decides: a user, what their role allows (`has_role(NAME)`: NAME or above) and
-    the groups they belong to."""
+    """Who decides: a user, what their role allows on a flow (`has_role(FLOW, NAME)`: their
+    effective role on the flow FLOW, grants included, is NAME or above), the groups they
+    belong to, and the flows they may see (None: all): the pending list shows only theirs
+    (the API answers a decision on any other run 404 before it gets here)."""
 
     user: str
-    has_role: Callable[[str], bool]
+    has_role: Callable[[str, str], bool]
     groups: Collection[str] = ()
+    visible: Visibility | None = None
 
 
 def local_decider() -> Decider:
@@ -59,20 +64,28 @@ def local_decider() -> Decider:
         name = getpass.getuser()
     except (KeyError, OSError):  # no user name in this environment (a bare container)
         name = "unknown"
-    return Decider(f"cli:{name}", lambda role: True)
+    return Decider(f"cli:{name}", lambda flow, role: True)
 
 
 def groups_of(read: Tx, user: str) -> frozenset[str]:
-    """The groups `user` belongs to, for `group:NAME` approvers. Groups are not stored yet
-    (namespaces and grants bring them): until then a group names no one."""
-    return frozenset()
+    """The groups `user` belongs to (`baton groups`), for `group:NAME` approvers."""
+    return read.groups_of(user)
+
+
+def _may_decide(decider: Decider, names: list[str], flow: str) -> bool:
+    """Whether `decider` is one of `names` on the flow `flow`: a `role:NAME` approver (the
+    default `role:operator` too) counts the decider's effective role on that flow."""
+    return approvers.may_decide(
+        names, decider.user, functools.partial(decider.has_role, flow), decider.groups
+    )
 
 
 def pending(read: Tx, decider: Decider | None, limit: int = PENDING_MAX) -> list[dict[str, Any]]:
     """Approval tasks waiting for a decision, oldest first; `may_decide` says whether
     `decider` is one of a task's approvers (None: no one is asking)."""
     out = []
-    for r in read.waiting_approvals(MARK, limit):
+    visible = None if decider is None else decider.visible
+    for r in read.waiting_approvals(MARK, limit, visible):
         waiting = json.loads(r["defer_state"])
         if "decision" in waiting:  # decided: queued again in the same transaction
             continue
@@ -91,8 +104,7 @@ def pending(read: Tx, decider: Decider | None, limit: int = PENDING_MAX) -> list
                 "since": iso(waiting.get("since")),
                 "deadline": iso(waiting.get("deadline")),
                 "on_timeout": waiting.get("on_timeout"),
-                "may_decide": decider is not None
-                and approvers.may_decide(names, decider.user, decider.has_role, decider.groups),
+                "may_decide": decider is not None and _may_decide(decider, names, r["flow_name"]),
             }
         )
     return out
@@ -118,9 +130,9 @@ def decide(
         InputError: `comment` or `inputs` are malformed; the message names the field.
     """
     read = engine.store.read()
-    run_id, spec_task, row = _find(read, run_ref, task)
+    run_id, flow, spec_task, row = _find(read, run_ref, task)
     names = list(spec_task.config.get("approvers") or ()) or [approvers.DEFAULT]
-    if not approvers.may_decide(names, decider.user, decider.has_role, decider.groups):
+    if not _may_decide(decider, names, flow):
         raise NotAnApprover(
             f"{decider.user} may not decide task {task} of run {run_id}: its approvers are "
             f"{', '.join(names)}"
@@ -146,7 +158,7 @@ def decide(
     return {"run_id": run_id, "task": task, **decision}
 
 
-def _find(read: Tx, run_ref: str, task: str) -> tuple[str, TaskSpec, TaskRunRow]:
+def _find(read: Tx, run_ref: str, task: str) -> tuple[str, str, TaskSpec, TaskRunRow]:
     run_id = read.resolve_run_id(run_ref)
     run = read.run(run_id)
     key, dot, index = task.rpartition(".")
@@ -162,7 +174,7 @@ def _find(read: Tx, run_ref: str, task: str) -> tuple[str, TaskSpec, TaskRunRow]
     rows = [r for r in read.task_runs(run_id, [key]) if r.map_index == map_index]
     if not rows:
         raise ConflictError(f"task {task} of run {run_id} has not started waiting for approval")
-    return run_id, found, rows[0]
+    return run_id, run.flow_name, found, rows[0]
 
 
 def _waiting(row: TaskRunRow, task: str, run_id: str) -> dict[str, Any]:

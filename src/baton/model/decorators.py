@@ -18,8 +18,9 @@ from typing import Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack,
 
 import msgspec
 
-from baton.errors import DefinitionError
+from baton.errors import DefinitionError, InputError
 from baton.model import cache as model_cache
+from baton.model import namespaces
 from baton.model import notifications as notifications_mod
 from baton.model import params as params_mod
 from baton.model.graph import validate
@@ -391,6 +392,7 @@ def flow(fn: Callable[..., Any], /) -> Flow: ...
 def flow(
     *,
     name: str | None = None,
+    namespace: str | None = None,
     description: str | None = None,
     max_active_runs: int | None = None,
     schedule: str | Mapping[str, Any] | None = None,
@@ -402,7 +404,8 @@ def flow(
 def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a function a flow; its arguments (typed, with defaults) are the flow's params.
 
-    Options: name, description, max_active_runs, schedule (`"0 3 * * *"`, `"@daily"`,
+    Options: name, namespace (default `default`: the flow's full name is then
+    `namespace/name`), description, max_active_runs, schedule (`"0 3 * * *"`, `"@daily"`,
     `"every 15m"`, or a mapping `{cron|every, timezone, start, end, catchup}`) and triggers
     (`[{file: "in/*.csv"}, {asset: "raw.events"}, {assets: [a, b]}, {flow: "ingest",
     states: ["succeeded"]}, {webhook: True}]`): see `baton.model.schedules` and
@@ -421,6 +424,7 @@ def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
 def _trace(
     fn: Callable[..., Any],
     name: str | None = None,
+    namespace: str | None = None,
     description: str | None = None,
     max_active_runs: int | None = None,
     schedule: str | Mapping[str, Any] | None = None,
@@ -430,6 +434,11 @@ def _trace(
     compute: str | Mapping[str, Any] | None = None,
 ) -> Flow:
     flow_name = name or fn.__name__
+    if namespace is not None:
+        try:
+            flow_name = namespaces.full_name(namespaces.check_namespace(namespace), flow_name)
+        except InputError as exc:
+            raise DefinitionError(str(exc), flow=flow_name) from None
     try:
         default = _compute(compute)
     except DefinitionError as exc:

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from typing import NamedTuple
 
 from baton.errors import DefinitionError
-from baton.model import assets
+from baton.model import assets, namespaces
 from baton.model.spec import FlowSpec, TaskSpec
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -41,9 +41,10 @@ def _check_group(flow: str, t: TaskSpec, keys: set[str]) -> None:
 
 def validate(spec: FlowSpec, known_types: Collection[str]) -> Graph:
     """Check a FlowSpec and compile its graph; every problem raises a DefinitionError."""
-    if not NAME_RE.match(spec.name):
+    if not namespaces.FULL_NAME_RE.fullmatch(spec.name):
         raise DefinitionError(
-            f"invalid flow name '{spec.name}': use letters, digits, '_', '.', '-'"
+            f"invalid flow name '{spec.name}': use letters, digits, '_', '.', '-' "
+            "(and one '/' after its namespace)"
         )
     if not spec.tasks:
         raise DefinitionError("the flow has no tasks", flow=spec.name)

@@ -16,7 +16,17 @@ import msgspec
 import yaml
 
 from baton.errors import DefinitionError
-from baton.model import assets, cache, graph, names, notifications, params, partitions, triggers
+from baton.model import (
+    assets,
+    cache,
+    graph,
+    names,
+    namespaces,
+    notifications,
+    params,
+    partitions,
+    triggers,
+)
 from baton.model.compute import parse_compute, with_default
 from baton.model.resources import Resources, parse_resources
 from baton.model.retry import RETRY_OPTIONS, policy_fields
@@ -34,6 +44,7 @@ from baton.model.yaml_fields import Fields, is_int, kind, show
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _FLOW_KEYS = (
     "name",
+    "namespace",
     "description",
     "params",
     "max_active_runs",
@@ -228,6 +239,9 @@ class _Parser:
         if "name" not in data:
             self.fail("the flow has no 'name'", line=self.line_of(data))
         self.flow_name = self.name(data, "name", "flow name")
+        if data.get("namespace") is not None:
+            namespace = self.name(data, "namespace", "namespace")
+            self.flow_name = namespaces.full_name(namespace, self.flow_name)
         if "tasks" not in data:
             self.fail("the flow has no 'tasks'", line=self.line_of(data))
         params = self.params(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from baton.errors import NotFoundError
+from baton.model.namespaces import namespace_of
 from baton.model.spec import FlowSpec
 from baton.store.base import Row, TxBase
 from baton.store.records import FlowOverviewRow, FlowRow, many, one
@@ -43,11 +44,11 @@ class Flows(TxBase):
             (version, spec.name, spec.to_json(), now),
         )
         self._c.execute(
-            "INSERT INTO flows (name, latest_version, paused, created_at, updated_at) "
-            "VALUES (?, ?, 0, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            "INSERT INTO flows (name, latest_version, paused, created_at, updated_at, namespace) "
+            "VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
             "latest_version = excluded.latest_version, updated_at = excluded.updated_at "
             "WHERE flows.latest_version != excluded.latest_version",
-            (spec.name, version, now, now),
+            (spec.name, version, now, now, namespace_of(spec.name)),
         )
         return version
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from typing import Any
 
+from baton.model.access import Visibility
 from baton.model.states import TASK_TERMINAL
 from baton.store.base import Row, TxBase
 from baton.store.claims import ATTEMPT_EVENT, ATTEMPTS_NAMED
+from baton.store.grants import visible_sql
 from baton.store.records import AttemptRow, FlowOverviewRow, RunRow, many, one
 
 
@@ -125,11 +126,18 @@ class Reads(TxBase):
         paused: bool | None = None,
         after: str | None = None,
         limit: int = 500,
+        visible: Visibility | None = None,
+        namespace: str | None = None,
     ) -> list[FlowOverviewRow]:
         """Flows as `flows_overview` has them, by name: one `name`, or those whose name
-        holds `search` (any case), paused or not, after the name `after` (a page's last)."""
-        where: list[str] = []
-        params: list[Any] = []
+        holds `search` (any case), paused or not, after the name `after` (a page's last),
+        of those `visible` holds (None: all)."""
+        condition, params = visible_sql("f.name", visible)
+        where: list[str] = [condition] if condition else []
+        if namespace is not None:
+            condition, more = visible_sql("f.name", Visibility.of_namespace(namespace))
+            where.append(str(condition))
+            params += more
         if name is not None:
             where.append("f.name = ?")
             params.append(name)
@@ -252,14 +260,20 @@ class Reads(TxBase):
             (limit,),
         )
 
-    def waiting_approvals(self, mark: str, limit: int) -> list[Row]:
+    def waiting_approvals(
+        self, mark: str, limit: int, visible: Visibility | None = None
+    ) -> list[Row]:
         """Task runs waiting for a decision, oldest first, with their run's flow and
         version: those whose deferred state starts with the key `mark` (an approval task
-        writes it first, so no column or migration is needed to find them). A range of
-        the claim index (state), like every live-state count."""
+        writes it first, so no column or migration is needed to find them), of the flows
+        `visible` holds (None: all). A range of the claim index (state), like every
+        live-state count."""
+        condition, params = visible_sql("r.flow_name", visible)
         return self._all(
             "SELECT t.id, t.run_id, t.task_key, t.map_index, t.resume_attempt, t.defer_state, "
             "r.flow_name, r.version_id FROM task_runs t JOIN runs r ON r.id = t.run_id "
-            "WHERE t.state = 'waiting' AND t.defer_state LIKE ? ORDER BY t.id LIMIT ?",
-            ('{"' + mark + '":%', limit),
+            "WHERE t.state = 'waiting' AND t.defer_state LIKE ?"
+            + (f" AND {condition}" if condition else "")
+            + " ORDER BY t.id LIMIT ?",
+            ('{"' + mark + '":%', *params, limit),
         )

@@ -187,6 +187,7 @@ class FlowRow(Record, frozen=True, gc=False):
     deployed: int  # 1: `baton deploy`ed (its schedule and triggers act)
     created_at: float
     updated_at: float  # its latest version deployed, or it last changed
+    namespace: str = "default"  # the part of `name` before its `/` (model.namespaces)
 
 
 class FlowOverviewRow(Record, frozen=True, gc=False):

@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from baton.errors import ConflictError, InputError, NotFoundError, TransitionError
+from baton.model.access import Visibility
 from baton.model.states import (
     TASK_TERMINAL,
     RunState,
@@ -20,6 +21,7 @@ from baton.model.states import (
     task_sources,
 )
 from baton.store.base import Row, TxBase
+from baton.store.grants import visible_sql
 from baton.store.records import RunRow, TaskRunRow, many, one
 
 # What a task run starts with unless the caller says otherwise.
@@ -103,12 +105,20 @@ class RunWrites(TxBase):
         created_after: float | None = None,
         created_before: float | None = None,
         after: tuple[float, str] | None = None,
+        visible: Visibility | None = None,
+        namespace: str | None = None,
     ) -> list[RunRow]:
-        """Runs newest first. `after` is the (created_at, id) of the last run of the page
-        before: the next page starts right after it (a cursor that stays right while new
-        runs arrive)."""
-        where: list[str] = []
-        params: list[Any] = []
+        """Runs newest first, of the flows `visible` holds (None: all). `after` is the
+        (created_at, id) of the last run of the page before: the next page starts right
+        after it (a cursor that stays right while new runs arrive)."""
+        condition, params = visible_sql("flow_name", visible)
+        where: list[str] = [condition] if condition else []
+        if namespace is not None:
+            condition, more = visible_sql(
+                "flow_name", Visibility(namespaces=frozenset([namespace]))
+            )
+            where.append(str(condition))
+            params += more
         if flow:
             where.append("flow_name = ?")
             params.append(flow)

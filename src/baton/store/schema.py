@@ -67,6 +67,9 @@ flows = Table(
     Column("deployed", Integer, nullable=False, server_default="0"),  # `baton deploy`ed
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The part of `name` before its `/` (model.namespaces), kept for lists by namespace.
+    Column("namespace", _str(100), nullable=False, server_default="default"),
+    Index("ix_flows_namespace", "namespace", "name"),
 )
 
 flow_versions = Table(
@@ -443,6 +446,33 @@ audit_log = Table(
     Column("detail", Text),  # JSON
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_actor", "actor", "id"),
+)
+
+# Grants: a user or a group (`subject_kind`) holds `role` on a namespace or on one flow
+# (`scope_kind`, `scope`: a namespace, or a flow's full name).
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("subject_kind", _str(10), nullable=False),  # user, group
+    Column("subject", _str(200), nullable=False),
+    Column("role", _str(20), nullable=False),
+    Column("scope_kind", _str(10), nullable=False),  # namespace, flow
+    Column("scope", _str(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", _str(200), nullable=False),
+    UniqueConstraint("subject_kind", "subject", "role", "scope_kind", "scope"),
+    Index("ix_grants_subject", "subject_kind", "subject"),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_name", _str(200), nullable=False),
+    Column("user_name", _str(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("group_name", "user_name"),
+    Index("ix_group_members_user", "user_name"),
 )
 
 # Notifications to send (an outbox): written in the transaction that makes the event happen,

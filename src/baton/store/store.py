@@ -23,6 +23,7 @@ from baton.store.claims import AttemptMove, Claimed, Claims
 from baton.store.escalations import Escalations
 from baton.store.feeds import Feeds
 from baton.store.flows import Flows
+from baton.store.grants import Grants
 from baton.store.logs import Logs
 from baton.store.partitions import Partitions
 from baton.store.reads import Reads
@@ -165,6 +166,7 @@ class Tx(
     Partitions,
     CacheEntries,
     Admin,
+    Grants,
     Escalations,
     Reads,
     Logs,
@@ -173,6 +175,6 @@ class Tx(
     """The store's operations. SQL is written in sqlite3's style; see `dialect`.
 
     One type for callers, put together from the store's parts (`runs`, `claims`, `flows`,
-    `assets`, `cache_entries`, `admin`, `reads`, `logs`, `feeds`), which share the
+    `assets`, `cache_entries`, `admin`, `grants`, `reads`, `logs`, `feeds`), which share the
     connection through `base.TxBase`.
     """

@@ -21,3 +21,4 @@ def install(app: FastAPI) -> None:
     app.mount("/static", ui.static, name="static")
     app.add_exception_handler(web.SignInRequired, web.sign_in_redirect)
     app.add_exception_handler(web.PageForbidden, web.forbidden_page)
+    app.add_exception_handler(web.PageNotFound, web.not_found_page)

@@ -44,7 +44,11 @@ def flows(
     show = show if show in FILTERS else "all"
     with web.reading(request) as read:
         rows = read.flow_rows(
-            search=q or None, paused=FILTERS[show], after=after, limit=FLOWS_PAGE + 1
+            search=q or None,
+            paused=FILTERS[show],
+            after=after,
+            limit=FLOWS_PAGE + 1,
+            visible=principal.access.visibility(),
         )
         shown = rows[:FLOWS_PAGE]
         recent: dict[str, list[Row]] = {}
@@ -67,6 +71,7 @@ def flows(
                 "tasks": len(spec.tasks),
                 "strip": list(reversed(runs)),  # oldest first, like a timeline
                 "last": runs[0] if runs else None,
+                "may_operate": principal.may_on(f.name, "operator"),
             }
         )
     return web.page(
@@ -83,7 +88,7 @@ def flows(
     )
 
 
-@router.get("/flows/{name}", response_class=HTMLResponse)
+@router.get("/flows/{name:path}", response_class=HTMLResponse)
 def flow(
     request: Request,
     name: str,

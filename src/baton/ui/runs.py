@@ -52,6 +52,7 @@ def runs(
             partition=partition or None,
             limit=RUNS_PAGE + 1,
             after=after,
+            visible=principal.access.visibility(),
         )
     return web.page(
         request,

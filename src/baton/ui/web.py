@@ -21,10 +21,20 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from baton.api.auth import ROLES, TOUCH_EVERY, Principal, authenticate, needs_touch
+from baton.api.auth import (
+    ROLES,
+    TOUCH_EVERY,
+    Principal,
+    authenticate,
+    needs_touch,
+    role_for,
+    scope_of,
+)
 from baton.api.deps import COOKIE
 from baton.api.stores import StorePool
+from baton.errors import NotFoundError
 from baton.execution.secrets import Secrets
+from baton.model import access
 from baton.model.graph import Graph
 from baton.model.spec import FlowSpec
 from baton.store.store import Tx
@@ -45,6 +55,10 @@ class PageForbidden(Exception):
         super().__init__(role)
         self.principal = principal
         self.role = role
+
+
+class PageNotFound(Exception):
+    """A flow or run this principal may not see (or that is not there): a 404 page."""
 
 
 class UI:
@@ -115,14 +129,31 @@ def signed_in(request: Request) -> Principal:
         now: float = request.app.state.clock()  # the API's: expiry agrees on both
         pool: StorePool = request.app.state.stores
         with pool.store() as store:
-            principal = authenticate(store.read(), text, now)
-            if principal is not None and needs_touch(principal, now):
-                with store.transaction() as tx:
-                    tx.touch_token(principal.token_id, now, TOUCH_EVERY)
+            read = store.read()
+            principal = authenticate(read, text, now)
+            if principal is not None:
+                if needs_touch(principal, now):
+                    with store.transaction() as tx:
+                        tx.touch_token(principal.token_id, now, TOUCH_EVERY)
+                request.state.principal = principal
+                request.state.page_role = _page_role(read, principal, request)
     if principal is None:
         raise SignInRequired
-    request.state.principal = principal
+    if not access.at_least(request.state.page_role, "viewer"):
+        raise PageForbidden(principal, "viewer")
     return principal
+
+
+def _page_role(read: Tx, principal: Principal, request: Request) -> str | None:
+    """The caller's role on what this page shows, as the API decides it (`auth.role_for`):
+    a flow, a run, a list (filtered by the page), or anything else (the global role). A flow
+    or run it may not see raises PageNotFound."""
+    route = request.scope.get("route")
+    name, path = (getattr(route, "name", ""), getattr(route, "path", ""))
+    try:
+        return role_for(read, principal, scope_of(name, path), request.path_params)
+    except NotFoundError as exc:
+        raise PageNotFound(str(exc)) from None
 
 
 def at_least(role: str) -> Callable[[Principal], Principal]:
@@ -136,9 +167,9 @@ def at_least(role: str) -> Callable[[Principal], Principal]:
     return check
 
 
-# A token without a global role (grants only) or limited to a namespace signs in, but the
-# pages show everything: they need the viewer role.
-Viewer = Annotated[Principal, Depends(at_least("viewer"))]
+# A page needs the viewer role on what it shows (`signed_in` asks `_page_role`): a token
+# without a global role, or limited to a namespace, sees the flows its grants let it see.
+Viewer = Annotated[Principal, Depends(signed_in)]
 Admin = Annotated[Principal, Depends(at_least("admin"))]
 
 
@@ -151,7 +182,9 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         .render(
             request=request,
             principal=principal,
-            may={r: bool(principal and principal.may(r)) for r in ROLES},
+            # What the page's buttons may do (on its flow or run), and the menu (global).
+            may={r: access.at_least(getattr(request.state, "page_role", None), r) for r in ROLES},
+            may_global={r: bool(principal and principal.may(r)) for r in ROLES},
             **{"nav": "", **context},
         )
     )
@@ -192,6 +225,10 @@ def same_origin(request: Request) -> bool:
     origin; a post from another site's page must not sign anyone in or out)."""
     origin = request.headers.get("origin")
     return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+def not_found_page(request: Request, exc: Exception) -> Response:
+    return not_found(request, str(exc))
 
 
 def not_found(request: Request, message: str) -> HTMLResponse:

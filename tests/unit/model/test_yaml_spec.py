@@ -318,8 +318,9 @@ def test_unknown_top_level_key_lists_the_allowed_ones() -> None:
     assert err.line == 2
     assert err.flow == "f"
     assert str(err) == (
-        "flows/f.yaml:2, flow 'f': unknown key 'schedul' (allowed: name, description, params,"
-        " max_active_runs, schedule, triggers, notifications, assets, partitions, compute, tasks);"
+        "flows/f.yaml:2, flow 'f': unknown key 'schedul' (allowed: name, namespace, description,"
+        " params, max_active_runs, schedule, triggers, notifications, assets, partitions,"
+        " compute, tasks);"
         " did you mean 'schedule'?"
     )
 

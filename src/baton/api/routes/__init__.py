@@ -8,10 +8,13 @@ from baton.api.routes import (
     assets,
     cluster,
     flows,
+    grants,
     logs,
     metrics,
     partitions,
     runs,
 )
 
-MODULES = (admin, cluster, flows, runs, approvals, logs, assets, partitions, metrics)
+# partitions before flows: its GET /flows/{name}/partitions must be tried before flows.get,
+# whose `{name:path}` (a flow's full name may be `namespace/name`) would take it.
+MODULES = (admin, grants, cluster, partitions, flows, runs, approvals, logs, assets, metrics)

@@ -1,8 +1,10 @@
 """Approval routes: the approval tasks waiting for a decision, and the decision itself.
 
-Deciding needs a token (viewer or above) whose user is one of the task's approvers (users,
-`role:NAME`, `group:NAME`; by default the flow's operators); anyone else gets 403 and
-changes nothing. Of concurrent deciders exactly one wins; the others get 409.
+Deciding needs a token (viewer or above on the run's flow: a run of a flow the caller may
+not see is 404) whose user is one of the task's approvers (users, `role:NAME` and the
+default `role:operator` by the effective role on the flow, grants included, `group:NAME`
+by `baton groups`); anyone else gets 403 and changes nothing. The list shows only the
+approvals of flows the caller may see. Of concurrent deciders exactly one wins; the others get 409.
 """
 
 from __future__ import annotations
@@ -109,7 +111,11 @@ def _decide(
 
 
 def decider_of(read: Tx, principal: Principal) -> approvals.Decider:
-    """The caller as an approval sees them (the UI's pages ask the same)."""
+    """The caller as an approval sees them (the UI's pages ask the same): their effective
+    role on each flow (grants count), their groups, and the flows they may see."""
     return approvals.Decider(
-        principal.user, principal.may, approvals.groups_of(read, principal.user)
+        principal.user,
+        principal.may_on,
+        approvals.groups_of(read, principal.user),
+        principal.access.visibility(),
     )

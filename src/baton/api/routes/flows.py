@@ -17,8 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from baton import tasks as task_types
+from baton.api.auth import Principal, no_flow
 from baton.api.common import (
     MAX_PAGE_LIMIT,
+    NAMESPACE,
     PAGE_LIMIT,
     ErrorOut,
     SecretsDep,
@@ -151,17 +153,27 @@ _YAML_BODY = {
 def flows(
     store: StoreDep,
     secrets: SecretsDep,
-    _: Viewer,
+    principal: Viewer,
     search: Annotated[str | None, Query(max_length=200)] = None,
+    namespace: Annotated[str | None, Query(max_length=100, pattern=NAMESPACE)] = None,
     paused: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = PAGE_LIMIT,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> dict[str, Any]:
     """Flows by name, with their latest runs; `search` keeps those whose name holds it (any
-    case); `cursor` (a page's `next_cursor`) gives the next page."""
+    case), `namespace` those of one namespace; `cursor` (a page's `next_cursor`) gives the
+    next page. Only the flows the caller may see are listed."""
     after = decode_cursor(cursor, str)[0] if cursor else None
     read = store.read()
-    rows = read.flow_rows(search=search, paused=paused, after=after, limit=limit + 1)
+    visible = principal.access.visibility()
+    rows = read.flow_rows(
+        search=search,
+        paused=paused,
+        after=after,
+        limit=limit + 1,
+        visible=visible,
+        namespace=namespace,
+    )
     page = rows[:limit]
     recent: dict[str, list[dict[str, Any]]] = {r.name: [] for r in page}
     for r in read.recent_runs(list(recent), RECENT_RUNS):
@@ -174,7 +186,7 @@ def flows(
     }
 
 
-@router.get("/flows/{name}", name="flows.get", response_model=FlowDetail)
+@router.get("/flows/{name:path}", name="flows.get", response_model=FlowDetail)
 def get(name: str, store: StoreDep, secrets: SecretsDep, _: Viewer) -> dict[str, Any]:
     """A flow: its latest definition and DAG, params, schedule, versions and latest run."""
     return _flow(store, name, secrets)
@@ -188,15 +200,16 @@ def get(name: str, store: StoreDep, secrets: SecretsDep, _: Viewer) -> dict[str,
     openapi_extra=_YAML_BODY,
 )
 async def create(
-    request: Request, response: Response, store: StoreDep, secrets: SecretsDep, _: Editor
+    request: Request, response: Response, store: StoreDep, secrets: SecretsDep, caller: Editor
 ) -> dict[str, Any]:
     """Define a flow from a YAML body, or change it (a new version when its definition
-    changed): 201 when it is new, 200 otherwise. Its triggers and schedule start at once."""
-    return await _save(request, response, store, secrets, None)
+    changed): 201 when it is new, 200 otherwise. Its triggers and schedule start at once.
+    The caller needs the editor role on the flow (on its namespace, or globally)."""
+    return await _save(request, response, store, secrets, None, caller)
 
 
 @router.put(
-    "/flows/{name}",
+    "/flows/{name:path}",
     name="flows.update",
     response_model=FlowDetail,
     responses=_SAVE_RESPONSES,
@@ -208,13 +221,13 @@ async def update(
     response: Response,
     store: StoreDep,
     secrets: SecretsDep,
-    _: Editor,
+    caller: Editor,
 ) -> dict[str, Any]:
     """The same as POST /flows, for the flow of this name (the YAML's `name` must be it)."""
-    return await _save(request, response, store, secrets, name)
+    return await _save(request, response, store, secrets, name, caller)
 
 
-@router.delete("/flows/{name}", name="flows.delete", status_code=204)
+@router.delete("/flows/{name:path}", name="flows.delete", status_code=204)
 def delete(name: str, store: StoreDep, _: Editor) -> None:
     """Forget a flow: its schedule and triggers stop. Its runs stay, and so do the versions
     they ran; defining it again starts afresh."""
@@ -223,19 +236,21 @@ def delete(name: str, store: StoreDep, _: Editor) -> None:
             raise _no_flow(name)
 
 
-@router.post("/flows/{name}/pause", name="flows.pause", response_model=FlowDetail)
+@router.post("/flows/{name:path}/pause", name="flows.pause", response_model=FlowDetail)
 def pause(name: str, store: StoreDep, secrets: SecretsDep, _: Operator) -> dict[str, Any]:
     """Stop the flow's schedule and triggers creating runs."""
     return _set_paused(store, name, True, secrets)
 
 
-@router.post("/flows/{name}/unpause", name="flows.unpause", response_model=FlowDetail)
+@router.post("/flows/{name:path}/unpause", name="flows.unpause", response_model=FlowDetail)
 def unpause(name: str, store: StoreDep, secrets: SecretsDep, _: Operator) -> dict[str, Any]:
     """Let the flow's schedule and triggers create runs again."""
     return _set_paused(store, name, False, secrets)
 
 
-@router.post("/flows/{name}/runs", name="flows.trigger", status_code=201, response_model=RunDetail)
+@router.post(
+    "/flows/{name:path}/runs", name="flows.trigger", status_code=201, response_model=RunDetail
+)
 def trigger(
     name: str, body: TriggerIn, store: StoreDep, secrets: SecretsDep, caller: Operator
 ) -> dict[str, Any]:
@@ -284,10 +299,15 @@ def _timestamp(moment: datetime | None) -> float | None:
 
 
 async def _save(
-    request: Request, response: Response, store: Store, secrets: Secrets, name: str | None
+    request: Request,
+    response: Response,
+    store: Store,
+    secrets: Secrets,
+    name: str | None,
+    caller: Principal,
 ) -> dict[str, Any]:
     text = await _yaml_text(request)
-    created, flow = await run_in_threadpool(_define, store, text, name)
+    created, flow = await run_in_threadpool(_define, store, text, name, caller)
     request.state.audit_object = flow
     if created:
         response.status_code = 201
@@ -311,7 +331,7 @@ async def _yaml_text(request: Request) -> str:
         raise InputError(f"the YAML is not UTF-8 text (byte {exc.start})") from None
 
 
-def _define(store: Store, text: str, name: str | None) -> tuple[bool, str]:
+def _define(store: Store, text: str, name: str | None, caller: Principal) -> tuple[bool, str]:
     """Check and deploy the flow a YAML text defines; (whether it is new, its name)."""
     flow = checked_yaml(text, name)
     new = store.read().flow(flow.spec.name) is None
@@ -326,6 +346,10 @@ def checked_yaml(text: str, name: str | None = None) -> LoadedFlow:
         spec = yaml_spec.load_yaml_flow(text, file=BODY)
     except RecursionError:
         raise InputError("the YAML is nested too deeply") from None
+    if not caller.may_on(spec.name, "editor"):
+        raise HTTPException(
+            403, f"defining flow '{spec.name}' needs the editor role on it or its namespace"
+        )
     if name is not None and spec.name != name:
         raise InputError(
             f"the YAML defines flow '{spec.name}', not '{name}': PUT it to "
@@ -386,4 +410,4 @@ def _run_ref(r: Row) -> dict[str, Any]:
 
 
 def _no_flow(name: str) -> NotFoundError:
-    return NotFoundError(f"no flow '{name}'; GET /api/v1/flows lists the flows")
+    return NotFoundError(no_flow(name))

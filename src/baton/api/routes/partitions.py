@@ -118,7 +118,7 @@ class KeysChanged(BaseModel):
     keys: list[str] = Field(description="those that were added (or removed): new ones only")
 
 
-@router.get("/flows/{name}/partitions", name="flows.partitions", response_model=PartitionPage)
+@router.get("/flows/{name:path}/partitions", name="flows.partitions", response_model=PartitionPage)
 def flow_partitions(
     name: str,
     store: StoreDep,
@@ -180,7 +180,7 @@ def asset_partitions(
 
 
 @router.post(
-    "/flows/{name}/backfills",
+    "/flows/{name:path}/backfills",
     name="flows.backfill",
     status_code=201,
     response_model=BackfillOut,

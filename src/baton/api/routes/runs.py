@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from baton.api.common import (
     MAX_PAGE_LIMIT,
+    NAMESPACE,
     PAGE_LIMIT,
     IsoTime,
     SecretsDep,
@@ -59,8 +60,9 @@ class RunPage(BaseModel):
 def runs(
     store: StoreDep,
     secrets: SecretsDep,
-    _: Viewer,
+    principal: Viewer,
     flow: Annotated[str | None, Query(max_length=200)] = None,
+    namespace: Annotated[str | None, Query(max_length=100, pattern=NAMESPACE)] = None,
     state: RunState | None = None,
     partition: Annotated[str | None, Query(max_length=MAX_KEY, description="its key")] = None,
     created_after: IsoTime | None = None,
@@ -69,9 +71,12 @@ def runs(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Runs, newest first; `created_after` (inclusive) and `created_before` are ISO-8601
-    times (UTC unless they say otherwise); `cursor` (a page's `next_cursor`) pages back."""
+    times (UTC unless they say otherwise); `cursor` (a page's `next_cursor`) pages back.
+    Only the runs of flows the caller may see are listed; `namespace` keeps one's."""
     rows = store.read().runs(
         flow=flow,
+        namespace=namespace,
+        visible=principal.access.visibility(),
         state=state.value if state else None,
         partition=partition or None,
         limit=limit + 1,
