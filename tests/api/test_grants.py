@@ -50,6 +50,8 @@ FLOW_ROUTES = {
     "flows.partitions",
     "flows.backfill",
     "flow",
+    "flow_edit",
+    "diff_page",
 }
 RUN_ROUTES = {
     "runs.get",
@@ -423,13 +425,16 @@ def test_a_namespaced_flow_in_a_path_as_the_ui_sends_it(world: World):
 
 
 def test_the_ui_offers_an_action_where_the_role_on_the_flow_allows_it(world: World):
-    """carl: a global viewer and an editor on namespace hr; the UI offers him the pause switch
-    and the trigger button on hr's flows only, and no audit log in its menu."""
+    """carl: a global viewer and an editor on namespace hr; the UI offers him the trigger
+    shortcut and button on hr's flows only (the flows are not deployed: no pause switch for
+    anyone), and no audit log in its menu."""
     with _client(world) as client:
         client.cookies.set("baton_token", world.tokens["carl"])
         listed = client.get("/flows").text
-        assert f'data-pause="{P}"' in listed
-        assert 'data-pause="roles"' not in listed and f'data-pause="{ORD}"' not in listed
+        assert f'href="/flows/{P}#trigger" data-trigger-shortcut' in listed
+        assert 'href="/flows/roles#trigger"' not in listed
+        assert f'href="/flows/{ORD}#trigger"' not in listed
+        assert "data-pause=" not in listed
         assert 'data-open="trigger"' in client.get(f"/flows/{P}").text
         page = client.get("/flows/roles").text
         assert 'data-open="trigger"' not in page and 'href="/audit"' not in page

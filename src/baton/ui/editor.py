@@ -10,7 +10,7 @@ import os
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from baton.api.auth import Principal
@@ -77,12 +77,14 @@ async def check(request: Request, principal: Editor) -> JSONResponse:
             )
     text = body.decode("utf-8", "replace")
     try:
-        flow = checked_yaml(text)
+        flow = checked_yaml(text, None, principal)
     except DefinitionError as exc:
         line = exc.line or (_task_line(text, exc.task, exc.message) if exc.task else None)
         return JSONResponse({"ok": False, "line": line, "error": exc.message})
     except InputError as exc:
         return JSONResponse({"ok": False, "line": None, "error": str(exc)})
+    except HTTPException as exc:  # no editor role on the flow it names
+        return JSONResponse({"ok": False, "line": None, "error": str(exc.detail)})
     spec = flow.spec
     graph = validate(spec, {t.type for t in spec.tasks})
     folded = dag.fold(graph.order, graph.upstream, {})

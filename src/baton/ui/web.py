@@ -156,11 +156,12 @@ def _page_role(read: Tx, principal: Principal, request: Request) -> str | None:
         raise PageNotFound(str(exc)) from None
 
 
-def at_least(role: str) -> Callable[[Principal], Principal]:
-    """A dependency: a signed-in principal of `role` or above (else a 403 page)."""
+def at_least(role: str) -> Callable[[Request, Principal], Principal]:
+    """A dependency: a signed-in principal of `role` or above on what the page shows (its
+    flow's role for a flow's page, as `_page_role` decides; else a 403 page)."""
 
-    def check(principal: Annotated[Principal, Depends(signed_in)]) -> Principal:
-        if not principal.may(role):
+    def check(request: Request, principal: Annotated[Principal, Depends(signed_in)]) -> Principal:
+        if not access.at_least(request.state.page_role, role):
             raise PageForbidden(principal, role)
         return principal
 

@@ -333,15 +333,16 @@ async def _yaml_text(request: Request) -> str:
 
 def _define(store: Store, text: str, name: str | None, caller: Principal) -> tuple[bool, str]:
     """Check and deploy the flow a YAML text defines; (whether it is new, its name)."""
-    flow = checked_yaml(text, name)
+    flow = checked_yaml(text, name, caller)
     new = store.read().flow(flow.spec.name) is None
     deploy(store, [flow])
     return new, flow.spec.name
 
 
-def checked_yaml(text: str, name: str | None = None) -> LoadedFlow:
+def checked_yaml(text: str, name: str | None, caller: Principal) -> LoadedFlow:
     """The flow a YAML text sent to the server defines, checked as a deploy checks it (and,
-    with `name`, that it is that flow); DefinitionError (with its line) or InputError."""
+    with `name`, that it is that flow); DefinitionError (with its line) or InputError, and
+    a 403 when the caller may not edit a flow of that name."""
     try:
         spec = yaml_spec.load_yaml_flow(text, file=BODY)
     except RecursionError:
