@@ -16,6 +16,13 @@ from baton.store import dialect
 Row = Mapping[str, Any]
 
 
+def like_anywhere(text: str) -> str:
+    """A pattern for `lower(column) LIKE ? ESCAPE '\\'` matching `text` anywhere, any case,
+    its own `%`, `_` and `\\` taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 class TxBase:
     """The connection a transaction's operations run on, and what they all need."""
 

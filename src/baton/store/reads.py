@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 
 from baton.model.access import Visibility
 from baton.model.states import TASK_TERMINAL
-from baton.store.base import Row, TxBase
+from baton.store.base import Row, TxBase, like_anywhere
 from baton.store.claims import ATTEMPT_EVENT, ATTEMPTS_NAMED
 from baton.store.grants import visible_sql
 from baton.store.records import AttemptRow, FlowOverviewRow, RunRow, many, one
@@ -118,6 +118,13 @@ class Reads(TxBase):
 
     # -- API queries (flows, runs) --------------------------------------------------------
 
+    def flow_names(self, *, visible: Visibility | None = None, limit: int = 500) -> list[str]:
+        """The names of the flows `visible` holds (None: all), in order: a filter's choices."""
+        condition, params = visible_sql("name", visible)
+        where = f" WHERE {condition}" if condition else ""
+        rows = self._all(f"SELECT name FROM flows{where} ORDER BY name LIMIT ?", (*params, limit))
+        return [str(r["name"]) for r in rows]
+
     def flow_rows(
         self,
         *,
@@ -142,9 +149,8 @@ class Reads(TxBase):
             where.append("f.name = ?")
             params.append(name)
         if search:
-            escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             where.append("lower(f.name) LIKE ? ESCAPE '\\'")
-            params.append(f"%{escaped}%")
+            params.append(like_anywhere(search))
         if paused is not None:
             where.append("f.paused = ?")
             params.append(int(paused))

@@ -20,7 +20,7 @@ from baton.model.states import (
     run_sources,
     task_sources,
 )
-from baton.store.base import Row, TxBase
+from baton.store.base import Row, TxBase, like_anywhere
 from baton.store.grants import visible_sql
 from baton.store.records import RunRow, TaskRunRow, many, one
 
@@ -41,6 +41,53 @@ _NEW_RUN: dict[str, Any] = dict.fromkeys(
         "parent_task_run_id",
     )
 )
+
+
+class RunQuery(NamedTuple):
+    """What the runs list filters by; every part empty or None: no filter. Several values
+    of one part match any of them; the parts all apply."""
+
+    flows: tuple[str, ...] = ()
+    flow_like: str | None = None  # a part of the flow's name, any case
+    states: tuple[str, ...] = ()
+    triggers: tuple[str, ...] = ()
+    partition: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+    logical_after: float | None = None
+    logical_before: float | None = None
+    visible: Visibility | None = None
+    namespace: str | None = None
+
+
+def _run_where(q: RunQuery) -> tuple[list[str], list[Any]]:
+    condition, params = visible_sql("flow_name", q.visible)
+    where: list[str] = [condition] if condition else []
+    if q.namespace is not None:
+        condition, more = visible_sql("flow_name", Visibility(namespaces=frozenset([q.namespace])))
+        where.append(str(condition))
+        params += more
+    for column, values in (("flow_name", q.flows), ("state", q.states), ("trigger", q.triggers)):
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params += list(values)
+    if q.flow_like:
+        where.append("lower(flow_name) LIKE ? ESCAPE '\\'")
+        params.append(like_anywhere(q.flow_like))
+    if q.partition is not None:
+        where.append("partition = ?")
+        params.append(q.partition)
+    for column, low, high in (
+        ("created_at", q.created_after, q.created_before),
+        ("logical_date", q.logical_after, q.logical_before),
+    ):
+        if low is not None:
+            where.append(f"{column} >= ?")
+            params.append(low)
+        if high is not None:
+            where.append(f"{column} < ?")
+            params.append(high)
+    return where, params
 
 
 class TaskMove(NamedTuple):
@@ -107,41 +154,42 @@ class RunWrites(TxBase):
         after: tuple[float, str] | None = None,
         visible: Visibility | None = None,
         namespace: str | None = None,
+        query: RunQuery | None = None,
+        oldest_first: bool = False,
     ) -> list[RunRow]:
-        """Runs newest first, of the flows `visible` holds (None: all). `after` is the
+        """Runs newest first (`oldest_first`: the other way), of the flows `visible` holds
+        (None: all), matching `query` (or, without one, the single filters). `after` is the
         (created_at, id) of the last run of the page before: the next page starts right
         after it (a cursor that stays right while new runs arrive)."""
-        condition, params = visible_sql("flow_name", visible)
-        where: list[str] = [condition] if condition else []
-        if namespace is not None:
-            condition, more = visible_sql(
-                "flow_name", Visibility(namespaces=frozenset([namespace]))
-            )
-            where.append(str(condition))
-            params += more
-        if flow:
-            where.append("flow_name = ?")
-            params.append(flow)
-        if state:
-            where.append("state = ?")
-            params.append(state)
-        if partition is not None:
-            where.append("partition = ?")
-            params.append(partition)
-        if created_after is not None:
-            where.append("created_at >= ?")
-            params.append(created_after)
-        if created_before is not None:
-            where.append("created_at < ?")
-            params.append(created_before)
+        q = query or RunQuery(
+            flows=(flow,) if flow else (),
+            states=(state,) if state else (),
+            partition=partition,
+            created_after=created_after,
+            created_before=created_before,
+            visible=visible,
+            namespace=namespace,
+        )
+        where, params = _run_where(q)
         if after is not None:
-            where.append("(created_at < ? OR (created_at = ? AND id < ?))")
+            older = "<" if not oldest_first else ">"
+            where.append(f"(created_at {older} ? OR (created_at = ? AND id {older} ?))")
             params += [after[0], after[0], after[1]]
         sql = "SELECT * FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        rows = self._all(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", (*params, limit))
+        order = "ASC" if oldest_first else "DESC"
+        rows = self._all(
+            sql + f" ORDER BY created_at {order}, id {order} LIMIT ?", (*params, limit)
+        )
         return many(RunRow, rows)
+
+    def count_runs(self, query: RunQuery) -> int:
+        """How many runs match `query` (the runs list's total)."""
+        where, params = _run_where(query)
+        sql = "SELECT count(*) AS n FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        row = self._one(sql, tuple(params))
+        return int(row["n"]) if row else 0
 
     def move_run(
         self,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import msgspec
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from baton.errors import InputError, NotFoundError
@@ -19,12 +21,29 @@ from baton.model.states import RUN_TERMINAL, RunState, TaskState
 from baton.model.times import iso
 from baton.settings import Settings
 from baton.store.records import RunRow
+from baton.store.runs import RunQuery
 from baton.store.store import Tx
 from baton.ui import approvals, dag, mapped, tracebacks, views, web
 from baton.ui.web import Viewer
 
 router = APIRouter(include_in_schema=False)
 RUNS_PAGE = 50
+PAGE_SIZES = (25, 50, 100, 200)
+MAX_PICKED = 50  # values of one filter a page takes (more is no list a person picked)
+MAX_FLOW_CHOICES = 500  # flows the filter offers to pick from; others can be typed
+_PAGING = frozenset({"before", "after", "last", "size"})
+# The kinds of run the trigger filter offers (`runs.trigger`, as stored).
+TRIGGER_KINDS = (
+    "manual",
+    "api",
+    "schedule",
+    "backfill",
+    "repair",
+    "file",
+    "asset",
+    "flow",
+    "materialize",
+)
 TASKS_PAGE = 50  # rows of a run's task table
 _SERVER_ONLY = frozenset({"error", "t0", "t1", "name", "type", "reused"})
 REPAIRABLE = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED})
@@ -34,36 +53,79 @@ REPAIRABLE = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.C
 def runs(
     request: Request,
     principal: Viewer,
-    flow: str = "",
-    state: str = "",
+    flow: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies it)
+    state: Annotated[list[str], Query()] = [],  # noqa: B006
+    trigger: Annotated[list[str], Query()] = [],  # noqa: B006
+    q: str = "",
     partition: str = "",
+    on: str = "created",
+    start: str = "",
+    end: str = "",
+    size: str = "",
     before: str | None = None,
+    after: str | None = None,
+    last: str = "",
 ) -> HTMLResponse:
-    flow, state = flow.strip()[:200], state if state in views.STATES else ""
-    partition = partition.strip()[:200]
+    flows = tuple(dict.fromkeys(f.strip()[:200] for f in flow[:MAX_PICKED] if f.strip()))
+    states = tuple(s for s in dict.fromkeys(state[:MAX_PICKED]) if s in views.STATES)
+    kinds = tuple(t for t in dict.fromkeys(trigger[:MAX_PICKED]) if t in TRIGGER_KINDS)
+    on = "logical" if on == "logical" else "created"
+    low, high = _day(start), _day(end, end_of_day=True)
+    page_size = next((n for n in PAGE_SIZES if size == str(n)), RUNS_PAGE)
+    query = RunQuery(
+        flows=flows,
+        flow_like=q.strip()[:200] or None,
+        states=states,
+        triggers=kinds,
+        partition=partition.strip()[:200] or None,
+        created_after=low if on == "created" else None,
+        created_before=high if on == "created" else None,
+        logical_after=low if on == "logical" else None,
+        logical_before=high if on == "logical" else None,
+        visible=principal.access.visibility(),
+    )
     with web.reading(request) as read:
-        after = None
-        if before:
-            found = read.run_rows([before])
-            after = (found[0].created_at, found[0].id) if found else None
-        rows = read.runs(
-            flow=flow or None,
-            state=state or None,
-            partition=partition or None,
-            limit=RUNS_PAGE + 1,
-            after=after,
-            visible=principal.access.visibility(),
-        )
+        cursor = None
+        mark = before or after
+        if mark:
+            found = read.run_rows([mark[:64]])
+            cursor = (found[0].created_at, found[0].id) if found else None
+        backwards = bool(last) or (after is not None and cursor is not None)
+        rows = read.runs(query=query, limit=page_size + 1, after=cursor, oldest_first=backwards)
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        if backwards:
+            rows.reverse()
+        total = read.count_runs(query)
+        known_flows = read.flow_names(visible=query.visible, limit=MAX_FLOW_CHOICES)
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in _PAGING]
+    base = "?" + urlencode([*kept, ("size", str(page_size))])
+    # Newest first, so the start is the newest page: the last page is read oldest first,
+    # and so is a step back towards the newest (`after`), then turned round.
+    at_start = (not backwards and cursor is None) or (not last and backwards and not more)
+    at_end = bool(last) or (not backwards and not more)
     return web.page(
         request,
         "runs.html",
         title="Runs",
         nav="runs",
-        runs=rows[:RUNS_PAGE],
-        flow=flow,
-        state=state,
-        partition=partition,
+        runs=rows,
+        total=total,
+        flows=flows,
+        q=q[:200],
+        states=states,
+        triggers=kinds,
+        partition=partition[:200],
+        on=on,
+        start=start[:10] if low is not None else "",
+        end=end[:10] if high is not None else "",
+        page_size=page_size,
+        page_sizes=[(n, "?" + urlencode([*kept, ("size", str(n))])) for n in PAGE_SIZES],
+        trigger_kinds=TRIGGER_KINDS,
+        known_flows=sorted(set(known_flows) | set(flows)),
         partitioned=any(r.partition is not None for r in rows),
+        logical=any(r.logical_date is not None for r in rows),
+        filtered=bool(flows or q.strip() or states or kinds or partition.strip() or low or high),
         # The states a user filters by, in the menu's order (cancelling is too brief to ask for).
         run_states=(
             RunState.QUEUED,
@@ -73,9 +135,20 @@ def runs(
             RunState.CANCELLED,
             RunState.SCHEDULED,
         ),
-        older=rows[RUNS_PAGE - 1].id if len(rows) > RUNS_PAGE else None,
-        first_page=before is None,
+        first_href=None if at_start else base,
+        newer_href=None if at_start or not rows else f"{base}&after={rows[0].id}",
+        older_href=None if at_end or not rows else f"{base}&before={rows[-1].id}",
+        last_href=None if at_end else f"{base}&last=1",
     )
+
+
+def _day(text: str, *, end_of_day: bool = False) -> float | None:
+    """A date filter's bound (YYYY-MM-DD, UTC): its day's start, or the next day's."""
+    try:
+        day = datetime.strptime(text.strip()[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return (day + timedelta(days=1 if end_of_day else 0)).timestamp()
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)

@@ -1295,4 +1295,59 @@
     numbers();
     check();
   }
+  // -- the runs list: bulk actions on the selected runs, rows kept live ----------------------
+
+  const runsTable = $("[data-runs-live]");
+  if (runsTable) runsList(runsTable);
+
+  function runsList(table) {
+    const bar = $("[data-bulk]");
+    const chosen = () => $$("[data-select]:checked", table).map((b) => b.dataset.select);
+    function showBar() {
+      if (!bar) return;
+      const n = chosen().length;
+      bar.hidden = n === 0;
+      $("[data-bulk-count]", bar).textContent = `${n} selected`;
+    }
+    table.addEventListener("change", (e) => {
+      if (e.target.matches("[data-select-all]")) {
+        for (const b of $$("[data-select]", table)) b.checked = e.target.checked;
+      }
+      showBar();
+    });
+    if (bar) for (const button of $$("[data-bulk-action]", bar)) {
+      button.addEventListener("click", async () => {
+        const what = button.dataset.bulkAction, ids = chosen();
+        if (!ids.length) return;
+        if (what === "cancel" && !confirm(`Cancel ${ids.length} run(s)? Their running tasks are stopped.`)) return;
+        button.disabled = true;
+        let done = 0;
+        const failed = [];
+        for (const id of ids) { // one at a time: the server stays responsive for others
+          try { await api("POST", `/runs/${id}/${what}`); done += 1; }
+          catch (error) { failed.push(`${id.slice(0, 8)}: ${error.message}`); }
+        }
+        button.disabled = false;
+        const verb = what === "cancel" ? "Cancelling" : "Repairing";
+        toast(failed.length ? `${verb} ${done}; not ${failed.length}: ${failed.join("; ")}` : `${verb} ${done} run(s)`, failed.length > 0);
+        await refreshRows();
+      });
+    }
+    // Live: while a shown run is not finished, its row is read again every few seconds,
+    // (not while the tab is hidden); a checked box stays checked.
+    const ACTIVE = new Set(["queued", "running", "scheduled", "cancelling"]);
+    async function refreshRows() {
+      const keep = new Set(chosen());
+      await refresh(document, ["[data-runs-live] tbody", "[data-total]"]);
+      const fresh = $("[data-runs-live]");
+      for (const b of $$("[data-select]", fresh)) b.checked = keep.has(b.dataset.select);
+      showBar();
+    }
+    setInterval(() => {
+      if (document.hidden) return;
+      const live = $$("[data-runs-live] tr[data-state]").some((r) => ACTIVE.has(r.dataset.state));
+      if (live) refreshRows();
+    }, 4000);
+  }
+
 })();
