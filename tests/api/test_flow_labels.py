@@ -32,6 +32,7 @@ def test_list_shows_and_filters_tags_and_owner(client_for, define):
     assert names(owner="hr@example.com") == ["payroll"]
     assert names(owner="hr@example.com", tag="daily") == []
     assert names(tag="finance", search="led") == ["ledger"]
+    assert names(owner="") == ["ledger", "payroll", "plain"]
     assert names(tag="finance", limit=1) == ["ledger"]
     cursor = viewer.get("/api/v1/flows", params={"tag": "finance", "limit": 1}).json()
     assert names(tag="finance", limit=1, cursor=cursor["next_cursor"]) == ["payroll"]

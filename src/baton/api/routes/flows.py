@@ -182,7 +182,7 @@ def flows(
         visible=visible,
         namespace=namespace,
         tags=tag,
-        owner=owner,
+        owner=owner or None,  # `?owner=` alone filters nothing
     )
     page = rows[:limit]
     recent: dict[str, list[dict[str, Any]]] = {r.name: [] for r in page}
