@@ -284,3 +284,30 @@ def test_ctrl_c_stops_a_backfill_and_cancels_its_active_run(baton, write, h):
     assert "Traceback" not in err
     assert "2024-01-02 00:00:00" in out and "not created: the backfill was stopped" in out
     assert [r["state"] for r in baton.json("runs", "list")] == ["cancelled"]
+
+
+def test_flows_list_shows_and_filters_tags_and_owner(baton, write):
+    write(
+        "ledger.yaml",
+        "name: ledger\ntags: [finance, daily]\nowner: data-team@example.com\n"
+        "tasks: [{key: a, type: shell, command: 'true'}]\n",
+    )
+    write("plain.yaml", "name: plain\ntasks: [{key: a, type: shell, command: 'true'}]\n")
+    baton("deploy", ".")
+    flows = {f["name"]: f for f in baton.json("flows", "list")}
+    assert (flows["ledger"]["tags"], flows["ledger"]["owner"]) == (
+        ["finance", "daily"],
+        "data-team@example.com",
+    )
+    assert (flows["plain"]["tags"], flows["plain"]["owner"]) == ([], None)
+    table = baton("flows", "list").stdout
+    assert "finance, daily" in table and "data-team@example.com" in table
+    assert [f["name"] for f in baton.json("flows", "list", "--tag", "finance")] == ["ledger"]
+    both = baton.json("flows", "list", "--tag", "finance", "--tag", "weekly")
+    assert both == []
+    assert baton.json("flows", "list", "--owner", "nobody") == []
+
+    write("bad.yaml", "name: bad\ntags: [ok, 'no spaces']\ntasks: []\n")
+    err = baton("deploy", "bad.yaml", check=2).stderr
+    assert "bad.yaml:2, flow 'bad': 'tags' entry 'no spaces' is not a tag" in err
+    assert "Traceback" not in err

@@ -18,6 +18,14 @@ def add_commands(sub: Any, flows: Any) -> None:
         "list", help="every flow in the store: schedule, next run, paused, last run"
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="only flows with this tag (repeat it: flows with every one)",
+    )
+    p.add_argument("--owner", help="only flows of this owner (exactly)")
     remote.add_options(p)
     p.set_defaults(command=cmd_flows_list)
     p = flows.add_parser("pause", help="stop a flow's schedule and triggers creating runs")
@@ -86,6 +94,11 @@ def cmd_flows_list(args: argparse.Namespace, ctx: common.Context) -> int:
 
     with runs.opened(args, ctx) as chosen:
         data = chosen.list_flows()
+    data = [
+        d
+        for d in data
+        if all(t in d["tags"] for t in args.tag) and args.owner in (None, d["owner"])
+    ]
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -97,12 +110,14 @@ def cmd_flows_list(args: argparse.Namespace, ctx: common.Context) -> int:
             _short(d["next_run_at"]),
             ", ".join(triggers.kind_of(t) for t in d["triggers"]),
             " ".join(_short(v) for v in (d["last_run"] or {}).values()),
+            ", ".join(d["tags"]),
+            d["owner"] or "",
         ]
         for d in data
     ]
     display.print_table(
         f"{len(data)} flows",
-        ["flow", "state", "schedule", "next run (UTC)", "triggers", "last run"],
+        ["flow", "state", "schedule", "next run (UTC)", "triggers", "last run", "tags", "owner"],
         rows,
         state_col=1,
     )

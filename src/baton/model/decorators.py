@@ -20,7 +20,7 @@ import msgspec
 
 from baton.errors import DefinitionError, InputError
 from baton.model import cache as model_cache
-from baton.model import namespaces
+from baton.model import labels, namespaces
 from baton.model import notifications as notifications_mod
 from baton.model import params as params_mod
 from baton.model.graph import validate
@@ -394,6 +394,8 @@ def flow(
     name: str | None = None,
     namespace: str | None = None,
     description: str | None = None,
+    tags: Sequence[str] = (),
+    owner: str | None = None,
     max_active_runs: int | None = None,
     schedule: str | Mapping[str, Any] | None = None,
     triggers: Sequence[Mapping[str, Any]] = (),
@@ -405,9 +407,10 @@ def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a function a flow; its arguments (typed, with defaults) are the flow's params.
 
     Options: name, namespace (default `default`: the flow's full name is then
-    `namespace/name`), description, max_active_runs, schedule (`"0 3 * * *"`, `"@daily"`,
-    `"every 15m"`, or a mapping `{cron|every, timezone, start, end, catchup}`) and triggers
-    (`[{file: "in/*.csv"}, {asset: "raw.events"}, {assets: [a, b]}, {flow: "ingest",
+    `namespace/name`), description, tags (short names, e.g. `["finance", "daily"]`) and
+    owner (an email or team) for finding the flow, max_active_runs, schedule (`"0 3 * * *"`,
+    `"@daily"`, `"every 15m"`, or a mapping `{cron|every, timezone, start, end, catchup}`)
+    and triggers (`[{file: "in/*.csv"}, {asset: "raw.events"}, {assets: [a, b]}, {flow: "ingest",
     states: ["succeeded"]}, {webhook: True}]`): see `baton.model.schedules` and
     `baton.model.triggers`; notifications
     (`[{on: ["failure", "sla"], email: ["oncall@example.com"], sla: 3600}, {webhook: URL,
@@ -426,6 +429,8 @@ def _trace(
     name: str | None = None,
     namespace: str | None = None,
     description: str | None = None,
+    tags: Sequence[str] = (),
+    owner: str | None = None,
     max_active_runs: int | None = None,
     schedule: str | Mapping[str, Any] | None = None,
     triggers: Sequence[Mapping[str, Any]] = (),
@@ -439,6 +444,10 @@ def _trace(
             flow_name = namespaces.full_name(namespaces.check_namespace(namespace), flow_name)
         except InputError as exc:
             raise DefinitionError(str(exc), flow=flow_name) from None
+    try:
+        flow_tags, flow_owner = labels.check_tags(tags), labels.check_owner(owner)
+    except DefinitionError as exc:
+        raise exc.located(flow=flow_name) from None
     try:
         default = _compute(compute)
     except DefinitionError as exc:
@@ -486,6 +495,8 @@ def _trace(
     spec = FlowSpec(
         name=flow_name,
         description=description or inspect.getdoc(fn),
+        tags=flow_tags,
+        owner=flow_owner,
         params=flow_params,
         param_order=declared_order(flow_params),
         tasks=tuple(_with_compute(t, default) for t in tracer.tasks.values()),

@@ -113,6 +113,9 @@ class FlowSpec(Spec, frozen=True):
     assets: tuple[AssetSpec, ...] = ()
     partitions: PartitionsSpec | None = None  # every run then processes one partition key
     source: SourceRef | None = None
+    # How people find the flow (model.labels); empty is omitted, so older flows keep their hash.
+    tags: tuple[str, ...] = ()
+    owner: str | None = None
 
     def task(self, key: str) -> TaskSpec:
         for t in self.tasks:

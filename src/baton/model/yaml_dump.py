@@ -24,6 +24,10 @@ def flow_fields(spec: FlowSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"name": spec.name}
     if spec.description:
         out["description"] = spec.description
+    if spec.tags:
+        out["tags"] = list(spec.tags)
+    if spec.owner is not None:
+        out["owner"] = spec.owner
     if spec.params:
         out["params"] = {name: _param(p) for name, p in spec.ordered_params()}
     if spec.schedule is not None:

@@ -9,7 +9,7 @@ here because only here do we know the line of each.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar, get_args
 
 import msgspec
@@ -20,6 +20,7 @@ from baton.model import (
     assets,
     cache,
     graph,
+    labels,
     names,
     namespaces,
     notifications,
@@ -46,6 +47,8 @@ _FLOW_KEYS = (
     "name",
     "namespace",
     "description",
+    "tags",
+    "owner",
     "params",
     "max_active_runs",
     "schedule",
@@ -80,6 +83,7 @@ _TASK_KEYS = frozenset(
 _YAML = "tag:yaml.org,2002:"
 _PARAM_TYPES: tuple[str, ...] = get_args(ParamType)
 _Model = TypeVar("_Model")
+_T = TypeVar("_T")
 
 
 def load_yaml_flow(text: str, *, file: str) -> FlowSpec:
@@ -248,6 +252,8 @@ class _Parser:
         spec = {
             "name": self.flow_name,
             "description": self.optional_str(data, "description"),
+            "tags": self.labelled(data, "tags", labels.check_tags),
+            "owner": self.labelled(data, "owner", labels.check_owner),
             "params": params,
             "param_order": declared_order(params),
             "tasks": self.with_compute(data, self.tasks(data)),
@@ -554,6 +560,12 @@ class _Parser:
             f"{what} must be letters, digits, '_', '.' or '-', got {show(value)}",
             line=self.key_line(mapping, field),
         )
+
+    def labelled(self, data: dict[str, Any], field: str, check: Callable[[object], _T]) -> _T:
+        try:
+            return check(data.get(field))
+        except DefinitionError as exc:
+            self.fail(exc.message, line=self.key_line(data, field))
 
     def optional_str(self, mapping: dict[str, Any], field: str) -> str | None:
         value = mapping.get(field)

@@ -25,6 +25,8 @@ def flow_summary(r: FlowOverviewRow, now: float) -> dict[str, Any]:
     return {
         "name": r.name,
         "description": spec.description,
+        "tags": list(spec.tags),
+        "owner": spec.owner,
         "deployed": bool(r.deployed),
         "paused": bool(r.paused),
         "schedule": spec.schedule,

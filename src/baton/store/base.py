@@ -16,11 +16,15 @@ from baton.store import dialect
 Row = Mapping[str, Any]
 
 
+def like_escape(text: str) -> str:
+    """`text` as a literal inside a LIKE pattern (`ESCAPE '\\'`): its own `%`, `_` and `\\`
+    match only themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def like_anywhere(text: str) -> str:
-    """A pattern for `lower(column) LIKE ? ESCAPE '\\'` matching `text` anywhere, any case,
-    its own `%`, `_` and `\\` taken literally."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    """A pattern for `lower(column) LIKE ? ESCAPE '\\'` matching `text` anywhere, any case."""
+    return f"%{like_escape(text.lower())}%"
 
 
 class TxBase:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 
+import msgspec
+
+from baton.model import labels
 from baton.model.access import Visibility
 from baton.model.states import TASK_TERMINAL
-from baton.store.base import Row, TxBase, like_anywhere
+from baton.store.base import Row, TxBase, like_anywhere, like_escape
 from baton.store.claims import ATTEMPT_EVENT, ATTEMPTS_NAMED
 from baton.store.grants import visible_sql
 from baton.store.records import AttemptRow, FlowOverviewRow, RunRow, many, one
@@ -135,10 +138,39 @@ class Reads(TxBase):
         limit: int = 500,
         visible: Visibility | None = None,
         namespace: str | None = None,
+        tags: Sequence[str] = (),
+        owner: str | None = None,
     ) -> list[FlowOverviewRow]:
         """Flows as `flows_overview` has them, by name: one `name`, or those whose name
         holds `search` (any case), paused or not, after the name `after` (a page's last),
-        of those `visible` holds (None: all)."""
+        of those `visible` holds (None: all), having every one of `tags` and the `owner`."""
+        if not tags and owner is None:
+            return self._flow_rows(name, search, paused, after, limit, visible, namespace, [])
+        # Tags and owner live in the stored spec: a LIKE on its JSON narrows the rows in SQL
+        # (no schema change), the decoded spec decides, and short pages are topped up.
+        likes = [f'%"{like_escape(t)}"%' for t in tags]
+        if owner is not None:
+            likes.append(f'%"owner":{like_escape(msgspec.json.encode(owner).decode())}%')
+        found: list[FlowOverviewRow] = []
+        while len(found) < limit:
+            batch = self._flow_rows(name, search, paused, after, limit, visible, namespace, likes)
+            found += [r for r in batch if labels.matches(r.spec, tags, owner)]
+            if len(batch) < limit:
+                break
+            after = batch[-1].name
+        return found[:limit]
+
+    def _flow_rows(
+        self,
+        name: str | None,
+        search: str | None,
+        paused: bool | None,
+        after: str | None,
+        limit: int,
+        visible: Visibility | None,
+        namespace: str | None,
+        likes: list[str],
+    ) -> list[FlowOverviewRow]:
         condition, params = visible_sql("f.name", visible)
         where: list[str] = [condition] if condition else []
         if namespace is not None:
@@ -151,6 +183,9 @@ class Reads(TxBase):
         if search:
             where.append("lower(f.name) LIKE ? ESCAPE '\\'")
             params.append(like_anywhere(search))
+        for like in likes:
+            where.append("v.spec LIKE ? ESCAPE '\\'")
+            params.append(like)
         if paused is not None:
             where.append("f.paused = ?")
             params.append(int(paused))

@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
-from urllib.parse import quote
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from baton.errors import InputError, NotFoundError
 from baton.execution import partition_views
 from baton.execution.secrets import Secrets
-from baton.model import triggers
+from baton.model import labels, triggers
 from baton.model.graph import validate
 from baton.model.spec import FlowSpec
 from baton.store.records import RunRow, TaskRunRow
@@ -39,9 +39,14 @@ def flows(
     q: str = "",
     show: str = "all",
     after: str | None = None,
+    tag: Annotated[list[str], Query()] = [],  # noqa: B006
+    owner: str = "",
 ) -> HTMLResponse:
     q = q.strip()[:200]
     show = show if show in FILTERS else "all"
+    # Odd values match no flow: no error page for a hand-edited URL.
+    tags = list(dict.fromkeys(t.strip()[: labels.MAX_TAG_LENGTH] for t in tag if t.strip()))
+    tags, owner = tags[: labels.MAX_TAGS], owner.strip()[: labels.MAX_OWNER_LENGTH]
     with web.reading(request) as read:
         rows = read.flow_rows(
             search=q or None,
@@ -49,6 +54,8 @@ def flows(
             after=after,
             limit=FLOWS_PAGE + 1,
             visible=principal.access.visibility(),
+            tags=tags,
+            owner=owner or None,
         )
         shown = rows[:FLOWS_PAGE]
         recent: dict[str, list[Row]] = {}
@@ -62,6 +69,8 @@ def flows(
             {
                 "name": f.name,
                 "description": spec.description,
+                "tags": [{"name": t, "on": t in tags} for t in spec.tags],
+                "owner": spec.owner,
                 "schedule": views.schedule_text(spec.schedule),
                 "triggers": [triggers.kind_of(t) for t in spec.triggers],
                 "next_run_at": views.next_run_at(spec, f),
@@ -82,10 +91,19 @@ def flows(
         flows=items,
         q=q,
         show=show,
+        tags=tags,
+        owner=owner,
+        labels_query=_labels_query(tags, owner),
         next_after=shown[-1].name if len(rows) > FLOWS_PAGE else None,
         first_page=after is None,
         strip_size=STRIP,
     )
+
+
+def _labels_query(tags: list[str], owner: str) -> str:
+    """The tag and owner filters as a query string, for links that keep them (`&`-led)."""
+    pairs = [("tag", t) for t in tags] + ([("owner", owner)] if owner else [])
+    return "&" + urlencode(pairs) if pairs else ""
 
 
 @router.get("/flows/{name:path}", response_class=HTMLResponse)
@@ -158,6 +176,8 @@ def flow(
         flow={
             "name": name,
             "description": latest.description,
+            "tags": latest.tags,
+            "owner": latest.owner,
             "paused": bool(row.paused),
             "deployed": bool(row.deployed),
             "schedule": views.schedule_text(latest.schedule),

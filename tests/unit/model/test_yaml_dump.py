@@ -29,6 +29,8 @@ def test_a_flow_written_back_is_the_same_version(path: Path):
 RICH = """
 name: rich
 description: every field the editor writes back
+tags: [finance, daily]
+owner: data-team@example.com
 params:
   zeta: {type: string, default: z, description: last but declared first}
   alpha: {type: integer, required: true}
@@ -66,3 +68,5 @@ def test_every_field_survives():
     text = to_yaml(spec)
     assert load_yaml_flow(text, file="again.yaml").content_hash() == spec.content_hash(), text
     assert text.index("zeta") < text.index("alpha")  # declared order
+    again = load_yaml_flow(text, file="again.yaml")
+    assert (again.tags, again.owner) == (("finance", "daily"), "data-team@example.com")

@@ -319,6 +319,7 @@ def test_unknown_top_level_key_lists_the_allowed_ones() -> None:
     assert err.flow == "f"
     assert str(err) == (
         "flows/f.yaml:2, flow 'f': unknown key 'schedul' (allowed: name, namespace, description,"
+        " tags, owner,"
         " params, max_active_runs, schedule, triggers, notifications, assets, partitions,"
         " compute, tasks);"
         " did you mean 'schedule'?"

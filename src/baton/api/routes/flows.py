@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from baton import tasks as task_types
@@ -35,7 +35,7 @@ from baton.errors import DefinitionError, InputError, NotFoundError, ParamError
 from baton.execution import loader
 from baton.execution.loader import LoadedFlow
 from baton.execution.secrets import Secrets
-from baton.model import yaml_spec
+from baton.model import labels, yaml_spec
 from baton.model.params import coerce_params
 from baton.model.partitions import MAX_KEY
 from baton.model.spec import FlowSpec
@@ -52,6 +52,9 @@ MAX_PARAM_BYTES = 64 << 10
 YAML_TYPES = ("application/yaml", "text/yaml", "application/x-yaml", "text/plain")
 BODY = "request body"  # where DefinitionErrors say the YAML was
 # ParamError.problems kinds as pydantic names them
+TagQuery = Annotated[
+    str, StringConstraints(pattern=labels.TAG_PATTERN, max_length=labels.MAX_TAG_LENGTH)
+]
 _PARAM_PROBLEMS = {"unknown": "extra_forbidden", "missing": "missing", "invalid": "value_error"}
 
 
@@ -72,6 +75,8 @@ class ParamOut(BaseModel):
 class FlowSummary(BaseModel):
     name: str
     description: str | None
+    tags: list[str] = Field(default=[], description="short names to find the flow by")
+    owner: str | None = Field(default=None, description="who answers for it: an email, a team")
     deployed: bool
     paused: bool
     schedule: str | dict[str, Any] | None
@@ -157,11 +162,14 @@ def flows(
     search: Annotated[str | None, Query(max_length=200)] = None,
     namespace: Annotated[str | None, Query(max_length=100, pattern=NAMESPACE)] = None,
     paused: bool | None = None,
+    tag: Annotated[list[TagQuery], Query(max_length=labels.MAX_TAGS)] = [],  # noqa: B006
+    owner: Annotated[str | None, Query(max_length=labels.MAX_OWNER_LENGTH)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = PAGE_LIMIT,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> dict[str, Any]:
     """Flows by name, with their latest runs; `search` keeps those whose name holds it (any
-    case), `namespace` those of one namespace; `cursor` (a page's `next_cursor`) gives the
+    case), `namespace` those of one namespace, `tag` (repeatable) those having every tag
+    given, `owner` those with that owner; `cursor` (a page's `next_cursor`) gives the
     next page. Only the flows the caller may see are listed."""
     after = decode_cursor(cursor, str)[0] if cursor else None
     read = store.read()
@@ -173,6 +181,8 @@ def flows(
         limit=limit + 1,
         visible=visible,
         namespace=namespace,
+        tags=tag,
+        owner=owner or None,  # `?owner=` alone filters nothing
     )
     page = rows[:limit]
     recent: dict[str, list[dict[str, Any]]] = {r.name: [] for r in page}
