@@ -92,6 +92,7 @@ def test_pages_follow_the_store(
     page.goto(f"{server.url}/runs/{fifth}/tasks/extract_orders")
     not_reloaded(page)
     expect(page.locator("h1 .badge")).to_contain_text(re.compile("Succeeded"), timeout=15_000)
+    expect(page.get_by_role("tab")).to_contain_text("Succeeded")
     assert_same_page(page)
     expect(indicator.get_by_role("status")).to_have_text("Up to date", timeout=15_000)
     shot(page, "62-live-task", full_page=False)
