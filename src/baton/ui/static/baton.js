@@ -954,6 +954,13 @@
       throw error;
     }
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    // A part the page lacks (the first row of an empty list) comes with the page around it.
+    const have = new Set($$("[data-live-part]").map((p) => p.dataset.livePart));
+    if ($$("[data-live-part]", fresh).some((p) => !have.has(p.dataset.livePart)) &&
+        !$$("[data-live-part]").some(busyIn)) {
+      location.reload();
+      return "done";
+    }
     for (const part of $$("[data-live-part]")) {
       const next = $(`[data-live-part="${CSS.escape(part.dataset.livePart)}"]`, fresh);
       if (!next || busyIn(part)) continue;
