@@ -850,6 +850,141 @@
     }
   }
 
+  // -- live pages: one poller for every page, paused while the tab is hidden ---------------
+  // A page opts in by marking the parts the server redraws with data-live-part="NAME"; the
+  // page is fetched again and each part swapped for its fresh copy, unless the user is busy
+  // in it (a focused field, an open list, a form field changed and not sent). A part marked
+  // data-live-final (a finished task) stops the polling. The run page polls the API itself
+  // through the same poller, so every page shows the same indicator.
+  const LIVE_MS = Number(window.BATON_LIVE_MS) || 5000;
+
+  function liveIndicator() {
+    const head = $("main .head > div") || $("main .head");
+    if (!head) return { show() {} };
+    const box = document.createElement("p");
+    box.className = "live-ind";
+    box.dataset.liveIndicator = "";
+    box.innerHTML = '<span class="live-dot" aria-hidden="true"></span><span role="status" data-live-state></span>' +
+      '<span class="muted" data-live-ago></span>';
+    head.append(box);
+    const TEXT = { live: "Live", paused: "Paused", offline: "Offline, retrying", done: "Up to date" };
+    let at = Date.now();
+    const tick = () => {
+      $("[data-live-ago]", box).textContent = ` · updated ${Math.max(0, Math.round((Date.now() - at) / 1000))} s ago`;
+    };
+    setInterval(tick, 1000);
+    return {
+      show(state, fresh) {
+        if (fresh) at = Date.now();
+        box.dataset.state = state;
+        const status = $("[data-live-state]", box);
+        if (status.textContent !== TEXT[state]) status.textContent = TEXT[state];
+        tick();
+      },
+    };
+  }
+
+  // tick() answers "live" (keep polling) or "done" (the page will not change again).
+  function livePoller(tick, every = LIVE_MS) {
+    const indicator = liveIndicator();
+    let timer = null, failures = 0, busy = false, stopped = false;
+    async function run() {
+      clearTimeout(timer);
+      timer = null;
+      if (stopped || busy) return;
+      if (document.hidden) { indicator.show("paused"); return; }
+      busy = true;
+      try {
+        const state = await tick();
+        failures = 0;
+        if (state === "done") { stopped = true; indicator.show("done", true); return; }
+        indicator.show("live", true);
+      } catch (error) {
+        failures += 1;
+        indicator.show("offline");
+        if (error.status === 401 || error.status === 403 || error.status === 404) { stopped = true; return; }
+      } finally {
+        busy = false;
+      }
+      later(every * Math.min(8, 2 ** failures));
+    }
+    function later(ms) {
+      clearTimeout(timer);
+      if (!stopped) timer = setTimeout(run, ms);
+    }
+    document.addEventListener("visibilitychange", () => {
+      if (stopped) return;
+      if (document.hidden) { clearTimeout(timer); timer = null; indicator.show("paused"); }
+      else run();  // back at once, not after a whole interval
+    });
+    return {
+      start() { indicator.show("live"); later(every); },
+      now(ms = 0) { later(ms); },
+      finished() { stopped = true; indicator.show("done"); },
+    };
+  }
+
+  // A form field the user changed keeps its part as it is until the form is sent.
+  document.addEventListener("input", (event) => {
+    const part = event.target.form && event.target.closest("[data-live-part]");
+    if (part) part.dataset.liveTouched = "";
+  });
+  function busyIn(part) {
+    const focus = document.activeElement;
+    const typing = "input:not([type=checkbox]):not([type=radio]):not([type=button]):not([type=submit]), select, textarea, [contenteditable]";
+    if (focus && part.contains(focus) && focus.matches(typing)) return true;
+    return part.matches("details[open]") || Boolean($("details[open]", part)) || part.hasAttribute("data-live-touched");
+  }
+
+  function focusKey(part) {
+    const focus = document.activeElement;
+    if (!focus || focus === document.body || !part.contains(focus)) return null;
+    for (const a of ["data-select", "data-pause", "href"]) {
+      const v = focus.getAttribute(a);
+      if (v) return `[${a}="${CSS.escape(v)}"]`;
+    }
+    return null;
+  }
+
+  async function redraw() {
+    const response = await fetch(location.href, { credentials: "same-origin" });
+    if (!response.ok || response.redirected) {
+      const error = new Error(`The server answered ${response.status}.`);
+      error.status = response.redirected ? 401 : response.status;  // a redirect: signed out
+      throw error;
+    }
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    // A part the page lacks (the first row of an empty list) comes with the page around it.
+    const have = new Set($$("[data-live-part]").map((p) => p.dataset.livePart));
+    if ($$("[data-live-part]", fresh).some((p) => !have.has(p.dataset.livePart)) &&
+        !$$("[data-live-part]").some(busyIn)) {
+      location.reload();
+      return "done";
+    }
+    for (const part of $$("[data-live-part]")) {
+      const next = $(`[data-live-part="${CSS.escape(part.dataset.livePart)}"]`, fresh);
+      if (!next || busyIn(part)) continue;
+      const html = next.outerHTML;
+      if (part.liveHtml === html) continue;  // nothing new: focus and hover stay put
+      const el = document.importNode(next, true);
+      el.liveHtml = html;
+      const focused = focusKey(part);
+      part.replaceWith(el);
+      if (focused) { const again = $(focused, el); if (again) again.focus(); }  // keyboard users keep their place
+      showTimes(el);
+      document.dispatchEvent(new CustomEvent("baton:live", { detail: el }));
+    }
+    return $$("[data-live-part]").every((p) => p.hasAttribute("data-live-final")) ? "done" : "live";
+  }
+
+  let liveParts = null;
+  if ($("[data-live-part]")) {
+    for (const part of $$("[data-live-part]")) part.liveHtml = part.outerHTML;
+    liveParts = livePoller(redraw);
+    if ($$("[data-live-part]").every((p) => p.hasAttribute("data-live-final"))) liveParts.finished();
+    else liveParts.start();
+  }
+
   // -- a run's page, live: poll the run while it is not finished --------------------------------
 
   let live = null;
@@ -861,8 +996,6 @@
     const id = data.run.id;
     const chart = $("[data-gantt]", page);
     const interval = data.tasks.length > 500 ? 3000 : 1000;
-    let timer = null;
-    let failures = 0;
     let latest = data.tasks;
 
     function render(run, tasks) {
@@ -917,22 +1050,18 @@
       return ended;
     }
 
-    async function poll(soon) {
-      clearTimeout(timer);
-      if (soon) { timer = setTimeout(poll, 300); return; }
-      try {
-        const run = await api("GET", `/runs/${id}`);
-        failures = 0;
-        if (render(run, run.tasks)) { refresh(page, ["#tasks", ".facts"]); return; }
-      } catch (error) {
-        failures += 1;
-        if (error.status === 401 || error.status === 404 || failures > 20) return;
-      }
-      timer = setTimeout(poll, interval * Math.min(8, 1 + failures));
-    }
+    // The shared poller: paused while the tab is hidden, slower after errors, its indicator.
+    const poller = livePoller(async () => {
+      const run = await api("GET", `/runs/${id}`);
+      if (!render(run, run.tasks)) return "live";
+      await refresh(page, ["#tasks", ".facts"]);
+      return "done";
+    }, interval);
+    const poll = (soon) => poller.now(soon ? 300 : 0);
 
     render(data.run, data.tasks);
-    if (!TERMINAL.has(data.run.state)) timer = setTimeout(poll, interval);
+    if (TERMINAL.has(data.run.state)) poller.finished();
+    else poller.start();
     window.addEventListener("resize", () => gantt(chart, id, latest));
     return { poll };
   }
@@ -1333,21 +1462,17 @@
         await refreshRows();
       });
     }
-    // Live: while a shown run is not finished, its row is read again every few seconds,
-    // (not while the tab is hidden); a checked box stays checked.
-    const ACTIVE = new Set(["queued", "running", "scheduled", "cancelling"]);
-    async function refreshRows() {
-      const keep = new Set(chosen());
-      await refresh(document, ["[data-runs-live] tbody", "[data-total]"]);
-      const fresh = $("[data-runs-live]");
-      for (const b of $$("[data-select]", fresh)) b.checked = keep.has(b.dataset.select);
+    // Live through the shared poller (its tbody is a live part); a checked box stays checked.
+    let kept = new Set();
+    table.addEventListener("change", () => { kept = new Set(chosen()); });
+    document.addEventListener("baton:live", (event) => {
+      if (!table.contains(event.detail)) return;
+      for (const b of $$("[data-select]", table)) b.checked = kept.has(b.dataset.select);
       showBar();
+    });
+    async function refreshRows() {
+      if (liveParts) liveParts.now();
     }
-    setInterval(() => {
-      if (document.hidden) return;
-      const live = $$("[data-runs-live] tr[data-state]").some((r) => ACTIVE.has(r.dataset.state));
-      if (live) refreshRows();
-    }, 4000);
   }
 
 })();
