@@ -486,8 +486,9 @@
       const lit = [];
       for (const e of data.edges) {
         if (e[2] >= x0 && e[0] <= x1 && e[3] >= y0 && e[1] <= y1) {
-          if (hover !== null && (e[5] === hover || e[6] === hover)) lit.push(`<path class="hl" d="${e[4]}"/>`);
-          else edges.push(`<path d="${e[4]}"/>`);
+          const ends = `data-a="${esc(e[5])}" data-b="${esc(e[6])}"`;
+          if (hover !== null && (e[5] === hover || e[6] === hover)) lit.push(`<path class="hl" ${ends} d="${e[4]}"/>`);
+          else edges.push(`<path ${ends} d="${e[4]}"/>`);
         }
       }
       edgeBox.innerHTML = edges.join("") + lit.join(""); // lit edges on top
@@ -508,7 +509,15 @@
         if (e2[5] === k) near.add(e2[6]);
         if (e2[6] === k) near.add(e2[5]);
       }
-      redraw();
+      // Classes on the drawn elements, not a redraw: a box replaced under the pointer
+      // between its press and release would lose the click.
+      for (const el of $$(".n", nodeBox)) {
+        el.classList.toggle("hover", el.dataset.k === hover);
+        el.classList.toggle("near", near.has(el.dataset.k));
+      }
+      for (const el of $$("path", edgeBox)) {
+        el.classList.toggle("hl", hover !== null && (el.dataset.a === hover || el.dataset.b === hover));
+      }
     });
 
     // The minimap: every box as a dot in its state's colour, and the part in view; a
