@@ -22,7 +22,10 @@ from typing import Any
 
 import pytest
 
+from smtp_kit import smtp
 from waiting import wait_until
+
+__all__ = ["smtp"]  # a fixture of smtp_kit, for the tests that send mail
 
 BATON = shutil.which("baton") or str(Path(sys.executable).parent / "baton")
 TIMEOUT = 30  # seconds: an upper bound for any one command, never reached when all is well

@@ -4,20 +4,15 @@ server` processes on one PostgreSQL never send a step twice."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import http.server
 import json
-import socket
 import textwrap
 import threading
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from baton.engine import acknowledgement
 from baton.engine.service import Engine
@@ -37,31 +32,6 @@ from waiting import wait_until
 
 BASE_URL = "http://baton.example:8080"
 T0 = 1_767_571_200.0  # 2026-01-05T00:00:00Z
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        self.received.append((list(envelope.rcpt_tos), msg))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
 
 
 class Hooks(http.server.BaseHTTPRequestHandler):

@@ -3,20 +3,12 @@ and the outbox sends it through a real SMTP server (aiosmtpd), once."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import http.server
 import json
-import socket
 import textwrap
 import threading
-from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from baton.engine.service import Engine
 from baton.execution.loader import LoadedFlow
@@ -41,31 +33,6 @@ assets:
     notifications: [{on: [stale], email: [data@example.com]}]
 tasks: [{key: load, type: shell, outputs: [warehouse.orders]}]
 """
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        self.received.append((list(envelope.rcpt_tos), msg))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
 
 
 def test_a_stale_asset_is_emailed_once_with_a_link_to_it(tmp_path: Path, smtp) -> None:

@@ -11,11 +11,11 @@ import msgspec
 import pytest
 from fastapi.testclient import TestClient
 
-from baton.api.auth import create_token
 from baton.engine.service import Engine
 from baton.model.spec import FlowSpec, SourceRef, TaskSpec
 from baton.settings import Settings
 from baton.store.store import Store
+from ui_kit import sign_in
 
 SECRET = "hunter2-very-secret"
 
@@ -24,13 +24,6 @@ SECRET = "hunter2-very-secret"
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
     """A secret the pages must mask wherever it shows up."""
     monkeypatch.setenv("BATON_SECRET_PASSWORD", SECRET)
-
-
-def sign_in(client: TestClient, store: Store, role: str) -> None:
-    with store.transaction() as tx:
-        token = create_token(tx, role, role)[1]
-    r = client.post("/login", data={"token": token, "next": "/flows"}, follow_redirects=False)
-    assert r.status_code == 303
 
 
 V1 = FlowSpec(

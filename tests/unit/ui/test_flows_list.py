@@ -7,19 +7,12 @@ import re
 
 from fastapi.testclient import TestClient
 
-from baton.api.auth import create_token
 from baton.engine.service import Engine
 from baton.model.spec import FlowSpec, TaskSpec
 from baton.store.store import Store
+from ui_kit import sign_in
 
 TASKS = (TaskSpec(key="a", type="shell", config={"command": "true"}),)
-
-
-def sign_in(client: TestClient, store: Store, role: str) -> None:
-    with store.transaction() as tx:
-        token = create_token(tx, role, role)[1]
-    r = client.post("/login", data={"token": token, "next": "/flows"}, follow_redirects=False)
-    assert r.status_code == 303
 
 
 def rows(html: str) -> dict[str, str]:
