@@ -122,7 +122,10 @@ def test_one_failed_handler_runs_and_absorbs(baton, write, h, workdir: Path):
 
         @flow
         def alerting():
-            alert(fine(), broken())
+            # one_failed fires as soon as one upstream fails, without waiting for the others:
+            # broken runs after fine so that fine's result is there.
+            f = fine()
+            alert(f, broken(wait_for=[f]))
         """,
     )
     run = baton.run(path)
