@@ -16,23 +16,14 @@ from baton.api import create_app
 from baton.api.auth import TOUCH_EVERY, create_token
 from baton.settings import Settings
 from baton.store.store import Store
+from engine_kit import Clock
 
 T0 = 1_800_000_000.0
 
 
-class Clock:
-    """The app's clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
