@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,34 @@ def test_stream_follows_a_running_attempt(client_for, define, worker, tmp_path: 
         "second",
     ]
     assert got[-1]["event"] == "end" and json.loads(got[-1]["data"])["complete"] is True
+
+
+def test_times_say_when_each_line_was_written(client_for, define, worker):
+    # Lines written 0.4 s apart by a child process: each line's time is
+    # when it was written, between the run's trigger and its end.
+    define(
+        "name: slow\ntasks:\n"
+        "  - {key: t, type: shell, command: 'echo first; echo same write; sleep 0.4; "
+        'printf "second\\nthird, no newline"\'}\n'
+    )
+    before = time.time() * 1000
+    run_id = run_to_end(client_for, worker, "slow")
+    after = time.time() * 1000
+    viewer = client_for("viewer")
+    page = viewer.get(f"/api/v1/runs/{run_id}/logs/t", params={"times": "true"}).json()
+    assert page["text"] == "first\nsame write\nsecond\nthird, no newline"
+    first, same, second, third = page["times"]
+    assert second - first >= 350 and third == second
+    assert first <= same < first + 300
+    assert before <= first and third <= after  # stamped as written, not made up
+    # A page from the middle of a line: the first time is that line's.
+    mid = viewer.get(
+        f"/api/v1/runs/{run_id}/logs/t", params={"times": "true", "offset": 2, "limit": 9}
+    ).json()
+    assert (mid["text"], mid["times"]) == ("rst\nsame ", [first, same])
+    # Without asking, pages are as they were.
+    assert "times" not in viewer.get(f"/api/v1/runs/{run_id}/logs/t").json()
+    with viewer.stream("GET", f"/api/v1/runs/{run_id}/logs/t/stream?times=true") as r:
+        got = events(list(r.iter_lines()))
+    assert [e.get("event") for e in got] == ["times", None, "end"]
+    assert json.loads(got[0]["data"]) == page["times"] and got[1]["data"] == page["text"]

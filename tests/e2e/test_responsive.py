@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -327,6 +328,70 @@ def test_the_log_viewer_searches_numbers_lines_and_filters_levels(
     shot(page, "r2-log-viewer")
     page.select_option("[data-log-level]", "")
     expect(log.locator(".line:visible")).to_have_count(6)
+
+
+def test_every_log_line_shows_when_it_was_written(
+    server: Server, page: Page, shot: Shot, tmp_path: Path
+) -> None:
+    operator = server.token("lena", "operator")
+    editor = server.token("ed", "editor")
+    go = tmp_path / "go"
+    r = httpx.post(
+        f"{server.url}/api/v1/flows",
+        content="name: stamped\ntasks:\n  - key: t\n    type: shell\n    command: >-\n"
+        f"      echo one; echo two; sleep 1.2; echo three; while [ ! -f {go} ]; do sleep 0.05;"
+        " done; printf 'four\\rfive\\n'\n",
+        headers={"Authorization": f"Bearer {editor}", "Content-Type": "application/yaml"},
+    )
+    assert r.status_code in (200, 201), r.text
+    made = httpx.post(
+        f"{server.url}/api/v1/flows/stamped/runs",
+        json={"params": {}},
+        headers={"Authorization": f"Bearer {operator}"},
+    )
+    run_id = made.json()["id"]
+    sign_in(page, server, operator)
+    page.goto(f"{server.url}/runs/{run_id}/tasks/t")
+    log = page.locator("pre[data-log]")
+    # The first lines come with the page; the rest live (server-sent events), stamped too.
+    expect(log.locator(".line")).to_have_count(3, timeout=20_000)
+    expect(page.locator("[data-log-status]")).to_have_text("Live")
+    live: list[str] = []
+    page.on("console", lambda m: live.append(m.text) if m.text.startswith("line ") else None)
+    page.evaluate(
+        """box => new MutationObserver((changes) => { for (const c of changes)
+             for (const n of c.addedNodes) console.log(`line ${n.lastChild.textContent} `
+               + (n.querySelector('.lt').dataset.ms || 'none')); }
+           ).observe(box, { childList: true })""",
+        log.element_handle(),
+    )
+    go.write_text("")
+    wait_until(lambda: len(live) >= 2 or page.wait_for_timeout(20), what="the live lines")
+    assert [x.rsplit(" ", 1)[0] for x in live] == ["line four", "line five"]
+    assert all(x.rsplit(" ", 1)[1].isdigit() for x in live), live
+    # The page reloads when the attempt ends; then every line comes from the page API.
+    expect(page.locator("[data-log-status]")).to_have_text("Complete", timeout=20_000)
+    stamps = log.locator(".lt").evaluate_all("ts => ts.map(t => [t.dataset.ms, t.dataset.t])")
+    ms = [int(m) for m, _ in stamps]
+    assert ms[0] <= ms[1] < ms[0] + 500 and ms[2] - ms[1] >= 1100 and ms[3] == ms[4]
+    for m, shown in stamps:  # the time of day to the ms, in UTC by default
+        utc = datetime.fromtimestamp(int(m) / 1000, UTC)
+        assert shown == utc.strftime("%H:%M:%S.") + f"{utc.microsecond // 1000:03d}"
+    expect(log.locator(".lt").first).to_be_visible()
+    shot(page, "r2-log-times")
+    # Not part of the text: a copied line, or the page's text, has no time.
+    assert log.inner_text().splitlines() == ["one", "two", "three", "four", "five"]
+    # The chosen time zone applies (Tokyo: UTC+9), and the title gives the date.
+    page.select_option("[data-tz]", "Asia/Tokyo")
+    first = datetime.fromtimestamp(ms[0] / 1000, UTC) + timedelta(hours=9)
+    expect(log.locator(".lt").first).to_have_attribute("data-t", first.strftime("%H:%M:%S.%f")[:12])
+    log.locator(".lt").first.hover()
+    expect(log.locator(".lt").first).to_have_attribute(
+        "title", first.strftime("%Y-%m-%d %H:%M:%S.%f")[:23] + " GMT+9"
+    )
+    page.select_option("[data-tz]", "utc")
+    page.uncheck("[data-log-times]")
+    expect(log.locator(".lt").first).to_be_hidden()
 
 
 def test_relative_times_keep_true_and_no_output_waits_for_the_log(

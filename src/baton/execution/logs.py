@@ -2,8 +2,8 @@
 
 sys.stdout, sys.stderr and the root logger are routed, per thread, to the log of the attempt
 that thread is running; output from any other thread goes where it went before. Child
-processes write to the same file directly, or, when there are secret values to mask, through
-a pipe that masks them (MaskedLog): the file never holds a secret value.
+processes write to it through a pipe that masks secret values and records when each line
+was written (AttemptLog, log_times): the file never holds a secret value.
 
 In cluster mode a worker copies each log file, as it grows, into the store (Shipper), where
 a server or CLI on another machine reads it (read_attempt_log). Offsets are bytes of the
@@ -22,7 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
+from baton.execution import log_times
 from baton.execution.context import open_log_file
+from baton.execution.log_times import StampedFile
 from baton.execution.secrets import Secrets
 from baton.model.states import AttemptState
 from baton.settings import Settings
@@ -114,24 +116,24 @@ class _Lazy:
         return self._file.write(data)
 
 
-def open_masked(secrets: Secrets, path: str) -> IO[bytes]:
-    """The log file at `path`, writing every secret value as `***` (see MaskedLog)."""
-    file = open_log_file(path)
-    if not secrets.masking:
-        return file
-    return cast(IO[bytes], MaskedLog(file, secrets))  # as much of IO as tasks use of it
+def open_attempt_log(secrets: Secrets, path: str) -> IO[bytes]:
+    """The attempt's log at `path`: every secret value written as `***`, each line's time
+    recorded (see AttemptLog)."""
+    return cast(IO[bytes], AttemptLog(StampedFile(path), secrets))  # as much of IO as tasks use
 
 
-class MaskedLog:
-    """An attempt's log that masks secret values, even one split across two writes.
+class AttemptLog:
+    """An attempt's log, written by the task and its child processes: it masks secret
+    values, even one split across two writes, and records when each line was written
+    (`log_times`).
 
     Each write goes out masked at once, but for what may be the start of a value (the end
     of the last line, shorter than the longest value), kept until more comes or the log is
-    closed. A child process gets a pipe (`fileno()`), read and masked by a thread; from then
-    on the task's own writes go through the pipe too, so the log keeps their order.
+    closed. A child process gets a pipe (`fileno()`), read, masked and stamped by a thread;
+    from then on the task's own writes go through the pipe too, so the log keeps their order.
     """
 
-    def __init__(self, file: IO[bytes], secrets: Secrets) -> None:
+    def __init__(self, file: StampedFile, secrets: Secrets) -> None:
         self._file = file
         self._secrets = secrets
         self._lock = threading.Lock()
@@ -272,6 +274,17 @@ def read_attempt_log(
     if not to_end:
         data = data[: whole_chars(data)]
     return decode(data), offset + len(data), to_end
+
+
+def attempt_line_times(
+    settings: Settings, attempt: AttemptRow, name: str, offset: int, text: str
+) -> list[int | None]:
+    """When each line that `text` (read by `read_attempt_log` at `offset`) starts was
+    written, in ms since the epoch (see `log_times.line_starts`): None for a line whose
+    time this machine has not got (written before times were recorded, or elsewhere)."""
+    starts = log_times.line_starts(offset, text.encode("utf-8"))
+    path = log_path(settings, attempt.run_id, name, attempt.number)
+    return log_times.line_times(path, starts)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from baton.engine.service import Engine
 from baton.execution import container_sweep, logs
-from baton.execution.context import open_log_file
+from baton.execution.log_times import StampedFile
 from baton.model.names import task_run_name
 from baton.model.times import iso
 from baton.settings import Settings
@@ -81,7 +81,7 @@ def _append(store: Store, settings: Settings, attempt: AttemptRow, path: str, li
         shipper = logs.Shipper()
         shipper.resume(store, attempt.id, path)
     if here or not settings.cluster:
-        with open_log_file(path) as f:
+        with StampedFile(path) as f:
             f.write(line.encode("utf-8"))
     if not settings.cluster:
         return

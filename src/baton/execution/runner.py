@@ -240,7 +240,7 @@ def _with_secrets(job: Job) -> TaskSpec:
         )
     try:
         job.secrets = job.load_secrets()
-        job.ctx.open_log = functools.partial(logs.open_masked, job.secrets)
+        job.ctx.open_log = functools.partial(logs.open_attempt_log, job.secrets)
         job.ctx.mask = job.secrets.mask_json
         # A python task's fields are not templates: its values go in as they are.
         config = job.secrets.resolve(job.task.config, templates=job.task.type != "python")

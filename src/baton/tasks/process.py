@@ -134,21 +134,38 @@ def _copy(
     last: collections.deque[bytes],
     failed: list[Exception],
 ) -> None:
+    """Copy the process's stdout to the log as it comes, a read at a time (not a line at a
+    time: a chatty process would cost a write per line), keeping its last non-empty lines."""
     assert proc.stdout is not None
     write = log.write  # type: ignore[attr-defined]
+    fd = proc.stdout.fileno()
+    pending = b""  # the line the last read ended inside
     with proc.stdout:  # closed once read to its end, not left to the garbage collector
-        for line in proc.stdout:
+        while chunk := os.read(fd, 65536):
             if failed:
                 continue  # read to the end, so that nothing blocks on a full pipe
             try:
-                write(line)
+                write(chunk)
             except (OSError, ValueError) as exc:  # ValueError: closed, the attempt is over
                 # The log cannot hold its output (a full disk): the attempt fails, and
                 # whatever the process does from here on would be lost, so it stops now.
                 failed.append(exc)
                 _signal_group(proc.pid, signal.SIGKILL)
-            if line.strip():
-                last.append(line)
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            _keep_last(last, lines)
+    _keep_last(last, [pending])
+
+
+def _keep_last(last: collections.deque[bytes], lines: list[bytes]) -> None:
+    """Add the last non-empty ones of `lines` to `last` (as many as it keeps)."""
+    picked: list[bytes] = []
+    for line in reversed(lines):
+        if line.strip():
+            picked.append(line)
+            if len(picked) == last.maxlen:
+                break
+    last.extend(reversed(picked))
 
 
 def _disk_full(log: object) -> bool:

@@ -218,7 +218,7 @@ def test_mask_json_without_secrets_returns_the_value_itself() -> None:
 
 def masked_log(tmp_path: Path, s: Secrets) -> tuple[Any, Path]:
     path = tmp_path / "logs" / "1.log"
-    return logs.open_masked(s, str(path)), path
+    return logs.open_attempt_log(s, str(path)), path
 
 
 def test_a_value_split_across_writes_is_masked(tmp_path: Path) -> None:
@@ -248,9 +248,8 @@ def test_a_child_process_writes_through_a_masking_pipe(tmp_path: Path) -> None:
     assert path.read_bytes() == b"before ***\nout ***\nerr ***\nafter ***\n"
 
 
-def test_without_secrets_the_log_is_the_plain_file(tmp_path: Path) -> None:
+def test_without_secrets_the_log_is_written_as_it_comes(tmp_path: Path) -> None:
     log, path = masked_log(tmp_path, Secrets.empty())
-    assert not isinstance(log, logs.MaskedLog)
-    log.write(b"plain")
+    log.write(b"plain, no newline")
+    assert path.read_bytes() == b"plain, no newline"  # nothing is kept back
     log.close()
-    assert path.read_bytes() == b"plain"

@@ -24,3 +24,16 @@ def test_run_capturing_returns_the_last_stdout_line_only(tmp_path: Path, task_co
     ctx.close()
     assert (code, last) == (0, "out")
     assert sorted((tmp_path / "log").read_text().split()) == ["err", "out"]
+
+
+def test_the_last_lines_are_whole_across_reads_and_without_a_final_newline(
+    tmp_path: Path, task_context
+) -> None:
+    # Lines longer than a read (64 KiB), blank lines after them, and a last line that never
+    # ends: what is kept is whole lines, as the process printed them.
+    ctx = task_context()
+    command = "head -c 100000 /dev/zero | tr '\\0' a; echo; echo; printf 'b%.0s' $(seq 70000)"
+    code, tail = process.run_tail(ctx, ["sh", "-c", command], lines=2)
+    ctx.close()
+    assert code == 0 and tail == ["a" * 100_000, "b" * 70_000]
+    assert (tmp_path / "log").stat().st_size == 100_000 + 2 + 70_000

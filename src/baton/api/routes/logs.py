@@ -44,6 +44,12 @@ class LogPage(BaseModel):
     next_offset: int = Field(description="where the next page starts")
     text: str
     complete: bool = Field(description="the attempt has ended and this page reaches its end")
+    times: list[int | None] | None = Field(
+        None,
+        description="with `times=true`: when each line of `text` was written, in ms since "
+        "the epoch (null: not recorded), one per line `text` starts, the first for the text "
+        "at `offset` (the rest of a line when the byte before `offset` is not a newline)",
+    )
 
 
 class _Log(NamedTuple):
@@ -57,9 +63,15 @@ class _Log(NamedTuple):
 
 AttemptQuery = Annotated[int | None, Query(ge=1, description="default: the latest attempt")]
 OffsetQuery = Annotated[int, Query(ge=0, description="in bytes")]
+TimesQuery = Annotated[bool, Query(description="also say when each line was written")]
 
 
-@router.get("/runs/{run_id}/logs/{task}", name="logs.get", response_model=LogPage)
+@router.get(
+    "/runs/{run_id}/logs/{task}",
+    name="logs.get",
+    response_model=LogPage,
+    response_model_exclude_none=True,
+)
 def page(
     run_id: str,
     task: str,
@@ -70,10 +82,11 @@ def page(
     attempt: AttemptQuery = None,
     offset: OffsetQuery = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_BYTES, description="bytes")] = PAGE_BYTES,
+    times: TimesQuery = False,
 ) -> dict[str, Any]:
     """A page of an attempt's log (`task`: a key, or `key.N` for one run of a mapped task)."""
     log = _find(store, run_id, task, attempt)
-    text, next_offset, complete = _read(store, settings, log, offset, limit)
+    text, next_offset, complete, line_times = _read(store, settings, log, offset, limit, times)
     return {
         "run_id": log.run_id,
         "task": log.task,
@@ -82,6 +95,7 @@ def page(
         "next_offset": next_offset,
         "text": secrets.mask(text),
         "complete": complete,
+        "times": line_times,
     }
 
 
@@ -101,33 +115,37 @@ def stream(
     _: Viewer,
     attempt: AttemptQuery = None,
     offset: OffsetQuery = 0,
+    times: TimesQuery = False,
     last_event_id: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> StreamingResponse:
     """An attempt's log as server-sent events: `data:` events with new text while it runs
     (each with the `id` of the offset after it, so a reconnecting client goes on from there),
-    then `event: end` with `{"next_offset", "complete"}`."""
+    with `times=true` each after an `event: times` with the JSON list of when its lines were
+    written (see `LogPage.times`), then `event: end` with `{"next_offset", "complete"}`."""
     log = _find(store, run_id, task, attempt)
     if last_event_id and last_event_id.isdigit():
         offset = int(last_event_id)
-    events = _tail(request.app.state.stores, settings, log, offset, secrets)
+    events = _tail(request.app.state.stores, settings, log, offset, secrets, times)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
 async def _tail(
-    pool: StorePool, settings: Settings, log: _Log, offset: int, secrets: Secrets
+    pool: StorePool, settings: Settings, log: _Log, offset: int, secrets: Secrets, times: bool
 ) -> AsyncIterator[str]:
     started = last_sent = time.monotonic()
 
     while True:
         async with pool.lend() as store:  # the request's store went back to the pool already
-            text, next_offset, complete = await run_in_threadpool(
-                _read, store, settings, log, offset, PAGE_BYTES
+            text, next_offset, complete, line_times = await run_in_threadpool(
+                _read, store, settings, log, offset, PAGE_BYTES, times
             )
         if next_offset > offset:
             offset = next_offset
             if text:
                 last_sent = time.monotonic()
+                if line_times is not None:
+                    yield _event(json.dumps(line_times), event="times")
                 yield _event(secrets.mask(text), id=str(offset))
             continue  # more may be there already
         timed_out = time.monotonic() - started >= STREAM_SECONDS
@@ -180,10 +198,17 @@ def _find(store: Store, run_id: str, task: str, attempt: int | None) -> _Log:
 
 
 def _read(
-    store: Store, settings: Settings, log: _Log, offset: int, limit: int
-) -> tuple[str, int, bool]:
-    """(text, next offset, complete): see `logs.read_attempt_log`."""
+    store: Store, settings: Settings, log: _Log, offset: int, limit: int, times: bool = False
+) -> tuple[str, int, bool, list[int | None] | None]:
+    """(text, next offset, complete, with `times` when its lines were written): see
+    `logs.read_attempt_log` and `logs.attempt_line_times`."""
     row = store.read().attempt(log.task_run_id, log.attempt)
     if row is None:  # as good as ended with nothing printed (the claim counting it made it)
-        return "", offset, True
-    return logs.read_attempt_log(store, settings, row, log.task, offset, limit)
+        return "", offset, True, [] if times else None
+    text, next_offset, complete = logs.read_attempt_log(
+        store, settings, row, log.task, offset, limit
+    )
+    if not times:
+        return text, next_offset, complete, None
+    line_times = logs.attempt_line_times(settings, row, log.task, offset, text)
+    return text, next_offset, complete, line_times

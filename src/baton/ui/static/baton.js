@@ -118,8 +118,24 @@
   }
   const zoned = (date, zone) => inZone(date, zone).join(" ");
 
+  // A log line's time: the time of day to the millisecond, in the chosen zone.
+  const clocks = new Map();
+  function lineTime(el, zone = chosenZone()) {
+    let f = clocks.get(zone);
+    if (!f) {
+      f = new Intl.DateTimeFormat("en-GB", {
+        timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+        fractionalSecondDigits: 3,
+      });
+      clocks.set(zone, f);
+    }
+    el.dataset.t = f.format(new Date(Number(el.dataset.ms)));
+    el.title = "";
+  }
+
   function showTimes(root = document) {
     const zone = chosenZone();
+    for (const el of $$(".lt[data-ms]", root)) lineTime(el, zone);
     for (const el of $$("time[datetime]", root)) {
       const date = new Date(el.getAttribute("datetime"));
       if (isNaN(date)) continue;
@@ -1104,9 +1120,9 @@
     const wrap = $("[data-log-wrap]", page);
     wrap.addEventListener("change", () => box.classList.toggle("wrap", wrap.checked));
     const viewer = logViewer(page, box);
-    const add = (text) => {
+    const add = (text, times) => {
       if (!text) return;
-      viewer.add(text);
+      viewer.add(text, times);
       if (follow.checked && !viewer.pinned()) box.scrollTop = box.scrollHeight;
     };
     const say = (text, on) => { status.textContent = text; status.classList.toggle("live", Boolean(on)); };
@@ -1139,8 +1155,8 @@
     let offset = 0;
     try {
       for (let i = 0; i < 32; i++) { // at most 2 MB up front; the rest is a click away
-        const part = await api("GET", `${base}?attempt=${attempt}&offset=${offset}`);
-        add(part.text);
+        const part = await api("GET", `${base}?attempt=${attempt}&offset=${offset}&times=true`);
+        add(part.text, part.times);
         box.classList.add("loaded");
         offset = part.next_offset;
         if (part.complete) { say("Complete"); return; }
@@ -1153,7 +1169,7 @@
     if (box.dataset.running !== "true") { say("Complete"); return; }
     say("Live", true);
     try {
-      await stream(`/api/v1${base}/stream?attempt=${attempt}&offset=${offset}`, add);
+      await stream(`/api/v1${base}/stream?attempt=${attempt}&offset=${offset}&times=true`, add);
       say("Attempt ended");
       setTimeout(() => location.reload(), 600); // its state, error and result are known now
     } catch (error) {
@@ -1171,9 +1187,22 @@
     const search = $("[data-log-search]", page);
     const counter = $("[data-log-count]", page);
     const level = $("[data-log-level]", page);
+    const times = $("[data-log-times]", page);
+    let timed = false; // some line has its time: the Times switch shows
+    const toggleTimes = () => box.classList.toggle("times", timed && times.checked);
+    times.addEventListener("change", toggleTimes);
+    // A line's date and zone in its title, made when the pointer comes (not for every line).
+    box.addEventListener("mouseover", (e) => {
+      const t = e.target.closest(".lt[data-ms]");
+      if (t && !t.title) {
+        const date = new Date(Number(t.dataset.ms));
+        const [day, zone] = inZone(date, chosenZone());
+        t.title = `${day}.${String(date.getUTCMilliseconds()).padStart(3, "0")} ${zone}`;
+      }
+    });
     let marks = [];
     let at = -1;
-    function line(text) {
+    function line(text, ms) {
       const el = document.createElement("span");
       el.className = "line";
       el.id = `L${++count}`;
@@ -1182,7 +1211,14 @@
       n.href = `#L${count}`;
       n.dataset.n = String(count);
       n.setAttribute("aria-label", `line ${count}`);
-      el.append(n, document.createTextNode(text));
+      const t = document.createElement("span");
+      t.className = "lt";
+      if (ms != null) {
+        t.dataset.ms = String(ms);
+        lineTime(t);
+        if (!timed) { timed = true; times.closest("label").hidden = false; toggleTimes(); }
+      }
+      el.append(n, t, document.createTextNode(text));
       return el;
     }
     function tag(el) {
@@ -1192,14 +1228,16 @@
       el.dataset.level = String(LEVELS.indexOf(name));
       if (level) level.closest("label").hidden = false;
     }
-    function add(text) {
-      const pieces = text.split("\n");
+    // `times`: when each line the text starts was written (the API's `times`), the first
+    // for its first piece even when that goes on with the open line.
+    function add(text, stamps) {
+      const pieces = text.split(/\r\n|\r|\n/);
       const frag = document.createDocumentFragment();
       pieces.forEach((piece, i) => {
         const last = i === pieces.length - 1;
         if (last && piece === "") return;
         if (open) { open.lastChild.textContent += piece; tag(open); if (!last) open = null; return; }
-        const el = line(piece);
+        const el = line(piece, stamps ? stamps[i] : null);
         tag(el);
         frag.append(el);
         if (last) open = el;
@@ -1288,7 +1326,7 @@
       pin();
     });
     return {
-      add(text) { add(text); if (pinned) pin(); },
+      add(text, stamps) { add(text, stamps); if (pinned) pin(); },
       pinned: () => Boolean(pinned),
     };
   }
@@ -1300,6 +1338,7 @@
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
+    let times; // when the next message's lines were written, from the `times` event before it
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
@@ -1315,7 +1354,8 @@
           else if (line.startsWith("data:")) data.push(line.slice(line.startsWith("data: ") ? 6 : 5));
         }
         if (event === "end") return;
-        if (event === "message" && data.length) onData(data.join("\n"));
+        if (event === "times") times = JSON.parse(data.join("\n"));
+        if (event === "message" && data.length) { onData(data.join("\n"), times); times = undefined; }
       }
     }
   }
