@@ -83,3 +83,24 @@ def test_shipping_a_piece_again_changes_nothing(store: Store) -> None:
     assert store.read().log_text("a1", 0, 1 << 20) == (TEXT, len(TEXT.encode()))
     rows = store.read()._all("SELECT count(*) AS n FROM log_chunks")
     assert rows[0]["n"] == len(pieces(TEXT, 8))
+
+
+def test_the_times_of_the_pieces_that_cover_a_range(store: Store) -> None:
+    # Three pieces of 10 bytes; the second starts inside a line begun in the first, so its
+    # first record is the one in effect there (also the first piece's last).
+    with store.transaction() as tx:
+        tx.append_log_chunks(
+            [
+                ("a1", 0, "one\ntwo an", "[[0,5],[4,6]]"),
+                ("a1", 10, "d more\nthr", "[[4,6],[17,9]]"),
+                ("a1", 20, "ee\n", "[[17,9]]"),
+                ("a2", 0, "no times\n"),  # shipped before times were
+            ]
+        )
+    read = store.read()
+    assert read.log_times("a1", 0, 22) == [(0, 5), (4, 6), (17, 9)]
+    assert read.log_times("a1", 12, 17) == [(4, 6), (17, 9)]
+    assert read.log_times("a1", 21, 21) == [(17, 9)]
+    assert read.log_times("a2", 0, 5) == []
+    assert read.log_times("nothing", 0, 5) == []
+    assert read.log_text("a1", 0, 100) == ("one\ntwo and more\nthree\n", 23)

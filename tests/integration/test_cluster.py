@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from baton.execution.log_times import line_starts, line_times
+
 pytestmark = pytest.mark.postgres
 
 LEASE = 2.0
@@ -488,6 +490,12 @@ def test_logs_are_shipped_to_the_store_for_the_cli_and_api_elsewhere(
         len(whole.encode()),
         True,
     )
+    # Each line's time went to the store with it: the server, which has no file, has them.
+    stamps = httpx.get(page_url, headers=auth, params={"times": "true"}).json()["times"]
+    path = workdir / "worker-home" / "logs" / run_id / "talk" / "1.log"
+    starts = line_starts(0, path.read_bytes())
+    assert stamps == line_times(str(path), starts) and None not in stamps
+    assert stamps[0] < stamps[1] < stamps[2]  # printed after go1, then go2: apart
     with httpx.stream("GET", f"{page_url}/stream", headers=auth) as r:
         body = r.read().decode()
     assert body.endswith(

@@ -265,7 +265,7 @@ def log_reader(store: Store, settings: Settings, run_id: str) -> Callable[[str, 
         texts: list[str] = []
         offset = 0
         while True:
-            text, next_offset, complete = attempt_logs.read_attempt_log(
+            text, next_offset, complete, _ = attempt_logs.read_attempt_log(
                 store, settings, attempt, name, offset, 1 << 20
             )
             texts.append(text)

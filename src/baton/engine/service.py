@@ -39,6 +39,7 @@ from baton.model.states import (
     TaskState,
 )
 from baton.model.trigger_rules import Decision, evaluate
+from baton.store.logs import LogChunk
 from baton.store.records import AttemptRow, TaskRunRow
 from baton.store.store import Claimed, Row, Store, TaskMove, Tx
 
@@ -253,7 +254,7 @@ class Engine:
         run_ids: Sequence[str] | None = None,
         lease: float,
         outcomes: Sequence[Outcome] = (),
-        logs: Sequence[tuple[str, int, str]] = (),
+        logs: Sequence[LogChunk] = (),
         free: Resources | None = None,
     ) -> list[Claimed]:
         """Record finished attempts (and the rest of their `logs`, rows of

@@ -34,7 +34,7 @@ def last_lines(
     name = task_run_name(task.task_key, task.map_index)
     size = _size(store, settings, row, name)
     offset = max(size - TAIL_BYTES, 0)
-    text, _, _ = logs.read_attempt_log(store, settings, row, name, offset, TAIL_BYTES)
+    text = logs.read_attempt_log(store, settings, row, name, offset, TAIL_BYTES).text
     found = text.splitlines()
     if offset > 0 and found:
         found = found[1:]  # it starts inside a line

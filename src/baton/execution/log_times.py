@@ -14,6 +14,8 @@ logs` shows and what a download gives.
 
 from __future__ import annotations
 
+import collections
+import json
 import os
 import re
 import struct
@@ -117,20 +119,7 @@ def _records_for(f: IO[bytes], count: int, first: int, last: int) -> list[tuple[
     """The records that stamp offsets first..last: the last one at or before `first` and
     those after it up to `last`; found by binary search, so a page of a long log reads a
     few records, not all."""
-
-    def offset_of(i: int) -> int:
-        f.seek(i * RECORD.size)
-        return int(RECORD.unpack(f.read(RECORD.size))[0])
-
-    lo, hi = 0, count  # the first record with an offset > first is at `lo` in the end
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if offset_of(mid) <= first:
-            lo = mid + 1
-        else:
-            hi = mid
-    start = max(lo - 1, 0)
-    f.seek(start * RECORD.size)
+    f.seek(max(_after(f, count, first) - 1, 0) * RECORD.size)
     records: list[tuple[int, int]] = []
     while (raw := f.read(RECORD.size * 256)) and len(raw) >= RECORD.size:
         raw = raw[: len(raw) - len(raw) % RECORD.size]
@@ -139,6 +128,19 @@ def _records_for(f: IO[bytes], count: int, first: int, last: int) -> list[tuple[
                 return records
             records.append((offset, ms))
     return records
+
+
+def _after(f: IO[bytes], count: int, offset: int) -> int:
+    """The index of the first of `count` records whose offset is past `offset`."""
+    lo, hi = 0, count
+    while lo < hi:
+        mid = (lo + hi) // 2
+        f.seek(mid * RECORD.size)
+        if RECORD.unpack(f.read(RECORD.size))[0] <= offset:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def at_offsets(records: list[tuple[int, int]], starts: list[int]) -> list[int | None]:
@@ -151,3 +153,62 @@ def at_offsets(records: list[tuple[int, int]], starts: list[int]) -> list[int | 
             i += 1
         out.append(current)
     return out
+
+
+class Shipping:
+    """The records of a log's times file that go with each piece of the log shipped to the
+    store (`log_chunks.times`, cluster mode): a piece's records are those in its range, after
+    the one in effect at its start (which an earlier piece may hold too).
+
+    Read the log, then `catch_up`: a record is written before the bytes it stamps, so every
+    record of what was read is there by then.
+    """
+
+    def __init__(self, log_path: str, shipped: int) -> None:
+        """Go on from byte `shipped` of the log (what the store has already)."""
+        self._path = times_path(log_path)
+        self._carry: tuple[int, int] | None = None  # the last record before the next piece
+        self._ahead: collections.deque[tuple[int, int]] = collections.deque()
+        self._read = 0  # bytes of the times file read
+        try:
+            with open(self._path, "rb") as f:
+                count = os.fstat(f.fileno()).st_size // RECORD.size
+                at = _after(f, count, shipped - 1)
+                if at > 0:
+                    f.seek((at - 1) * RECORD.size)
+                    offset, ms = RECORD.unpack(f.read(RECORD.size))
+                    self._carry = (offset, ms)
+                self._read = at * RECORD.size
+        except FileNotFoundError:
+            pass
+
+    def catch_up(self) -> None:
+        """Read the records written since the last time."""
+        try:
+            with open(self._path, "rb") as f:
+                f.seek(self._read)
+                raw = f.read()
+        except FileNotFoundError:
+            return
+        raw = raw[: len(raw) - len(raw) % RECORD.size]  # a record half written comes next
+        self._read += len(raw)
+        self._ahead.extend((o, ms) for o, ms in RECORD.iter_unpack(raw))
+
+    def piece(self, start: int, end: int) -> str | None:
+        """The records (JSON) for the piece of the log at `start`..`end` (exclusive)."""
+        taken: list[tuple[int, int]] = []
+        while self._ahead and self._ahead[0][0] < end:
+            taken.append(self._ahead.popleft())
+        records = taken
+        if self._carry is not None and (not taken or taken[0][0] > start):
+            records = [self._carry, *taken]
+        if taken:
+            self._carry = taken[-1]
+        return json.dumps(records, separators=(",", ":")) if records else None
+
+
+def write_records(log_path: str, records: list[tuple[int, int]]) -> None:
+    """Add records that came from the store to a log's times file (`Shipper.resume`)."""
+    if records:
+        with open(times_path(log_path), "ab") as f:
+            f.write(b"".join(RECORD.pack(o, ms) for o, ms in records))

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, cast
+from typing import IO, Any, NamedTuple, cast
 
 from baton.execution import log_times
 from baton.execution.context import open_log_file
@@ -28,6 +28,7 @@ from baton.execution.log_times import StampedFile
 from baton.execution.secrets import Secrets
 from baton.model.states import AttemptState
 from baton.settings import Settings
+from baton.store.logs import LogChunk
 from baton.store.records import AttemptRow
 from baton.store.store import Store
 
@@ -243,12 +244,30 @@ def whole_chars(data: bytes) -> int:
     return start if len(data) - start < needed else len(data)
 
 
+class LogRead(NamedTuple):
+    """What `read_attempt_log` read."""
+
+    text: str
+    next_offset: int
+    complete: bool  # the attempt has ended and the text reaches the end of its log
+    # When asked: when each line the text starts was written, in ms since the epoch (see
+    # `log_times.line_starts`); None for a line whose time is not known (written before
+    # times were recorded).
+    times: list[int | None] | None = None
+
+
 def read_attempt_log(
-    store: Store, settings: Settings, attempt: AttemptRow, name: str, offset: int, limit: int
-) -> tuple[str, int, bool]:
+    store: Store,
+    settings: Settings,
+    attempt: AttemptRow,
+    name: str,
+    offset: int,
+    limit: int,
+    *,
+    times: bool = False,
+) -> LogRead:
     """Up to `limit` bytes of an attempt's log (a row of `Tx.attempt`; `name`: its task
-    run's key, or `key.N`) from byte `offset`: the text, the offset after it, and whether
-    the attempt has ended and the text reaches the end of its log.
+    run's key, or `key.N`) from byte `offset`, and with `times` when its lines were written.
 
     The log file, when this machine ran the attempt: the freshest. In cluster mode, what the
     attempt's worker shipped to the store when that is more (another machine ran it, or ran
@@ -257,8 +276,9 @@ def read_attempt_log(
     read.
     """
     ended = attempt.state not in _ONGOING
+    path = log_path(settings, attempt.run_id, name, attempt.number)
     try:
-        with open(log_path(settings, attempt.run_id, name, attempt.number), "rb") as f:
+        with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             f.seek(offset)
             data = f.read(limit)
@@ -269,29 +289,30 @@ def read_attempt_log(
         shipped = read.log_size(attempt.id)
         if shipped > size:
             text, next_offset = read.log_text(attempt.id, offset, limit)
-            return text, next_offset, ended and next_offset >= shipped
+            complete = ended and next_offset >= shipped
+            if not times:
+                return LogRead(text, next_offset, complete)
+            starts = log_times.line_starts(offset, text.encode("utf-8"))
+            records = read.log_times(attempt.id, offset, starts[-1]) if starts else []
+            return LogRead(text, next_offset, complete, log_times.at_offsets(records, starts))
     to_end = ended and offset + len(data) >= size
     if not to_end:
         data = data[: whole_chars(data)]
-    return decode(data), offset + len(data), to_end
-
-
-def attempt_line_times(
-    settings: Settings, attempt: AttemptRow, name: str, offset: int, text: str
-) -> list[int | None]:
-    """When each line that `text` (read by `read_attempt_log` at `offset`) starts was
-    written, in ms since the epoch (see `log_times.line_starts`): None for a line whose
-    time this machine has not got (written before times were recorded, or elsewhere)."""
-    starts = log_times.line_starts(offset, text.encode("utf-8"))
-    path = log_path(settings, attempt.run_id, name, attempt.number)
-    return log_times.line_times(path, starts)
+    if not times:
+        return LogRead(decode(data), offset + len(data), to_end)
+    line_times = log_times.line_times(path, log_times.line_starts(offset, data))
+    return LogRead(decode(data), offset + len(data), to_end, line_times)
 
 
 @dataclass
 class _Shipping:
     path: str
     shipped: int  # bytes of the file turned into rows so far
-    pending: list[tuple[str, int, str]] = field(default_factory=list)  # not yet committed
+    pending: list[LogChunk] = field(default_factory=list)  # not yet committed
+    times: log_times.Shipping = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.times = log_times.Shipping(self.path, self.shipped)
 
 
 class Shipper:
@@ -334,14 +355,16 @@ class Shipper:
                     text, after = read.log_text(attempt_id, have, CHUNK_BYTES)
                     if after == have:
                         break  # a hole in what was shipped: nothing more to copy
+                    records = read.log_times(attempt_id, have, after - 1)
+                    log_times.write_records(path, [r for r in records if have <= r[0] < after])
                     f.write(text.encode("utf-8"))
                     have = after
         self._logs[attempt_id] = _Shipping(path, size)
 
-    def collect(self, attempt_ids: Iterable[str], *, final: bool) -> list[tuple[str, int, str]]:
+    def collect(self, attempt_ids: Iterable[str], *, final: bool) -> list[LogChunk]:
         """The rows to store for these attempts: pending ones and what their files gained.
         `final`: the attempt ended, its log is closed: all of it, to its last byte."""
-        rows: list[tuple[str, int, str]] = []
+        rows: list[LogChunk] = []
         for attempt_id in attempt_ids:
             s = self._logs.get(attempt_id)
             if s is None:
@@ -361,12 +384,14 @@ class Shipper:
             data = f.read() if final else f.read(SHIP_MAX)
         if not final:
             data = data[: whole_chars(data)]  # the rest of a character comes next time
+        s.times.catch_up()
         i = 0
         while i < len(data):
             piece = data[i : i + CHUNK_BYTES]
             if i + len(piece) < len(data):
                 piece = piece[: whole_chars(piece)] or piece
-            s.pending.append((attempt_id, s.shipped, decode(piece)))
+            times = s.times.piece(s.shipped, s.shipped + len(piece))
+            s.pending.append((attempt_id, s.shipped, decode(piece), times))
             s.shipped += len(piece)
             i += len(piece)
 

@@ -10,8 +10,10 @@ of its log instead: which worker stopped heartbeating, and when. `baton logs RUN
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 from baton.engine.service import Engine
@@ -88,7 +90,8 @@ def _append(store: Store, settings: Settings, attempt: AttemptRow, path: str, li
     if shipper is not None:
         rows = shipper.collect([attempt.id], final=True)
     else:  # another machine ran it: the line follows what the store has
-        rows = [(attempt.id, store.read().log_size(attempt.id), line)]
+        size = store.read().log_size(attempt.id)
+        rows = [(attempt.id, size, line, json.dumps([[size, round(time.time() * 1000)]]))]
     with store.transaction() as tx:
         tx.append_log_chunks(rows)
 

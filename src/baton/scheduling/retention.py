@@ -96,7 +96,7 @@ def _log_files(settings: Settings, run_ids: list[str], *, delete: bool) -> int:
     for run_id in run_ids:
         folder = os.path.join(settings.logs_dir, run_id)
         for _, _, files in os.walk(folder):
-            count += len(files)
+            count += sum(name.endswith(".log") for name in files)  # not their `.times`
         if delete:
             shutil.rmtree(folder, ignore_errors=True)
     return count

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from baton.store.base import TxBase
+
+# A piece of an attempt's log: (attempt_id, offset, text, times as JSON or None).
+LogChunk = tuple[str, int, str, str | None]
 
 
 class Logs(TxBase):
@@ -12,13 +16,15 @@ class Logs(TxBase):
 
     # -- shipped logs --------------------------------------------------------------------
 
-    def append_log_chunks(self, rows: Sequence[tuple[str, int, str]]) -> None:
-        """Pieces of attempts' logs: (attempt_id, offset, text) each, `offset` in bytes of the
-        log. A piece already there is left as it is: shipping it again changes nothing."""
+    def append_log_chunks(self, rows: Sequence[LogChunk | tuple[str, int, str]]) -> None:
+        """Pieces of attempts' logs: (attempt_id, offset, text, times) each, `offset` in bytes
+        of the log, `times` when its lines were written (JSON, see `log_chunks`; may be left
+        out: none). A piece already there is left as it is: shipping it again changes
+        nothing."""
         self._c.executemany(
-            'INSERT INTO log_chunks (attempt_id, "offset", data) VALUES (?, ?, ?) '
+            'INSERT INTO log_chunks (attempt_id, "offset", data, times) VALUES (?, ?, ?, ?) '
             'ON CONFLICT (attempt_id, "offset") DO NOTHING',
-            rows,
+            [(*r[:3], r[3] if len(r) > 3 else None) for r in rows],
         )
 
     def log_text(self, attempt_id: str, offset: int, limit: int) -> tuple[str, int]:
@@ -52,6 +58,24 @@ class Logs(TxBase):
         if first >= last:
             return "", offset
         return data[first:last].decode("utf-8"), start + last
+
+    def log_times(self, attempt_id: str, offset: int, end: int) -> list[tuple[int, int]]:
+        """The time records (offset, ms) of an attempt's shipped log that stamp the lines
+        starting at `offset`..`end`: those of the pieces that cover the range (each piece's
+        first record is the one in effect at its start), in order; [] when none were
+        shipped with them."""
+        rows = self._all(
+            'SELECT times FROM log_chunks WHERE attempt_id = ? AND "offset" <= ? '
+            'AND "offset" >= coalesce((SELECT max("offset") FROM log_chunks '
+            'WHERE attempt_id = ? AND "offset" <= ?), 0) ORDER BY "offset"',
+            (attempt_id, end, attempt_id, offset),
+        )
+        records: list[tuple[int, int]] = []
+        for r in rows:
+            for at, ms in json.loads(r["times"] or "[]"):
+                if not records or at > records[-1][0]:
+                    records.append((at, ms))
+        return records
 
     def log_size(self, attempt_id: str) -> int:
         """How many bytes of an attempt's log are shipped (0: none)."""

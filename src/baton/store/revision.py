@@ -6,4 +6,4 @@ importing the second. Bump it with each new migration under migrations/versions 
 checks it against the newest one).
 """
 
-HEAD = "0011"
+HEAD = "0012"

@@ -550,13 +550,17 @@ cache_entries = Table(
 
 # Attempts' logs in cluster mode: workers copy each attempt's log file here as it grows, so a
 # server or CLI on another machine can show it. `offset` is the piece's place in the file, in
-# bytes; `data` is its text, whole UTF-8 characters only (see execution.logs.decode).
+# bytes; `data` is its text, whole UTF-8 characters only (see execution.logs.decode);
+# `times`, when its lines were written: JSON [[offset, ms], ...], the records of the log's
+# times file (execution.log_times) that stamp the piece, the first the one in effect at its
+# start (null: not recorded).
 log_chunks = Table(
     "log_chunks",
     metadata,
     Column("attempt_id", _str(32), nullable=False),
     Column("offset", BigInteger, nullable=False),
     Column("data", Text, nullable=False),
+    Column("times", Text),
     PrimaryKeyConstraint("attempt_id", "offset"),
 )
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from baton.execution import logs
+from baton.execution.log_times import StampedFile, times_path
 from baton.settings import Settings
 from baton.store.records import AttemptRow
 from baton.store.store import Store
+from engine_kit import Clock
 from store_rows import attempt_record
 
 CLUSTER = "postgresql://db.example/baton"  # only `settings.cluster` reads it here
@@ -63,16 +67,16 @@ def test_what_a_log_gains_is_shipped_in_whole_characters(store: Store, tmp_path:
     shipper = logs.Shipper()
     shipper.add("a1", str(path))
     path.write_bytes("one\ncafé".encode()[:-1])  # é cut in half: it waits
-    assert shipper.collect(["a1"], final=False) == [("a1", 0, "one\ncaf")]
+    assert shipper.collect(["a1"], final=False) == [("a1", 0, "one\ncaf", None)]
     shipper.confirm(["a1"])
     with path.open("ab") as f:
         f.write("é".encode()[1:] + b"\nlast \xe2\x9c")  # the rest of é, then half a ✓
-    assert shipper.collect(["a1"], final=False) == [("a1", 7, "é\nlast ")]
+    assert shipper.collect(["a1"], final=False) == [("a1", 7, "é\nlast ", None)]
     # Not confirmed (the transaction failed, or its commit is in doubt): sent again, the same.
-    assert shipper.collect(["a1"], final=False) == [("a1", 7, "é\nlast ")]
+    assert shipper.collect(["a1"], final=False) == [("a1", 7, "é\nlast ", None)]
     shipper.confirm(["a1"])
     # The attempt ended: whatever is left goes, a character cut short as `?`s.
-    assert shipper.collect(["a1"], final=True) == [("a1", 15, "??")]
+    assert shipper.collect(["a1"], final=True) == [("a1", 15, "??", None)]
     shipper.confirm(["a1"], ended=True)
     assert shipper.attempts() == []
 
@@ -87,8 +91,8 @@ def test_a_long_log_is_stored_in_pieces_cut_between_characters(
     shipper = logs.Shipper()
     shipper.add("a1", str(path))
     rows = shipper.collect(["a1"], final=True)
-    assert all(0 < len(d.encode()) <= 10 for _, _, d in rows) and len(rows) > 20
-    assert "".join(d for _, _, d in rows) == text
+    assert all(0 < len(d.encode()) <= 10 for _, _, d, _ in rows) and len(rows) > 20
+    assert "".join(d for _, _, d, _ in rows) == text
     with store.transaction() as tx:
         tx.append_log_chunks(rows)
     assert stored(store, "a1") == text
@@ -116,6 +120,13 @@ def attempt(state: str) -> AttemptRow:
     return attempt_record(state)
 
 
+def text_of(*args: Any) -> tuple[str, int, bool]:
+    """`read_attempt_log` without times: (text, next offset, complete)."""
+    text, next_offset, complete, times = logs.read_attempt_log(*args)
+    assert times is None
+    return text, next_offset, complete
+
+
 def test_a_log_is_read_from_its_file_or_else_from_the_store(store: Store, tmp_path: Path) -> None:
     embedded = Settings.from_env({"BATON_HOME": str(tmp_path / "home")})
     cluster = Settings.from_env(
@@ -123,7 +134,7 @@ def test_a_log_is_read_from_its_file_or_else_from_the_store(store: Store, tmp_pa
     )
     with store.transaction() as tx:
         tx.append_log_chunks([("a1", 0, "shipped\n")])
-    read = logs.read_attempt_log
+    read = text_of
     assert read(store, embedded, attempt("running"), "t", 0, 100) == ("", 0, False)
     assert read(store, embedded, attempt("succeeded"), "t", 0, 100) == ("", 0, True)
     assert read(store, cluster, attempt("running"), "t", 0, 100) == ("shipped\n", 8, False)
@@ -154,7 +165,7 @@ def test_the_store_is_read_when_it_has_more_than_this_machines_file(
     path.write_text("poke 1\n")  # then it waited, and went on on another machine
     with store.transaction() as tx:
         tx.append_log_chunks([("a1", 0, "poke 1\n"), ("a1", 7, "poke 2\n")])
-    read = logs.read_attempt_log
+    read = text_of
     assert read(store, cluster, attempt("succeeded"), "t", 0, 100) == ("poke 1\npoke 2\n", 14, True)
     assert read(store, cluster, attempt("succeeded"), "t", 7, 100) == ("poke 2\n", 14, True)
     # Its worker died before shipping the last line: this machine's file has more.
@@ -164,3 +175,41 @@ def test_the_store_is_read_when_it_has_more_than_this_machines_file(
         25,
         True,
     )
+
+
+def test_times_go_with_the_pieces_shipped_and_come_back_on_another_machine(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs, "CHUNK_BYTES", 16)  # lines that span pieces
+    clock = Clock(100.0)
+    worker = Settings.from_env({"BATON_HOME": str(tmp_path / "w"), "BATON_DATABASE_URL": CLUSTER})
+    server = Settings.from_env({"BATON_HOME": str(tmp_path / "s"), "BATON_DATABASE_URL": CLUSTER})
+    path = logs.log_path(worker, "r1", "t", 1)
+    os.makedirs(os.path.dirname(path))
+    shipper = logs.Shipper()
+    shipper.add("a1", path)
+    f = StampedFile(path, clock=clock)
+    for i, line in enumerate([b"first line, a long one\n", b"two\n", b"three", b" and on\nx\n"]):
+        f.write(line)
+        clock.now += 1
+        if i % 2:  # shipped twice while it runs, and once at the end
+            ship(store, shipper, ["a1"], final=False)
+    f.close()
+    ship(store, shipper, ["a1"], final=True)
+
+    def read(settings: Settings, offset: int, limit: int) -> logs.LogRead:
+        return logs.read_attempt_log(
+            store, settings, attempt("succeeded"), "t", offset, limit, times=True
+        )
+
+    local = read(worker, 0, 1000)
+    assert local.times == [100_000, 101_000, 102_000, 103_000]
+    # The server has no file: the store's pieces, with their times, for any page.
+    assert read(server, 0, 1000) == local
+    for offset in range(len(local.text)):
+        assert read(server, offset, 9) == read(worker, offset, 9), offset
+    # The attempt goes on after waiting on a third machine: it gets the times too.
+    third = tmp_path / "third" / "1.log"
+    logs.Shipper().resume(store, "a1", str(third))
+    assert third.read_bytes() == Path(path).read_bytes()
+    assert Path(times_path(str(third))).read_bytes() == Path(times_path(path)).read_bytes()

@@ -199,16 +199,9 @@ def _find(store: Store, run_id: str, task: str, attempt: int | None) -> _Log:
 
 def _read(
     store: Store, settings: Settings, log: _Log, offset: int, limit: int, times: bool = False
-) -> tuple[str, int, bool, list[int | None] | None]:
-    """(text, next offset, complete, with `times` when its lines were written): see
-    `logs.read_attempt_log` and `logs.attempt_line_times`."""
+) -> logs.LogRead:
+    """See `logs.read_attempt_log`."""
     row = store.read().attempt(log.task_run_id, log.attempt)
     if row is None:  # as good as ended with nothing printed (the claim counting it made it)
-        return "", offset, True, [] if times else None
-    text, next_offset, complete = logs.read_attempt_log(
-        store, settings, row, log.task, offset, limit
-    )
-    if not times:
-        return text, next_offset, complete, None
-    line_times = logs.attempt_line_times(settings, row, log.task, offset, text)
-    return text, next_offset, complete, line_times
+        return logs.LogRead("", offset, True, [] if times else None)
+    return logs.read_attempt_log(store, settings, row, log.task, offset, limit, times=times)
