@@ -319,6 +319,7 @@ def task(
         ],
         shown=shown.number if shown else None,
         shown_running=bool(shown and shown.ended_at is None),
+        baton_dir=tracebacks.BATON_DIR,
         failure=(
             {
                 "number": failed.number,

@@ -1243,8 +1243,75 @@
         if (last) open = el;
       });
       box.append(frag);
+      foldFrames();
       if (search && search.value) find();
       filter();
+    }
+    // Tracebacks: each run of baton's own frames (the runner, the worker, the task type that
+    // called the user's function) folded under one line that opens it, so the user's frames
+    // are the first in view. Which frames are baton's: as ui/tracebacks.py decides.
+    const batonDir = box.dataset.batonDir;
+    const FRAME = /^\s*File "([^"]+)", line \d+/;
+    let scanned = 0; // lines looked at so far (the open last line is looked at once it ends)
+    let frame = null; // "internal" or "user": whose source lines follow
+    let fold = null; // the fold of the run of baton's frames being read
+    function foldFrames() {
+      const lines = box.getElementsByClassName("line");
+      const end = open ? lines.length - 1 : lines.length;
+      for (; scanned < end; scanned++) {
+        const el = lines[scanned];
+        const text = el.textContent; // its number and time are not text (CSS shows them)
+        const found = FRAME.exec(text);
+        if (found) {
+          const path = found[1];
+          frame = (batonDir && path.startsWith(batonDir + "/")) || path.includes("/site-packages/baton/") ? "internal" : "user";
+          if (frame === "user") { fold = null; continue; }
+          if (!fold) fold = foldOf(el);
+          fold.frames += 1;
+        } else if (!(frame && /^\s{4}/.test(text))) { // not a frame's source line or its ^^^
+          frame = fold = null;
+          continue;
+        }
+        if (frame !== "internal") continue;
+        el.classList.add("internal", "folded");
+        fold.lines.push(el);
+        fold.label();
+      }
+    }
+    function foldOf(first) {
+      const el = document.createElement("span");
+      el.className = "fold";
+      el.tabIndex = 0;
+      el.setAttribute("role", "button");
+      el.setAttribute("aria-expanded", "false");
+      first.before(el);
+      const f = { frames: 0, lines: [], el };
+      f.label = () => {
+        const opened = el.getAttribute("aria-expanded") === "true";
+        el.textContent = `${opened ? "▾" : "▸"} ${f.frames} frame${f.frames === 1 ? "" : "s"} of baton's own code`;
+      };
+      f.open = (on) => {
+        el.setAttribute("aria-expanded", String(on));
+        for (const line of f.lines) line.classList.toggle("folded", !on);
+        f.label();
+      };
+      el.batonFold = f;
+      return f;
+    }
+    box.addEventListener("click", (e) => {
+      const el = e.target.closest(".fold");
+      if (el) el.batonFold.open(el.getAttribute("aria-expanded") !== "true");
+    });
+    box.addEventListener("keydown", (e) => {
+      const el = e.target.closest(".fold");
+      if (el && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); el.click(); }
+    });
+    // A folded line that must be seen (a search match, a linked line): its fold opens.
+    function unfold(line) {
+      if (!line || !line.classList.contains("folded")) return;
+      let el = line.previousElementSibling;
+      while (el && !el.classList.contains("fold")) el = el.previousElementSibling;
+      if (el) el.batonFold.open(true);
     }
     function unmark() {
       for (const m of $$("mark", box)) m.replaceWith(document.createTextNode(m.textContent));
@@ -1286,6 +1353,7 @@
       if (counter) counter.textContent = search && search.value ? `${marks.length ? at + 1 : 0} of ${marks.length}` : "";
       if (at < 0) return;
       marks[at].classList.add("current");
+      unfold(marks[at].closest(".line"));
       const top = marks[at].closest(".line").offsetTop;
       box.scrollTop = Math.max(0, top - box.clientHeight / 3);
     }
@@ -1313,6 +1381,7 @@
       for (const el of $$(".line.target", box)) el.classList.remove("target");
       const el = pinned && document.getElementById(pinned);
       if (!el) return false;
+      unfold(el);
       el.classList.add("target");
       box.scrollTop = Math.max(0, el.offsetTop - box.clientHeight / 3);
       return true;
