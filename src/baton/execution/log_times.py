@@ -46,21 +46,28 @@ class StampedFile:
         self._times: IO[bytes] | None = None
         self._clock = clock
         self._offset = os.fstat(self._file.fileno()).st_size
-        self._at_line_start = self._offset == 0 or _last_byte(path) == b"\n"
+        self._at_line_start = self._offset == 0 or _last_byte(path) in (b"\n", b"\r")
+        self._last_ms = -1  # of the last record written
 
     def write(self, data: bytes) -> int:
         if not data:
             return 0
         if self._at_line_start:
             first = self._offset
+        elif len(data) == 1:  # print()'s newline, on its own
+            first = -1
         else:
-            end = _BREAK.search(data)
-            cut = end.end() if end else 0
-            first = self._offset + cut if 0 < cut < len(data) else -1
+            end = _BREAK.search(data, 0, len(data) - 1)  # a break with text after it
+            first = self._offset + end.end() if end else -1
         if first >= 0:
-            if self._times is None:
-                self._times = open(self._times_path, "ab", buffering=0)  # noqa: SIM115
-            self._times.write(RECORD.pack(first, round(self._clock() * 1000)))
+            ms = round(self._clock() * 1000)
+            # In the same ms as the last record, the line has its time already: no record
+            # (a task printing in a tight loop writes one per ms, not one per line).
+            if ms != self._last_ms:
+                if self._times is None:
+                    self._times = open(self._times_path, "ab", buffering=0)  # noqa: SIM115
+                self._times.write(RECORD.pack(first, ms))
+                self._last_ms = ms
         written = self._file.write(data)
         self._offset += len(data)
         self._at_line_start = data.endswith((b"\n", b"\r"))

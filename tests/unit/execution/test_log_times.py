@@ -92,3 +92,19 @@ def test_a_child_process_lines_are_stamped_through_the_pipe(tmp_path: Path) -> N
     parent, first, second = times_of(path)
     assert parent is not None and first is not None and second is not None
     assert parent <= first and second - first >= 250
+
+
+def test_lines_written_in_the_same_millisecond_share_one_record(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "1.log"
+    with StampedFile(str(path), clock=clock) as f:
+        for i in range(1000):
+            clock.now = 7 + i / 10_000  # ten lines a millisecond
+            f.write(f"line {i}".encode())
+            f.write(b"\n")  # as print() writes: the text, then the newline
+        clock.now = 8.0
+        f.write(b"later\n")
+    expected = [round((7 + i / 10_000) * 1000) for i in range(1000)] + [8000]
+    assert times_of(path) == expected
+    size = Path(log_times.times_path(str(path))).stat().st_size
+    assert size == len(set(expected)) * log_times.RECORD.size < 110 * log_times.RECORD.size
