@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +203,29 @@ def test_times_say_when_each_line_was_written(client_for, define, worker):
         got = events(list(r.iter_lines()))
     assert [e.get("event") for e in got] == ["times", None, "end"]
     assert json.loads(got[0]["data"]) == page["times"] and got[1]["data"] == page["text"]
+
+
+def test_times_under_concurrent_readers_and_bad_input(client_for, define, worker):
+    define(
+        "name: many\ntasks:\n"
+        "  - {key: t, type: shell, command: 'for i in $(seq 2000); do echo \"line $i\"; done'}\n"
+    )
+    run_id = run_to_end(client_for, worker, "many")
+    viewer = client_for("viewer")
+    url = f"/api/v1/runs/{run_id}/logs/t"
+    whole = viewer.get(url, params={"times": "true", "limit": 1 << 20}).json()
+    assert len(whole["times"]) == 2000 and None not in whole["times"]
+    offsets = list(range(0, whole["next_offset"], whole["next_offset"] // 200))[:200]
+
+    def page(offset: int) -> tuple[int, dict[str, Any]]:
+        r = viewer.get(url, params={"times": "true", "offset": offset, "limit": 700})
+        return r.status_code, r.json()
+
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(page, offsets))
+    for offset, (status, got) in zip(offsets, answers, strict=True):
+        assert status == 200
+        first = whole["text"].encode()[:offset].count(b"\n")  # the line `offset` is in
+        assert got["times"] == whole["times"][first : first + len(got["times"])]
+    bad = viewer.get(url, params={"times": "maybe"})
+    assert bad.status_code == 422 and "times" in bad.text

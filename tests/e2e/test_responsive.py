@@ -258,6 +258,7 @@ def test_a_log_downloads_whole_as_text(server: Server, page: Page) -> None:
     assert download.suggested_filename == "extract_orders.attempt1.log"
     text = Path(download.path()).read_text()
     assert text == "".join(f"extracted batch {i} of 2024-06-01\n" for i in range(1, 11))
+    page.uncheck("[data-log-times]")  # the page shows each line's time; the download has none
     assert page.locator("pre[data-log]").inner_text().strip() == text.strip()
 
 
@@ -303,7 +304,8 @@ def test_the_log_viewer_searches_numbers_lines_and_filters_levels(
     expect(page.locator("[data-log-count]")).to_have_text("0 of 0")
     page.fill("[data-log-search]", "")
     expect(log.locator("mark")).to_have_count(0)
-    assert log.inner_text().splitlines()[2] == "extracted batch 3 of 2024-06-01"  # unmarked
+    third = log.inner_text().splitlines()[2]  # unmarked, after its time
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3} extracted batch 3 of 2024-06-01", third)
     # Line numbers are links to their line; the link opens with the line marked.
     log.locator("#L3 a.ln").click()
     assert page.url.endswith("#L3")
@@ -320,6 +322,7 @@ def test_the_log_viewer_searches_numbers_lines_and_filters_levels(
     expect(level).to_be_visible()
     page.select_option("[data-log-level]", "2")
     expect(log.locator(".line:visible")).to_have_count(3)
+    page.uncheck("[data-log-times]")
     assert log.inner_text().splitlines() == [
         "WARNING disk at 91%",
         "a plain line",
@@ -371,20 +374,22 @@ def test_every_log_line_shows_when_it_was_written(
     assert all(x.rsplit(" ", 1)[1].isdigit() for x in live), live
     # The page reloads when the attempt ends; then every line comes from the page API.
     expect(page.locator("[data-log-status]")).to_have_text("Complete", timeout=20_000)
-    stamps = log.locator(".lt").evaluate_all("ts => ts.map(t => [t.dataset.ms, t.dataset.t])")
-    ms = [int(m) for m, _ in stamps]
+    stamps = log.locator(".lt").evaluate_all("ts => ts.map(t => [t.dateTime, t.textContent])")
+    ms = [round(datetime.fromisoformat(iso).timestamp() * 1000) for iso, _ in stamps]
     assert ms[0] <= ms[1] < ms[0] + 500 and ms[2] - ms[1] >= 1100 and ms[3] == ms[4]
-    for m, shown in stamps:  # the time of day to the ms, in UTC by default
-        utc = datetime.fromtimestamp(int(m) / 1000, UTC)
-        assert shown == utc.strftime("%H:%M:%S.") + f"{utc.microsecond // 1000:03d}"
+    shown = log.inner_text().splitlines()  # the time of day to the ms, in UTC by default
+    for m, text, line in zip(ms, [t for _, t in stamps], shown, strict=True):
+        utc = datetime.fromtimestamp(m / 1000, UTC)
+        assert text == utc.strftime("%H:%M:%S.%f")[:12] + " " and line.startswith(text)
+    assert [x[13:] for x in shown] == ["one", "two", "three", "four", "five"]
     expect(log.locator(".lt").first).to_be_visible()
     shot(page, "r2-log-times")
-    # Not part of the text: a copied line, or the page's text, has no time.
-    assert log.inner_text().splitlines() == ["one", "two", "three", "four", "five"]
+    # Not copied with the line: the time cannot be selected.
+    assert log.locator(".lt").first.evaluate("t => getComputedStyle(t).userSelect") == "none"
     # The chosen time zone applies (Tokyo: UTC+9), and the title gives the date.
     page.select_option("[data-tz]", "Asia/Tokyo")
     first = datetime.fromtimestamp(ms[0] / 1000, UTC) + timedelta(hours=9)
-    expect(log.locator(".lt").first).to_have_attribute("data-t", first.strftime("%H:%M:%S.%f")[:12])
+    expect(log.locator(".lt").first).to_have_text(first.strftime("%H:%M:%S.%f")[:12] + " ")
     log.locator(".lt").first.hover()
     expect(log.locator(".lt").first).to_have_attribute(
         "title", first.strftime("%Y-%m-%d %H:%M:%S.%f")[:23] + " GMT+9"
@@ -392,6 +397,7 @@ def test_every_log_line_shows_when_it_was_written(
     page.select_option("[data-tz]", "utc")
     page.uncheck("[data-log-times]")
     expect(log.locator(".lt").first).to_be_hidden()
+    assert log.inner_text().splitlines() == ["one", "two", "three", "four", "five"]
 
 
 def test_relative_times_keep_true_and_no_output_waits_for_the_log(

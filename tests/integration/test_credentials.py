@@ -197,9 +197,12 @@ def test_commands_logs_and_api_answers_never_show_the_password(
         httpx.get(f"{base}/api/v1/runs", headers=auth),
         httpx.get(f"{base}/api/v1/runs", headers=auth),
         httpx.get(f"{base}/runs", headers={"x-baton-ui": "1"}, cookies={"baton_token": token}),
+        httpx.get(
+            f"{base}/api/v1/runs/{done['id']}/logs/a", params={"times": "true"}, headers=auth
+        ),
     ]
     # 503 (try again), never a 500: the connection lost mid-request is baton's StoreUnavailable
-    assert [a.status_code for a in away] == [503, 503, 503], [a.text for a in away]
+    assert [a.status_code for a in away] == [503, 503, 503, 503], [a.text for a in away]
     # Until the worker has said it lost the database, and the server's notification sender
     # (after its pause) that it cannot connect again.
     h.wait_until(

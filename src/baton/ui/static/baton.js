@@ -118,7 +118,8 @@
   }
   const zoned = (date, zone) => inZone(date, zone).join(" ");
 
-  // A log line's time: the time of day to the millisecond, in the chosen zone.
+  // A log line's time: the time of day to the millisecond, in the chosen zone (its text
+  // ends with the space before the line's own text; the date comes on hover).
   const clocks = new Map();
   function lineTime(el, zone = chosenZone()) {
     let f = clocks.get(zone);
@@ -129,14 +130,14 @@
       });
       clocks.set(zone, f);
     }
-    el.dataset.t = f.format(new Date(Number(el.dataset.ms)));
+    el.textContent = `${f.format(new Date(Number(el.dataset.ms)))} `;
     el.title = "";
   }
 
   function showTimes(root = document) {
     const zone = chosenZone();
-    for (const el of $$(".lt[data-ms]", root)) lineTime(el, zone);
     for (const el of $$("time[datetime]", root)) {
+      if (el.dataset.ms) { lineTime(el, zone); continue; }
       const date = new Date(el.getAttribute("datetime"));
       if (isNaN(date)) continue;
       const own = el.dataset.zone;
@@ -1211,10 +1212,11 @@
       n.href = `#L${count}`;
       n.dataset.n = String(count);
       n.setAttribute("aria-label", `line ${count}`);
-      const t = document.createElement("span");
+      const t = document.createElement("time");
       t.className = "lt";
       if (ms != null) {
         t.dataset.ms = String(ms);
+        t.dateTime = new Date(ms).toISOString();
         lineTime(t);
         if (!timed) { timed = true; times.closest("label").hidden = false; toggleTimes(); }
       }
@@ -1260,7 +1262,7 @@
       const end = open ? lines.length - 1 : lines.length;
       for (; scanned < end; scanned++) {
         const el = lines[scanned];
-        const text = el.textContent; // its number and time are not text (CSS shows them)
+        const text = textOf(el);
         const found = FRAME.exec(text);
         if (found) {
           const path = found[1];
@@ -1278,6 +1280,8 @@
         fold.label();
       }
     }
+    // A line's own text: what follows its number and time (marks of a search included).
+    const textOf = (el) => Array.from(el.childNodes).slice(2).map((n) => n.textContent).join("");
     function foldOf(first) {
       const el = document.createElement("span");
       el.className = "fold";
