@@ -43,6 +43,25 @@ def finished_run(server: Server, token: str) -> str:
     return run_id
 
 
+def define_and_trigger(server: Server, editor: str, operator: str, yaml: str) -> str:
+    """Define the flow `yaml` (as `editor`) and start a run of it (as `operator`): its id."""
+    r = httpx.post(
+        f"{server.url}/api/v1/flows",
+        content=yaml,
+        headers={"Authorization": f"Bearer {editor}", "Content-Type": "application/yaml"},
+    )
+    assert r.status_code in (200, 201), r.text
+    name = yaml.split("\n", 1)[0].removeprefix("name: ")
+    made = httpx.post(
+        f"{server.url}/api/v1/flows/{name}/runs",
+        json={"params": {}},
+        headers={"Authorization": f"Bearer {operator}"},
+    )
+    assert made.status_code == 201, made.text
+    run_id: str = made.json()["id"]
+    return run_id
+
+
 def test_phone_and_tablet_layouts(server: Server, browser: Browser, shot: Shot) -> None:
     token = server.token("phil", "admin")
     run_id = finished_run(server, token)
@@ -267,20 +286,14 @@ def test_the_log_viewer_searches_numbers_lines_and_filters_levels(
 ) -> None:
     operator = server.token("liv", "operator")
     editor = server.token("eli", "editor")
-    r = httpx.post(
-        f"{server.url}/api/v1/flows",
-        content="name: chatty\ntasks:\n  - key: talk\n    type: shell\n    command: >-\n"
+    chatty = define_and_trigger(
+        server,
+        editor,
+        operator,
+        "name: chatty\ntasks:\n  - key: talk\n    type: shell\n    command: >-\n"
         "      echo 'INFO starting'; echo 'DEBUG details'; echo 'WARNING disk at 91%';"
         " echo 'a plain line'; echo 'ERROR could not load'; echo 'INFO done'\n",
-        headers={"Authorization": f"Bearer {editor}", "Content-Type": "application/yaml"},
     )
-    assert r.status_code in (200, 201), r.text
-    made = httpx.post(
-        f"{server.url}/api/v1/flows/chatty/runs",
-        json={"params": {}},
-        headers={"Authorization": f"Bearer {operator}"},
-    )
-    chatty = made.json()["id"]
     run_id = finished_run(server, operator)
     sign_in(page, server, operator)
 
@@ -339,20 +352,14 @@ def test_every_log_line_shows_when_it_was_written(
     operator = server.token("lena", "operator")
     editor = server.token("ed", "editor")
     go = tmp_path / "go"
-    r = httpx.post(
-        f"{server.url}/api/v1/flows",
-        content="name: stamped\ntasks:\n  - key: t\n    type: shell\n    command: >-\n"
+    run_id = define_and_trigger(
+        server,
+        editor,
+        operator,
+        "name: stamped\ntasks:\n  - key: t\n    type: shell\n    command: >-\n"
         f"      echo one; echo two; sleep 1.2; echo three; while [ ! -f {go} ]; do sleep 0.05;"
         " done; printf 'four\\rfive\\n'\n",
-        headers={"Authorization": f"Bearer {editor}", "Content-Type": "application/yaml"},
     )
-    assert r.status_code in (200, 201), r.text
-    made = httpx.post(
-        f"{server.url}/api/v1/flows/stamped/runs",
-        json={"params": {}},
-        headers={"Authorization": f"Bearer {operator}"},
-    )
-    run_id = made.json()["id"]
     sign_in(page, server, operator)
     page.goto(f"{server.url}/runs/{run_id}/tasks/t")
     log = page.locator("pre[data-log]")

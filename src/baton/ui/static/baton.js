@@ -7,6 +7,7 @@
   const META = JSON.parse(document.getElementById("ui-meta").textContent);
   const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
   const REPAIRABLE = new Set(["failed", "upstream_failed", "cancelled"]);
+  const TASK_DONE = new Set(["succeeded", "failed", "skipped", "upstream_failed", "cancelled"]);
   const $ = (sel, root = document) => root.querySelector(sel);
   const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
@@ -1172,7 +1173,7 @@
     try {
       await stream(`/api/v1${base}/stream?attempt=${attempt}&offset=${offset}&times=true`, add);
       say("Attempt ended");
-      setTimeout(() => location.reload(), 600); // its state, error and result are known now
+      settle(page, () => say("Complete"));
     } catch (error) {
       say("Live updates stopped: " + error.message);
     }
@@ -1438,15 +1439,29 @@
   if (taskPage && !logBox) watchTask(taskPage);
   else if (taskPage && logBox && logBox.dataset.running !== "true") watchTask(taskPage);
 
+  function taskOf(run, name) {
+    return run.tasks.find((x) => (x.map_index == null ? x.key : `${x.key}.${x.map_index}`) === name);
+  }
+  // The attempt whose log the page tails has ended. Its task is done: the page's live parts
+  // (header, attempts, error, result) are redrawn in place. Another attempt comes (a retry,
+  // a wait): the page reloads to follow it.
+  async function settle(page, done) {
+    try {
+      const t = taskOf(await api("GET", `/runs/${page.dataset.run}`), page.dataset.task);
+      if (t && TASK_DONE.has(t.state) && liveParts) { done(); liveParts.now(); return; }
+    } catch (error) { /* reload: the page asks the server again */ }
+    setTimeout(() => location.reload(), 600);
+  }
+
   function watchTask(page) {
     const badgeNow = $("h1 .badge", page);
     const start = badgeNow ? [...badgeNow.classList].find((c) => c.startsWith("st-")).slice(3) : "none";
     const name = page.dataset.task;
-    if (["succeeded", "failed", "skipped", "upstream_failed", "cancelled"].includes(start)) return;
+    if (TASK_DONE.has(start)) return;
     const check = async () => {
       try {
         const run = await api("GET", `/runs/${page.dataset.run}`);
-        const t = run.tasks.find((x) => (x.map_index == null ? x.key : `${x.key}.${x.map_index}`) === name);
+        const t = taskOf(run, name);
         if (t && t.state !== start) { location.reload(); return; }
         if (TERMINAL.has(run.state)) return;
       } catch (error) {
