@@ -76,6 +76,7 @@ def test_trigger_with_params_then_list_show_and_logs_through_the_server(baton, s
         ("flows", "list"),
         ("logs", run_id),
         ("logs", run_id, "hello", "--attempt", "1"),
+        ("logs", run_id, "--timestamps"),
     ):
         assert baton(*args, *remote).stdout == baton(*args).stdout, args
     assert "hello ann 3" in baton("logs", run_id, "hello", *remote).stdout

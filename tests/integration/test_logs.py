@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 
@@ -200,3 +202,29 @@ def test_unknown_run_or_task_is_bad_input(baton, write):
         proc = baton(*args, check=2)
         assert "Traceback" not in proc.stderr
         assert proc.stderr.strip()
+
+
+def test_timestamps_show_when_each_line_was_written(baton, write, h):
+    path = write(
+        "slow.yaml",
+        """
+        name: slow
+        tasks:
+          - {key: t, type: shell, command: "echo first; sleep 0.5; printf 'second\\\\nthird'"}
+        """,
+    )
+    before = datetime.now(UTC)
+    run = baton.run(path)
+    after = datetime.now(UTC)
+    plain = baton("logs", run["id"], "t").stdout
+    assert plain == "=== t attempt 1 ===\nfirst\nsecond\nthird\n"
+    out = baton("logs", run["id"], "t", "--timestamps").stdout.splitlines()
+    assert out[0] == "=== t attempt 1 ==="
+    stamps = []
+    for line, text in zip(out[1:], ["first", "second", "third"], strict=True):
+        when, _, rest = line.partition(" ")
+        assert rest == text and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", when)
+        stamps.append(datetime.fromisoformat(when))
+    assert before - timedelta(seconds=1) <= stamps[0] and stamps[2] <= after
+    assert stamps[1] - stamps[0] >= timedelta(seconds=0.45) and stamps[1] == stamps[2]
+    assert baton("logs", run["id"], "t", "-t").stdout.splitlines() == out

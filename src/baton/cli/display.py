@@ -7,6 +7,7 @@ also keeps non-interactive runs from paying for importing it.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -251,9 +252,12 @@ def logs(
         print("no attempts yet")
 
 
-def log_reader(store: Store, settings: Settings, run_id: str) -> Callable[[str, int], str | None]:
+def log_reader(
+    store: Store, settings: Settings, run_id: str, *, times: bool = False
+) -> Callable[[str, int], str | None]:
     """`read` for `logs`: each attempt's log as far as it goes now (its file on this machine,
-    or what its worker shipped to the store), None when it has printed nothing."""
+    or what its worker shipped to the store), None when it has printed nothing; with `times`,
+    each line after the time it was written (`stamped`)."""
     tx = store.read()
     names = {r.id: task_run_name(r.task_key, r.map_index) for r in tx.task_runs(run_id)}
     attempts = {(names[a.task_run_id], a.number): a for a in tx.attempts(run_id)}
@@ -262,18 +266,51 @@ def log_reader(store: Store, settings: Settings, run_id: str) -> Callable[[str, 
         attempt = attempts.get((name, n))
         if attempt is None:
             return None
-        texts: list[str] = []
+        pages: list[tuple[str, list[int | None]]] = []
         offset = 0
         while True:
-            text, next_offset, complete, _ = attempt_logs.read_attempt_log(
-                store, settings, attempt, name, offset, 1 << 20
+            text, next_offset, complete, stamps = attempt_logs.read_attempt_log(
+                store, settings, attempt, name, offset, 1 << 20, times=times
             )
-            texts.append(text)
+            pages.append((text, stamps or []))
             if complete or next_offset == offset:
-                return "".join(texts) or None
+                break
             offset = next_offset
+        whole = stamped(pages) if times else "".join(text for text, _ in pages)
+        return whole or None
 
     return read
+
+
+_BREAKS = re.compile(r"\r\n|\r|\n")  # as the log's times count lines (execution.log_times)
+
+
+def stamped(pages: Sequence[tuple[str, Sequence[int | None]]]) -> str:
+    """The text of a log's pages, in order, each line after the time it was written (ISO 8601
+    UTC, to the ms; `-` where it was not recorded). `pages`: (text, the API's `times`)."""
+    text = ""
+    stamps: list[int | None] = []
+    for page, page_stamps in pages:
+        if not page:
+            continue
+        skip = text and (not text.endswith(("\n", "\r")) or (text[-1] == "\r" and page[0] == "\n"))
+        stamps += page_stamps[1:] if skip else page_stamps  # its first line began before it
+        text += page
+    lines = _BREAKS.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    out = []
+    for i, line in enumerate(lines):
+        ms = stamps[i] if i < len(stamps) else None
+        when = "-".ljust(24) if ms is None else _iso_ms(ms)
+        out.append(f"{when} {line}\n")
+    return "".join(out)
+
+
+def _iso_ms(ms: int) -> str:
+    from datetime import UTC, datetime  # only `baton logs --timestamps` needs it
+
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
 
 
 def _duration(start: str | None, end: str | None) -> str:

@@ -244,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     _run_argument(p)
     p.add_argument("task", nargs="?", help="a task key (`key.N` for one run of a mapped task)")
     p.add_argument("--attempt", type=common.positive_int, help="only this attempt")
+    p.add_argument(
+        "-t",
+        "--timestamps",
+        action="store_true",
+        help="each line after the time it was written (ISO 8601, UTC, ms)",
+    )
     remote.add_options(p)
     p.set_defaults(command=cmd_logs)
     assets.add_commands(sub)
@@ -446,7 +452,7 @@ def cmd_logs(args: argparse.Namespace, ctx: common.Context) -> int:
     from baton.cli import display, runs
 
     with runs.opened(args, ctx) as chosen:
-        result, read = chosen.logs(args.run_id)
+        result, read = chosen.logs(args.run_id, times=args.timestamps)
         display.logs(result, args.task, args.attempt, read)
     return 0
 

@@ -256,24 +256,33 @@ class RemoteRuns:
             ) from None
         return RunResult.from_json(data)
 
-    def logs(self, ref: str) -> tuple[RunResult, Callable[[str, int], str | None]]:
+    def logs(
+        self, ref: str, *, times: bool = False
+    ) -> tuple[RunResult, Callable[[str, int], str | None]]:
         """A run, and a reader of its logs from the server page by page."""
+        from baton.cli.display import stamped
         from baton.execution.local import RunResult
 
         client = self.client
         result = RunResult.from_json(client.get(f"/runs/{ref}"))
+        wanted = "true" if times else None
 
         def read(name: str, n: int) -> str | None:
-            texts: list[str] = []
+            pages: list[tuple[str, list[int | None]]] = []
             offset = 0
             while True:
                 page = client.get(
-                    f"/runs/{result.id}/logs/{name}", attempt=n, offset=offset, limit=1 << 20
+                    f"/runs/{result.id}/logs/{name}",
+                    attempt=n,
+                    offset=offset,
+                    limit=1 << 20,
+                    times=wanted,
                 )
-                texts.append(page["text"])
+                pages.append((page["text"], page.get("times") or []))
                 if page["complete"] or page["next_offset"] == offset:
                     break
                 offset = page["next_offset"]
-            return "".join(texts) or None  # as a missing file is locally
+            whole = stamped(pages) if times else "".join(text for text, _ in pages)
+            return whole or None  # as a missing file is locally
 
         return result, read

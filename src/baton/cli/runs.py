@@ -65,8 +65,9 @@ class Runs(Protocol):
         waited for while the server's workers run it."""
         ...
 
-    def logs(self, ref: str) -> tuple[RunResult, LogReader]:
-        """A run and the reader of its attempts' logs (usable while `opened` is)."""
+    def logs(self, ref: str, *, times: bool = False) -> tuple[RunResult, LogReader]:
+        """A run and the reader of its attempts' logs (usable while `opened` is); with
+        `times`, each line after the time it was written (`display.stamped`)."""
         ...
 
 
@@ -189,9 +190,9 @@ class LocalRuns:
         with display.progress(settings, run_id, enabled=not quiet):
             return local.execute(self.engine, settings, run_id, concurrency=concurrency)
 
-    def logs(self, ref: str) -> tuple[RunResult, LogReader]:
+    def logs(self, ref: str, *, times: bool = False) -> tuple[RunResult, LogReader]:
         from baton.cli import display
         from baton.execution import local
 
         result = local.load_result(self.store, self.store.read().resolve_run_id(ref))
-        return result, display.log_reader(self.store, self.ctx.settings, result.id)
+        return result, display.log_reader(self.store, self.ctx.settings, result.id, times=times)
