@@ -104,7 +104,7 @@ def add(store: Store, settings: Settings) -> Callable[..., None]:
                 "started_at, ended_at, lease_expires_at) VALUES (?, ?, ?, 1, 'w', ?, ?, ?, ?)",
                 (attempt_id, ids["t"], run_id, task_state, created_at, ended, created_at + 30),
             )
-            tx.append_log_chunks([(attempt_id, 0, "hello\n")])
+            tx.append_log_chunks([(attempt_id, 0, "hello\n", None)])
             tx.enqueue_notifications(
                 [
                     {

@@ -23,7 +23,7 @@ def pieces(text: str, size: int) -> list[tuple[int, str]]:
 
 def ship(store: Store, attempt_id: str, text: str, size: int) -> None:
     with store.transaction() as tx:
-        tx.append_log_chunks([(attempt_id, o, d) for o, d in pieces(text, size)])
+        tx.append_log_chunks([(attempt_id, o, d, None) for o, d in pieces(text, size)])
 
 
 def test_pieces_read_back_as_the_text_they_were_cut_from(store: Store) -> None:
@@ -79,7 +79,7 @@ def test_shipping_a_piece_again_changes_nothing(store: Store) -> None:
     ship(store, "a1", TEXT, 8)
     ship(store, "a1", TEXT, 8)  # a transaction repeated after its commit was in doubt
     with store.transaction() as tx:
-        tx.append_log_chunks([("a1", 0, "something else")])
+        tx.append_log_chunks([("a1", 0, "something else", None)])
     assert store.read().log_text("a1", 0, 1 << 20) == (TEXT, len(TEXT.encode()))
     rows = store.read()._all("SELECT count(*) AS n FROM log_chunks")
     assert rows[0]["n"] == len(pieces(TEXT, 8))
@@ -94,7 +94,7 @@ def test_the_times_of_the_pieces_that_cover_a_range(store: Store) -> None:
                 ("a1", 0, "one\ntwo an", "[[0,5],[4,6]]"),
                 ("a1", 10, "d more\nthr", "[[4,6],[17,9]]"),
                 ("a1", 20, "ee\n", "[[17,9]]"),
-                ("a2", 0, "no times\n"),  # shipped before times were
+                ("a2", 0, "no times\n", None),  # shipped before times were
             ]
         )
     read = store.read()

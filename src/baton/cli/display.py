@@ -17,6 +17,7 @@ from typing import Any
 
 from baton.execution import logs as attempt_logs
 from baton.execution.local import RunResult, TaskRunResult
+from baton.execution.log_times import LINE_BREAK
 from baton.execution.views import CacheEntryView
 from baton.model import resources
 from baton.model.names import task_run_name
@@ -276,13 +277,19 @@ def log_reader(
             if complete or next_offset == offset:
                 break
             offset = next_offset
-        whole = stamped(pages) if times else "".join(text for text, _ in pages)
-        return whole or None
+        return joined(pages, times=times)
 
     return read
 
 
-_BREAKS = re.compile(r"\r\n|\r|\n")  # as the log's times count lines (execution.log_times)
+def joined(pages: Sequence[tuple[str, Sequence[int | None]]], *, times: bool) -> str | None:
+    """A log's pages (text, the API's `times`) as one text, `stamped` with `times`; None
+    when it is empty (nothing printed)."""
+    whole = stamped(pages) if times else "".join(text for text, _ in pages)
+    return whole or None
+
+
+_BREAKS = re.compile(LINE_BREAK)
 
 
 def stamped(pages: Sequence[tuple[str, Sequence[int | None]]]) -> str:

@@ -260,7 +260,7 @@ class RemoteRuns:
         self, ref: str, *, times: bool = False
     ) -> tuple[RunResult, Callable[[str, int], str | None]]:
         """A run, and a reader of its logs from the server page by page."""
-        from baton.cli.display import stamped
+        from baton.cli.display import joined
         from baton.execution.local import RunResult
 
         client = self.client
@@ -282,7 +282,6 @@ class RemoteRuns:
                 if page["complete"] or page["next_offset"] == offset:
                     break
                 offset = page["next_offset"]
-            whole = stamped(pages) if times else "".join(text for text, _ in pages)
-            return whole or None  # as a missing file is locally
+            return joined(pages, times=times)  # None when empty, as a missing file is locally
 
         return result, read

@@ -26,8 +26,9 @@ from typing import IO
 from baton.execution.context import open_log_file
 
 RECORD = struct.Struct("<qq")  # (offset in the log, ms since the epoch)
+LINE_BREAK = r"\r\n|\r|\n"  # how lines end, as the SSE stream, the UI and `baton logs` split them
 _BREAK = re.compile(rb"[\r\n]")  # a write that has one may start a line
-_BREAKS = re.compile(rb"\r\n|\r|\n")  # how lines end, as the SSE stream and the UI split them
+_BREAKS = re.compile(LINE_BREAK.encode())
 
 
 def times_path(log_path: str) -> str:
@@ -211,7 +212,12 @@ class Shipping:
             records = [self._carry, *taken]
         if taken:
             self._carry = taken[-1]
-        return json.dumps(records, separators=(",", ":")) if records else None
+        return chunk_times(records)
+
+
+def chunk_times(records: list[tuple[int, int]]) -> str | None:
+    """Records as a shipped piece of the log carries them (`log_chunks.times`)."""
+    return json.dumps(records, separators=(",", ":")) if records else None
 
 
 def write_records(log_path: str, records: list[tuple[int, int]]) -> None:

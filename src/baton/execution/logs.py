@@ -153,9 +153,6 @@ class AttemptLog:
                 while view:
                     view = view[os.write(self._pipe, view) :]
                 return len(data)
-            if not self._kept and not self._secrets.masking:
-                self._file.write(data)
-                return len(data)
             ready, self._kept = self._secrets.mask_prefix(self._kept + data)
             if ready:
                 self._file.write(ready)

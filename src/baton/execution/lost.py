@@ -10,14 +10,13 @@ of its log instead: which worker stopped heartbeating, and when. `baton logs RUN
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 
 from baton.engine.service import Engine
-from baton.execution import container_sweep, logs
+from baton.execution import container_sweep, log_times, logs
 from baton.execution.log_times import StampedFile
 from baton.model.names import task_run_name
 from baton.model.times import iso
@@ -91,7 +90,8 @@ def _append(store: Store, settings: Settings, attempt: AttemptRow, path: str, li
         rows = shipper.collect([attempt.id], final=True)
     else:  # another machine ran it: the line follows what the store has
         size = store.read().log_size(attempt.id)
-        rows = [(attempt.id, size, line, json.dumps([[size, round(time.time() * 1000)]]))]
+        stamp = log_times.chunk_times([(size, round(time.time() * 1000))])
+        rows = [(attempt.id, size, line, stamp)]
     with store.transaction() as tx:
         tx.append_log_chunks(rows)
 

@@ -16,15 +16,15 @@ class Logs(TxBase):
 
     # -- shipped logs --------------------------------------------------------------------
 
-    def append_log_chunks(self, rows: Sequence[LogChunk | tuple[str, int, str]]) -> None:
+    def append_log_chunks(self, rows: Sequence[LogChunk]) -> None:
         """Pieces of attempts' logs: (attempt_id, offset, text, times) each, `offset` in bytes
-        of the log, `times` when its lines were written (JSON, see `log_chunks`; may be left
-        out: none). A piece already there is left as it is: shipping it again changes
+        of the log, `times` when its lines were written (JSON, see `log_chunks`; None: not
+        recorded). A piece already there is left as it is: shipping it again changes
         nothing."""
         self._c.executemany(
             'INSERT INTO log_chunks (attempt_id, "offset", data, times) VALUES (?, ?, ?, ?) '
             'ON CONFLICT (attempt_id, "offset") DO NOTHING',
-            [(*r[:3], r[3] if len(r) > 3 else None) for r in rows],
+            rows,
         )
 
     def log_text(self, attempt_id: str, offset: int, limit: int) -> tuple[str, int]:

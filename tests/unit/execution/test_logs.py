@@ -101,7 +101,7 @@ def test_a_long_log_is_stored_in_pieces_cut_between_characters(
 def test_a_resumed_attempt_goes_on_where_its_shipped_log_ends(store: Store, tmp_path: Path) -> None:
     # It waited after printing on another machine: this one has no file, the store has it.
     with store.transaction() as tx:
-        tx.append_log_chunks([("a1", 0, "poke 1 ✓\n"), ("a1", 11, "poke 2\n")])
+        tx.append_log_chunks([("a1", 0, "poke 1 ✓\n", None), ("a1", 11, "poke 2\n", None)])
     path = tmp_path / "run" / "1.log"
     shipper = logs.Shipper()
     shipper.resume(store, "a1", str(path))
@@ -133,7 +133,7 @@ def test_a_log_is_read_from_its_file_or_else_from_the_store(store: Store, tmp_pa
         {"BATON_HOME": str(tmp_path / "home"), "BATON_DATABASE_URL": CLUSTER}
     )
     with store.transaction() as tx:
-        tx.append_log_chunks([("a1", 0, "shipped\n")])
+        tx.append_log_chunks([("a1", 0, "shipped\n", None)])
     read = text_of
     assert read(store, embedded, attempt("running"), "t", 0, 100) == ("", 0, False)
     assert read(store, embedded, attempt("succeeded"), "t", 0, 100) == ("", 0, True)
@@ -164,7 +164,7 @@ def test_the_store_is_read_when_it_has_more_than_this_machines_file(
     path.parent.mkdir(parents=True)
     path.write_text("poke 1\n")  # then it waited, and went on on another machine
     with store.transaction() as tx:
-        tx.append_log_chunks([("a1", 0, "poke 1\n"), ("a1", 7, "poke 2\n")])
+        tx.append_log_chunks([("a1", 0, "poke 1\n", None), ("a1", 7, "poke 2\n", None)])
     read = text_of
     assert read(store, cluster, attempt("succeeded"), "t", 0, 100) == ("poke 1\npoke 2\n", 14, True)
     assert read(store, cluster, attempt("succeeded"), "t", 7, 100) == ("poke 2\n", 14, True)
