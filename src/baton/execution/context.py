@@ -12,17 +12,12 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from baton.errors import TaskInterrupt
+from baton.execution.log_times import open_log_file
 from baton.model.context import NO_ITEM
 from baton.model.resources import Resources
 from baton.model.spec import PARAM_KEY, REF_KEY
 
 __all__ = ["NO_ITEM", "TaskContext", "open_log_file"]
-
-
-def open_log_file(path: str) -> IO[bytes]:
-    """An attempt's log file, opened to append, unbuffered (child processes write to it)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    return open(path, "ab", buffering=0)
 
 
 @dataclass

@@ -23,12 +23,16 @@ import time
 from collections.abc import Callable
 from typing import IO
 
-from baton.execution.context import open_log_file
-
 RECORD = struct.Struct("<qq")  # (offset in the log, ms since the epoch)
 LINE_BREAK = r"\r\n|\r|\n"  # how lines end, as the SSE stream, the UI and `baton logs` split them
 _BREAK = re.compile(rb"[\r\n]")  # a write that has one may start a line
 _BREAKS = re.compile(LINE_BREAK.encode())
+
+
+def open_log_file(path: str) -> IO[bytes]:
+    """An attempt's log file, opened to append, unbuffered (child processes write to it)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return open(path, "ab", buffering=0)
 
 
 def times_path(log_path: str) -> str:

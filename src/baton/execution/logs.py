@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple, cast
 
 from baton.execution import log_times
-from baton.execution.context import open_log_file
-from baton.execution.log_times import StampedFile
+from baton.execution.log_times import StampedFile, open_log_file
 from baton.execution.secrets import Secrets
 from baton.model.states import AttemptState
 from baton.settings import Settings
