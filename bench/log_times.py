@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from baton.execution import logs
-from baton.execution.context import open_log_file
-from baton.execution.log_times import RECORD, StampedFile, times_path
+from baton.execution.log_times import RECORD, StampedFile, open_log_file, times_path
 from baton.execution.secrets import Secrets
 from baton.settings import Settings
 from baton.store.records import AttemptRow

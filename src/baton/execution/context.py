@@ -17,7 +17,7 @@ from baton.model.context import NO_ITEM
 from baton.model.resources import Resources
 from baton.model.spec import PARAM_KEY, REF_KEY
 
-__all__ = ["NO_ITEM", "TaskContext", "open_log_file"]
+__all__ = ["NO_ITEM", "TaskContext"]
 
 
 @dataclass
