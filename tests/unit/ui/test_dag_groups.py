@@ -108,9 +108,13 @@ def test_folding_2000_tasks_is_fast(group_of, folds: int):
             tasks.append((f"t{layer}_{i}", group_of(layer, i), ups))
     spec = _spec(*tasks)
     graph = validate(spec, {"shell"})
-    started = time.perf_counter()
-    folded = dag.fold(graph.order, graph.upstream, dag.groups_of(spec))
-    took = time.perf_counter() - started
+    # The best of three: the fold's own cost, not a loaded machine's pauses (one run took
+    # 0.56 s on a CI machine busy with the rest of the suite; alone it takes 0.23 s).
+    took = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        folded = dag.fold(graph.order, graph.upstream, dag.groups_of(spec))
+        took = min(took, time.perf_counter() - started)
     assert len(folded.members) == folds
     assert took < 0.5, f"{took:.2f}s"
 
