@@ -48,6 +48,7 @@ import httpx
 from stores import BASE, database, pct
 
 from baton.api.auth import create_token
+from baton.api.deps import COOKIE
 from baton.engine.planner import Outcome
 from baton.engine.service import Engine
 from baton.model.spec import FlowSpec, TaskSpec
@@ -138,7 +139,7 @@ def fill(store: Store) -> tuple[str, str]:
             for c in claimed
         ]
     )
-    assert store.read().run(run_id)["state"] == "succeeded", "the big run did not finish"
+    assert store.read().run(run_id).state == "succeeded", "the big run did not finish"
     return run_id, versions[7][0]
 
 
@@ -199,8 +200,9 @@ async def load(base: str, token: str, path: str, n: int) -> dict[str, Any]:
     """`n` concurrent GETs of `path`, each on a connection of its own."""
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=0)
     headers = {"Authorization": f"Bearer {token}"}
+    cookies = {COOKIE: token}  # the UI's pages take the sign-in cookie, not the header
     async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=LOAD_TIMEOUT
+        base_url=base, headers=headers, cookies=cookies, limits=limits, timeout=LOAD_TIMEOUT
     ) as client:
 
         async def one() -> tuple[int | None, float]:

@@ -73,3 +73,20 @@ def test_paging_from_either_end_meets_in_the_middle(store: Store):
         query=q, limit=12, after=(oldest[-1].created_at, oldest[-1].id), oldest_first=True
     )
     assert [r.id for r in back] == [r.id for r in reversed(newest + older)][6:18]
+
+
+def test_recent_runs_are_each_flows_newest_for_more_flows_than_one_query_holds(store: Store):
+    clock = [T0]
+    engine = Engine(store, clock=lambda: clock[0])
+    made: dict[str, list[str]] = {}
+    for f in range(130):  # more than the 100 flows of one statement
+        version = engine.register(_spec(f"f{f:03d}"))
+        for i in range(f % 4):  # none, one, two or three runs
+            clock[0] = T0 + f * 10 + i
+            made.setdefault(f"f{f:03d}", []).append(engine.create_run(version, {}))
+    names = [f"f{f:03d}" for f in range(130)] + ["no_such_flow"]
+    got: dict[str, list[str]] = {}
+    for r in store.read().recent_runs(names, 2):
+        got.setdefault(r["flow_name"], []).append(r["id"])
+    assert got == {name: list(reversed(ids))[:2] for name, ids in made.items()}
+    assert store.read().recent_runs([], 2) == []

@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from baton.execution.log_times import LINE_BREAK
-from baton.model import resources
+from baton.model import json_text, resources
 from baton.model.names import task_run_name
 from baton.model.states import TASK_TERMINAL, TaskState
 from baton.settings import Settings
@@ -102,7 +102,7 @@ STATE_STYLE = {
 def finished(result: RunResult, *, as_json: bool) -> None:
     """The run's summary: JSON, a rich table on a terminal, plain columns otherwise."""
     if as_json:
-        print(_indented_json(result.to_json()))
+        print(json_text.indented(result.to_json()))
         return
     rows = [
         [
@@ -133,21 +133,6 @@ def _why(t: TaskRunResult) -> str:
     if t.unschedulable:
         return f"unschedulable: {t.unschedulable}"
     return (t.error or "").splitlines()[0][:80] if t.error else ""
-
-
-def _indented_json(data: Any) -> str:
-    """`data` as `json.dumps(data, indent=2)` would print it, fast: with an indent, `json`
-    runs its pure-Python encoder (~6 ms for the attempts of a 500-task run); msgspec takes
-    a tenth of that. The same JSON; the text differs only in a float's exponent (`1e16`, not
-    `1e+16`), a NaN (`null`, which json writes as invalid `NaN`) and a DEL character (not
-    escaped). Text that is not all ASCII goes through json, which escapes it."""
-    import msgspec
-
-    try:
-        text = msgspec.json.format(msgspec.json.encode(data), indent=2).decode()
-    except TypeError:  # a type msgspec does not encode: json says what it says of it
-        return json.dumps(data, indent=2)
-    return text if text.isascii() else json.dumps(data, indent=2)
 
 
 def run_list(data: Sequence[dict[str, Any]], *, as_json: bool) -> None:
@@ -429,7 +414,7 @@ def workers(rows: Sequence[WorkerRow], *, as_json: bool) -> None:
 
 def cache_entries(entries: Sequence[CacheEntryView], *, as_json: bool) -> None:
     if as_json:
-        print(_indented_json([e.to_json() for e in entries]))
+        print(json_text.indented([e.to_json() for e in entries]))
         return
     rows = [
         [

@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse
 from baton.errors import InputError, NotFoundError
 from baton.execution import partition_views
 from baton.execution.secrets import Secrets
-from baton.model import labels, triggers
+from baton.model import json_text, labels, triggers
 from baton.model.graph import validate
 from baton.model.spec import FlowSpec
-from baton.store.records import RunRow, TaskRunRow
+from baton.store.records import RunRow
 from baton.store.store import Row, Tx
 from baton.ui import dag, diff, partitions, views, web
 from baton.ui.web import Viewer
@@ -140,7 +140,7 @@ def flow(
         latest = spec if shown_version == row.latest_version else FlowSpec.from_json(row.spec)
         graph = validate(spec, {t.type for t in spec.tasks})
         coloured = chosen if chosen and chosen.version_id == shown_version else None
-        chosen_states = _states_by_key(read.task_runs(coloured.id)) if coloured else {}
+        chosen_states = _states_by_key(read.task_states([coloured.id], None)) if coloured else {}
         grid_runs = list(reversed(runs[:width]))  # oldest on the left
         first = min(views.whole(rows), len(graph.order) - 1)
         grid_keys = list(_grid_order(spec, graph.order)[first : first + GRID_TASKS])
@@ -202,7 +202,7 @@ def flow(
         shown_version=shown_version,
         older_definition=diff.older_definition(spec, latest),
         versions=versions,
-        spec_json=json.dumps(ui.secrets.mask_json(spec.to_builtins()), indent=2),
+        spec_json=json_text.indented(ui.secrets.mask_json(spec.to_builtins())),
         chosen=chosen,
         coloured=coloured is not None,
         recent=runs[:width],
@@ -248,10 +248,10 @@ def _chosen_run(read: Tx, flow: str, run_id: str | None, runs: list[RunRow]) -> 
     return runs[0] if runs else None
 
 
-def _states_by_key(task_runs: list[TaskRunRow]) -> dict[str, list[str]]:
+def _states_by_key(task_runs: list[Row]) -> dict[str, list[str]]:
     states: dict[str, list[str]] = {}
     for t in task_runs:
-        states.setdefault(t.task_key, []).append(t.state)
+        states.setdefault(t["task_key"], []).append(t["state"])
     return states
 
 
