@@ -339,3 +339,12 @@ def test_bad_param_syntax(baton, write, param, expected):
     message = bad(baton, "run", path, "-p", param)
     if expected:
         assert expected in message
+
+
+def test_a_param_of_bytes_that_are_not_utf8_is_printed_escaped(baton, write):
+    # Python reads an argument's undecodable bytes as lone surrogates; `--json` printed
+    # them through msgspec, which cannot encode one (a traceback, before the fix).
+    path = write("numbers.py", PY_FLOW)
+    proc = baton("run", path, "-p", "label=\udcff", "--json")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert '"label": "\\udcff"' in proc.stdout
