@@ -274,3 +274,31 @@ def test_secrets_never_show(client_for, define, monkeypatch):
     assert run.json()["params"] == {"key": "***"}
     listed = client_for("viewer").get("/api/v1/runs").json()["items"]
     assert listed[0]["params"] == {"key": "***"}
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ('{"params": {"label": "\\ud800"}}', ["body", "params", "label"]),
+        ('{"params": {"\\udcff": 1}}', ["body", "params", "\udcff"]),
+        ('{"note": "ok \\udcff"}', ["body", "note"]),
+        ('{"params": {"xs": ["a", "\\ud800x"]}}', ["body", "params", "xs", 1]),
+    ],
+)
+def test_text_that_is_not_unicode_is_refused_naming_the_field(client_for, define, store, body, loc):
+    # Stored, a lone surrogate broke the run's API answer and its page (500) for good.
+    define(TWO)
+    r = client_for("operator").post(
+        "/api/v1/flows/two/runs", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == loc, r.text
+    assert store.read().runs(flow="two", limit=5) == []
+    # A valid pair (an emoji written as two escapes) is text like any other.
+    ok = client_for("operator").post(
+        "/api/v1/flows/two/runs",
+        content='{"note": "\\ud83d\\ude00"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert ok.status_code == 201, ok.text
+    detail = client_for("viewer").get(f"/api/v1/runs/{ok.json()['id']}").json()
+    assert detail["trigger_info"]["note"] == "\U0001f600"

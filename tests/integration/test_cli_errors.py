@@ -341,10 +341,12 @@ def test_bad_param_syntax(baton, write, param, expected):
         assert expected in message
 
 
-def test_a_param_of_bytes_that_are_not_utf8_is_printed_escaped(baton, write):
-    # Python reads an argument's undecodable bytes as lone surrogates; `--json` printed
-    # them through msgspec, which cannot encode one (a traceback, before the fix).
+def test_arguments_whose_bytes_are_not_utf8_are_refused(baton, write):
+    # Python reads such bytes as lone surrogates: `--json` crashed printing one, and a run
+    # that stored one broke its API answer and its page (500) for good.
     path = write("numbers.py", PY_FLOW)
-    proc = baton("run", path, "-p", "label=\udcff", "--json")
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert '"label": "\\udcff"' in proc.stdout
+    assert bad(baton, "run", path, "-p", "label=\udcff") == (
+        "error: params: 'label=\\udcff' is not valid UTF-8 text"
+    )
+    assert "not valid UTF-8" in bad(baton, "runs", "list", "--flow", "x\udcff")
+    assert baton.json("runs", "list") == []  # nothing was written

@@ -31,6 +31,7 @@ from baton.api.auth import (
 )
 from baton.api.common import ERRORS
 from baton.api.stores import StorePool
+from baton.model import json_text
 from baton.model.access import at_least
 from baton.store.store import Store
 
@@ -114,11 +115,34 @@ async def _read_body(request: Request) -> None:
     cache). A body over the limit is answered 413 here (`limits.BodyLimit`), unaudited like a
     503: the call was refused before anyone was known or anything done."""
     try:
-        await request.body()
+        body = await request.body()
     except HTTPException:
         raise
     except Exception as exc:  # the client went away mid-body: nothing to answer
         raise HTTPException(400, f"the request body could not be read ({exc})") from None
+    if body and "json" in request.headers.get("content-type", ""):
+        _refuse_lone_surrogates(body)
+
+
+def _refuse_lone_surrogates(body: bytes) -> None:
+    """422 naming the field, as for any invalid field, for a JSON string such as `"\ud800"`:
+    stored, it would break every answer and page that shows it (no UTF-8 can hold it)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return  # the route's own validation says what is wrong with it
+    path = json_text.not_unicode_at(data)
+    if path is None:
+        return
+    raise RequestValidationError(
+        [
+            {
+                "loc": ("body", *path),
+                "msg": "not valid Unicode (a lone surrogate)",
+                "type": "value_error",
+            }
+        ]
+    )
 
 
 def _required_role(dependant: Dependant) -> str | None:

@@ -45,6 +45,7 @@ RUN_STATES = tuple(s.value for s in RunState)
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _refuse_undecodable(args)
     command: Callable[[argparse.Namespace, common.Context], int] | None = getattr(
         args, "command", None
     )
@@ -69,6 +70,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"error: database error: {_described(exc, ctx)}", file=sys.stderr)
         code = EXIT_UNAVAILABLE
     sys.exit(code)
+
+
+def _refuse_undecodable(args: argparse.Namespace) -> None:
+    """Exit 2 for an argument whose bytes are not UTF-8 (Python reads them as lone
+    surrogates): stored, such a value broke every answer and page that showed it."""
+    from baton.model import json_text
+
+    path = json_text.not_unicode_at(vars(args))
+    if path is not None:
+        value: Any = vars(args)
+        for p in path:
+            value = value[p]
+        print(f"error: {path[0]}: {value!r} is not valid UTF-8 text", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
 
 
 def _connection_lost(exc: BaseException) -> bool:

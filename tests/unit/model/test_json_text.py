@@ -24,3 +24,11 @@ def test_a_type_msgspec_cannot_encode_gets_jsons_own_error():
         assert "Odd" in str(exc)
     else:
         raise AssertionError("no TypeError")
+
+
+def test_where_text_is_not_unicode():
+    assert json_text.not_unicode_at({"a": ["x", {"b": "ok \U0001f600"}], "n": 1}) is None
+    assert json_text.not_unicode_at({"a": ["x", {"b": "\ud800"}]}) == ("a", 1, "b")
+    assert json_text.not_unicode_at({"\udcff": 1}) == ("\udcff",)
+    assert json_text.not_unicode_at("\udc80") == ()
+    assert json_text.not_unicode_at((1, None, 2.5, True)) is None
