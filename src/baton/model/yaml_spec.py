@@ -20,6 +20,7 @@ from baton.model import (
     assets,
     cache,
     graph,
+    json_text,
     labels,
     names,
     namespaces,
@@ -109,6 +110,9 @@ def load_yaml_flow(text: str, *, file: str) -> FlowSpec:
     # No line known: a character YAML does not allow; `!!int x` (PyYAML raises ValueError).
     except (yaml.YAMLError, ValueError) as e:
         raise DefinitionError(f"invalid YAML: {e}", file=file) from None
+    if (path := json_text.not_unicode_at(data)) is not None:  # a "\ud800" escape
+        where = ".".join(map(str, path)).encode("utf-8", "backslashreplace").decode()
+        raise DefinitionError(f"'{where}' is not valid Unicode (a lone surrogate)", file=file)
     return _Parser(file, loader).flow(data)
 
 

@@ -670,3 +670,15 @@ def test_the_field_helpers_work_without_lines() -> None:
     with pytest.raises(DefinitionError) as caught:
         fields.integer("retries", default=0, minimum=0)
     assert str(caught.value) == "task 't': 'retries' must be an integer >= 0, got 'many'"
+
+
+def test_a_lone_surrogate_escape_is_refused_naming_where():
+    # No UTF-8 store or answer can hold one: the run's registration crashed on it.
+    text = 'name: f\ntasks:\n  - key: a\n    type: shell\n    command: "echo \\ud800"\n'
+    with pytest.raises(DefinitionError) as info:
+        load_yaml_flow(text, file="flows/f.yaml")
+    assert str(info.value) == (
+        "flows/f.yaml: 'tasks.0.command' is not valid Unicode (a lone surrogate)"
+    )
+    ok = load_yaml_flow(text.replace("\\ud800", "\\U0001f600"), file="flows/f.yaml")
+    assert ok.tasks[0].config["command"] == "echo \U0001f600"
