@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baton.errors import InputError, ParamError
-from baton.model import names
+from baton.model import json_text, names
 from baton.model.spec import ParamSpec, ParamType
 
 _TYPE_NAMES: dict[str, ParamType] = {
@@ -196,6 +196,10 @@ def coerce_params(
                 )
             else:
                 result[name] = spec.default
+            continue
+        if json_text.not_unicode_at(given[name]) is not None:
+            # From an event's payload, say: no UTF-8 store or answer could hold it.
+            problems.append((name, "invalid", f"param '{name}' is not valid Unicode text"))
             continue
         try:
             result[name] = _coerce(given[name], spec)

@@ -359,3 +359,13 @@ def test_array_params_check_their_element_type() -> None:
     assert item_type_of(list[int]) == "integer"
     assert item_type_of("list[str]") == "string"
     assert item_type_of(list) is None
+
+
+def test_text_that_is_not_unicode_is_an_invalid_param() -> None:
+    # An event's payload may carry "\ud800": a run that stored it broke its answers.
+    with pytest.raises(ParamError) as info:
+        coerce_params(SPECS, {"mode": "\ud800", "options": {"k": ["ok", "x\udcff"]}}, flow="x")
+    assert info.value.problems == (
+        ("mode", "invalid", "param 'mode' is not valid Unicode text"),
+        ("options", "invalid", "param 'options' is not valid Unicode text"),
+    )
