@@ -205,7 +205,12 @@ def test_task_durations_count_what_ended_after_the_first_scrape(scrape, store, a
     assert value(s, f"{h}_bucket", state="failed", le="30.0") == 0
     assert value(s, f"{h}_bucket", state="failed", le="60.0") == 1
     assert value(s, f"{h}_count", state="skipped") == 0
-    assert scrape() == s  # counted once
+    assert _baton_only(scrape()) == _baton_only(s)  # counted once
+
+
+def _baton_only(series: Samples) -> Samples:
+    """baton's own series (the garbage collector's move between two scrapes)."""
+    return {k: v for k, v in series.items() if k[0].startswith("baton_")}
 
 
 def test_an_event_too_recent_to_be_settled_is_counted_at_a_later_scrape(store, add_run):

@@ -220,6 +220,7 @@ def _serve(
 ) -> None:
     """Serve the API (and UI) on `sock` until `stop` is set; `start_worker` starts a worker
     in this process when asked (POST /api/v1/workers/embedded)."""
+    import gc
     import logging
     import socket
     import threading
@@ -258,7 +259,12 @@ def _serve(
     # on connections accepted from a socket whose `proto` says TCP: without it each answer,
     # written as a head then a body, waited ~40 ms for the client's delayed ACK. The same
     # socket, its protocol read back from the kernel:
-    server.run(sockets=[socket.socket(fileno=sock.detach())])
+    sockets = [socket.socket(fileno=sock.detach())]
+    # What is loaded by now (modules, the app and its routes: ~150,000 objects) lives as long
+    # as the process. Out of the collector's sight, a full collection takes milliseconds,
+    # not ~80 ms in the middle of a request (the p95 of a 1,000-task flow's page).
+    gc.freeze()
+    server.run(sockets=sockets)
 
 
 def _no_traceback_when_cancelled(record: logging.LogRecord) -> bool:

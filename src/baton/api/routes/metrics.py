@@ -11,7 +11,8 @@ state (the state index, one entry per run), live task runs by state and queued o
 runs are counted in their live states only: the finished ones are all of history, too many
 to count at every scrape; how tasks end is what the duration histogram tells. Asset metrics:
 the assets the scheduler last evaluated stale (the freshness state table), and failed check
-results per asset and check (recorded results, so the counter survives restarts).
+results per asset and check (recorded results, so the counter survives restarts). The
+process's garbage collections, and the objects `baton server` froze out of them.
 
 The histogram `baton_task_duration_seconds` is cumulative, as Prometheus expects: each scrape
 reads the state events recorded since the last one (a range of their primary key, so the cost
@@ -25,6 +26,7 @@ events: a task run that caches and ended served from the cache is a hit, one tha
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 from typing import Annotated
@@ -212,7 +214,22 @@ def render(read: Tx, durations: TaskDurations, heartbeat: float) -> str:
         f'baton_asset_check_failures_total{{asset="{_escape(a)}",check="{_escape(c)}"}} {n}'
         for a, c, n in read.check_failure_counts()
     ]
+    _gc(out)
     return "\n".join(out) + "\n"
+
+
+def _gc(out: list[str]) -> None:
+    """The collector's work in this process, as Prometheus' Python client names it: a full
+    (generation 2) collection pauses every request, and how long depends on how many
+    objects it sees; those `baton server` froze at start it does not."""
+    stats = gc.get_stats()
+    _family(out, "python_gc_collections_total", "counter", "Collections, per generation.")
+    out += [
+        f'python_gc_collections_total{{generation="{g}"}} {s["collections"]}'
+        for g, s in enumerate(stats)
+    ]
+    _family(out, "python_gc_objects_frozen", "gauge", "Objects kept out of every collection.")
+    out.append(f"python_gc_objects_frozen {gc.get_freeze_count()}")
 
 
 def scheduler_lag(read: Tx, now: float) -> float:
