@@ -121,14 +121,15 @@ async def _read_body(request: Request) -> None:
     except Exception as exc:  # the client went away mid-body: nothing to answer
         raise HTTPException(400, f"the request body could not be read ({exc})") from None
     if body and "json" in request.headers.get("content-type", ""):
-        _refuse_lone_surrogates(body)
+        await _refuse_lone_surrogates(request)
 
 
-def _refuse_lone_surrogates(body: bytes) -> None:
+async def _refuse_lone_surrogates(request: Request) -> None:
     """422 naming the field, as for any invalid field, for a JSON string such as `"\ud800"`:
-    stored, it would break every answer and page that shows it (no UTF-8 can hold it)."""
+    stored, it would break every answer and page that shows it (no UTF-8 can hold it). The
+    body is parsed once: `request.json()` keeps what it parsed for the route."""
     try:
-        data = json.loads(body)
+        data = await request.json()
     except ValueError:
         return  # the route's own validation says what is wrong with it
     path = json_text.not_unicode_at(data)

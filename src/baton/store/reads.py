@@ -209,14 +209,14 @@ class Reads(TxBase):
         first. One query per 100 flows, a LIMIT per flow on its (flow_name, created_at)
         index: a window over all their runs sorted every run (20 ms for 10,000 runs, 1 ms
         this way)."""
+        one = (
+            "SELECT * FROM (SELECT id, flow_name, state, created_at FROM runs "
+            "WHERE flow_name = ? ORDER BY created_at DESC, id DESC LIMIT ?) r{i}"
+        )
         out: list[Row] = []
         names = list(flows)
         for start in range(0, len(names), 100):
             chunk = names[start : start + 100]
-            one = (
-                "SELECT * FROM (SELECT id, flow_name, state, created_at FROM runs "
-                "WHERE flow_name = ? ORDER BY created_at DESC, id DESC LIMIT ?) r{i}"
-            )
             out += self._all(
                 " UNION ALL ".join(one.format(i=i) for i in range(len(chunk)))
                 + " ORDER BY flow_name, created_at DESC, id DESC",
