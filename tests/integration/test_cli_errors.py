@@ -346,7 +346,10 @@ def test_arguments_whose_bytes_are_not_utf8_are_refused(baton, write):
     # that stored one broke its API answer and its page (500) for good.
     path = write("numbers.py", PY_FLOW)
     assert bad(baton, "run", path, "-p", "label=\udcff") == (
-        "error: params: 'label=\\udcff' is not valid UTF-8 text"
+        "error: params: the value given is not valid UTF-8 text"
     )
+    token = "secret-token-\udcff"
+    message = bad(baton, "runs", "list", "--server", "http://127.0.0.1:9", "--token", token)
+    assert message == "error: token: the value given is not valid UTF-8 text"
     assert "not valid UTF-8" in bad(baton, "runs", "list", "--flow", "x\udcff")
     assert baton.json("runs", "list") == []  # nothing was written

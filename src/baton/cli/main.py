@@ -79,10 +79,8 @@ def _refuse_undecodable(args: argparse.Namespace) -> None:
 
     path = json_text.not_unicode_at(vars(args))
     if path is not None:
-        value: Any = vars(args)
-        for p in path:
-            value = value[p]
-        print(f"error: {path[0]}: {value!r} is not valid UTF-8 text", file=sys.stderr)
+        # Named, not shown: the value may be a token.
+        print(f"error: {path[0]}: the value given is not valid UTF-8 text", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
 
 
